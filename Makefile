@@ -1,0 +1,30 @@
+# Set-up is part of every target: a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# PyTorch first, pinned, so that nothing pulls a multi-GB GPU build in its place.
+TORCH ?= torch==2.13.0
+
+.PHONY: venv demo test clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The main job: fit the cameraman photo at 256×256, write results and figures to runs/demo.
+demo: $(STAMP)
+	$(BIN)/sirenkit fit image camera --size 256 --steps 400 --batch-size 16384 --out runs/demo
+	$(BIN)/sirenkit render runs/demo --size 1024 --out runs/demo/render-1024.png
+	$(BIN)/sirenkit render runs/demo --size 1024 --what laplacian --out runs/demo/laplacian-1024.png
+	@echo "results: runs/demo (figure.png, psnr.png, reconstruction.png, metrics.json)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,232 @@
+"""The ``sirenkit`` command. Thin: it parses, builds the configuration and calls the library.
+
+Errors a user can cause (a missing file, a size that makes no sense, a foreign checkpoint) end
+in one line on stderr and exit code 2; a diverged run exits 3, an interrupted one 130.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .config import MODEL_NAMES, TrainConfig
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="sirenkit")
+def app() -> None:
+    """Fit sinusoidal representation networks (SIREN) to signals and render them back."""
+
+
+@app.group("fit")
+def fit_group() -> None:
+    """Fit a network to a signal and write a run folder."""
+
+
+def training_options(default_steps: int = 300) -> Callable:
+    """The options every fitting command shares."""
+    options = [
+        click.option("--steps", type=click.IntRange(min=1), default=default_steps, help="Optimiser steps."),
+        click.option("--model", type=click.Choice(MODEL_NAMES), default="siren",
+                     help="Network: SIREN or one of the paper's baselines."),
+        click.option("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N."),
+        click.option("--seed", type=int, default=0, help="Seed of the initial weights and the sampling."),
+        click.option("--out", type=click.Path(path_type=Path), default=None,
+                     help="Run folder [default: runs/<task>-<name>]."),
+        click.option("--lr", type=float, default=1e-3, help="Peak learning rate of Adam (cosine decay)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Random points per step [default: all points]."),
+        click.option("--width", type=click.IntRange(min=1), default=256, help="Hidden layer width."),
+        click.option("--layers", type=click.IntRange(min=1), default=4, help="Hidden layers, the first included."),
+        click.option("--omega", type=float, default=30.0, help="SIREN first-layer ω0."),
+        click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]), default="auto",
+                     help="torch.compile the training step."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def size_option(default: int | None = None) -> Callable:
+    return click.option("--size", type=click.IntRange(min=2), default=default,
+                        help="Resample so that the longer side has N pixels.")
+
+
+def train_config(options: dict[str, Any], *, checkpoint_every: int = 100) -> TrainConfig:
+    """The training configuration the shared options describe."""
+    compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
+    return TrainConfig(
+        steps=options["steps"], learning_rate=options["lr"], batch_size=options["batch_size"],
+        seed=options["seed"], device=options["device"], compile=compile_value,
+        checkpoint_every=checkpoint_every,
+    )
+
+
+def default_out(task: str, source: str) -> Path:
+    return Path("runs") / f"{task}-{Path(source).stem}"
+
+
+def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
+    shown = ", ".join(
+        f"{key} {metrics[key]:.4g}" if isinstance(metrics[key], float) else f"{key} {metrics[key]}"
+        for key in keys if metrics.get(key) is not None
+    )
+    click.echo(f"{out}: {shown}")
+
+
+@fit_group.command("image")
+@click.argument("source")
+@size_option()
+@training_options()
+@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+def fit_image_command(source: str, size: int | None, resume: bool, **options: Any) -> None:
+    """Fit an image file or bundled image (camera, astronaut, coffee, ...).
+
+    Writes model.safetensors/json, reconstruction.png, figure.png, psnr.png and metrics.json.
+    """
+    from .image import load_image
+    from .tasks.image import fit_image, image_network
+
+    train = train_config(options)
+    signal = load_image(source, size=size)
+    network = image_network(signal, options["model"], hidden_features=options["width"],
+                            hidden_layers=options["layers"], first_omega=options["omega"])
+    out = options["out"] or default_out("image", source)
+    fitted = fit_image(signal, size=size, network=network, train=train, out=out, resume=resume,
+                       progress=not options["quiet"])
+    print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WxH`` or ``N`` (square) → ``(width, height)``."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"--size must look like 512 or 640x480, got {text!r}") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) < 1:
+        raise ValueError(f"--size must look like 512 or 640x480 with positive numbers, got {text!r}")
+    if values[0] * values[1] > 16384 * 16384:
+        raise ValueError(f"--size {text} is too large (more than 16384×16384 pixels)")
+    return values[0], values[1]
+
+
+@app.command("render")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file to write.")
+@click.option("--size", default=None, help="WxH or N [default: the original size].")
+@click.option("--what", type=click.Choice(["value", "gradient", "laplacian"]), default="value",
+              help="The image, its gradient magnitude or its Laplacian.")
+@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+def render_command(run: Path, out: Path, size: str | None, what: str, device: str) -> None:
+    """Evaluate a fitted image at any resolution, in chunks, and write it as PNG.
+
+    RUN is a run folder, a model.safetensors or a model.json.
+    """
+    from .io import load
+    from .render import gradient_magnitude_map, laplacian_map, render_image, to_png_array
+    from .tasks.image import save_png
+    from .training import resolve_device
+
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"{out}: the output must be a .png file")
+    dimensions = parse_size(size) if size else None
+    loaded = load(run, device=resolve_device(device))
+    values = render_image(loaded, dimensions, what)
+    if what == "gradient":
+        values = gradient_magnitude_map(values, loaded.signal["mode"])
+    elif what == "laplacian":
+        values = laplacian_map(values, loaded.signal["mode"])
+    save_png(out, to_png_array(values, what))
+    click.echo(f"{out}: {values.shape[1]}×{values.shape[0]} {what}")
+
+
+@app.command("compare")
+@click.argument("source")
+@size_option(default=128)
+@training_options()
+@click.option("--models", default=",".join(MODEL_NAMES), help="Comma-separated models to compare.")
+def compare_command(source: str, size: int | None, models: str, **options: Any) -> None:
+    """Fit SIREN and the baselines with the same parameter budget and steps.
+
+    Writes one run folder per model, comparison.png (rows = models; columns = image, gradient,
+    Laplacian) and comparison.json, and prints the PSNR table. --width sets SIREN's width;
+    the baselines get the width that matches its parameter count.
+    """
+    from .tasks.image import compare_models, comparison_row
+
+    names = [name.strip() for name in models.split(",") if name.strip()]
+    out = options["out"] or default_out("compare", source)
+    fits = compare_models(
+        source, models=names, size=size, train=train_config(options, checkpoint_every=0),
+        hidden_features=options["width"], hidden_layers=options["layers"],
+        first_omega=options["omega"], out=out, progress=not options["quiet"],
+    )
+    click.echo(f"{'model':<8} {'width':>5} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
+    for row in map(comparison_row, fits):
+        ssim_text = f"{row['ssim']:.3f}" if row["ssim"] is not None else "-"
+        click.echo(f"{row['model']:<8} {row['hidden_features']:>5} {row['parameters']:>8} "
+                   f"{row['psnr']:>8.2f} {ssim_text:>6} {row['seconds']:>8.1f}")
+    click.echo(str(out / "comparison.png"))
+
+
+@app.command("info")
+@click.argument("run", type=click.Path(path_type=Path))
+def info_command(run: Path) -> None:
+    """Show what a saved model holds and, for a run folder, its metrics."""
+    from .io import load
+    from .network import count_parameters
+
+    loaded = load(run)
+    summary = {"network": loaded.network.__dict__, "signal": loaded.signal,
+               "parameters": count_parameters(loaded.model)}
+    click.echo(json.dumps(summary, indent=2))
+    metrics = Path(run) / "metrics.json"
+    if metrics.is_file():
+        click.echo(metrics.read_text().strip())
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    from .training import TrainingDiverged, TrainingInterrupted
+
+    try:
+        app.main(args=argv, prog_name="sirenkit", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:  # usage errors: one line, exit 2
+        click.echo(f"sirenkit: error: {one_line(error.format_message())}", err=True)
+        return 2
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("sirenkit: interrupted", err=True)
+        return 130
+    except TrainingInterrupted as error:
+        click.echo(f"sirenkit: {error}", err=True)
+        return 130
+    except TrainingDiverged as error:
+        click.echo(f"sirenkit: error: {error}", err=True)
+        return 3
+    except (ValueError, OSError) as error:
+        click.echo(f"sirenkit: error: {one_line(error)}", err=True)
+        return 2
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+

@@ -1,0 +1,135 @@
+"""Typed configuration: one dataclass for the network, one for training.
+
+Every run folder holds the resolved configuration (``config.json``), so a result can be
+reproduced from it; :func:`to_dict` and :func:`network_config_from_dict` are the round trip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ModelName = Literal["siren", "relu", "relu-pe", "rff", "tanh"]
+MODEL_NAMES: tuple[str, ...] = ("siren", "relu", "relu-pe", "rff", "tanh")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A coordinate network: ``in_features`` coordinates in, ``out_features`` values out."""
+
+    in_features: int
+    """Dimension of the coordinates (2 for images, 1 for audio, 3 for video and shapes)."""
+    out_features: int
+    """Number of output values per point (1 for grey, 3 for RGB, ...)."""
+    model: ModelName = "siren"
+    """Network family: ``siren`` (sine activations), or one of the paper's baselines:
+    ``relu`` (plain ReLU MLP), ``relu-pe`` (ReLU on NeRF-style positional encoding),
+    ``rff`` (ReLU on Gaussian random Fourier features), ``tanh``."""
+    hidden_features: int = 256
+    """Width of every hidden layer."""
+    hidden_layers: int = 4
+    """Number of hidden (non-linear) layers, the first one, which takes the coordinates,
+    included. A linear output layer follows. The paper's image network has 4."""
+    first_omega: float = 30.0
+    """SIREN only: ω0 of the first layer, ``sin(ω0 (W x + b))``. Signal dependent: 30 for
+    images on [-1, 1]; the paper's audio recipe is equivalent to 3000."""
+    hidden_omega: float = 30.0
+    """SIREN only: ω0 of the hidden layers. Keep 30 (see DESIGN.md §1)."""
+    pe_frequencies: int = 0
+    """``relu-pe`` only: number of octaves ``k`` of ``sin(2^k π x), cos(2^k π x)``.
+    0 picks the Nyquist rule of the paper's code from ``pe_sidelength``."""
+    pe_sidelength: int = 256
+    """``relu-pe`` only: number of samples along the longest axis, used when
+    ``pe_frequencies`` is 0."""
+    rff_features: int = 256
+    """``rff`` only: number of random frequencies (the encoding has twice as many features)."""
+    rff_scale: float = 10.0
+    """``rff`` only: standard deviation σ of the random frequencies ``B ~ N(0, σ²)``."""
+    rff_seed: int = 0
+    """``rff`` only: seed of the random frequencies, so that a saved model rebuilds exactly."""
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"unknown model {self.model!r}; expected one of {', '.join(MODEL_NAMES)}")
+        for name in ("in_features", "out_features", "hidden_features", "hidden_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a network is fitted to a set of constraints."""
+
+    steps: int = 300
+    """Number of optimiser steps."""
+    learning_rate: float = 1e-3
+    """Peak learning rate of Adam."""
+    schedule: Literal["cosine", "constant"] = "cosine"
+    """Learning-rate schedule after warm-up: cosine decay to ``final_lr_fraction`` of the
+    peak, or constant."""
+    warmup_steps: int = 10
+    """Linear warm-up from a tenth of the peak rate, steps."""
+    final_lr_fraction: float = 0.05
+    """Cosine schedule: learning rate at the last step, as a fraction of the peak."""
+    batch_size: int | None = None
+    """Points per constraint per step; ``None`` uses every point of the domain every step."""
+    seed: int = 0
+    """Seed of the initial weights and of the sampling."""
+    device: str = "auto"
+    """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    compile: bool | Literal["auto"] = "auto"
+    """Compile the loss computation with ``torch.compile``: ``auto`` compiles where a compiler is
+    available and the run is long enough to repay the compilation time; eager otherwise."""
+    log_every: int = 25
+    """Steps between evaluations (PSNR etc.) written to the history."""
+    checkpoint_every: int = 100
+    """Steps between checkpoints; 0 writes one only at the end or on interruption."""
+    clip_grad_norm: float | None = None
+    """Clip the norm of the weight gradient to this value; ``None`` does not clip."""
+    divergence_factor: float = 1e4
+    """Stop when the loss exceeds this factor times the first step's loss."""
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; expected cosine or constant")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be at least 1, got {self.log_every}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dictionary of a configuration dataclass."""
+    return dataclasses.asdict(config)
+
+
+def network_config_from_dict(values: dict[str, Any]) -> NetworkConfig:
+    """Rebuild a :class:`NetworkConfig`; unknown keys are an error, not silently dropped."""
+    known = {f.name for f in dataclasses.fields(NetworkConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown network settings: {', '.join(unknown)}")
+    return NetworkConfig(**values)
+
+
+def replace(config: Any, **changes: Any) -> Any:
+    """A copy of a frozen configuration with some fields changed."""
+    return dataclasses.replace(config, **changes)
+
+
+__all__ = [
+    "MODEL_NAMES",
+    "ModelName",
+    "NetworkConfig",
+    "TrainConfig",
+    "network_config_from_dict",
+    "replace",
+    "to_dict",
+]

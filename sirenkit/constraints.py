@@ -1,0 +1,196 @@
+"""Constraints: one formulation for every task (DESIGN.md §3).
+
+A problem is a list of constraints ``C_m(x, Φ(x), ∇Φ(x), ΔΦ(x), ...) = 0`` on domains ``Ω_m``;
+training minimises ``Σ_m w_m · mean_{x ~ Ω_m} ρ(C_m(x))`` with the points of every domain drawn
+afresh at each step. A task (image fitting, Poisson, ...) is a recipe that builds constraints;
+the training loop in :mod:`sirenkit.training` is shared by all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Union
+
+import torch
+from torch import nn
+
+from .derivatives import Derivatives, derivatives
+
+DERIVATIVES = ("jacobian", "laplacian", "hessian")
+
+
+@dataclass
+class Fields:
+    """What a residual sees at a batch of ``N`` points: the points, the data sampled with them,
+    and the network's value and the derivatives its constraint asked for."""
+
+    points: torch.Tensor
+    """``(N, d)`` coordinates."""
+    data: Mapping[str, torch.Tensor]
+    """Per-point data of the domain (targets, normals, ...), each with ``N`` rows."""
+    network: Derivatives
+    """The network's value ``(N, m)`` and requested derivatives."""
+
+    @property
+    def value(self) -> torch.Tensor:
+        return self.network.value
+
+    @property
+    def jacobian(self) -> torch.Tensor:
+        return _required(self.network.jacobian, "jacobian")
+
+    @property
+    def gradient(self) -> torch.Tensor:
+        return self.network.gradient
+
+    @property
+    def laplacian(self) -> torch.Tensor:
+        return _required(self.network.laplacian, "laplacian")
+
+    @property
+    def hessian(self) -> torch.Tensor:
+        return _required(self.network.hessian, "hessian")
+
+
+def _required(tensor: torch.Tensor | None, name: str) -> torch.Tensor:
+    if tensor is None:
+        raise ValueError(f"the residual uses the {name}, which its constraint does not ask for")
+    return tensor
+
+
+class PointSet:
+    """A fixed set of points with per-point data (a pixel grid, samples of a signal, ...).
+
+    Each step uses every point (``batch_size=None``) or a random subset of ``batch_size`` points
+    drawn with replacement.
+    """
+
+    def __init__(
+        self,
+        points: torch.Tensor,
+        data: Mapping[str, torch.Tensor] | None = None,
+        *,
+        batch_size: int | None = None,
+    ) -> None:
+        if points.ndim != 2 or points.shape[0] == 0:
+            raise ValueError(f"expected (N, d) points with N > 0, got shape {tuple(points.shape)}")
+        data = dict(data or {})
+        for name, values in data.items():
+            if values.shape[0] != points.shape[0]:
+                raise ValueError(
+                    f"data {name!r} has {values.shape[0]} rows for {points.shape[0]} points"
+                )
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.points = points
+        self.data = data
+        self.batch_size = batch_size
+
+    @property
+    def size(self) -> int:
+        """Number of points in the set."""
+        return self.points.shape[0]
+
+    def to(self, device: torch.device) -> "PointSet":
+        return PointSet(
+            self.points.to(device),
+            {name: values.to(device) for name, values in self.data.items()},
+            batch_size=self.batch_size,
+        )
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Points and data for one step. ``generator`` lives on the CPU, so that runs are
+        reproducible across devices."""
+        if self.batch_size is None or self.batch_size >= self.size:
+            return self.points, self.data
+        index = torch.randint(self.size, (self.batch_size,), generator=generator)
+        index = index.to(self.points.device)
+        return self.points[index], {name: values[index] for name, values in self.data.items()}
+
+
+Norm = Union[str, Callable[[torch.Tensor], torch.Tensor]]
+
+
+def apply_norm(norm: Norm, residual: torch.Tensor) -> torch.Tensor:
+    """Mean of ``ρ(residual)`` over all entries: ``mse`` (squared), ``l1`` (absolute) or a
+    callable applied elementwise before the mean."""
+    if callable(norm):
+        return norm(residual).mean()
+    if norm == "mse":
+        return residual.square().mean()
+    if norm == "l1":
+        return residual.abs().mean()
+    raise ValueError(f"unknown norm {norm!r}; expected mse, l1 or a callable")
+
+
+@dataclass
+class Constraint:
+    """``weight · mean ρ(residual(fields))`` over points drawn from ``domain``."""
+
+    name: str
+    """Name of the loss term, shown in the progress bar, history and plots."""
+    residual: Callable[[Fields], torch.Tensor]
+    """Maps the fields at a batch of points to the residual that should be zero."""
+    domain: PointSet
+    """Where the constraint holds, and how its points are drawn each step."""
+    needs: tuple[str, ...] = ()
+    """Derivatives the residual uses, from ``jacobian``, ``laplacian``, ``hessian``."""
+    weight: float = 1.0
+    """Weight of the term in the total loss."""
+    norm: Norm = "mse"
+    """ρ: ``mse``, ``l1`` or an elementwise callable."""
+    laplacian_axes: tuple[int, ...] | None = None
+    """Axes the Laplacian sums over; all by default."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.needs) - set(DERIVATIVES))
+        if unknown:
+            raise ValueError(
+                f"constraint {self.name!r}: unknown derivative {', '.join(unknown)}; "
+                f"expected some of {', '.join(DERIVATIVES)}"
+            )
+
+
+@dataclass
+class Problem:
+    """A set of constraints fitted together, and how to report progress on them."""
+
+    constraints: list[Constraint]
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None
+    """Called under ``no_grad`` every ``log_every`` steps; returns metrics such as PSNR."""
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.constraints:
+            raise ValueError("a problem needs at least one constraint")
+        names = [c.name for c in self.constraints]
+        if len(set(names)) != len(names):
+            raise ValueError(f"constraint names must be unique, got {names}")
+
+    def to(self, device: torch.device) -> "Problem":
+        moved = [
+            Constraint(**{**c.__dict__, "domain": c.domain.to(device)}) for c in self.constraints
+        ]
+        return Problem(moved, self.evaluate, self.metadata)
+
+    def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        """One batch of points and data per constraint."""
+        return [c.domain.sample(generator) for c in self.constraints]
+
+    def loss_terms(
+        self, model: nn.Module, batches: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]
+    ) -> dict[str, torch.Tensor]:
+        """The weighted loss term of every constraint at the given batches."""
+        terms = {}
+        for constraint, (points, data) in zip(self.constraints, batches):
+            network = derivatives(
+                model,
+                points,
+                jacobian="jacobian" in constraint.needs,
+                laplacian="laplacian" in constraint.needs,
+                hessian="hessian" in constraint.needs,
+                laplacian_axes=constraint.laplacian_axes,
+            )
+            residual = constraint.residual(Fields(points, data, network))
+            terms[constraint.name] = constraint.weight * apply_norm(constraint.norm, residual)
+        return terms

@@ -1,0 +1,86 @@
+"""Figures written into run folders (matplotlib, Agg backend, written atomically)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .io import atomic_write_path  # noqa: E402
+
+
+def save_figure(figure: plt.Figure, path: str | Path, *, dpi: int = 110) -> None:
+    """Save and close ``figure`` without ever leaving a half-written file."""
+    atomic_write_path(path, lambda temporary: figure.savefig(temporary, dpi=dpi, bbox_inches="tight"))
+    plt.close(figure)
+
+
+def _show_image(axis: plt.Axes, pixels: np.ndarray) -> None:
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: show the grey
+        pixels = pixels[:, :, 0]
+    axis.imshow(np.clip(pixels, 0, 1), cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=1)
+
+
+def image_rows_figure(
+    rows: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+    path: str | Path,
+    *,
+    title: str | None = None,
+) -> None:
+    """One row per entry ``(label, image (H, W, C), gradient magnitude (H, W), Laplacian (H, W))``:
+    columns image, |∇|, Δ. Derivative colour scales are shared by all rows and set by the first
+    (the ground truth), so that rows compare directly."""
+    gradient_scale = float(np.percentile(rows[0][2], 99.5)) or 1.0
+    laplacian_scale = float(np.percentile(np.abs(rows[0][3]), 97.0)) or 1.0
+    height, width = rows[0][1].shape[:2]
+    panel = 3.2
+    figure, axes = plt.subplots(
+        len(rows), 3, figsize=(3 * panel, len(rows) * panel * height / width + 0.4), squeeze=False
+    )
+    for row, (label, image, gradient, laplacian) in enumerate(rows):
+        _show_image(axes[row, 0], image)
+        axes[row, 1].imshow(gradient, cmap="gray", vmin=0, vmax=gradient_scale)
+        axes[row, 2].imshow(laplacian, cmap="RdBu_r", vmin=-laplacian_scale, vmax=laplacian_scale)
+        axes[row, 0].set_ylabel(label, fontsize=10)
+        for column, heading in enumerate(("image", "gradient magnitude |∇f|", "Laplacian Δf")):
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+            if row == 0:
+                axes[row, column].set_title(heading, fontsize=10)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def curve_figure(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    log_y: bool = False,
+) -> None:
+    """Line plot of named ``(x, y)`` series (a PSNR-per-step curve, loss terms, ...)."""
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    for label, (xs, ys) in series.items():
+        axis.plot(xs, ys, label=label, marker="." if len(xs) < 40 else None)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if log_y:
+        axis.set_yscale("log")
+    axis.grid(True, alpha=0.3)
+    if len(series) > 1:
+        axis.legend()
+    if title:
+        axis.set_title(title, fontsize=11)
+    figure.tight_layout()
+    save_figure(figure, path)

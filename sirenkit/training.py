@@ -1,0 +1,251 @@
+"""The one training loop: sample, compute the loss terms, step, log, checkpoint.
+
+Every task builds a :class:`~sirenkit.constraints.Problem` and calls :func:`fit`. A checkpoint
+holds what resuming needs (weights, optimiser state, step, configuration, random state, history)
+and is written atomically; Ctrl-C writes one and stops cleanly; a loss that becomes NaN or
+explodes stops the run with a message instead of writing a useless model.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .config import NetworkConfig, TrainConfig, to_dict
+from .constraints import Problem
+from .io import atomic_write, load_checkpoint_file
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite, or grew far beyond its first value."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """The run was interrupted (Ctrl-C); a checkpoint was written at ``step``."""
+
+    def __init__(self, step: int, checkpoint: Path | None) -> None:
+        where = f"; checkpoint written to {checkpoint}, continue with --resume" if checkpoint else ""
+        super().__init__(f"interrupted at step {step}{where}")
+        self.step = step
+        self.checkpoint = checkpoint
+
+
+@dataclass
+class FitResult:
+    """The fitted model and what happened on the way."""
+
+    model: nn.Module
+    steps: int
+    seconds: float
+    """Wall-clock seconds spent in the loop (this run and any resumed ones)."""
+    history: list[dict[str, float]] = field(default_factory=list)
+    """One row per logged step: ``step``, ``seconds``, ``loss``, each term, each metric."""
+    compiled: bool = False
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.history[-1] if self.history else {}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; anything else is checked."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {name!r}; expected auto, cpu or cuda") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda was asked for, but PyTorch sees no CUDA GPU here")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {name!r}; expected auto, cpu or cuda")
+    return device
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up from a tenth of the peak, then cosine
+    decay to ``final_lr_fraction`` of the peak, or constant."""
+    peak = config.learning_rate
+    warmup = min(config.warmup_steps, max(config.steps - 1, 0))
+    if step < warmup:
+        return peak * (0.1 + 0.9 * step / warmup)
+    if config.schedule == "constant":
+        return peak
+    span = max(config.steps - 1 - warmup, 1)
+    progress = min((step - warmup) / span, 1.0)
+    floor = config.final_lr_fraction
+    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def compiler_available(device: torch.device) -> bool:
+    """Whether ``torch.compile``'s default backend can build kernels for ``device`` here."""
+    if device.type == "cuda":
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    return shutil.which("cc") is not None or shutil.which("gcc") is not None or shutil.which("g++") is not None
+
+
+def _use_compile(config: TrainConfig, device: torch.device, points_per_step: int) -> bool:
+    if config.compile == "auto":
+        # Compiling costs tens of seconds on a CPU; it repays itself on long, large runs.
+        work = config.steps * points_per_step
+        return compiler_available(device) and work >= 200 * 65536
+    return bool(config.compile)
+
+
+def fit(
+    model: nn.Module,
+    problem: Problem,
+    config: TrainConfig,
+    *,
+    network_config: NetworkConfig | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_log: Callable[[dict[str, float]], None] | None = None,
+) -> FitResult:
+    """Fit ``model`` to ``problem``: Adam with the schedule of ``config``.
+
+    ``model`` must already be initialised and on its device; the problem is moved there.
+    With ``checkpoint_dir``, checkpoints go to ``checkpoint_dir/checkpoint.pt`` every
+    ``config.checkpoint_every`` steps, at the end and on Ctrl-C; ``resume=True`` continues from it.
+    """
+    device = next(model.parameters()).device
+    problem = problem.to(device)
+    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    generator = torch.Generator().manual_seed(config.seed)
+    start_step, elapsed, history = 0, 0.0, []
+    if resume:
+        if checkpoint_path is None or not checkpoint_path.exists():
+            raise ValueError(f"{checkpoint_path or checkpoint_dir}: no checkpoint to resume from")
+        state = load_checkpoint_file(checkpoint_path)
+        _check_resumable(state, checkpoint_path, network_config)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_step, elapsed, history = state["step"], state["seconds"], state["history"]
+
+    points_per_step = sum(
+        c.domain.batch_size or c.domain.size for c in problem.constraints
+    )
+    compiled = _use_compile(config, device, points_per_step)
+    loss_terms = torch.compile(problem.loss_terms) if compiled else problem.loss_terms
+
+    def save(step: int) -> None:
+        if checkpoint_path is None:
+            return
+        state = {
+            "format": "sirenkit-checkpoint",
+            "version": 1,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "seconds": elapsed,
+            "history": history,
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "train_config": to_dict(config),
+            "network_config": to_dict(network_config) if network_config is not None else None,
+        }
+        atomic_write(checkpoint_path, lambda f: torch.save(state, f))
+
+    def log(step: int, loss: float, terms: dict[str, float]) -> dict[str, float]:
+        row = {"step": step, "seconds": round(elapsed, 3), "loss": loss, **terms}
+        if problem.evaluate is not None:
+            model.eval()
+            with torch.no_grad():
+                row.update(problem.evaluate(model))
+            model.train()
+        history.append(row)
+        if on_log is not None:
+            on_log(row)
+        return row
+
+    first_loss = history[0]["loss"] if history else None
+    bar = tqdm(
+        total=config.steps, initial=start_step, disable=not progress, unit="step",
+        dynamic_ncols=True, mininterval=0.5, leave=True,
+    )
+    step = start_step
+    last_row: dict[str, float] = history[-1] if history else {}
+    try:
+        while step < config.steps:
+            tick = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, config)
+            batches = problem.sample(generator)
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                terms, loss = _forward_backward(loss_terms, model, batches)
+            except Exception as error:  # a compiler that fails on this machine: fall back
+                if not compiled:
+                    raise
+                tqdm.write(f"sirenkit: torch.compile failed ({type(error).__name__}: {error}); running eagerly",
+                           file=sys.stderr)
+                compiled, loss_terms = False, problem.loss_terms
+                optimizer.zero_grad(set_to_none=True)
+                terms, loss = _forward_backward(loss_terms, model, batches)
+            if config.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            loss_value = float(loss.detach())
+            if first_loss is None:
+                first_loss = loss_value
+            if not math.isfinite(loss_value) or loss_value > config.divergence_factor * max(first_loss, 1e-12):
+                raise TrainingDiverged(
+                    f"training diverged at step {step + 1}: loss {loss_value:.4g} "
+                    f"(first {first_loss:.4g}); try a lower learning rate"
+                )
+            optimizer.step()
+            step += 1
+            elapsed += time.perf_counter() - tick
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.steps or step == 1:
+                term_values = {name: float(value.detach()) for name, value in terms.items()}
+                last_row = log(step, loss_value, term_values if len(terms) > 1 else {})
+                bar.set_postfix(_postfix(last_row), refresh=False)
+            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
+                save(step)
+    except KeyboardInterrupt:
+        bar.close()
+        save(step)
+        raise TrainingInterrupted(step, checkpoint_path) from None
+    finally:
+        bar.close()
+    save(step)
+    return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled)
+
+
+def _forward_backward(loss_terms, model, batches):
+    terms = loss_terms(model, batches)
+    loss = sum(terms.values())
+    loss.backward()
+    return terms, loss
+
+
+def _postfix(row: dict[str, Any]) -> dict[str, str]:
+    shown = {"loss": f"{row['loss']:.3g}"}
+    for key in ("psnr", "snr"):
+        if key in row:
+            shown[key] = f"{row[key]:.2f}"
+    return shown
+
+
+def _check_resumable(state: Any, path: Path, network_config: NetworkConfig | None) -> None:
+    if network_config is not None and state.get("network_config") not in (None, to_dict(network_config)):
+        raise ValueError(f"{path}: the checkpoint was made with another network configuration")

@@ -1,0 +1,133 @@
+"""CPU smoke runs of every subcommand at tiny sizes, and every bad input: one line, exit 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sirenkit.cli import main
+
+TINY = ["--steps", "6", "--width", "16", "--layers", "2", "--device", "cpu", "--compile", "off", "-q"]
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["fit", "image", "camera", "--size", "20", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_fit_image_writes_the_run_folder(image_run):
+    for name in ("model.safetensors", "model.json", "reconstruction.png", "figure.png", "psnr.png",
+                 "metrics.json", "config.json"):
+        assert (image_run / name).is_file()
+    config = json.loads((image_run / "config.json").read_text())
+    assert config["task"] == "image" and config["network"]["hidden_features"] == 16
+    assert Image.open(image_run / "reconstruction.png").size == (20, 20)
+
+
+@pytest.mark.parametrize("model", ["relu", "relu-pe", "rff", "tanh"])
+def test_fit_image_with_each_baseline(tmp_path, capsys, model):
+    code, out, _ = run(["fit", "image", "coffee", "--size", "18", *TINY, "--model", model,
+                        "--out", tmp_path / model], capsys)
+    assert code == 0 and "psnr" in out
+    assert json.loads((tmp_path / model / "metrics.json").read_text())["model"] == model
+
+
+@pytest.mark.parametrize("what", ["value", "gradient", "laplacian"])
+def test_render_at_another_size(image_run, tmp_path, capsys, what):
+    target = tmp_path / f"{what}.png"
+    code, out, _ = run(["render", image_run, "--size", "40x30", "--what", what, "--out", target, "--device", "cpu"],
+                       capsys)
+    assert code == 0, out
+    assert Image.open(target).size == (40, 30)
+
+
+def test_resume_continues_to_more_steps(image_run, tmp_path, capsys):
+    out = tmp_path / "resumable"
+    assert run(["fit", "image", "camera", "--size", "16", *TINY, "--out", out], capsys)[0] == 0
+    more = [a if a != "6" else "9" for a in TINY]
+    code, _, _ = run(["fit", "image", "camera", "--size", "16", *more, "--out", out, "--resume"], capsys)
+    assert code == 0
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 9
+
+
+def test_compare_writes_figure_and_table(tmp_path, capsys):
+    code, out, _ = run(["compare", "camera", "--size", "16", *TINY, "--models", "siren,relu-pe",
+                        "--out", tmp_path / "cmp"], capsys)
+    assert code == 0
+    assert "siren" in out and "relu-pe" in out and "PSNR" in out
+    assert (tmp_path / "cmp" / "comparison.png").is_file()
+    table = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert [row["model"] for row in table] == ["siren", "relu-pe"]
+    assert abs(table[0]["parameters"] - table[1]["parameters"]) / table[0]["parameters"] < 0.05
+
+
+def test_info_shows_the_model(image_run, capsys):
+    code, out, _ = run(["info", image_run], capsys)
+    assert code == 0 and '"kind": "image"' in out and '"psnr"' in out
+
+
+def bad_files(tmp_path):
+    (tmp_path / "empty.png").touch()
+    (tmp_path / "text.png").write_text("not an image")
+    Image.fromarray(np.zeros((1, 1), np.uint8)).save(tmp_path / "dot.png")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "image", "{tmp}/missing.png"], "missing.png: no such file"),
+        (["fit", "image", "{tmp}/empty.png"], "empty.png: the file is empty"),
+        (["fit", "image", "{tmp}/text.png"], "text.png: not an image file"),
+        (["fit", "image", "{tmp}/dot.png"], "at least 2×2"),
+        (["fit", "image", "camera", "--size", "0"], "--size"),
+        (["fit", "image", "camera", "--steps", "0"], "--steps"),
+        (["fit", "image", "camera", "--steps", "many"], "--steps"),
+        (["fit", "image", "camera", "--device", "tpu"], "device"),
+        (["fit", "image", "camera", "--resume", "--out", "{tmp}/fresh"], "no checkpoint to resume from"),
+        (["render", "{tmp}/missing", "--out", "{tmp}/x.png"], "no such file"),
+        (["render", "{tmp}", "--out", "{tmp}/x.png"], "model.safetensors: missing"),
+        (["render", "{tmp}", "--out", "{tmp}/x.jpg"], "must be a .png"),
+        (["compare", "camera", "--models", "siren,cnn"], "unknown models cnn"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, argv, message):
+    bad_files(tmp_path)
+    code, out, err = run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sirenkit: error:"), err
+    assert message in lines[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "fresh").exists()
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_corrupt_checkpoint_on_resume_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"\x00" * 100)
+    code, _, err = run(["fit", "image", "camera", "--size", "16", *TINY, "--out", out, "--resume"], capsys)
+    assert code == 2 and "checkpoint.pt: not a readable sirenkit checkpoint" in err
+    assert not (out / "model.safetensors").exists()
+
+
+def test_the_console_script_exits_2_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sirenkit", "fit", "image", str(tmp_path / "nope.png")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"sirenkit: error: {tmp_path / 'nope.png'}: no such file, and not a bundled image name (try camera, astronaut, coffee, chelsea, cat, ...)"

@@ -1,0 +1,126 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_image
+from sirenkit.config import TrainConfig
+from sirenkit.derivatives import derivatives
+from sirenkit.image import ImageSignal, coordinate_grid
+from sirenkit.io import atomic_write, load, load_checkpoint_file
+from sirenkit.render import evaluate_points, render_image
+from sirenkit.tasks.image import fit_image, image_network
+
+
+@pytest.fixture(scope="module")
+def fitted_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    pixels = smooth_image(16, 24, channels=3)
+    signal = ImageSignal(pixels=pixels, name="smooth", mode="RGB", original_shape=(16, 24))
+    network = image_network(signal, hidden_features=32, hidden_layers=2)
+    fitted = fit_image(signal, network=network, train=TrainConfig(steps=40, compile=False), out=out,
+                       progress=False)
+    return fitted, out
+
+
+def test_run_folder_holds_the_promised_files(fitted_run):
+    _, out = fitted_run
+    for name in ("model.safetensors", "model.json", "config.json", "metrics.json", "history.json",
+                 "reconstruction.png", "figure.png", "psnr.png", "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"psnr", "ssim", "steps", "seconds", "parameters"} <= set(metrics)
+    assert not list(out.glob(".*part*")), "temporary files left behind"
+
+
+def test_save_load_gives_identical_output(fitted_run):
+    fitted, out = fitted_run
+    loaded = load(out)
+    coords = torch.rand(100, 2) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(loaded.model(coords), fitted.model(coords))
+    assert loaded.signal["shape"] == [16, 24] and loaded.signal["channels"] == 3
+    assert load(out / "model.json").network == load(out / "model.safetensors").network
+
+
+def test_render_at_the_original_size_reproduces_the_reconstruction(fitted_run):
+    fitted, out = fitted_run
+    from PIL import Image
+
+    saved = np.asarray(Image.open(out / "reconstruction.png")).astype(np.float32) / 255
+    assert np.abs(render_image(load(out)) - saved).max() <= 0.5 / 255 + 1e-6
+
+
+def test_render_at_twice_the_size_samples_the_same_continuous_function(fitted_run):
+    fitted, out = fitted_run
+    loaded = load(out)
+    big = render_image(loaded, size=(47, 31))  # 2× − 1: every other sample is an original pixel
+    small = render_image(loaded)
+    assert big.shape == (31, 47, 3)
+    assert np.allclose(big[::2, ::2], small, atol=1e-5)
+    # in-between samples interpolate smoothly: close to the mean of their neighbours
+    between = big[1::2, ::2]
+    neighbours = 0.5 * (small[:-1] + small[1:])
+    assert np.abs(between - neighbours).mean() < 0.02
+
+
+def test_rendered_derivatives_are_the_network_derivatives_in_intensity_units(fitted_run):
+    fitted, out = fitted_run
+    loaded = load(out)
+    coords = coordinate_grid((16, 24), tuple(loaded.signal["extent"]))
+    fields = derivatives(loaded.model, coords, jacobian=True, laplacian=True)
+    gradient = render_image(loaded, what="gradient")
+    laplacian = render_image(loaded, what="laplacian")
+    assert np.allclose(gradient.reshape(-1, 3, 2), fields.jacobian.detach().numpy() / 2, atol=1e-5)
+    assert np.allclose(laplacian.reshape(-1, 3), fields.laplacian.detach().numpy() / 2, rtol=1e-4, atol=1e-3)
+
+
+def test_chunked_evaluation_equals_one_piece(fitted_run):
+    fitted, _ = fitted_run
+    coords = torch.rand(1000, 2) * 2 - 1
+    whole = evaluate_points(fitted.model, coords, "laplacian", chunk_size=1000)
+    pieces = evaluate_points(fitted.model, coords, "laplacian", chunk_size=97)
+    assert torch.allclose(whole, pieces, atol=1e-4)
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "file.bin"
+
+    def fail(stream):
+        stream.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_and_foreign_files_are_refused_by_name(tmp_path, fitted_run):
+    _, out = fitted_run
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.json").write_text("{not json")
+    (bad / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="model.json: not valid JSON"):
+        load(bad)
+    (bad / "model.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not a sirenkit model"):
+        load(bad)
+    (bad / "model.json").write_text((out / "model.json").read_text())
+    with pytest.raises(ValueError, match="model.safetensors: not a readable safetensors file"):
+        load(bad)
+    info = json.loads((out / "model.json").read_text())
+    info["network"]["hidden_features"] = 8
+    (bad / "model.json").write_text(json.dumps(info))
+    (bad / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    with pytest.raises(ValueError, match="weights do not match the configuration"):
+        load(bad)
+    with pytest.raises(ValueError, match="no such file"):
+        load(tmp_path / "nowhere")
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x80garbage")
+    with pytest.raises(ValueError, match="checkpoint.pt: not a readable sirenkit checkpoint"):
+        load_checkpoint_file(tmp_path / "checkpoint.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="other.pt: not a sirenkit checkpoint"):
+        load_checkpoint_file(tmp_path / "other.pt")
