@@ -1,0 +1,1 @@
+"""Recipes: each task builds constraints for the shared training loop."""
