@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PyTorch first, pinned, so that nothing pulls a multi-GB GPU build in its place.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ test: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import click
 
-from .config import MODEL_NAMES, TrainConfig
+from .config import MODEL_NAMES, TrainConfig, replace
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -27,17 +27,20 @@ def fit_group() -> None:
     """Fit a network to a signal and write a run folder."""
 
 
-def training_options(default_steps: int = 300) -> Callable:
-    """The options every fitting command shares."""
+def training_options(default_steps: int | None = 300) -> Callable:
+    """The options every fitting command shares. A default of ``None`` defers to the task's own
+    training defaults."""
     options = [
-        click.option("--steps", type=click.IntRange(min=1), default=default_steps, help="Optimiser steps."),
+        click.option("--steps", type=click.IntRange(min=1), default=default_steps,
+                     help="Optimiser steps." + (" [default: the task's]" if default_steps is None else "")),
         click.option("--model", type=click.Choice(MODEL_NAMES), default="siren",
                      help="Network: SIREN or one of the paper's baselines."),
         click.option("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N."),
         click.option("--seed", type=int, default=0, help="Seed of the initial weights and the sampling."),
         click.option("--out", type=click.Path(path_type=Path), default=None,
                      help="Run folder [default: runs/<task>-<name>]."),
-        click.option("--lr", type=float, default=1e-3, help="Peak learning rate of Adam (cosine decay)."),
+        click.option("--lr", type=float, default=None,
+                     help="Peak learning rate of Adam (cosine decay) [default: the task's, 1e-3 for images]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="Random points per step [default: all points]."),
         click.option("--width", type=click.IntRange(min=1), default=256, help="Hidden layer width."),
@@ -61,13 +64,15 @@ def size_option(default: int | None = None) -> Callable:
                         help="Resample so that the longer side has N pixels.")
 
 
-def train_config(options: dict[str, Any], *, checkpoint_every: int = 100) -> TrainConfig:
-    """The training configuration the shared options describe."""
+def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None,
+                 checkpoint_every: int = 100) -> TrainConfig:
+    """The training configuration the shared options describe, over a task's ``defaults``."""
+    defaults = defaults or TrainConfig()
     compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
-    return TrainConfig(
-        steps=options["steps"], learning_rate=options["lr"], batch_size=options["batch_size"],
-        seed=options["seed"], device=options["device"], compile=compile_value,
-        checkpoint_every=checkpoint_every,
+    chosen = {"steps": options["steps"], "learning_rate": options["lr"], "batch_size": options["batch_size"]}
+    return replace(
+        defaults, **{key: value for key, value in chosen.items() if value is not None},
+        seed=options["seed"], device=options["device"], compile=compile_value, checkpoint_every=checkpoint_every,
     )
 
 
@@ -94,16 +99,100 @@ def fit_image_command(source: str, size: int | None, resume: bool, **options: An
     Writes model.safetensors/json, reconstruction.png, figure.png, psnr.png and metrics.json.
     """
     from .image import load_image
-    from .tasks.image import fit_image, image_network
+    from .tasks.image import fit_image
 
     train = train_config(options)
     signal = load_image(source, size=size)
-    network = image_network(signal, options["model"], hidden_features=options["width"],
-                            hidden_layers=options["layers"], first_omega=options["omega"])
+    network = image_network_options(signal, options)
     out = options["out"] or default_out("image", source)
     fitted = fit_image(signal, size=size, network=network, train=train, out=out, resume=resume,
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
+
+
+def parse_floats(text: str | None, option: str) -> list[float] | None:
+    """``"0.5"`` or ``"0.4,0.5,0.6"`` → floats."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{option} must be numbers separated by commas, got {text!r}") from None
+
+
+def image_network_options(signal, options: dict[str, Any]):
+    from .tasks.image import image_network
+
+    return image_network(signal, options["model"], hidden_features=options["width"],
+                         hidden_layers=options["layers"], first_omega=options["omega"])
+
+
+@app.command("poisson")
+@click.argument("source")
+@click.option("--from", "derivative", type=click.Choice(["gradient", "laplacian"]), required=True,
+              help="Fit the image's gradient field or its Laplacian only.")
+@size_option()
+@training_options(default_steps=None)
+@click.option("--means", default=None,
+              help="Restore each channel's mean from these values (one, or one per channel) instead of "
+                   "aligning to the ground truth.")
+@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+def poisson_command(source: str, derivative: str, size: int | None, means: str | None, resume: bool,
+                    **options: Any) -> None:
+    """Reconstruct an image from its gradients or its Laplacian alone (Poisson's equation).
+
+    The network never sees a pixel value. PSNR is reported after the alignment the derivative
+    leaves free (a constant for gradients, a plane for the Laplacian), beside the classical DCT
+    solution of the same discrete problem.
+    """
+    from .image import load_image
+    from .tasks.poisson import fit_poisson, poisson_train_config
+
+    signal = load_image(source, size=size)
+    train = train_config(options, defaults=poisson_train_config(derivative))
+    out = options["out"] or default_out(f"poisson-{derivative}", source)
+    fitted = fit_poisson(signal, derivative, size=size, network=image_network_options(signal, options),
+                         train=train, means=parse_floats(means, "--means"), out=out, resume=resume,
+                         progress=not options["quiet"])
+    print_metrics(out, fitted.metrics, ("psnr", "alignment", "classical_psnr", "steps", "seconds"))
+
+
+@app.command("fuse")
+@click.argument("first")
+@click.argument("second")
+@click.option("--mode", type=click.Choice(["average", "mixed", "clone"]), default="average",
+              help="average: (∇A+∇B)/2 as in the paper; mixed: the stronger gradient per pixel; "
+                   "clone: B's gradients inside the mask, A's outside.")
+@click.option("--mask", type=click.Path(path_type=Path), default=None,
+              help="clone: binary image the size of B, white where B is pasted.")
+@click.option("--at", default="0,0", help="clone: X,Y of B's top-left corner on A, in pixels.")
+@click.option("--resize", is_flag=True, help="average/mixed: resample B to A's size if they differ.")
+@size_option()
+@training_options(default_steps=None)
+@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+def fuse_command(first: str, second: str, mode: str, mask: Path | None, at: str, resize: bool,
+                 size: int | None, resume: bool, **options: Any) -> None:
+    """Fuse two images by fitting a composite of their gradient fields."""
+    from .tasks.fusion import fuse_images
+    from .tasks.poisson import poisson_train_config
+
+    position = parse_floats(at, "--at")
+    if position is None or len(position) != 2 or any(v != int(v) for v in position):
+        raise ValueError(f"--at must be two whole pixel numbers X,Y, got {at!r}")
+    train = train_config(options, defaults=poisson_train_config("gradient"))
+    out = options["out"] or default_out(f"fuse-{mode}", first)
+    fitted = fuse_images(first, second, mode, mask=mask, at=(int(position[0]), int(position[1])), size=size,
+                         resize=resize, train=train, network=_fusion_network(options), out=out,
+                         resume=resume, progress=not options["quiet"])
+    print_metrics(out, fitted.metrics, ("psnr_vs_classical", "steps", "seconds"))
+
+
+def _fusion_network(options: dict[str, Any]):
+    """The network the options describe; fuse_images sets its outputs to the images' channels."""
+    from .config import NetworkConfig
+
+    return NetworkConfig(in_features=2, out_features=1, model=options["model"], hidden_features=options["width"],
+                         hidden_layers=options["layers"], first_omega=options["omega"])
 
 
 def parse_size(text: str) -> tuple[int, int]:

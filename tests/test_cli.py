@@ -73,6 +73,45 @@ def test_compare_writes_figure_and_table(tmp_path, capsys):
     assert abs(table[0]["parameters"] - table[1]["parameters"]) / table[0]["parameters"] < 0.05
 
 
+@pytest.mark.parametrize("source", ["gradient", "laplacian"])
+def test_poisson_smoke(tmp_path, capsys, source):
+    out = tmp_path / source
+    code, text, err = run(["poisson", "camera", "--from", source, "--size", "16", *TINY, "--out", out], capsys)
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["from"] == source and "classical_psnr" in metrics
+    assert metrics["alignment"] == {"gradient": "constant", "laplacian": "plane"}[source]
+    for name in ("reconstruction.png", "figure.png", "psnr.png", "model.safetensors", "config.json"):
+        assert (out / name).is_file()
+
+
+def test_poisson_restores_given_channel_means(tmp_path, capsys):
+    out = tmp_path / "means"
+    code, _, err = run(["poisson", "coffee", "--from", "gradient", "--size", "16", *TINY, "--means", "0.2,0.4,0.6",
+                        "--out", out], capsys)
+    assert code == 0, err
+    saved = np.asarray(Image.open(out / "reconstruction.png")).astype(float) / 255
+    assert np.allclose(saved.mean(axis=(0, 1)), [0.2, 0.4, 0.6], atol=0.02)
+
+
+@pytest.mark.parametrize("mode", ["average", "mixed", "clone"])
+def test_fuse_smoke(tmp_path, capsys, mode):
+    Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray((np.random.default_rng(1).random((16, 16, 3)) * 255).astype(np.uint8)).save(tmp_path / "b.png")
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:10, 4:10] = 255
+    Image.fromarray(mask[:12, :12]).save(tmp_path / "mask.png")
+    extra = ["--mask", tmp_path / "mask.png", "--at", "2,3"] if mode == "clone" else []
+    if mode == "clone":
+        Image.fromarray((np.random.default_rng(1).random((12, 12, 3)) * 255).astype(np.uint8)).save(tmp_path / "b.png")
+    out = tmp_path / mode
+    code, _, err = run(["fuse", tmp_path / "a.png", tmp_path / "b.png", "--mode", mode, *extra, *TINY, "--out", out],
+                       capsys)
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["mode"] == mode
+    assert Image.open(out / "reconstruction.png").size == (16, 16)
+
+
 def test_info_shows_the_model(image_run, capsys):
     code, out, _ = run(["info", image_run], capsys)
     assert code == 0 and '"kind": "image"' in out and '"psnr"' in out
@@ -82,6 +121,9 @@ def bad_files(tmp_path):
     (tmp_path / "empty.png").touch()
     (tmp_path / "text.png").write_text("not an image")
     Image.fromarray(np.zeros((1, 1), np.uint8)).save(tmp_path / "dot.png")
+    Image.fromarray(np.full((8, 8), 128, np.uint8)).save(tmp_path / "flat.png")
+    Image.fromarray((np.arange(64).reshape(8, 8) * 3).astype(np.uint8)).save(tmp_path / "grey.png")
+    Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "mask.png")
     return tmp_path
 
 
@@ -101,6 +143,14 @@ def bad_files(tmp_path):
         (["render", "{tmp}", "--out", "{tmp}/x.png"], "model.safetensors: missing"),
         (["render", "{tmp}", "--out", "{tmp}/x.jpg"], "must be a .png"),
         (["compare", "camera", "--models", "siren,cnn"], "unknown models cnn"),
+        (["poisson", "{tmp}/flat.png", "--from", "gradient"], "flat.png: the image is constant"),
+        (["poisson", "camera", "--from", "gradient", "--means", "a,b"], "--means must be numbers"),
+        (["fuse", "camera", "{tmp}/flat.png"], "pass --resize"),
+        (["fuse", "camera", "astronaut", "--mode", "clone", "--mask", "{tmp}/grey.png"], "must be a binary image"),
+        (["fuse", "camera", "{tmp}/flat.png", "--mode", "clone", "--mask", "{tmp}/mask.png", "--at", "510,0"],
+         "falls outside the first image"),
+        (["fuse", "camera", "{tmp}/flat.png", "--mode", "clone", "--mask", "{tmp}/mask.png", "--at", "1.5,2"],
+         "--at must be two whole pixel numbers"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, argv, message):

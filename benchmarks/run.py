@@ -1,0 +1,39 @@
+"""`make bench`: every benchmark in one run; tables on stdout, numbers in benchmarks/results/."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}, PyTorch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} threads, PyTorch {torch.__version__}"
+
+
+def main() -> None:
+    RESULTS.mkdir(exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"machine: {machine()}\n", flush=True)
+    subprocess.run([sys.executable, str(HERE / "derivative_steps.py"), "--device", device,
+                    "--json", str(RESULTS / f"derivative_steps-{device}.json")], check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_image
+from sirenkit.config import TrainConfig
+from sirenkit.image import ImageSignal, coordinate_grid, grid_spacing, image_gradient
+from sirenkit.tasks.fusion import composite_gradient, fuse_images, set_mean
+from sirenkit.tasks.image import image_network
+from sirenkit.tasks.poisson import align_constant, align_plane, derivative_targets, fit_poisson, restore_means
+
+
+def signal_of(pixels, name="smooth"):
+    return ImageSignal(pixels=pixels, name=name, mode={1: "L", 3: "RGB"}[pixels.shape[2]],
+                       original_shape=pixels.shape[:2])
+
+
+def small(signal):
+    # ω0 = 10: these test images are tiny and smooth; ω0 = 30 suits 256-pixel photos
+    return image_network(signal, hidden_features=64, hidden_layers=3, first_omega=10.0)
+
+
+def test_alignments_remove_exactly_what_the_derivatives_leave_free():
+    reference = smooth_image(12, 16, channels=2)
+    coords = coordinate_grid((12, 16), dtype=torch.float64).numpy().reshape(12, 16, 2)
+    shifted = reference + np.array([0.1, -0.2])
+    assert np.allclose(align_constant(shifted, reference), reference)
+    ramp = reference + 0.3 + 0.2 * coords[..., :1] - 0.1 * coords[..., 1:]
+    assert np.allclose(align_plane(ramp, reference), reference)
+    # a plane is not a constant: the gradient alignment must not remove it
+    assert not np.allclose(align_constant(ramp, reference), reference, atol=1e-3)
+
+
+def test_restore_means_sets_each_channel():
+    image = smooth_image(8, 8, channels=3)
+    restored = restore_means(image, [0.1, 0.5, 0.9])
+    assert np.allclose(restored.mean(axis=(0, 1)), [0.1, 0.5, 0.9])
+    assert np.allclose(restored - restored.mean(axis=(0, 1)), image - image.mean(axis=(0, 1)))
+
+
+@pytest.mark.parametrize("source, minimum", [("gradient", 35.0), ("laplacian", 20.0)])
+def test_a_smooth_image_is_recovered_from_derivatives_only(source, minimum):
+    signal = signal_of(smooth_image(24, 24, channels=1))
+    fitted = fit_poisson(signal, source, network=small(signal),
+                         train=TrainConfig(steps=300, learning_rate=1e-4, compile=False, log_every=100),
+                         progress=False)
+    assert fitted.metrics["psnr"] > minimum, fitted.metrics
+    assert fitted.metrics["classical_psnr"] > 60.0  # the DCT solve of the same discrete problem is exact
+    assert fitted.metrics["alignment"] == {"gradient": "constant", "laplacian": "plane"}[source]
+
+
+def test_colour_reconstruction_is_per_channel():
+    """Channels with different content: each is recovered from its own gradients."""
+    pixels = smooth_image(20, 20, channels=3, seed=3)
+    signal = signal_of(pixels)
+    fitted = fit_poisson(signal, "gradient", network=small(signal),
+                         train=TrainConfig(steps=300, learning_rate=1e-4, compile=False), progress=False)
+    aligned = align_constant(fitted.raw, pixels)
+    for channel in range(3):
+        error = np.abs(aligned[..., channel] - pixels[..., channel]).mean()
+        swapped = np.abs(aligned[..., channel] - pixels[..., (channel + 1) % 3]).mean()
+        assert error < 0.03 and swapped > 5 * error
+
+
+def test_derivative_targets_are_the_ground_truth_derivatives():
+    pixels = smooth_image(10, 14, channels=3)
+    assert derivative_targets(pixels, "gradient").shape == (10, 14, 3, 2)
+    assert derivative_targets(pixels, "laplacian").shape == (10, 14, 3)
+
+
+def test_a_constant_image_is_refused():
+    signal = signal_of(np.full((8, 8, 1), 0.5, np.float32), "flat.png")
+    with pytest.raises(ValueError, match="flat.png: the image is constant"):
+        fit_poisson(signal, "gradient", train=TrainConfig(steps=1), progress=False)
+
+
+def colour_pair(height=16, width=16):
+    first = smooth_image(height, width, channels=3, seed=1)
+    second = smooth_image(height, width, channels=3, seed=2)
+    return first, second
+
+
+def test_composites_match_channels_with_the_same_channel():
+    """The known mistake: targets ordered [Rx, Gx, Bx, Ry, ...] against [Rx, Ry, Gx, ...]."""
+    first, second = colour_pair()
+    spacing = grid_spacing(first.shape[:2])
+    ga, gb = image_gradient(first, spacing), image_gradient(second, spacing)
+    average, _ = composite_gradient(first, second, "average")
+    assert np.allclose(average, 0.5 * (ga + gb))
+    mixed, _ = composite_gradient(first, second, "mixed")
+    for channel in range(3):
+        stronger_b = np.linalg.norm(gb[:, :, channel], axis=-1) > np.linalg.norm(ga[:, :, channel], axis=-1)
+        assert np.allclose(mixed[:, :, channel][stronger_b], gb[:, :, channel][stronger_b])
+        assert np.allclose(mixed[:, :, channel][~stronger_b], ga[:, :, channel][~stronger_b])
+
+
+def test_clone_places_the_second_image_inside_the_mask():
+    first, second = colour_pair(20, 24)
+    patch, mask = second[:6, :8], np.zeros((6, 8), bool)
+    mask[1:5, 2:6] = True
+    composite, weights = composite_gradient(first, patch, "clone", mask=mask, at=(10, 4))
+    spacing = grid_spacing(first.shape[:2])
+    ga, gb = image_gradient(first, spacing), image_gradient(patch, spacing)
+    assert np.allclose(composite[5:9, 12:16], gb[1:5, 2:6])
+    assert np.allclose(composite[:4], ga[:4])
+    assert weights[5:9, 12:16].sum() == 0 and weights[:4].all()
+    with pytest.raises(ValueError, match="falls outside the first image"):
+        composite_gradient(first, patch, "clone", mask=mask, at=(20, 4))
+
+
+def test_set_mean_matches_the_weighted_mean():
+    image, reference = smooth_image(6, 6, 1), smooth_image(6, 6, 1, seed=5)
+    weights = np.zeros((6, 6))
+    weights[:3] = 1
+    shifted = set_mean(image, reference, weights)
+    assert np.isclose(shifted[:3].mean(), reference[:3].mean())
+
+
+def test_fusion_of_two_colour_images_agrees_with_the_classical_solution(tmp_path):
+    from PIL import Image
+
+    first, second = colour_pair(20, 20)
+    Image.fromarray((first * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray((second * 255).astype(np.uint8)).save(tmp_path / "b.png")
+    network = small(signal_of(first))
+    fused = fuse_images(tmp_path / "a.png", tmp_path / "b.png", "average", network=network,
+                        train=TrainConfig(steps=300, learning_rate=1e-4, compile=False), progress=False,
+                        out=tmp_path / "run")
+    assert fused.metrics["psnr_vs_classical"] > 30.0
+    assert fused.result.shape == (20, 20, 3)
+    assert (tmp_path / "run" / "reconstruction.png").is_file()
+    assert (tmp_path / "run" / "figure.png").is_file()
+
+
+def test_fusion_input_errors(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((10, 12), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "b.png")
+    grey_mask = (np.arange(64).reshape(8, 8) * 3).astype(np.uint8)
+    Image.fromarray(grey_mask).save(tmp_path / "grey-mask.png")
+    with pytest.raises(ValueError, match="pass --resize"):
+        fuse_images(tmp_path / "a.png", tmp_path / "b.png", "average", progress=False)
+    with pytest.raises(ValueError, match="grey-mask.png: the mask must be a binary image"):
+        fuse_images(tmp_path / "a.png", tmp_path / "b.png", "clone", mask=tmp_path / "grey-mask.png",
+                    progress=False)
+    with pytest.raises(ValueError, match="clone needs a mask"):
+        fuse_images(tmp_path / "a.png", tmp_path / "b.png", "clone", progress=False)
+    with pytest.raises(ValueError, match="both images are constant"):
+        fuse_images(tmp_path / "a.png", tmp_path / "b.png", "average", resize=True, progress=False)
