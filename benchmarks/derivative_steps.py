@@ -19,15 +19,17 @@ from pathlib import Path
 import torch
 
 REFERENCE = "nested autograd, eager"
-CASES = [  # (label, derivative method, compiled)
-    (REFERENCE, "autograd", False),
-    ("sirenkit forward, eager", "forward", False),
-    ("sirenkit forward, compiled", "forward", True),
+CASES = [  # (label, derivative method, compiled, precision)
+    (REFERENCE, "autograd", False, "float32"),
+    ("sirenkit forward, eager", "forward", False, "float32"),
+    ("sirenkit forward, compiled", "forward", True, "float32"),
+    ("sirenkit forward, compiled, bfloat16", "forward", True, "bfloat16"),
 ]
 SOURCES = ("value", "gradient", "laplacian")
 
 
-def one_case(source: str, method: str, compiled: bool, size: int, repeats: int, device: str) -> dict:
+def one_case(source: str, method: str, compiled: bool, precision: str, size: int, repeats: int,
+             device: str) -> dict:
     """Median seconds per Adam step on camera at ``size``², and the peak memory."""
     from sirenkit.image import load_image
     from sirenkit.network import build_network
@@ -53,7 +55,12 @@ def one_case(source: str, method: str, compiled: bool, size: int, repeats: int, 
         predicted = {"value": fields.value, "gradient": fields.jacobian, "laplacian": fields.laplacian}[source]
         return (predicted - data["target"]).square().mean()
 
-    step_loss = torch.compile(loss_fn) if compiled else loss_fn
+    def bfloat16_loss(model, points, data):
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            return loss_fn(model, points, data).float()
+
+    chosen = bfloat16_loss if precision == "bfloat16" else loss_fn
+    step_loss = torch.compile(chosen) if compiled else chosen
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
 
     def step() -> None:
@@ -82,8 +89,8 @@ def one_case(source: str, method: str, compiled: bool, size: int, repeats: int, 
 def run_all(size: int, repeats: int, device: str) -> list[dict]:
     rows = []
     for source in SOURCES:
-        for label, method, compiled in CASES:
-            command = [sys.executable, __file__, "--case", source, method, str(int(compiled)),
+        for label, method, compiled, precision in CASES:
+            command = [sys.executable, __file__, "--case", source, method, str(int(compiled)), precision,
                        "--size", str(size), "--repeats", str(repeats), "--device", device]
             result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
             rows.append({"loss on": source, "path": label, **result})
@@ -107,11 +114,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--case", nargs=3, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--case", nargs=4, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        source, method, compiled = args.case
-        print(json.dumps(one_case(source, method, compiled == "1", args.size, args.repeats, args.device)))
+        source, method, compiled, precision = args.case
+        print(json.dumps(one_case(source, method, compiled == "1", precision, args.size, args.repeats, args.device)))
         return
     rows = run_all(args.size, args.repeats, args.device)
     print(f"\nTraining step, camera {args.size}², paper's image network, {args.device}, "

@@ -9,7 +9,7 @@ the training loop in :mod:`sirenkit.training` is shared by all of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Union
+from typing import Callable, Mapping, Protocol, Union
 
 import torch
 from torch import nn
@@ -56,6 +56,19 @@ def _required(tensor: torch.Tensor | None, name: str) -> torch.Tensor:
     if tensor is None:
         raise ValueError(f"the residual uses the {name}, which its constraint does not ask for")
     return tensor
+
+
+class Domain(Protocol):
+    """Where a constraint holds: draws the points (and their data) of one step."""
+
+    batch_size: int | None
+
+    @property
+    def size(self) -> int: ...
+
+    def to(self, device: torch.device) -> "Domain": ...
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
 
 
 class PointSet:
@@ -131,7 +144,7 @@ class Constraint:
     """Name of the loss term, shown in the progress bar, history and plots."""
     residual: Callable[[Fields], torch.Tensor]
     """Maps the fields at a batch of points to the residual that should be zero."""
-    domain: PointSet
+    domain: Domain
     """Where the constraint holds, and how its points are drawn each step."""
     needs: tuple[str, ...] = ()
     """Derivatives the residual uses, from ``jacobian``, ``laplacian``, ``hessian``."""

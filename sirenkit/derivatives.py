@@ -123,7 +123,6 @@ def forward_derivatives(
     first_order = jacobian or bool(groups)
 
     stack: torch.Tensor | None = None  # (1 + d + k, N, n): value, Jacobian columns, second-order
-    hidden = coords
     for index, (omega, layer) in enumerate(zip(model.omegas(), model.layers)):
         if index == 0:
             pre = torch.nn.functional.linear(coords, layer.weight, layer.bias)  # (N, n)
@@ -137,7 +136,6 @@ def forward_derivatives(
         phase = omega * pre
         sine = torch.sin(phase)
         if not first_order:
-            hidden = sine
             stack = sine[None]
             continue
         cosine_term = omega * torch.cos(phase)  # (N, n)

@@ -8,6 +8,7 @@ explodes stops the run with a message instead of writing a useless model.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import shutil
 import sys
@@ -91,11 +92,7 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 def compiler_available(device: torch.device) -> bool:
     """Whether ``torch.compile``'s default backend can build kernels for ``device`` here."""
     if device.type == "cuda":
-        try:
-            import triton  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        return importlib.util.find_spec("triton") is not None
     return shutil.which("cc") is not None or shutil.which("gcc") is not None or shutil.which("g++") is not None
 
 
@@ -145,7 +142,8 @@ def fit(
         c.domain.batch_size or c.domain.size for c in problem.constraints
     )
     compiled = _use_compile(config, device, points_per_step)
-    loss_terms = torch.compile(problem.loss_terms) if compiled else problem.loss_terms
+    eager_terms = _loss_terms_in(problem, device, config.precision)
+    loss_terms = torch.compile(eager_terms) if compiled else eager_terms
 
     def save(step: int) -> None:
         if checkpoint_path is None:
@@ -198,7 +196,7 @@ def fit(
                     raise
                 tqdm.write(f"sirenkit: torch.compile failed ({type(error).__name__}: {error}); running eagerly",
                            file=sys.stderr)
-                compiled, loss_terms = False, problem.loss_terms
+                compiled, loss_terms = False, eager_terms
                 optimizer.zero_grad(set_to_none=True)
                 terms, loss = _forward_backward(loss_terms, model, batches)
             if config.clip_grad_norm is not None:
@@ -231,8 +229,20 @@ def fit(
     return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled)
 
 
+def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Callable:
+    """The problem's loss terms, computed in the requested arithmetic."""
+    if precision == "float32":
+        return problem.loss_terms
+
+    def reduced(model: nn.Module, batches: list) -> dict[str, torch.Tensor]:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            return problem.loss_terms(model, batches)
+
+    return reduced
+
+
 def _forward_backward(loss_terms, model, batches):
-    terms = loss_terms(model, batches)
+    terms = {name: value.float() for name, value in loss_terms(model, batches).items()}
     loss = sum(terms.values())
     loss.backward()
     return terms, loss

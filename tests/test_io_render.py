@@ -36,8 +36,9 @@ def test_run_folder_holds_the_promised_files(fitted_run):
 
 def test_save_load_gives_identical_output(fitted_run):
     fitted, out = fitted_run
-    loaded = load(out)
-    coords = torch.rand(100, 2) * 2 - 1
+    device = next(fitted.model.parameters()).device
+    loaded = load(out, device=device)
+    coords = torch.rand(100, 2, device=device) * 2 - 1
     with torch.no_grad():
         assert torch.equal(loaded.model(coords), fitted.model(coords))
     assert loaded.signal["shape"] == [16, 24] and loaded.signal["channels"] == 3

@@ -51,7 +51,8 @@ def test_a_smooth_image_is_recovered_from_derivatives_only(source, minimum):
 
 def test_colour_reconstruction_is_per_channel():
     """Channels with different content: each is recovered from its own gradients."""
-    pixels = smooth_image(20, 20, channels=3, seed=3)
+    base = smooth_image(20, 20, channels=1, seed=3)[..., 0]
+    pixels = np.stack([base, base.T, 1.0 - base], axis=-1)  # three clearly different channels
     signal = signal_of(pixels)
     fitted = fit_poisson(signal, "gradient", network=small(signal),
                          train=TrainConfig(steps=300, learning_rate=1e-4, compile=False), progress=False)
@@ -59,7 +60,7 @@ def test_colour_reconstruction_is_per_channel():
     for channel in range(3):
         error = np.abs(aligned[..., channel] - pixels[..., channel]).mean()
         swapped = np.abs(aligned[..., channel] - pixels[..., (channel + 1) % 3]).mean()
-        assert error < 0.03 and swapped > 5 * error
+        assert error < 0.03 and swapped > 4 * error, (channel, error, swapped)
 
 
 def test_derivative_targets_are_the_ground_truth_derivatives():
@@ -148,3 +149,54 @@ def test_fusion_input_errors(tmp_path):
         fuse_images(tmp_path / "a.png", tmp_path / "b.png", "clone", progress=False)
     with pytest.raises(ValueError, match="both images are constant"):
         fuse_images(tmp_path / "a.png", tmp_path / "b.png", "average", resize=True, progress=False)
+
+
+def test_segments_carry_the_line_integrals_of_the_gradient():
+    """Φ(end) − Φ(start) = ∫ g · ds: the integral of the ground-truth gradient along a row or
+    column recovers the image's difference between the ends (to the trapezoid rule's accuracy)."""
+    from sirenkit.tasks.poisson import GridSegments
+
+    pixels = smooth_image(80, 100, channels=2)
+    coords = coordinate_grid((80, 100))
+    segments = GridSegments(coords, derivative_targets(pixels, "gradient"), batch_size=400)
+    points, data = segments.sample(torch.Generator().manual_seed(0))
+    assert points.shape == (800, 2) and data["difference"].shape == (400, 2)
+    flat = torch.from_numpy(pixels.reshape(-1, 2))
+    index = {tuple(p): i for i, p in enumerate(coords.numpy().round(6).tolist())}
+    start = [index[tuple(p)] for p in points[:400].numpy().round(6).tolist()]
+    end = [index[tuple(p)] for p in points[400:].numpy().round(6).tolist()]
+    exact = flat[end] - flat[start]
+    # trapezoids of central differences telescope to differences of the [1, 2, 1]/4-smoothed image
+    assert torch.allclose(data["difference"], exact, atol=0.01)
+    moved = (points[400:] - points[:400]).abs()
+    assert ((moved[:, 0] == 0) | (moved[:, 1] < 1e-6)).all()  # along a row or a column
+    lengths = moved.max(dim=1).values / grid_spacing((80, 100))
+    assert lengths.min() >= 0.99 and lengths.max() > 40  # from one pixel to most of the side
+
+
+def test_box_fluxes_obey_the_divergence_theorem():
+    """For a smooth network Φ, the flux of ∇Φ through a box equals the integral of ΔΦ over it:
+    GridBoxes built from Φ's own Laplacian give residuals near zero, and a wrong Laplacian does not."""
+    from sirenkit.constraints import Fields
+    from sirenkit.derivatives import derivatives
+    from sirenkit.network import build_network
+    from sirenkit.config import NetworkConfig
+    from sirenkit.tasks.poisson import GridBoxes, flux_residual
+
+    torch.manual_seed(0)
+    net = build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=32, hidden_layers=2,
+                                      first_omega=3.0, hidden_omega=3.0)).double()
+    shape = (64, 80)
+    coords = coordinate_grid(shape, dtype=torch.float64)
+    with torch.no_grad():
+        laplacian = derivatives(net, coords, laplacian=True).laplacian.numpy().reshape(*shape, 1) / 2  # intensity units
+    boxes = GridBoxes(coords, laplacian, boxes=64, points_per_side=64)
+    points, data = boxes.sample(torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fields = derivatives(net, points.double(), jacobian=True)
+        data = {key: value.double() for key, value in data.items()}
+        residual = flux_residual(Fields(points, data, fields))
+        wrong = flux_residual(Fields(points, {**data, "integral": data["integral"] * 1.5 + 0.01}, fields))
+    scale = data["integral"].abs().mean() * 2
+    assert residual.abs().mean() < 0.02 * scale
+    assert wrong.abs().mean() > 0.2 * scale

@@ -1,5 +1,3 @@
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -156,3 +154,10 @@ def test_a_compiler_that_fails_falls_back_to_the_eager_step(monkeypatch, capsys)
     assert "running eagerly" in capsys.readouterr().err
     for p, q in zip(fallback.model.parameters(), eager.model.parameters()):
         assert torch.equal(p, q)
+
+
+def test_bfloat16_steps_still_fit():
+    signal = tiny_signal()
+    fitted = fit_image(signal, network=small_network(signal),
+                       train=TrainConfig(steps=150, compile=False, precision="bfloat16"), progress=False)
+    assert fitted.metrics["psnr"] > 30.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -17,8 +17,8 @@ from torch import nn
 from .. import __version__
 from ..config import NetworkConfig, TrainConfig, to_dict
 from ..io import write_json
-from ..network import build_network
-from ..training import resolve_device
+from ..network import build_network, count_parameters
+from ..training import FitResult, resolve_device
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
@@ -63,3 +63,18 @@ def history_series(history: list[dict[str, float]], key: str) -> tuple[list[floa
     """``(steps, values)`` of one logged quantity."""
     rows = [row for row in history if key in row]
     return [row["step"] for row in rows], [row[key] for row in rows]
+
+
+def fit_summary(result: FitResult, wall: float, network: NetworkConfig, shape: Sequence[int],
+                channels: int) -> dict[str, Any]:
+    """The entries every task's ``metrics.json`` shares: how long, how big, how it ran."""
+    return {
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "wall_seconds": round(wall, 3),
+        "parameters": count_parameters(result.model),
+        "model": network.model,
+        "shape": list(shape),
+        "channels": channels,
+        "compiled": result.compiled,
+    }

@@ -22,15 +22,13 @@ import numpy as np
 
 from ..classical import integrate_gradient
 from ..config import NetworkConfig, TrainConfig
-from ..figures import image_rows_figure
-from ..image import ImageSignal, grid_spacing, image_gradient, load_image, resize_longer_side
+from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..metrics import psnr, ssim
-from ..network import count_parameters
 from ..training import fit
-from .common import build_on_device, write_config
+from .common import build_on_device, fit_summary, write_config
 from .image import image_network
 from .poisson import (
-    DerivativeFit, _maps, _network_maps, _prepare_out, _reconstruction, _write_derivative_run,
+    MULTISCALE_WEIGHTS, DerivativeFit, _maps, _prepare_out, _reconstruction, _write_derivative_run, align_constant,
     derivative_problem, poisson_train_config,
 )
 
@@ -123,6 +121,7 @@ def fuse_images(
     network: NetworkConfig | None = None,
     train: TrainConfig | None = None,
     model: str = "siren",
+    segment_weight: float = MULTISCALE_WEIGHTS["gradient"],
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -159,11 +158,15 @@ def fuse_images(
     train = train or poisson_train_config("gradient")
     network = dataclass_replace(network or image_network(signal, model), out_features=signal.channels,
                                 pe_sidelength=max(signal.shape))
+    spacing = grid_spacing(signal.shape)
+    classical = set_mean(integrate_gradient(composite, spacing), reference, weights)
+    shown_classical = np.clip(classical, 0, 1)
     out_path = _prepare_out(out, resume)
     net, device = build_on_device(network, train)
-    problem = derivative_problem(composite, "gradient", batch_size=train.batch_size, device=device)
+    problem = derivative_problem(composite, "gradient", batch_size=train.batch_size, device=device,
+                                 reference=shown_classical, segment_weight=segment_weight)
     if out_path is not None:
-        settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
+        settings = {"segment_weight": segment_weight, "first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
                     "at": list(at), "size": size, "resize": resize}
         write_config(out_path, "fusion", settings, network, train, device)
     started = time.perf_counter()
@@ -173,41 +176,23 @@ def fuse_images(
 
     raw = _reconstruction(net, signal.shape, signal.channels)
     fused = set_mean(raw, reference, weights)
-    classical = set_mean(integrate_gradient(composite, grid_spacing(signal.shape)), reference, weights)
+    aligned = align_constant(raw, shown_classical)
     metrics = {
         "mode": mode,
-        "psnr_vs_classical": psnr(fused, np.clip(classical, 0, 1)),
-        "ssim_vs_classical": ssim(fused, np.clip(classical, 0, 1)),
+        "psnr_vs_classical": psnr(aligned, shown_classical),
+        "ssim_vs_classical": ssim(aligned, shown_classical),
+        "alignment": "constant",
+        "alignment_description": "for the comparison with the classical solution, the mean difference "
+                                 "is subtracted per channel",
         "classical_method": "least-squares integration of the same composite by DCT (sirenkit.classical)",
         "mean_convention": "outside the mask equal to the first image's" if mode == "clone"
                            else "equal to the mean of both images",
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-        "wall_seconds": round(wall, 3),
-        "parameters": count_parameters(net),
-        "model": network.model,
-        "shape": list(signal.shape),
-        "channels": signal.channels,
-        "compiled": result.compiled,
+        **fit_summary(result, wall, network, signal.shape, signal.channels),
     }
-    metrics["psnr"] = metrics["psnr_vs_classical"]
     fitting = DerivativeFit(net, network, signal, raw, np.clip(fused, 0, 1), metrics, result.history)
     if out_path is not None:
-        second_signal = ImageSignal(pixels=b, name=str(second), mode=colour_mode)
-        _write_fusion_run(fitting, out_path, second_signal, np.clip(classical, 0, 1))
+        rows = [("first image", *_maps(a, colour_mode)), ("second image", *_maps(b, colour_mode)),
+                ("classical (DCT)", *_maps(shown_classical, colour_mode))]
+        _write_derivative_run(fitting, out_path, rows, label=f"{metrics['psnr_vs_classical']:.1f} dB vs classical",
+                              title=f"{mode} gradient fusion")
     return fitting
-
-
-def _write_fusion_run(fitting: DerivativeFit, out: Path, second: ImageSignal, classical: np.ndarray) -> None:
-    """The common derivative-run files, and a figure with both inputs and both fusions."""
-    _write_derivative_run(fitting, out, title=f"{fitting.metrics['mode']} fusion", reference_label="first image")
-    mode = fitting.signal.mode
-    rows = [
-        ("first image", *_maps(fitting.signal.pixels, mode)),
-        ("second image", *_maps(second.pixels, mode)),
-        ("classical (DCT)", *_maps(classical, mode)),
-        (f"{fitting.network.model}\n{fitting.metrics['psnr_vs_classical']:.1f} dB vs classical", *_network_maps(fitting)),
-    ]
-    image_rows_figure(rows, out / "figure.png",
-                      title=f"{fitting.metrics['mode']} gradient fusion, {fitting.metrics['steps']} steps, "
-                            f"{fitting.metrics['seconds']:.0f} s")

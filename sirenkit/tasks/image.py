@@ -25,7 +25,7 @@ from ..metrics import psnr, psnr_from_mse, ssim
 from ..network import build_network, count_parameters, width_for_budget
 from ..render import gradient_magnitude_map, laplacian_map, render_image
 from ..training import CHECKPOINT_NAME, FitResult, fit
-from .common import build_on_device, history_series, write_config
+from .common import build_on_device, fit_summary, history_series, write_config
 
 OUTPUT_SCALE, OUTPUT_OFFSET = 2.0, -1.0
 """Networks fit ``y = 2 I − 1``: intensities in [0, 1] become targets in [-1, 1], as in the paper."""
@@ -135,14 +135,7 @@ def _metrics(fitting: ImageFit, result: FitResult, *, wall: float) -> dict[str, 
     return {
         "psnr": psnr(reconstruction, fitting.signal.pixels),
         "ssim": ssim(reconstruction, fitting.signal.pixels),
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-        "wall_seconds": round(wall, 3),
-        "parameters": count_parameters(fitting.model),
-        "model": fitting.network.model,
-        "shape": list(fitting.signal.shape),
-        "channels": fitting.signal.channels,
-        "compiled": result.compiled,
+        **fit_summary(result, wall, fitting.network, fitting.signal.shape, fitting.signal.channels),
         "psnr_convention": "dB on intensities in [0, 1], clipped, over all pixels and channels",
     }
 
