@@ -26,9 +26,9 @@ from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..metrics import psnr, ssim
 from ..training import fit
 from .common import build_on_device, fit_summary, write_config
-from .image import image_network
+from .image import finite_difference_maps, image_network
 from .poisson import (
-    MULTISCALE_WEIGHTS, DerivativeFit, _maps, _prepare_out, _reconstruction, _write_derivative_run, align_constant,
+    MULTISCALE_WEIGHTS, DerivativeFit, _prepare_out, _reconstruction, _write_derivative_run, align_constant,
     derivative_problem, poisson_train_config,
 )
 
@@ -166,8 +166,8 @@ def fuse_images(
     problem = derivative_problem(composite, "gradient", batch_size=train.batch_size, device=device,
                                  reference=shown_classical, segment_weight=segment_weight)
     if out_path is not None:
-        settings = {"segment_weight": segment_weight, "first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
-                    "at": list(at), "size": size, "resize": resize}
+        settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
+                    "at": list(at), "size": size, "resize": resize, "segment_weight": segment_weight}
         write_config(out_path, "fusion", settings, network, train, device)
     started = time.perf_counter()
     result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
@@ -191,8 +191,9 @@ def fuse_images(
     }
     fitting = DerivativeFit(net, network, signal, raw, np.clip(fused, 0, 1), metrics, result.history)
     if out_path is not None:
-        rows = [("first image", *_maps(a, colour_mode)), ("second image", *_maps(b, colour_mode)),
-                ("classical (DCT)", *_maps(shown_classical, colour_mode))]
+        rows = [("first image", *finite_difference_maps(a, colour_mode)),
+                ("second image", *finite_difference_maps(b, colour_mode)),
+                ("classical (DCT)", *finite_difference_maps(shown_classical, colour_mode))]
         _write_derivative_run(fitting, out_path, rows, label=f"{metrics['psnr_vs_classical']:.1f} dB vs classical",
                               title=f"{mode} gradient fusion")
     return fitting

@@ -152,10 +152,16 @@ def derivative_maps(fitting_or_loaded: ImageFit | LoadedModel) -> tuple[np.ndarr
 
 def ground_truth_maps(signal: ImageSignal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The image with its gradient-magnitude and Laplacian maps by finite differences."""
-    spacing = grid_spacing(signal.shape)
-    gradient = gradient_magnitude_map(image_gradient(signal.pixels, spacing), signal.mode)
-    laplacian = laplacian_map(image_laplacian(signal.pixels, spacing), signal.mode)
-    return signal.pixels, gradient, laplacian
+    return finite_difference_maps(signal.pixels, signal.mode)
+
+
+def finite_difference_maps(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(H, W, C)`` pixels with their gradient-magnitude and Laplacian maps (luminance, in
+    coordinate units) by finite differences."""
+    spacing = grid_spacing(pixels.shape[:2])
+    gradient = gradient_magnitude_map(image_gradient(pixels, spacing), mode)
+    laplacian = laplacian_map(image_laplacian(pixels, spacing), mode)
+    return pixels, gradient, laplacian
 
 
 def save_png(path: str | Path, pixels: np.ndarray) -> None:
