@@ -141,7 +141,7 @@ def image_network_options(signal, options: dict[str, Any]):
                    "aligning to the ground truth.")
 @click.option("--segments", type=click.FloatRange(min=0), default=None,
               help="Weight of the multiscale constraint: line integrals of the gradient, or fluxes "
-                   "through boxes for the Laplacian; 0 turns it off [default: 0.01 and 0.001].")
+                   "through boxes for the Laplacian; 0 turns it off [default: 0.01 and 0.0001].")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def poisson_command(source: str, derivative: str, size: int | None, means: str | None, segments: float | None,
                     resume: bool, **options: Any) -> None:

@@ -32,7 +32,7 @@ from .image import (
     OUTPUT_OFFSET, OUTPUT_SCALE, finite_difference_maps, image_network, save_png, signal_description,
 )
 
-MULTISCALE_WEIGHTS = {"gradient": 0.01, "laplacian": 0.001}
+MULTISCALE_WEIGHTS = {"gradient": 0.01, "laplacian": 0.0001}
 """Default weights of the multiscale constraints: line integrals of the gradient (relative to
 ``1 / h²``) and box fluxes for the Laplacian (relative to ``1 / h⁴``). Chosen by the runs the
 README reports; 0 turns them off."""
