@@ -18,7 +18,7 @@ from .. import __version__
 from ..config import NetworkConfig, TrainConfig, to_dict
 from ..io import write_json
 from ..network import build_network, count_parameters
-from ..training import FitResult, resolve_device
+from ..training import CHECKPOINT_NAME, FitResult, resolve_device
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
@@ -78,3 +78,14 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig, shape: S
         "channels": channels,
         "compiled": result.compiled,
     }
+
+
+def prepare_run_folder(out: str | Path | None, resume: bool) -> Path | None:
+    """The run folder, created; with ``resume``, its checkpoint must exist (checked before anything
+    is written, so that a bad ``--resume`` leaves nothing behind)."""
+    out_path = Path(out) if out is not None else None
+    if resume and (out_path is None or not (out_path / CHECKPOINT_NAME).is_file()):
+        raise ValueError(f"{out_path / CHECKPOINT_NAME if out_path else 'no run folder'}: no checkpoint to resume from")
+    if out_path is not None:
+        out_path.mkdir(parents=True, exist_ok=True)
+    return out_path

@@ -25,10 +25,10 @@ from ..config import NetworkConfig, TrainConfig
 from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..metrics import psnr, ssim
 from ..training import fit
-from .common import build_on_device, fit_summary, write_config
+from .common import build_on_device, fit_summary, prepare_run_folder, write_config
 from .image import finite_difference_maps, image_network
 from .poisson import (
-    MULTISCALE_WEIGHTS, DerivativeFit, _prepare_out, _reconstruction, _write_derivative_run, align_constant,
+    MULTISCALE_WEIGHTS, DerivativeFit, _reconstruction, _write_derivative_run, align_constant,
     derivative_problem, poisson_train_config,
 )
 
@@ -161,7 +161,7 @@ def fuse_images(
     spacing = grid_spacing(signal.shape)
     classical = set_mean(integrate_gradient(composite, spacing), reference, weights)
     shown_classical = np.clip(classical, 0, 1)
-    out_path = _prepare_out(out, resume)
+    out_path = prepare_run_folder(out, resume)
     net, device = build_on_device(network, train)
     problem = derivative_problem(composite, "gradient", batch_size=train.batch_size, device=device,
                                  reference=shown_classical, segment_weight=segment_weight)

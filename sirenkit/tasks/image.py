@@ -24,8 +24,8 @@ from ..io import LoadedModel, atomic_write_path, save_model, write_json
 from ..metrics import psnr, psnr_from_mse, ssim
 from ..network import build_network, count_parameters, width_for_budget
 from ..render import gradient_magnitude_map, laplacian_map, render_image
-from ..training import CHECKPOINT_NAME, FitResult, fit
-from .common import build_on_device, fit_summary, history_series, write_config
+from ..training import FitResult, fit
+from .common import build_on_device, fit_summary, history_series, prepare_run_folder, write_config
 
 OUTPUT_SCALE, OUTPUT_OFFSET = 2.0, -1.0
 """Networks fit ``y = 2 I − 1``: intensities in [0, 1] become targets in [-1, 1], as in the paper."""
@@ -114,11 +114,8 @@ def fit_image(
     train = train or TrainConfig()
     net, device = build_on_device(network, train)
     problem = image_problem(signal, batch_size=train.batch_size, device=device)
-    out_path = Path(out) if out is not None else None
-    if resume and (out_path is None or not (out_path / CHECKPOINT_NAME).is_file()):
-        raise ValueError(f"{out_path / CHECKPOINT_NAME if out_path else 'no run folder'}: no checkpoint to resume from")
+    out_path = prepare_run_folder(out, resume)
     if out_path is not None:
-        out_path.mkdir(parents=True, exist_ok=True)
         write_config(out_path, "image", {"source": signal.name, "size": size}, network, train, device)
     started = time.perf_counter()
     result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path,

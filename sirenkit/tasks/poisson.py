@@ -25,11 +25,11 @@ from ..figures import curve_figure, image_rows_figure
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
 from ..io import LoadedModel, save_model, write_json
 from ..metrics import psnr, ssim
-from ..render import evaluate_points, gradient_magnitude_map, laplacian_map, render_image
-from ..training import CHECKPOINT_NAME, fit
-from .common import build_on_device, fit_summary, history_series, write_config
+from ..render import evaluate_points
+from ..training import fit
+from .common import build_on_device, fit_summary, history_series, prepare_run_folder, write_config
 from .image import (
-    OUTPUT_OFFSET, OUTPUT_SCALE, finite_difference_maps, image_network, save_png, signal_description,
+    OUTPUT_OFFSET, OUTPUT_SCALE, derivative_maps, finite_difference_maps, image_network, save_png, signal_description,
 )
 
 MULTISCALE_WEIGHTS = {"gradient": 0.01, "laplacian": 0.0001}
@@ -321,7 +321,7 @@ def fit_poisson(
         raise ValueError(f"{signal.name}: the image is constant, its {source} is zero everywhere")
     train = train or poisson_train_config(source)
     network = network or image_network(signal, model)
-    out_path = _prepare_out(out, resume)
+    out_path = prepare_run_folder(out, resume)
     net, device = build_on_device(network, train)
     if segment_weight is None:
         segment_weight = MULTISCALE_WEIGHTS[source]
@@ -380,21 +380,10 @@ def poisson_train_config(source: Source) -> TrainConfig:
                        batch_size=16384)
 
 
-def _prepare_out(out: str | Path | None, resume: bool) -> Path | None:
-    out_path = Path(out) if out is not None else None
-    if resume and (out_path is None or not (out_path / CHECKPOINT_NAME).is_file()):
-        raise ValueError(f"{out_path / CHECKPOINT_NAME if out_path else 'no run folder'}: no checkpoint to resume from")
-    if out_path is not None:
-        out_path.mkdir(parents=True, exist_ok=True)
-    return out_path
-
-
 def _network_maps(fitting: DerivativeFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    loaded = _loaded(fitting)
-    mode = fitting.signal.mode
-    return (fitting.result,
-            gradient_magnitude_map(render_image(loaded, what="gradient"), mode),
-            laplacian_map(render_image(loaded, what="laplacian"), mode))
+    """The shown (aligned) reconstruction with the network's own gradient and Laplacian maps."""
+    _, gradient, laplacian = derivative_maps(_loaded(fitting))
+    return fitting.result, gradient, laplacian
 
 
 def _loaded(fitting: DerivativeFit) -> LoadedModel:
