@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PyTorch first, pinned, so that nothing pulls a multi-GB GPU build in its place.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench bench-quick sweep clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ venv: $(STAMP)
 
 # The main job: fit the cameraman photo at 256×256, write results and figures to runs/demo.
 demo: $(STAMP)
-	$(BIN)/sirenkit fit image camera --size 256 --steps 400 --batch-size 16384 --out runs/demo
+	$(BIN)/sirenkit fit image camera --size 256 --out runs/demo
 	$(BIN)/sirenkit render runs/demo --size 1024 --out runs/demo/render-1024.png
 	$(BIN)/sirenkit render runs/demo --size 1024 --what laplacian --out runs/demo/laplacian-1024.png
 	@echo "results: runs/demo (figure.png, psnr.png, reconstruction.png, metrics.json)"
@@ -29,5 +29,13 @@ test: $(STAMP)
 clean:
 	rm -rf runs .pytest_cache
 
+# Step timings and time to quality against the paper's recipe (about 30 minutes on a 2-core CPU).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run.py --quick
+
+# The study behind the default image recipe (about 30 minutes on a 2-core CPU).
+sweep: $(STAMP)
+	$(BIN)/python benchmarks/sweep.py --json benchmarks/results/sweep-cpu.json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import platform
 import subprocess
 import sys
@@ -28,11 +29,18 @@ def machine() -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="Step timings only, without the time-to-quality runs (the reference takes ~20 min on a CPU).")
+    args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"machine: {machine()}\n", flush=True)
-    subprocess.run([sys.executable, str(HERE / "derivative_steps.py"), "--device", device,
-                    "--json", str(RESULTS / f"derivative_steps-{device}.json")], check=True)
+    subprocess.run([sys.executable, str(HERE / "steps.py"), "--device", device,
+                    "--json", str(RESULTS / f"steps-{device}.json")], check=True)
+    if not args.quick:
+        subprocess.run([sys.executable, str(HERE / "time_to_quality.py"), "--device", device,
+                        "--json", str(RESULTS / f"time_to_quality-{device}.json")], check=True)
 
 
 if __name__ == "__main__":

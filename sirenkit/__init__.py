@@ -4,7 +4,7 @@ One network is fitted per signal; its weights are the signal, as a continuous, d
 function of coordinates. Quick start::
 
     import sirenkit
-    fitted = sirenkit.fit_image("camera", size=256, train=sirenkit.TrainConfig(steps=300), out="runs/camera")
+    fitted = sirenkit.fit_image("camera", size=256, out="runs/camera")  # the default recipe, about a minute
     print(fitted.metrics["psnr"])
     loaded = sirenkit.load("runs/camera")
     big = sirenkit.render_image(loaded, size=(1024, 1024))   # (H, W, C) in [0, 1]
@@ -14,7 +14,9 @@ __version__ = "0.1.0"
 
 from .config import MODEL_NAMES, NetworkConfig, TrainConfig  # noqa: E402
 from .constraints import Constraint, Fields, PointSet, Problem  # noqa: E402
-from .derivatives import Derivatives, autograd_derivatives, derivatives, forward_derivatives  # noqa: E402
+from .derivatives import (  # noqa: E402
+    Derivatives, adjoint_derivatives, autograd_derivatives, derivatives, forward_derivatives,
+)
 from .image import (  # noqa: E402
     ImageSignal, coordinate_grid, image_gradient, image_laplacian, load_image,
 )
@@ -22,15 +24,15 @@ from .io import LoadedModel, load, save_model  # noqa: E402
 from .metrics import psnr, ssim  # noqa: E402
 from .network import MLP, FourierFeatures, PositionalEncoding, Siren, build_network, count_parameters  # noqa: E402
 from .render import evaluate_points, render_image  # noqa: E402
-from .tasks.image import ImageFit, compare_models, fit_image  # noqa: E402
+from .tasks.image import ImageFit, compare_models, fit_image, image_train_config  # noqa: E402
 from .training import FitResult, TrainingDiverged, TrainingInterrupted, fit, learning_rate  # noqa: E402
 
 __all__ = [
     "MLP", "MODEL_NAMES", "Constraint", "Derivatives", "Fields", "FitResult", "FourierFeatures",
     "ImageFit", "ImageSignal", "LoadedModel", "NetworkConfig", "PointSet", "PositionalEncoding",
     "Problem", "Siren", "TrainConfig", "TrainingDiverged", "TrainingInterrupted",
-    "autograd_derivatives", "build_network", "compare_models", "coordinate_grid", "count_parameters",
+    "adjoint_derivatives", "autograd_derivatives", "build_network", "compare_models", "coordinate_grid", "count_parameters",
     "derivatives", "evaluate_points", "fit", "fit_image", "forward_derivatives", "image_gradient",
-    "image_laplacian", "learning_rate", "load", "load_image", "psnr", "render_image", "save_model",
+    "image_laplacian", "image_train_config", "learning_rate", "load", "load_image", "psnr", "render_image", "save_model",
     "ssim",
 ]

@@ -46,8 +46,9 @@ def training_options(default_steps: int | None = 300) -> Callable:
         click.option("--width", type=click.IntRange(min=1), default=256, help="Hidden layer width."),
         click.option("--layers", type=click.IntRange(min=1), default=4, help="Hidden layers, the first included."),
         click.option("--omega", type=float, default=30.0, help="SIREN first-layer ω0."),
-        click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
-                     help="Arithmetic of the training step; bfloat16 is faster on CPUs with AVX-512 BF16 and GPUs."),
+        click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
+                     help="Arithmetic of the training step; auto uses bfloat16 where the CPU (AVX-512 BF16, "
+                          "AMX) or GPU has it natively [default: the task's]."),
         click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]), default="auto",
                      help="torch.compile the training step."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
@@ -71,10 +72,11 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
     """The training configuration the shared options describe, over a task's ``defaults``."""
     defaults = defaults or TrainConfig()
     compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
-    chosen = {"steps": options["steps"], "learning_rate": options["lr"], "batch_size": options["batch_size"]}
+    chosen = {"steps": options["steps"], "learning_rate": options["lr"], "batch_size": options["batch_size"],
+              "precision": options["precision"]}
     return replace(
         defaults, **{key: value for key, value in chosen.items() if value is not None},
-        seed=options["seed"], device=options["device"], compile=compile_value, precision=options["precision"],
+        seed=options["seed"], device=options["device"], compile=compile_value,
         checkpoint_every=checkpoint_every,
     )
 
@@ -94,7 +96,7 @@ def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
 @fit_group.command("image")
 @click.argument("source")
 @size_option()
-@training_options()
+@training_options(default_steps=None)
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fit_image_command(source: str, size: int | None, resume: bool, **options: Any) -> None:
     """Fit an image file or bundled image (camera, astronaut, coffee, ...).
@@ -102,10 +104,10 @@ def fit_image_command(source: str, size: int | None, resume: bool, **options: An
     Writes model.safetensors/json, reconstruction.png, figure.png, psnr.png and metrics.json.
     """
     from .image import load_image
-    from .tasks.image import fit_image
+    from .tasks.image import fit_image, image_train_config
 
-    train = train_config(options)
     signal = load_image(source, size=size)
+    train = train_config(options, defaults=image_train_config(signal))
     network = image_network_options(signal, options)
     out = options["out"] or default_out("image", source)
     fitted = fit_image(signal, size=size, network=network, train=train, out=out, resume=resume,
@@ -253,7 +255,7 @@ def render_command(run: Path, out: Path, size: str | None, what: str, device: st
 @app.command("compare")
 @click.argument("source")
 @size_option(default=128)
-@training_options()
+@training_options(default_steps=None)
 @click.option("--models", default=",".join(MODEL_NAMES), help="Comma-separated models to compare.")
 def compare_command(source: str, size: int | None, models: str, **options: Any) -> None:
     """Fit SIREN and the baselines with the same parameter budget and steps.
@@ -262,12 +264,14 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     Laplacian) and comparison.json, and prints the PSNR table. --width sets SIREN's width;
     the baselines get the width that matches its parameter count.
     """
-    from .tasks.image import compare_models, comparison_row
+    from .image import load_image
+    from .tasks.image import compare_models, comparison_row, image_train_config
 
     names = [name.strip() for name in models.split(",") if name.strip()]
     out = options["out"] or default_out("compare", source)
+    signal = load_image(source, size=size)
     fits = compare_models(
-        source, models=names, size=size, train=train_config(options, checkpoint_every=0),
+        signal, models=names, train=train_config(options, defaults=image_train_config(signal), checkpoint_every=0),
         hidden_features=options["width"], hidden_layers=options["layers"],
         first_omega=options["omega"], out=out, progress=not options["quiet"],
     )

@@ -81,10 +81,11 @@ class TrainConfig:
     compile: bool | Literal["auto"] = "auto"
     """Compile the loss computation with ``torch.compile``: ``auto`` compiles where a compiler is
     available and the run is long enough to repay the compilation time; eager otherwise."""
-    precision: Literal["float32", "bfloat16"] = "float32"
-    """Arithmetic of the training step: ``bfloat16`` runs the matrix products under autocast
-    (about 3× the float32 rate on CPUs with AVX-512 BF16 and on recent GPUs); weights, optimiser
-    and evaluation stay float32."""
+    precision: Literal["float32", "bfloat16", "auto"] = "float32"
+    """Arithmetic of the training step: ``bfloat16`` runs the hidden layers' matrix products under
+    autocast (about 3× the float32 rate on CPUs with AVX-512 BF16 or AMX and on GPUs from Ampere
+    on); the first layer, weights, optimiser and evaluation stay float32. ``auto`` chooses
+    bfloat16 where the hardware has it natively, float32 elsewhere."""
     log_every: int = 25
     """Steps between evaluations (PSNR etc.) written to the history."""
     checkpoint_every: int = 100
@@ -103,8 +104,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"unknown schedule {self.schedule!r}; expected cosine or constant")
-        if self.precision not in ("float32", "bfloat16"):
-            raise ValueError(f"unknown precision {self.precision!r}; expected float32 or bfloat16")
+        if self.precision not in ("float32", "bfloat16", "auto"):
+            raise ValueError(f"unknown precision {self.precision!r}; expected float32, bfloat16 or auto")
         if self.log_every < 1:
             raise ValueError(f"log_every must be at least 1, got {self.log_every}")
         if self.checkpoint_every < 0:

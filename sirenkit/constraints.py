@@ -179,31 +179,52 @@ class Problem:
         names = [c.name for c in self.constraints]
         if len(set(names)) != len(names):
             raise ValueError(f"constraint names must be unique, got {names}")
+        # constraints on the same domain object share its batch and one evaluation of the network:
+        # each points to the first constraint of its (domain, Laplacian axes), which asks for
+        # every derivative any of them needs
+        first: dict[tuple[int, tuple[int, ...] | None], int] = {}
+        self._evaluated_by = [first.setdefault((id(c.domain), None if c.laplacian_axes is None
+                                                else tuple(c.laplacian_axes)), i)
+                              for i, c in enumerate(self.constraints)]
+        self._needs: dict[int, set[str]] = {i: set() for i in set(self._evaluated_by)}
+        for c, leader in zip(self.constraints, self._evaluated_by):
+            self._needs[leader].update(c.needs)
 
     def to(self, device: torch.device) -> "Problem":
-        moved = [
-            Constraint(**{**c.__dict__, "domain": c.domain.to(device)}) for c in self.constraints
-        ]
+        moved_domains: dict[int, Domain] = {}  # constraints that share a domain keep sharing it
+        for c in self.constraints:
+            if id(c.domain) not in moved_domains:
+                moved_domains[id(c.domain)] = c.domain.to(device)
+        moved = [Constraint(**{**c.__dict__, "domain": moved_domains[id(c.domain)]}) for c in self.constraints]
         return Problem(moved, self.evaluate, self.metadata)
 
     def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-        """One batch of points and data per constraint."""
-        return [c.domain.sample(generator) for c in self.constraints]
+        """One batch of points and data per constraint; constraints on the same domain object
+        get the same batch (drawn once)."""
+        drawn: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
+        for c in self.constraints:
+            if id(c.domain) not in drawn:
+                drawn[id(c.domain)] = c.domain.sample(generator)
+        return [drawn[id(c.domain)] for c in self.constraints]
 
     def loss_terms(
         self, model: nn.Module, batches: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]
     ) -> dict[str, torch.Tensor]:
-        """The weighted loss term of every constraint at the given batches."""
+        """The weighted loss term of every constraint at the given batches (one per constraint,
+        as :meth:`sample` returns them)."""
+        evaluated: dict[int, Derivatives] = {}
         terms = {}
-        for constraint, (points, data) in zip(self.constraints, batches):
-            network = derivatives(
-                model,
-                points,
-                jacobian="jacobian" in constraint.needs,
-                laplacian="laplacian" in constraint.needs,
-                hessian="hessian" in constraint.needs,
-                laplacian_axes=constraint.laplacian_axes,
-            )
-            residual = constraint.residual(Fields(points, data, network))
+        for constraint, leader, (points, data) in zip(self.constraints, self._evaluated_by, batches):
+            if leader not in evaluated:
+                needs = self._needs[leader]
+                evaluated[leader] = derivatives(
+                    model,
+                    points,
+                    jacobian="jacobian" in needs,
+                    laplacian="laplacian" in needs,
+                    hessian="hessian" in needs,
+                    laplacian_axes=constraint.laplacian_axes,
+                )
+            residual = constraint.residual(Fields(points, data, evaluated[leader]))
             terms[constraint.name] = constraint.weight * apply_norm(constraint.norm, residual)
         return terms

@@ -13,6 +13,12 @@ The value, Jacobian and second-order streams share each weight matrix and are st
 matrix product per layer; reverse-mode autograd through this forward pass gives the weight
 gradients in one backward pass. Only what is asked for is computed.
 
+When only the Jacobian is asked for, the adjoint (reverse) pass is written out instead: after the
+forward pass, ``g_L = W_out ⊙ ω0 c_L`` and ``g_(l−1) = (g_l W_l) ⊙ ω0 c_(l−1)``, then
+``∇y = g_1 W_1``: one extra matrix product per layer and output, whatever the dimension ``d``,
+against ``d`` extra streams forward. It is ordinary tensor code, so the weight gradient is one
+backward pass through it, and ``torch.compile`` fuses it like any other step.
+
 Every other network goes through nested autograd (:func:`autograd_derivatives`), which is also
 the float64 reference the fast path is tested against.
 """
@@ -25,7 +31,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .network import Siren
+from .network import Siren, first_layer
 
 
 @dataclass
@@ -75,8 +81,9 @@ def derivatives(
 ) -> Derivatives:
     """The value of ``model`` at ``coords: (N, d)`` and the derivatives asked for.
 
-    ``method`` is ``auto`` (closed-form forward propagation for a SIREN, autograd otherwise),
-    ``forward`` (SIREN only) or ``autograd``. Under ``torch.no_grad`` the results carry no graph;
+    ``method`` is ``auto`` (closed form for a SIREN: the adjoint pass for the Jacobian alone,
+    forward propagation when second derivatives are asked for; autograd for other networks),
+    ``adjoint`` (SIREN, Jacobian only), ``forward`` (SIREN only) or ``autograd``. Under ``torch.no_grad`` the results carry no graph;
     otherwise they are differentiable with respect to the weights.
     """
     if coords.ndim != 2:
@@ -85,13 +92,36 @@ def derivatives(
     axes = tuple(range(dims)) if laplacian_axes is None else tuple(sorted(set(laplacian_axes)))
     if any(not 0 <= axis < dims for axis in axes) or not axes:
         raise ValueError(f"laplacian_axes must be a non-empty subset of 0..{dims - 1}, got {axes}")
-    if method not in ("auto", "forward", "autograd"):
-        raise ValueError(f"unknown method {method!r}; expected auto, forward or autograd")
-    if method == "forward" and not isinstance(model, Siren):
-        raise ValueError(f"forward derivatives need a Siren, got {type(model).__name__}")
-    fast = method == "forward" or (method == "auto" and isinstance(model, Siren))
-    compute = forward_derivatives if fast else autograd_derivatives
+    if method not in ("auto", "adjoint", "forward", "autograd"):
+        raise ValueError(f"unknown method {method!r}; expected auto, adjoint, forward or autograd")
+    if method in ("forward", "adjoint") and not isinstance(model, Siren):
+        raise ValueError(f"{method} derivatives need a Siren, got {type(model).__name__}")
+    if method == "adjoint" and (laplacian or hessian):
+        raise ValueError("the adjoint method gives the Jacobian only; use forward for second derivatives")
+    if method == "auto":
+        method = "autograd" if not isinstance(model, Siren) else "forward" if laplacian or hessian else "adjoint"
+    if method == "adjoint":
+        return adjoint_derivatives(model, coords, jacobian=jacobian)
+    compute = forward_derivatives if method == "forward" else autograd_derivatives
     return compute(model, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian, axes=axes)
+
+
+def adjoint_derivatives(model: Siren, coords: torch.Tensor, *, jacobian: bool = True) -> Derivatives:
+    """Value and Jacobian of a SIREN by its written-out adjoint pass (see module docstring)."""
+    hidden, cosines = coords, []
+    for index, (omega, layer) in enumerate(zip(model.omegas(), model.layers)):
+        phase = omega * (first_layer(layer, hidden) if index == 0 else layer(hidden))
+        hidden = torch.sin(phase)
+        if jacobian:
+            cosines.append(omega * torch.cos(phase))  # (N, n)
+    value = model.output(hidden)
+    if not jacobian:
+        return Derivatives(value=value)
+    adjoint = cosines[-1][None] * model.output.weight[:, None, :]  # (m, N, n): ∂y_k/∂z_L
+    for layer, cosine in zip(reversed(model.layers[1:]), reversed(cosines[:-1])):
+        adjoint = (adjoint @ layer.weight) * cosine  # ∂y_k/∂z_(l-1)
+    jac = adjoint @ model.layers[0].weight  # (m, N, d)
+    return Derivatives(value=value, jacobian=jac.permute(1, 0, 2))
 
 
 def _second_order_groups(
@@ -125,7 +155,7 @@ def forward_derivatives(
     stack: torch.Tensor | None = None  # (1 + d + k, N, n): value, Jacobian columns, second-order
     for index, (omega, layer) in enumerate(zip(model.omegas(), model.layers)):
         if index == 0:
-            pre = torch.nn.functional.linear(coords, layer.weight, layer.bias)  # (N, n)
+            pre = first_layer(layer, coords)  # (N, n)
             jac_z = layer.weight.T[:, None, :]  # (d, 1, n): the same for every point
             second_z = None
         else:

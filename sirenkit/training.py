@@ -53,6 +53,8 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     """One row per logged step: ``step``, ``seconds``, ``loss``, each term, each metric."""
     compiled: bool = False
+    precision: str = "float32"
+    """The arithmetic the steps ran in (``auto`` resolved)."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -87,6 +89,26 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     progress = min((step - warmup) / span, 1.0)
     floor = config.final_lr_fraction
     return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware: a GPU from Ampere on, or a CPU
+    with AVX-512 BF16 or AMX (elsewhere bfloat16 is emulated and slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device)[0] >= 8
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line for line in info if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(config: TrainConfig, device: torch.device) -> str:
+    """``float32`` or ``bfloat16``: the precision ``config`` asks for on ``device``."""
+    if config.precision == "auto":
+        return "bfloat16" if native_bfloat16(device) else "float32"
+    return config.precision
 
 
 def compiler_available(device: torch.device) -> bool:
@@ -142,7 +164,8 @@ def fit(
         c.domain.batch_size or c.domain.size for c in problem.constraints
     )
     compiled = _use_compile(config, device, points_per_step)
-    eager_terms = _loss_terms_in(problem, device, config.precision)
+    precision = resolve_precision(config, device)
+    eager_terms = _loss_terms_in(problem, device, precision)
     loss_terms = torch.compile(eager_terms) if compiled else eager_terms
 
     def save(step: int) -> None:
@@ -226,7 +249,8 @@ def fit(
     finally:
         bar.close()
     save(step)
-    return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled)
+    return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled,
+                     precision=precision)
 
 
 def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Callable:

@@ -161,3 +161,25 @@ def test_bfloat16_steps_still_fit():
     fitted = fit_image(signal, network=small_network(signal),
                        train=TrainConfig(steps=150, compile=False, precision="bfloat16"), progress=False)
     assert fitted.metrics["psnr"] > 30.0
+
+
+def test_constraints_on_one_domain_share_its_batch_and_one_evaluation(monkeypatch):
+    import sirenkit.constraints as constraints
+
+    calls = []
+    original = constraints.derivatives
+    monkeypatch.setattr(constraints, "derivatives",
+                        lambda *args, **kwargs: calls.append(kwargs) or original(*args, **kwargs))
+    domain = PointSet(torch.rand(50, 2), batch_size=10)
+    other = PointSet(torch.rand(50, 2), batch_size=10)
+    problem = Problem([
+        Constraint("value", lambda f: f.value, domain),
+        Constraint("slope", lambda f: f.gradient, domain, needs=("jacobian",)),
+        Constraint("elsewhere", lambda f: f.value, other),
+    ]).to(torch.device("cpu"))
+    batches = problem.sample(torch.Generator().manual_seed(0))
+    assert batches[0][0] is batches[1][0] and batches[2][0] is not batches[0][0]
+    net = build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=2))
+    terms = problem.loss_terms(net, batches)
+    assert set(terms) == {"value", "slope", "elsewhere"}
+    assert [c["jacobian"] for c in calls] == [True, False]  # one evaluation per domain, with the union

@@ -77,6 +77,7 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig, shape: S
         "shape": list(shape),
         "channels": channels,
         "compiled": result.compiled,
+        "precision": result.precision,
     }
 
 

@@ -1,0 +1,126 @@
+"""The fast paths compute what the paper's plain recipe computes, and the benchmarks that time them
+keep working."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sirenkit.config import NetworkConfig, TrainConfig
+from sirenkit.derivatives import derivatives
+from sirenkit.image import ImageSignal
+from sirenkit.network import Siren, build_network
+from sirenkit.tasks.image import IMAGE_BATCH, image_train_config
+from sirenkit.training import resolve_precision
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import reference  # noqa: E402
+import steps as step_bench  # noqa: E402
+import time_to_quality  # noqa: E402
+
+
+def paired_networks(dims: int) -> tuple[Siren, reference.PaperSiren]:
+    torch.manual_seed(3)
+    siren = build_network(NetworkConfig(in_features=dims, out_features=1, hidden_features=24, hidden_layers=3))
+    plain = reference.PaperSiren(dims, 1, width=24, sine_layers=3).copy_weights_from(siren)
+    return siren.double(), plain.double()
+
+
+def sirenkit_loss(model, coords, target, source):
+    fields = derivatives(model, coords, jacobian=source == "gradient", laplacian=source == "laplacian")
+    predicted = {"value": fields.value, "gradient": fields.jacobian, "laplacian": fields.laplacian}[source]
+    return (predicted.reshape(target.shape) - target).square().mean()
+
+
+@pytest.mark.parametrize("source", ["value", "gradient", "laplacian"])
+def test_sirenkit_loss_and_weight_gradients_equal_the_papers_plain_recipe(source):
+    siren, plain = paired_networks(2)
+    coords = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    target = torch.randn(50, 2 if source == "gradient" else 1, dtype=torch.float64)
+    ours = sirenkit_loss(siren, coords, target, source)
+    theirs = reference.image_loss(plain, coords, target, source)
+    ours.backward()
+    theirs.backward()
+    assert torch.allclose(ours, theirs, rtol=1e-10)
+    plain_linears = [m.linear for m in plain.net[:-1]] + [plain.net[-1]]
+    def grads(module):  # a derivative loss does not depend on the output bias: no gradient there
+        return [torch.zeros_like(p) if p.grad is None else p.grad for p in (module.weight, module.bias)]
+
+    for mine, other in zip(list(siren.layers) + [siren.output], plain_linears):
+        for a, b in zip(grads(mine), grads(other)):
+            assert torch.allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+def test_the_benchmarks_sdf_loss_on_the_fast_engine_equals_the_papers():
+    siren, plain = paired_networks(3)
+    generator = torch.Generator().manual_seed(0)
+    normals = torch.nn.functional.normalize(torch.randn(40, 3, generator=generator, dtype=torch.float64), dim=-1)
+    data = {"surface": 0.5 * normals, "normals": normals,
+            "free": torch.rand(40, 3, generator=generator, dtype=torch.float64) * 2 - 1}
+    ours = step_bench.sirenkit_loss("sdf")(siren, data)
+    theirs = reference.sdf_loss(plain, data["surface"], data["normals"], data["free"])
+    assert torch.allclose(ours, theirs, rtol=1e-10)
+
+
+def test_the_first_layer_stays_float32_under_autocast():
+    siren, _ = paired_networks(2)
+    siren = siren.float()
+    coords = torch.rand(64, 2) * 2 - 1
+    exact = siren(coords)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        reduced = siren(coords)
+    assert reduced.dtype == torch.bfloat16  # the hidden layers are in bfloat16
+    # bfloat16 hidden layers alone cost about 2-3 significant digits, not the phase of every sine
+    assert (reduced.float() - exact).abs().max() < 0.05 * exact.abs().max()
+    from sirenkit.network import first_layer
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        kept = first_layer(siren.layers[0], coords)
+    assert kept.dtype == torch.float32
+    assert torch.equal(kept, siren.layers[0](coords))
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch):
+    import sirenkit.training as training
+
+    config = TrainConfig(precision="auto")
+    monkeypatch.setattr(training, "native_bfloat16", lambda device: True)
+    assert resolve_precision(config, torch.device("cpu")) == "bfloat16"
+    monkeypatch.setattr(training, "native_bfloat16", lambda device: False)
+    assert resolve_precision(config, torch.device("cpu")) == "float32"
+    assert resolve_precision(TrainConfig(precision="bfloat16"), torch.device("cpu")) == "bfloat16"
+    with pytest.raises(ValueError, match="expected float32, bfloat16 or auto"):
+        TrainConfig(precision="half")
+
+
+def test_the_default_image_recipe_uses_every_pixel_of_small_images():
+    def signal(height, width):
+        return ImageSignal(np.zeros((height, width, 1), np.float32), "x", "L", 8)
+
+    assert image_train_config(signal(32, 32)).batch_size is None
+    assert image_train_config(signal(256, 256)).batch_size == IMAGE_BATCH
+    recipe = image_train_config(signal(256, 256))
+    assert recipe.precision == "auto" and recipe.learning_rate > 1e-4  # not the paper's 1e-4
+
+
+@pytest.mark.parametrize("loss", step_bench.LOSSES)
+def test_the_step_benchmark_builds_and_counts_every_case(loss):
+    for label in (step_bench.REFERENCE, "sirenkit, eager"):
+        step, count = step_bench.build_step(loss, label, 12, torch.device("cpu"))
+        step()
+        assert count() > 0
+
+
+def test_time_to_quality_summary_and_table():
+    rows = [{"step": 10 * i, "seconds": 5.0 * i, "psnr": 20.0 + 2 * i} for i in range(1, 12)]
+    summary = time_to_quality.summarise(rows)
+    assert summary["seconds_to_30db"] == 25.0 and summary["steps_to_40db"] == 100
+    assert summary["psnr_after_60s"] == 42.0
+    slow = time_to_quality.summarise([{"step": 10, "seconds": 100.0, "psnr": 25.0}])
+    text = time_to_quality.table(slow, summary, budget=100.0)
+    assert "> 100 s" in text and "> 4.0×" in text
+
