@@ -29,6 +29,10 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import PaperSiren, image_loss, sdf_loss  # noqa: E402
 
+# every case compiles the same step function anew; the default limit of 8 versions per function
+# would leave the later cases silently eager
+torch._dynamo.config.recompile_limit = 64
+
 REFERENCE = "paper's recipe: nested autograd, eager"
 PATHS = [  # (label, compiled, precision, derivative method)
     ("sirenkit, eager", False, "float32", "auto"),
@@ -146,6 +150,18 @@ def build_step(loss: str, label: str, size: int, device: torch.device) -> tuple[
     return step, count
 
 
+def peak_resident_bytes() -> int:
+    """This process's peak resident memory. Linux's ``ru_maxrss`` would count the parent's memory at
+    the fork; ``VmHWM`` belongs to the address space ``exec`` made new."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def peak_memory(loss: str, label: str, size: int, device: str) -> int:
     """Peak bytes of two steps of one case in a fresh process."""
     command = [sys.executable, __file__, "--memory", loss, label, "--size", str(size), "--device", device]
@@ -205,8 +221,7 @@ def main() -> None:
         step, _ = build_step(*args.memory, args.size, device)
         step()
         step()
-        print(torch.cuda.max_memory_allocated() if device.type == "cuda"
-              else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        print(torch.cuda.max_memory_allocated() if device.type == "cuda" else peak_resident_bytes())
         return
     rates = {"float32": matmul_rate(device, torch.float32), "bfloat16": matmul_rate(device, torch.bfloat16)}
     print(f"  matrix product (65536×256)·(256×256): {rates['float32']:.0f} GFLOP/s float32, "

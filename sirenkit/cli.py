@@ -299,6 +299,86 @@ def info_command(run: Path) -> None:
         click.echo(metrics.read_text().strip())
 
 
+@fit_group.command("sdf")
+@click.argument("source", type=click.Path(path_type=Path))
+@training_options(default_steps=None)
+@click.option("--surface-points", type=click.IntRange(min=1), default=8192, help="Surface samples per step.")
+@click.option("--free-points", type=click.IntRange(min=1), default=8192, help="Free-space points per step.")
+@click.option("--near-surface", type=click.FloatRange(0, 1), default=0.0,
+              help="Fraction of the free points drawn near the surface instead of uniformly.")
+@click.option("--weights", default=None,
+              help="Loss weights surface,normal,off-surface,eikonal [default: 3e3,1e2,1e2,5e1, the paper's].")
+@click.option("--resolution", type=click.IntRange(min=8), default=256, help="Grid of the mesh written.")
+@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+def fit_sdf_command(source: Path, surface_points: int, free_points: int, near_surface: float, weights: str | None,
+                    resolution: int, resume: bool, **options: Any) -> None:
+    """Fit a signed distance function to a point cloud (.xyz with normals, .ply) or a mesh
+    (.ply, .obj, .off, .stl), and write mesh.ply (in the input's coordinates), mesh.png,
+    slices.png, loss.png and metrics.json (Chamfer, F-score, normal consistency against the input).
+    """
+    from .tasks.sdf import SdfConfig, fit_sdf, sdf_network, sdf_train_config
+
+    values = parse_floats(weights, "--weights")
+    if values is not None and (len(values) != 4 or any(v < 0 for v in values)):
+        raise ValueError(f"--weights needs four non-negative numbers surface,normal,off-surface,eikonal, got {weights!r}")
+    weight_fields = dict(zip(("surface_weight", "normal_weight", "off_surface_weight", "eikonal_weight"), values or ()))
+    config = SdfConfig(surface_points=surface_points, free_points=free_points, near_surface_fraction=near_surface,
+                       mesh_resolution=resolution, **weight_fields)
+    network = sdf_network(options["model"], hidden_features=options["width"], hidden_layers=options["layers"],
+                          first_omega=options["omega"])
+    train = train_config(options, defaults=sdf_train_config(), checkpoint_every=200)
+    out = options["out"] or default_out("sdf", str(source))
+    fitted = fit_sdf(source, network=network, train=train, config=config, out=out, resume=resume,
+                     progress=not options["quiet"])
+    print_metrics(out, fitted.metrics, ("chamfer_l1", "fscore", "normal_consistency", "steps", "seconds"))
+    click.echo(str(out / "mesh.ply"))
+
+
+@app.command("mesh")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--resolution", type=click.IntRange(min=8, max=2048), default=256, help="Grid points per side.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="mesh.ply, .obj, .stl or .off.")
+@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+def mesh_command(run: Path, resolution: int, out: Path, device: str) -> None:
+    """Extract the zero level set of a fitted SDF as a mesh, in the input's coordinates."""
+    from .io import load
+    from .mesh import save_mesh
+    from .tasks.sdf import loaded_transform, mesh_in_input_frame
+    from .training import resolve_device
+
+    loaded = load(run)
+    transform = loaded_transform(loaded)
+    model = loaded.model.to(resolve_device(device))
+    vertices, faces = mesh_in_input_frame(model, transform, resolution)
+    save_mesh(out, vertices, faces)
+    click.echo(f"{out}: {len(vertices):,} vertices, {len(faces):,} faces")
+
+
+@app.command("eval-mesh")
+@click.argument("reconstruction", type=click.Path(path_type=Path))
+@click.argument("reference", type=click.Path(path_type=Path))
+@click.option("--samples", type=click.IntRange(min=1000), default=200_000, help="Points sampled on each surface.")
+@click.option("--threshold", type=click.FloatRange(min=0, min_open=True), default=0.01,
+              help="F-score distance threshold, as a fraction of the reference's bounding-box diagonal.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the numbers here.")
+def eval_mesh_command(reconstruction: Path, reference: Path, samples: int, threshold: float,
+                      json_out: Path | None) -> None:
+    """Chamfer distance, F-score and normal consistency of a mesh against a reference mesh."""
+    from .io import write_json
+    from .metrics import SURFACE_METRIC_CONVENTIONS, compare_meshes
+    from .pointcloud import load_mesh
+
+    result = compare_meshes(load_mesh(reconstruction), load_mesh(reference), samples=samples, threshold=threshold)
+    for key in ("chamfer_l1", "chamfer_squared", "fscore", "fscore_precision", "fscore_recall",
+                "normal_consistency", "iou"):
+        if key in result:
+            click.echo(f"{key:<19} {result[key]:.6g}")
+    click.echo(f"(distances / reference bounding-box diagonal {result['diagonal']:.4g}; F-score at "
+               f"{threshold:g} of it; {samples:,} samples per surface)")
+    if json_out is not None:
+        write_json(json_out, {**result, "conventions": SURFACE_METRIC_CONVENTIONS})
+
+
 def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
