@@ -29,12 +29,14 @@ def evaluate_grid_points(model: nn.Module, axis: torch.Tensor, index: np.ndarray
 
 
 def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
-             block: int | None = 8, band: float = 2.0) -> np.ndarray:
+             block: int | None = 8, band: float = 0.5) -> np.ndarray:
     """``Φ`` on a ``resolution³`` grid over ``[-bound, bound]³``, indexed ``[x, y, z]``, float32.
 
     Coarse to fine: ``Φ`` is first evaluated on a grid ``block`` times coarser; only the coarse
-    cells where it comes within ``band`` cell diagonals of zero (an SDF changes by at most the
-    distance travelled), and their neighbours, are evaluated at full resolution. Elsewhere the
+    cells where it changes sign or comes within ``band`` cell diagonals of zero, and their
+    neighbours, are evaluated at full resolution. Every point of a cell lies within half a diagonal
+    of a corner, and an SDF changes by at most the distance travelled, so a surface through a cell
+    leaves a corner within half a diagonal of zero (0.5, the default). Elsewhere the
     values are the coarse grid's trilinear interpolation: right in sign, which is all marching
     cubes needs away from the surface. At 512³ this evaluates a few percent of the points.
     ``block=None`` evaluates every point.
