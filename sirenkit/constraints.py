@@ -190,21 +190,25 @@ class Problem:
         for c, leader in zip(self.constraints, self._evaluated_by):
             self._needs[leader].update(c.needs)
 
+    @property
+    def domains(self) -> dict[int, Domain]:
+        """The distinct domain objects, by ``id``, in the order the constraints name them."""
+        return {id(c.domain): c.domain for c in self.constraints}
+
+    @property
+    def points_per_step(self) -> int:
+        """Points drawn in one step, each shared domain counted once."""
+        return sum(domain.batch_size or domain.size for domain in self.domains.values())
+
     def to(self, device: torch.device) -> "Problem":
-        moved_domains: dict[int, Domain] = {}  # constraints that share a domain keep sharing it
-        for c in self.constraints:
-            if id(c.domain) not in moved_domains:
-                moved_domains[id(c.domain)] = c.domain.to(device)
-        moved = [Constraint(**{**c.__dict__, "domain": moved_domains[id(c.domain)]}) for c in self.constraints]
-        return Problem(moved, self.evaluate, self.metadata)
+        moved = {key: domain.to(device) for key, domain in self.domains.items()}  # shared stays shared
+        return Problem([Constraint(**{**c.__dict__, "domain": moved[id(c.domain)]}) for c in self.constraints],
+                       self.evaluate, self.metadata)
 
     def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """One batch of points and data per constraint; constraints on the same domain object
         get the same batch (drawn once)."""
-        drawn: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
-        for c in self.constraints:
-            if id(c.domain) not in drawn:
-                drawn[id(c.domain)] = c.domain.sample(generator)
+        drawn = {key: domain.sample(generator) for key, domain in self.domains.items()}
         return [drawn[id(c.domain)] for c in self.constraints]
 
     def loss_terms(

@@ -160,10 +160,7 @@ def fit(
         torch.set_rng_state(state["torch_rng"])
         start_step, elapsed, history = state["step"], state["seconds"], state["history"]
 
-    points_per_step = sum(
-        c.domain.batch_size or c.domain.size for c in problem.constraints
-    )
-    compiled = _use_compile(config, device, points_per_step)
+    compiled = _use_compile(config, device, problem.points_per_step)
     precision = resolve_precision(config, device)
     eager_terms = _loss_terms_in(problem, device, precision)
     loss_terms = torch.compile(eager_terms) if compiled else eager_terms

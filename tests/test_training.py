@@ -179,6 +179,7 @@ def test_constraints_on_one_domain_share_its_batch_and_one_evaluation(monkeypatc
     ]).to(torch.device("cpu"))
     batches = problem.sample(torch.Generator().manual_seed(0))
     assert batches[0][0] is batches[1][0] and batches[2][0] is not batches[0][0]
+    assert problem.points_per_step == 20  # the shared domain's 10 points counted once
     net = build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=2))
     terms = problem.loss_terms(net, batches)
     assert set(terms) == {"value", "slope", "elsewhere"}
