@@ -64,13 +64,13 @@ def problem_data(loss: str, size: int, device: torch.device) -> dict:
     from sirenkit.image import coordinate_grid, load_image
     from sirenkit.tasks.poisson import derivative_targets
 
-    signal = load_image("camera", size=size)
     if loss == "sdf":
         generator = torch.Generator().manual_seed(0)
         directions = torch.randn(SDF_POINTS, 3, generator=generator)
         normals = directions / directions.norm(dim=-1, keepdim=True)
         free = torch.rand(SDF_POINTS, 3, generator=generator) * 2 - 1
         return {"surface": (0.6 * normals).to(device), "normals": normals.to(device), "free": free.to(device)}
+    signal = load_image("camera", size=size)
     coords = coordinate_grid(signal.shape, device=device)
     if loss == "value":
         target = torch.from_numpy(signal.pixels.reshape(-1, 1)) * 2 - 1

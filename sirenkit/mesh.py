@@ -38,7 +38,8 @@ def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: in
     of a corner, and an SDF changes by at most the distance travelled, so a surface through a cell
     leaves a corner within half a diagonal of zero (0.5, the default). Elsewhere the
     values are the coarse grid's trilinear interpolation: right in sign, which is all marching
-    cubes needs away from the surface. At 512³ this evaluates a few percent of the points.
+    cubes needs away from the surface. On the fitted bunny it evaluates 42 % of the points at 256³
+    and 17 % at 512³ (README).
     ``block=None`` evaluates every point.
     """
     if resolution < 2:

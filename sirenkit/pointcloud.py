@@ -89,7 +89,12 @@ def load_mesh(path: str | Path):
         loaded = trimesh.load(path, force="mesh", process=False)
     except Exception as error:  # trimesh raises many kinds on malformed files
         raise ValueError(f"{path}: not a readable {path.suffix[1:].upper()} mesh ({error})") from None
-    if len(getattr(loaded, "faces", [])) == 0:
+    return _checked_mesh(path, loaded)
+
+
+def _checked_mesh(path: Path, loaded):
+    """``loaded`` if it is a mesh with faces and finite vertices; else the error naming ``path``."""
+    if loaded is None or len(getattr(loaded, "faces", [])) == 0:
         raise ValueError(f"{path}: the mesh has no faces")
     if not np.isfinite(loaded.vertices).all():
         raise ValueError(f"{path}: the mesh has NaN or infinite vertex coordinates")
@@ -160,11 +165,7 @@ def _read_mesh_or_cloud(path: Path, samples: int, seed: int):
         normals = _ply_vertex_normals(loaded)
         values = vertices if normals is None else np.concatenate([vertices, normals], axis=1)
         return values, None, None
-    if loaded is None or len(getattr(loaded, "faces", [])) == 0:
-        raise ValueError(f"{path}: the mesh has no faces")
-    mesh = loaded
-    if not np.isfinite(mesh.vertices).all():
-        raise ValueError(f"{path}: the mesh has NaN or infinite vertex coordinates")
+    mesh = _checked_mesh(path, loaded)
     points, face_index = trimesh.sample.sample_surface(mesh, samples, seed=seed)
     normals = mesh.face_normals[face_index]
     good = np.linalg.norm(normals, axis=1) > 0.5  # degenerate faces have no normal

@@ -9,15 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import assert_one_line_error, run_cli as run
 from sirenkit.cli import main
 
 TINY = ["--steps", "6", "--width", "16", "--layers", "2", "--device", "cpu", "--compile", "off", "-q"]
-
-
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -155,12 +150,8 @@ def bad_files(tmp_path):
 )
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, argv, message):
     bad_files(tmp_path)
-    code, out, err = run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sirenkit: error:"), err
-    assert message in lines[0]
-    assert "Traceback" not in err
+    code, _, err = run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    assert_one_line_error(code, err, message)
     assert not (tmp_path / "fresh").exists()
     assert not (tmp_path / "x.png").exists()
 

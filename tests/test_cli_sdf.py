@@ -6,16 +6,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from sirenkit.cli import main
+from conftest import assert_one_line_error, run_cli as run
 
 TINY = ["--steps", "6", "--width", "16", "--layers", "2", "--device", "cpu", "--compile", "off", "-q",
         "--surface-points", "256", "--free-points", "256", "--resolution", "24"]
-
-
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +89,6 @@ def bad_shape_files(folder):
 )
 def test_bad_shape_input_gives_one_line_and_exit_code_2(tmp_path, capsys, argv, message):
     bad_shape_files(tmp_path)
-    code, out, err = run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sirenkit: error:"), err
-    assert message in lines[0]
+    code, _, err = run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    assert_one_line_error(code, err, message)
     assert not (tmp_path / "x.ply").exists()
