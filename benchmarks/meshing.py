@@ -37,6 +37,31 @@ def one(run: Path, resolution: int, dense: bool) -> dict:
             "faces": int(len(faces)), "one_piece_activation_bytes": resolution**3 * 256 * 4 * 2}
 
 
+def measure(run: Path, resolutions: list[int], dense_up_to: int = 256) -> list[dict]:
+    """Rows of :func:`one` for each resolution (and every point evaluated up to ``dense_up_to``),
+    each in a fresh process."""
+    rows = []
+    for resolution in resolutions:
+        for dense in ((1, 0) if resolution <= dense_up_to else (0,)):
+            output = subprocess.run([sys.executable, __file__, str(run), "--one", str(resolution), str(dense)],
+                                    check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(output))
+            print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
+def table(run: Path, rows: list[dict]) -> str:
+    lines = [f"Meshing {run} (3 → 256 × 4 → 1), CPU, {torch.get_num_threads()} threads; chunks of "
+             "262,144 points under no_grad, then scikit-image marching cubes",
+             "| grid | path | evaluate | total with marching cubes | peak memory | one-piece activations (paper's code) | faces |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['resolution']}³ | {row['path']} | {row['evaluate_seconds']:.1f} s | "
+                     f"{row['total_seconds']:.1f} s | {row['peak_bytes'] / 2**30:.2f} GiB | "
+                     f"{row['one_piece_activation_bytes'] / 2**30:,.0f} GiB | {row['faces']:,} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="A fitted SDF run folder (sirenkit fit sdf).")
@@ -49,21 +74,8 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args.run, args.one[0], bool(args.one[1]))))
         return
-    rows = []
-    for resolution in map(int, args.resolutions.split(",")):
-        for dense in ((1, 0) if resolution <= args.dense_up_to else (0,)):
-            output = subprocess.run([sys.executable, __file__, str(args.run), "--one", str(resolution), str(dense)],
-                                    check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(output))
-            print(f"  {rows[-1]}", file=sys.stderr, flush=True)
-    print(f"\nMeshing {args.run} (3 → 256 × 4 → 1), CPU, {torch.get_num_threads()} threads; chunks of "
-          f"262,144 points under no_grad, then scikit-image marching cubes")
-    print("| grid | path | evaluate | total with marching cubes | peak memory | one-piece activations (paper's code) | faces |")
-    print("|---|---|---|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['resolution']}³ | {row['path']} | {row['evaluate_seconds']:.1f} s | {row['total_seconds']:.1f} s | "
-              f"{row['peak_bytes'] / 2**30:.2f} GiB | {row['one_piece_activation_bytes'] / 2**30:,.0f} GiB | "
-              f"{row['faces']:,} |")
+    rows = measure(args.run, [int(r) for r in args.resolutions.split(",")], args.dense_up_to)
+    print("\n" + table(args.run, rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

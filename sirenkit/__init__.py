@@ -13,7 +13,7 @@ function of coordinates. Quick start::
 __version__ = "0.1.0"
 
 from .config import MODEL_NAMES, NetworkConfig, TrainConfig  # noqa: E402
-from .constraints import Constraint, Fields, PointSet, Problem  # noqa: E402
+from .constraints import Constraint, Fields, GridSamples, PointSet, Problem  # noqa: E402
 from .derivatives import (  # noqa: E402
     Derivatives, adjoint_derivatives, autograd_derivatives, derivatives, forward_derivatives,
 )
@@ -29,7 +29,7 @@ from .training import FitResult, TrainingDiverged, TrainingInterrupted, fit, lea
 
 __all__ = [
     "MLP", "MODEL_NAMES", "Constraint", "Derivatives", "Fields", "FitResult", "FourierFeatures",
-    "ImageFit", "ImageSignal", "LoadedModel", "NetworkConfig", "PointSet", "PositionalEncoding",
+    "ImageFit", "ImageSignal", "LoadedModel", "NetworkConfig", "GridSamples", "PointSet", "PositionalEncoding",
     "Problem", "Siren", "TrainConfig", "TrainingDiverged", "TrainingInterrupted",
     "adjoint_derivatives", "autograd_derivatives", "build_network", "compare_models", "coordinate_grid", "count_parameters",
     "derivatives", "evaluate_points", "fit", "fit_image", "forward_derivatives", "image_gradient",

@@ -45,7 +45,9 @@ def training_options(default_steps: int | None = 300) -> Callable:
                      help="Random points per step [default: all points]."),
         click.option("--width", type=click.IntRange(min=1), default=256, help="Hidden layer width."),
         click.option("--layers", type=click.IntRange(min=1), default=4, help="Hidden layers, the first included."),
-        click.option("--omega", type=float, default=30.0, help="SIREN first-layer ω0."),
+        click.option("--omega", type=float, default=None,
+                     help="SIREN first-layer ω0 [default: the task's: 30 for images, shapes and video, "
+                          "1000 per second for audio]."),
         click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
                      help="Arithmetic of the training step; auto uses bfloat16 where the CPU (AVX-512 BF16, "
                           "AMX) or GPU has it natively [default: the task's]."),
@@ -115,6 +117,56 @@ def fit_image_command(source: str, size: int | None, resume: bool, **options: An
     print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
 
 
+@fit_group.command("audio")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Fit only the first SECONDS of the file [default: all of it].")
+@training_options(default_steps=None)
+@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+def fit_audio_command(source: Path, seconds: float | None, resume: bool, **options: Any) -> None:
+    """Fit a sound (WAV, FLAC, OGG; any rate, any number of channels).
+
+    Writes model.safetensors/json, reconstruction.wav, audio.png (waveforms and spectrograms of
+    ground truth, fit and error), snr.png and metrics.json (SNR, PSNR).
+    """
+    from .audio import load_audio
+    from .tasks.audio import audio_network, audio_train_config, fit_audio
+
+    signal = load_audio(source, seconds=seconds)
+    train = train_config(options, defaults=audio_train_config(signal))
+    network = audio_network(signal, options["model"], **network_settings(options))
+    out = options["out"] or default_out("audio", str(source))
+    fitted = fit_audio(signal, seconds=seconds, network=network, train=train, out=out, resume=resume,
+                       progress=not options["quiet"])
+    print_metrics(out, fitted.metrics, ("snr", "psnr", "steps", "seconds", "parameters"))
+    click.echo(str(out / "reconstruction.wav"))
+
+
+@fit_group.command("video")
+@click.argument("source", required=False, default=None)
+@size_option()
+@training_options(default_steps=None)
+@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+def fit_video_command(source: str | None, size: int | None, resume: bool, **options: Any) -> None:
+    """Fit a clip: GIF, MP4 (or another format ffmpeg reads) or a folder of frames; scikit-image's
+    no_time_for_that_tiny.gif when SOURCE is left out.
+
+    Writes model.safetensors/json, reconstruction.mp4 and .gif, frames.png (ground truth over fit),
+    psnr.png (per frame) and metrics.json (mean PSNR).
+    """
+    from .tasks.video import fit_video, video_network, video_train_config
+    from .video import BUNDLED_VIDEO, load_video
+
+    signal = load_video(source, size=size)
+    train = train_config(options, defaults=video_train_config(signal))
+    network = video_network(signal, options["model"], **network_settings(options))
+    out = options["out"] or default_out("video", source or BUNDLED_VIDEO)
+    fitted = fit_video(signal, size=size, network=network, train=train, out=out, resume=resume,
+                       progress=not options["quiet"])
+    print_metrics(out, fitted.metrics, ("psnr", "steps", "seconds", "parameters"))
+    click.echo(str(out / "reconstruction.mp4"))
+
+
 def parse_floats(text: str | None, option: str) -> list[float] | None:
     """``"0.5"`` or ``"0.4,0.5,0.6"`` → floats."""
     if text is None:
@@ -128,8 +180,15 @@ def parse_floats(text: str | None, option: str) -> list[float] | None:
 def image_network_options(signal, options: dict[str, Any]):
     from .tasks.image import image_network
 
-    return image_network(signal, options["model"], hidden_features=options["width"],
-                         hidden_layers=options["layers"], first_omega=options["omega"])
+    return image_network(signal, options["model"], **network_settings(options))
+
+
+def network_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The network options given on the command line (ω0 only when given, since tasks differ)."""
+    settings = {"hidden_features": options["width"], "hidden_layers": options["layers"]}
+    if options["omega"] is not None:
+        settings["first_omega"] = options["omega"]
+    return settings
 
 
 @app.command("poisson")
@@ -202,8 +261,7 @@ def _fusion_network(options: dict[str, Any]):
     """The network the options describe; fuse_images sets its outputs to the images' channels."""
     from .config import NetworkConfig
 
-    return NetworkConfig(in_features=2, out_features=1, model=options["model"], hidden_features=options["width"],
-                         hidden_layers=options["layers"], first_omega=options["omega"])
+    return NetworkConfig(in_features=2, out_features=1, model=options["model"], **network_settings(options))
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -224,25 +282,53 @@ def parse_size(text: str) -> tuple[int, int]:
 
 @app.command("render")
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file to write.")
-@click.option("--size", default=None, help="WxH or N [default: the original size].")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="File to write: .png (image), .wav/.flac/.ogg (audio), .mp4/.gif (video).")
+@click.option("--size", default=None, help="Image or video frames: WxH or N [default: the original size].")
 @click.option("--what", type=click.Choice(["value", "gradient", "laplacian"]), default="value",
-              help="The image, its gradient magnitude or its Laplacian.")
+              help="Images: the image, its gradient magnitude or its Laplacian.")
+@click.option("--rate", type=click.IntRange(min=1), default=None,
+              help="Audio: samples per second [default: the original rate].")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Video: frames per second over the same span of time [default: the original].")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-def render_command(run: Path, out: Path, size: str | None, what: str, device: str) -> None:
-    """Evaluate a fitted image at any resolution, in chunks, and write it as PNG.
+def render_command(run: Path, out: Path, size: str | None, what: str, rate: int | None, fps: float | None,
+                   device: str) -> None:
+    """Evaluate a fitted image, sound or clip at any resolution, sampling rate or frame rate, in
+    chunks, and write it.
 
     RUN is a run folder, a model.safetensors or a model.json.
     """
     from .io import load
-    from .render import gradient_magnitude_map, laplacian_map, render_image, to_png_array
-    from .tasks.image import save_png
     from .training import resolve_device
 
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"{out}: the output must be a .png file")
-    dimensions = parse_size(size) if size else None
     loaded = load(run, device=resolve_device(device))
+    kind = loaded.signal.get("kind", "image")
+    suffixes = {"image": (".png",), "audio": (".wav", ".flac", ".ogg"), "video": (".mp4", ".gif")}.get(kind)
+    article = "an" if kind[0] in "aeiou" else "a"
+    if suffixes is None:
+        raise ValueError(f"{run}: {article} {kind} model is not rendered by this command (for an SDF: sirenkit mesh)")
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{out}: {article} {kind} is written as {' or '.join(suffixes)}")
+    options = {"image": {"--rate": rate, "--fps": fps}, "audio": {"--size": size, "--fps": fps},
+               "video": {"--rate": rate}}[kind]
+    if kind != "image" and what != "value":
+        options["--what"] = what
+    for name, value in options.items():
+        if value is not None:
+            raise ValueError(f"{name} does not apply to {article} {kind} model")
+    if kind == "audio":
+        render_audio_file(loaded, out, rate)
+    elif kind == "video":
+        render_video_file(loaded, out, parse_size(size) if size else None, fps)
+    else:
+        render_image_file(loaded, out, parse_size(size) if size else None, what)
+
+
+def render_image_file(loaded, out: Path, dimensions: tuple[int, int] | None, what: str) -> None:
+    from .render import gradient_magnitude_map, laplacian_map, render_image, to_png_array
+    from .tasks.image import save_png
+
     values = render_image(loaded, dimensions, what)
     if what == "gradient":
         values = gradient_magnitude_map(values, loaded.signal["mode"])
@@ -250,6 +336,25 @@ def render_command(run: Path, out: Path, size: str | None, what: str, device: st
         values = laplacian_map(values, loaded.signal["mode"])
     save_png(out, to_png_array(values, what))
     click.echo(f"{out}: {values.shape[1]}×{values.shape[0]} {what}")
+
+
+def render_audio_file(loaded, out: Path, rate: int | None) -> None:
+    from .audio import write_audio
+    from .tasks.audio import render_audio
+
+    rate = rate or int(loaded.signal["rate"])
+    samples = render_audio(loaded, rate)
+    write_audio(out, samples * float(loaded.signal["scale"]), rate)
+    click.echo(f"{out}: {len(samples):,} samples at {rate} Hz, {samples.shape[1]} channel(s)")
+
+
+def render_video_file(loaded, out: Path, dimensions: tuple[int, int] | None, fps: float | None) -> None:
+    from .tasks.video import render_video
+    from .video import write_video
+
+    frames, fps = render_video(loaded, fps=fps, size=dimensions)
+    write_video(out, frames, fps)
+    click.echo(f"{out}: {len(frames)} frames of {frames.shape[2]}×{frames.shape[1]} at {fps:g} frames/s")
 
 
 @app.command("compare")
@@ -272,8 +377,7 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     signal = load_image(source, size=size)
     fits = compare_models(
         signal, models=names, train=train_config(options, defaults=image_train_config(signal), checkpoint_every=0),
-        hidden_features=options["width"], hidden_layers=options["layers"],
-        first_omega=options["omega"], out=out, progress=not options["quiet"],
+        **network_settings(options), out=out, progress=not options["quiet"],
     )
     click.echo(f"{'model':<8} {'width':>5} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
     for row in map(comparison_row, fits):
@@ -309,9 +413,10 @@ def info_command(run: Path) -> None:
 @click.option("--weights", default=None,
               help="Loss weights surface,normal,off-surface,eikonal [default: 3e3,1e2,1e2,5e1, the paper's].")
 @click.option("--resolution", type=click.IntRange(min=8), default=256, help="Grid of the mesh written.")
+@click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the solid, a blob in free space); by default they are dropped.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fit_sdf_command(source: Path, surface_points: int, free_points: int, near_surface: float, weights: str | None,
-                    resolution: int, resume: bool, **options: Any) -> None:
+                    resolution: int, keep_unsupported: bool, resume: bool, **options: Any) -> None:
     """Fit a signed distance function to a point cloud (.xyz with normals, .ply) or a mesh
     (.ply, .obj, .off, .stl), and write mesh.ply (in the input's coordinates), mesh.png,
     slices.png, loss.png and metrics.json (Chamfer, F-score, normal consistency against the input).
@@ -323,9 +428,8 @@ def fit_sdf_command(source: Path, surface_points: int, free_points: int, near_su
         raise ValueError(f"--weights needs four non-negative numbers surface,normal,off-surface,eikonal, got {weights!r}")
     weight_fields = dict(zip(("surface_weight", "normal_weight", "off_surface_weight", "eikonal_weight"), values or ()))
     config = SdfConfig(surface_points=surface_points, free_points=free_points, near_surface_fraction=near_surface,
-                       mesh_resolution=resolution, **weight_fields)
-    network = sdf_network(options["model"], hidden_features=options["width"], hidden_layers=options["layers"],
-                          first_omega=options["omega"])
+                       mesh_resolution=resolution, keep_unsupported=keep_unsupported, **weight_fields)
+    network = sdf_network(options["model"], **network_settings(options))
     train = train_config(options, defaults=sdf_train_config(), checkpoint_every=200)
     out = options["out"] or default_out("sdf", str(source))
     fitted = fit_sdf(source, network=network, train=train, config=config, out=out, resume=resume,
@@ -339,19 +443,25 @@ def fit_sdf_command(source: Path, surface_points: int, free_points: int, near_su
 @click.option("--resolution", type=click.IntRange(min=8, max=2048), default=256, help="Grid points per side.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="mesh.ply, .obj, .stl or .off.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-def mesh_command(run: Path, resolution: int, out: Path, device: str) -> None:
+@click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the solid, a blob in free space); by default they are dropped where the run folder holds support.npy.")
+def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupported: bool) -> None:
     """Extract the zero level set of a fitted SDF as a mesh, in the input's coordinates."""
+    import numpy as np
+
     from .io import load
     from .mesh import save_mesh
-    from .tasks.sdf import loaded_transform, mesh_in_input_frame
+    from .tasks.sdf import SUPPORT_FILE, loaded_transform, mesh_in_input_frame
     from .training import resolve_device
 
     loaded = load(run)
     transform = loaded_transform(loaded)
     model = loaded.model.to(resolve_device(device))
-    vertices, faces = mesh_in_input_frame(model, transform, resolution)
+    support_file = Path(run) / SUPPORT_FILE
+    support = None if keep_unsupported or not support_file.is_file() else np.load(support_file, allow_pickle=False)
+    vertices, faces, dropped = mesh_in_input_frame(model, transform, resolution, support=support)
     save_mesh(out, vertices, faces)
-    click.echo(f"{out}: {len(vertices):,} vertices, {len(faces):,} faces")
+    note = f" ({dropped} unsupported piece{'s' * (dropped != 1)} dropped)" if dropped else ""
+    click.echo(f"{out}: {len(vertices):,} vertices, {len(faces):,} faces{note}")
 
 
 @app.command("eval-mesh")

@@ -121,6 +121,58 @@ class PointSet:
         return self.points[index], {name: values[index] for name, values in self.data.items()}
 
 
+class GridSamples:
+    """Data on a regular grid of ``shape`` over [-1, 1]^d (axis ``k`` has ``shape[k]`` positions
+    from -1 to 1), row-major; each step takes every point or a random subset of ``batch_size``.
+
+    Unlike a :class:`PointSet` of the same grid, the coordinates are computed from the indices
+    drawn, so that a long clip (300 frames of 256² are 20 million points) never holds them all.
+    """
+
+    def __init__(self, shape: tuple[int, ...], data: Mapping[str, torch.Tensor] | None = None, *,
+                 batch_size: int | None = None) -> None:
+        if not shape or any(n < 1 for n in shape):
+            raise ValueError(f"expected a grid shape of positive sizes, got {tuple(shape)}")
+        self.shape = tuple(int(n) for n in shape)
+        count = 1
+        for n in self.shape:
+            count *= n
+        data = dict(data or {})
+        for name, values in data.items():
+            if values.shape[0] != count:
+                raise ValueError(f"data {name!r} has {values.shape[0]} rows for a grid of {count} points")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.data = data
+        self.batch_size = batch_size
+        self._count = count
+
+    @property
+    def size(self) -> int:
+        return self._count
+
+    def to(self, device: torch.device) -> "GridSamples":
+        return GridSamples(self.shape, {name: v.to(device) for name, v in self.data.items()},
+                           batch_size=self.batch_size)
+
+    def coordinates(self, index: torch.Tensor) -> torch.Tensor:
+        """``(N, d)`` coordinates of flat indices ``(N,)``."""
+        columns = []
+        for n in reversed(self.shape):
+            position = index % n
+            index = index // n
+            columns.append(position.float() * (2.0 / (n - 1)) - 1.0 if n > 1 else torch.zeros_like(position, dtype=torch.float32))
+        return torch.stack(columns[::-1], dim=-1)
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        device = next(iter(self.data.values())).device if self.data else torch.device("cpu")
+        if self.batch_size is None or self.batch_size >= self.size:
+            index = torch.arange(self.size, device=device)
+            return self.coordinates(index), self.data
+        index = torch.randint(self.size, (self.batch_size,), generator=generator).to(device)
+        return self.coordinates(index), {name: values[index] for name, values in self.data.items()}
+
+
 Norm = Union[str, Callable[[torch.Tensor], torch.Tensor]]
 
 

@@ -107,6 +107,49 @@ def marching_cubes(values: np.ndarray, *, bound: float = 1.0, level: float = 0.0
     return vertices - bound, faces.astype(np.int64), -normals
 
 
+def supported_components(vertices: np.ndarray, faces: np.ndarray, support: np.ndarray, *,
+                         distance: float | None = None, min_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, int]:
+    """Drop the connected pieces of a mesh that the data does not support.
+
+    ``vertices (V, 3)``, ``faces (F, 3)``; ``support (P, 3)``: the input's surface points, in
+    the same frame. A piece is kept when at least ``min_fraction`` of its area lies within
+    ``distance`` of a support point (default: the larger of 1 % of the support's bounding-box
+    diagonal and three times its median point spacing). What an SDF fit makes beyond its data,
+    a closed void inside the solid or a blob in free space, has no support; a hole the fit
+    closes is part of a supported piece and stays. Returns ``(vertices, faces, pieces dropped)``;
+    where no piece is supported the mesh is returned whole.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    if len(faces) == 0:
+        return vertices, faces, 0
+    tree = cKDTree(support)
+    if distance is None:
+        spacing, _ = tree.query(support[: min(len(support), 20_000)], k=2)
+        diagonal = float(np.linalg.norm(support.max(axis=0) - support.min(axis=0)))
+        distance = max(0.01 * diagonal, 3 * float(np.median(spacing[:, 1])))
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])  # (2F, 2): enough to connect a face
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(vertices),) * 2)
+    count, vertex_piece = connected_components(graph, directed=False)
+    piece = vertex_piece[faces[:, 0]]  # (F,)
+    corners = vertices[faces]  # (F, 3, 3)
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    near = tree.query(corners.mean(axis=1), distance_upper_bound=distance)[0] <= distance
+    fraction = np.bincount(piece, area * near, count) / np.maximum(np.bincount(piece, area, count), 1e-300)
+    present = np.bincount(piece, minlength=count) > 0  # pieces with faces (not stray vertices)
+    keep = fraction >= min_fraction
+    dropped = int((present & ~keep).sum())
+    if dropped == 0 or not (present & keep).any():
+        return vertices, faces, 0
+    faces = faces[keep[piece]]
+    used = np.unique(faces)
+    remap = np.full(len(vertices), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return vertices[used], remap[faces], dropped
+
+
 def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> Path:
     """Write ``.ply``, ``.obj``, ``.stl`` or ``.off`` atomically (trimesh's writers)."""
     import trimesh

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sirenkit.config import TrainConfig
-from sirenkit.mesh import marching_cubes, render_mesh, save_mesh, sdf_grid
+from sirenkit.mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_components
 from sirenkit.metrics import surface_distances
 from sirenkit.pointcloud import PointCloud, estimate_normals, load_mesh, load_point_cloud, normalising_transform
 from sirenkit.tasks.sdf import SdfConfig, fit_sdf, sdf_network
@@ -159,6 +159,39 @@ def test_the_coarse_to_fine_grid_agrees_with_every_point_evaluated():
     assert (banded != dense).any()  # far from the surface it did interpolate
     a, b = marching_cubes(dense)[0], marching_cubes(banded)[0]
     assert a.shape == b.shape and np.allclose(a, b)
+
+
+class ShellVoidAndBlob(nn.Module):
+    """A ball of radius 0.6 with a void of radius 0.2 inside, and a small ball apart from it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        shell = torch.maximum(points.norm(dim=-1) - 0.6, 0.2 - points.norm(dim=-1))
+        blob = (points - torch.tensor([0.82, 0.82, 0.0])).norm(dim=-1) - 0.08
+        return torch.minimum(shell, blob)[:, None] + 0 * self.dummy
+
+
+def test_mesh_pieces_without_support_in_the_data_are_dropped():
+    import trimesh
+
+    vertices, faces, _ = marching_cubes(sdf_grid(ShellVoidAndBlob(), 72, block=None))
+    assert len(trimesh.Trimesh(vertices, faces, process=False).split(only_watertight=False)) == 3
+    outer, _ = sphere_samples(20_000, radius=0.6)
+    scanned = outer[outer[:, 2] < 0.45]  # a scan that missed the top cap: the fit closes it, it stays
+    kept_vertices, kept_faces, dropped = supported_components(vertices, faces, scanned)
+    assert dropped == 2
+    kept = trimesh.Trimesh(kept_vertices, kept_faces, process=False)
+    assert kept.area == pytest.approx(4 * math.pi * 0.36, rel=0.02)
+    assert np.linalg.norm(kept_vertices, axis=1).min() > 0.58 and kept_faces.max() == len(kept_vertices) - 1
+    inner, _ = sphere_samples(5_000, radius=0.2)
+    _, _, dropped = supported_components(vertices, faces, np.concatenate([scanned, inner]))
+    assert dropped == 1  # a void the data shows is kept
+    far = scanned + 5.0
+    same_vertices, same_faces, dropped = supported_components(vertices, faces, far)
+    assert dropped == 0 and same_faces is faces  # nothing supported: the mesh stays whole
 
 
 def test_a_ply_point_cloud_with_normals(tmp_path):

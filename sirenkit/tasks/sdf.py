@@ -21,8 +21,8 @@ from torch import nn
 from ..config import NetworkConfig, TrainConfig, to_dict
 from ..constraints import Constraint, PointSet, Problem
 from ..figures import curve_figure, save_figure
-from ..io import LoadedModel, save_model, write_json
-from ..mesh import marching_cubes, render_mesh, save_mesh, sdf_grid
+from ..io import LoadedModel, atomic_write_path, save_model, write_json
+from ..mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_components
 from ..metrics import SURFACE_METRIC_CONVENTIONS, compare_meshes, surface_distances
 from ..pointcloud import PointCloud, load_point_cloud
 from ..training import FitResult, fit
@@ -55,6 +55,9 @@ class SdfConfig:
     """Grid of the mesh the fit writes (``sirenkit mesh`` makes others)."""
     metric_samples: int = 200_000
     """Samples per surface for Chamfer distance and F-score."""
+    keep_unsupported: bool = False
+    """Keep mesh pieces that no input point supports (a void inside the solid, a blob in free
+    space); by default they are dropped (:func:`sirenkit.mesh.supported_components`)."""
 
     def __post_init__(self) -> None:
         if self.surface_points < 1 or self.free_points < 1:
@@ -160,6 +163,8 @@ class SdfFit:
     vertices: np.ndarray | None = None
     """Mesh vertices in the input's coordinates."""
     faces: np.ndarray | None = None
+    pieces_dropped: int = 0
+    """Mesh pieces without support in the input, left out of ``vertices``/``faces``."""
 
 
 def fit_sdf(
@@ -193,19 +198,40 @@ def fit_sdf(
     result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
                  progress=progress)
     fitting = SdfFit(net, network, cloud, {}, result.history, out_path)
-    fitting.vertices, fitting.faces = mesh_in_input_frame(net, cloud, config.mesh_resolution)
+    support = None if config.keep_unsupported else support_points(cloud)
+    fitting.vertices, fitting.faces, fitting.pieces_dropped = mesh_in_input_frame(
+        net, cloud, config.mesh_resolution, support=support)
     fitting.metrics = _metrics(fitting, result, config, wall=time.perf_counter() - started)
     if out_path is not None:
         write_sdf_run(fitting, out_path)
     return fitting
 
 
-def mesh_in_input_frame(model: nn.Module, cloud: PointCloud | dict, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """Marching cubes of the zero level set on a ``resolution³`` grid, in the input's coordinates."""
+def mesh_in_input_frame(model: nn.Module, cloud: PointCloud | dict, resolution: int, *,
+                        support: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Marching cubes of the zero level set on a ``resolution³`` grid, in the input's coordinates:
+    ``(vertices, faces, pieces dropped)``. With ``support`` (input surface points in the normalised
+    frame), pieces the data does not support are dropped."""
     transform = cloud.transform if isinstance(cloud, PointCloud) else cloud
     vertices, faces, _ = marching_cubes(sdf_grid(model, resolution))
+    dropped = 0
+    if support is not None:
+        vertices, faces, dropped = supported_components(vertices, faces, support)
     vertices = vertices * transform["scale"] + np.asarray(transform["center"])
-    return vertices, faces
+    return vertices, faces, dropped
+
+
+SUPPORT_FILE = "support.npy"
+"""The run folder's subsample of the input's normalised surface points, for ``sirenkit mesh``."""
+
+
+def support_points(cloud: PointCloud, count: int = 65_536) -> np.ndarray:
+    """``(min(count, N), 3)`` float32 surface points of ``cloud`` (normalised frame), a fixed
+    random subset: what decides which mesh pieces the data supports."""
+    points = cloud.points
+    if len(points) > count:
+        points = points[np.random.default_rng(0).choice(len(points), count, replace=False)]
+    return np.ascontiguousarray(points, dtype=np.float32)
 
 
 def reference_surface(cloud: PointCloud):
@@ -241,6 +267,7 @@ def _metrics(fitting: SdfFit, result: FitResult, config: SdfConfig, *, wall: flo
         "vertices": int(len(fitting.vertices)),
         "faces": int(len(fitting.faces)),
         "watertight": bool(estimate.is_watertight),
+        "pieces_dropped": fitting.pieces_dropped,
         **fit_summary(result, wall, fitting.network, [len(fitting.cloud.points)], 1),
     }
 
@@ -276,6 +303,7 @@ def write_sdf_run(fitting: SdfFit, out: Path) -> None:
     """Model, mesh, figures, metrics and history of an SDF fit."""
     save_model(out, fitting.model, fitting.network, signal_description(fitting.cloud))
     save_mesh(out / "mesh.ply", fitting.vertices, fitting.faces)
+    atomic_write_path(out / SUPPORT_FILE, lambda temporary: np.save(temporary, support_points(fitting.cloud)))
     save_png(out / "mesh.png", render_mesh(fitting.vertices, fitting.faces))
     slices_figure(fitting.model, out / "slices.png")
     terms = ("surface", "normal", "eikonal-surface", "off-surface", "eikonal-free")

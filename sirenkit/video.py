@@ -1,0 +1,235 @@
+"""Video as a signal: reading (GIF, MP4 and other ffmpeg formats, or a folder of frames), writing
+(MP4, GIF), the (t, y, x) coordinates, per-frame PSNR and the figures.
+
+Frames are intensities in [0, 1]; a clip whose frames are grey in every pixel is kept as one
+channel. Coordinates are ``(t, y, x)``, each from -1 (first frame, top row, left column) to 1
+(last frame, bottom row, right column).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .io import atomic_write_path
+
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+VIDEO_OUT_FORMATS = (".mp4", ".gif")
+BUNDLED_VIDEO = "no_time_for_that_tiny.gif"
+"""scikit-image's sample clip (24 colour frames of 25×14), the default input."""
+
+
+@dataclass(frozen=True)
+class VideoSignal:
+    """A clip: ``frames (T, H, W, C)`` float32 in [0, 1] at ``fps`` frames per second."""
+
+    frames: np.ndarray
+    fps: float
+    name: str
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.frames.shape[:3]
+
+    @property
+    def channels(self) -> int:
+        return self.frames.shape[3]
+
+
+def bundled_video_path() -> Path:
+    import skimage.data
+
+    return Path(skimage.data.__file__).parent / BUNDLED_VIDEO
+
+
+def load_video(source: str | Path | None = None, *, size: int | None = None, frames: int | None = None) -> VideoSignal:
+    """Read a GIF, an MP4 (or another format ffmpeg reads) or a folder of numbered frames; the
+    bundled clip when ``source`` is None or its name. ``size`` resamples every frame so that its
+    longer side has ``size`` pixels; ``frames`` keeps only the first ones. Raises ``ValueError``
+    naming the file for anything that is not a usable clip."""
+    path = bundled_video_path() if source in (None, BUNDLED_VIDEO) else Path(source)
+    if path.is_dir():
+        stack, fps = _read_frame_folder(path), 25.0
+    elif path.is_file():
+        stack, fps = _read_video_file(path)
+    else:
+        raise ValueError(f"{path}: no such file or folder")
+    if frames is not None:
+        stack = stack[:frames]
+    if len(stack) < 2:
+        raise ValueError(f"{path}: a video needs at least 2 frames, this has {len(stack)}")
+    if stack.ndim == 3:
+        stack = stack[..., None]
+    if stack.shape[3] in (2, 4):  # drop alpha
+        stack = stack[..., :-1]
+    if stack.shape[3] == 3 and (stack[..., :1] == stack).all():
+        stack = stack[..., :1]  # grey in every pixel: one channel
+    pixels = _to_unit_range(stack, path)
+    if size is not None:
+        pixels = resample_frames(pixels, _longer_side(pixels.shape[1:3], size))
+    return VideoSignal(np.ascontiguousarray(pixels, dtype=np.float32), float(fps), str(path))
+
+
+def _read_video_file(path: Path) -> tuple[np.ndarray, float]:
+    import imageio.v3 as iio
+
+    plugin = None if path.suffix.lower() == ".gif" else "FFMPEG"
+    try:
+        frames = [np.asarray(frame) for frame in iio.imiter(path, plugin=plugin)]
+        meta = iio.immeta(path, plugin=plugin)
+    except Exception as error:  # imageio raises OSError, ValueError or plugin errors for bad data
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        raise ValueError(f"{path}: not a video imageio can read ({detail})") from None
+    if not frames:
+        raise ValueError(f"{path}: the file holds no frames")
+    sizes = {frame.shape[:2] for frame in frames}
+    if len(sizes) > 1:
+        raise ValueError(f"{path}: frames of different sizes ({', '.join(f'{w}×{h}' for h, w in sorted(sizes))})")
+    stack = np.stack(frames)
+    if "fps" in meta and np.isfinite(meta["fps"]) and meta["fps"] > 0:
+        fps = float(meta["fps"])
+    elif meta.get("duration"):  # GIF: milliseconds per frame
+        fps = 1000.0 / float(meta["duration"])
+    else:
+        fps = 25.0
+    return stack, fps
+
+
+def _read_frame_folder(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+    if not files:
+        raise ValueError(f"{path}: the folder holds no frames ({', '.join(FRAME_SUFFIXES)})")
+    frames = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                frames.append(np.asarray(image.convert("RGB" if image.mode not in ("L", "I;16") else image.mode)))
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"{file}: not an image ({error})") from None
+        if frames[-1].shape != frames[0].shape:
+            raise ValueError(f"{file}: frame of size {frames[-1].shape[1]}×{frames[-1].shape[0]}, but the first "
+                             f"frame ({files[0].name}) is {frames[0].shape[1]}×{frames[0].shape[0]}; "
+                             "every frame must have the same size")
+    return np.stack(frames)
+
+
+def _to_unit_range(stack: np.ndarray, path: Path) -> np.ndarray:
+    if stack.dtype == np.uint8:
+        return stack.astype(np.float32) / 255.0
+    if stack.dtype == np.uint16:
+        return stack.astype(np.float32) / 65535.0
+    if np.issubdtype(stack.dtype, np.floating):
+        if not np.isfinite(stack).all():
+            raise ValueError(f"{path}: frames contain NaN or infinity")
+        return np.clip(stack, 0.0, 1.0).astype(np.float32)
+    raise ValueError(f"{path}: unsupported pixel type {stack.dtype}")
+
+
+def _longer_side(shape: tuple[int, int], size: int) -> tuple[int, int]:
+    height, width = shape
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resample_frames(frames: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``(T, H, W, C)`` frames resampled to ``shape = (H', W')`` (anti-aliased when shrinking)."""
+    from skimage.transform import resize
+
+    if tuple(frames.shape[1:3]) == tuple(shape):
+        return frames
+    return np.stack([resize(frame, shape, order=3, anti_aliasing=True, mode="edge") for frame in frames]).clip(0, 1)
+
+
+def axis_coordinates(count: int) -> torch.Tensor:
+    """``(count,)`` positions from -1 to 1 (0 for a single position)."""
+    return torch.linspace(-1.0, 1.0, count) if count > 1 else torch.zeros(1)
+
+
+def frame_coordinates(time: float, shape: tuple[int, int], *, device: torch.device | str | None = None) -> torch.Tensor:
+    """``(H*W, 3)`` coordinates ``(t, y, x)`` of one frame at time ``t`` in [-1, 1], row-major."""
+    height, width = shape
+    ys, xs = torch.meshgrid(axis_coordinates(height), axis_coordinates(width), indexing="ij")  # (H, W) each
+    ts = torch.full_like(ys, float(time))
+    return torch.stack([ts, ys, xs], dim=-1).reshape(-1, 3).to(device)
+
+
+def frame_times(count: int, *, fps: float | None = None, original: tuple[int, float] | None = None) -> torch.Tensor:
+    """Times in [-1, 1] of ``count`` frames spanning the clip; with ``original = (frames, fps)`` and
+    ``fps``, frame ``j`` is at ``j / fps`` seconds, the original's frame ``i`` at ``i / its fps``."""
+    if original is None or fps is None:
+        return axis_coordinates(count)
+    frames, original_fps = original
+    seconds = torch.arange(count, dtype=torch.float64) / fps
+    return (-1 + 2 * seconds * original_fps / max(frames - 1, 1)).float()
+
+
+def frame_psnrs(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``(T,)`` PSNR in dB of each frame, intensities in [0, 1], estimate clipped."""
+    error = (np.clip(estimate, 0, 1).astype(np.float64) - reference) ** 2
+    mse = error.reshape(len(error), -1).mean(axis=1)
+    with np.errstate(divide="ignore"):
+        return -10 * np.log10(mse)
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(frames, 0, 1) * 255).astype(np.uint8)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:
+    """Write ``(T, H, W, C)`` frames in [0, 1] as MP4 (H.264, through imageio's ffmpeg) or GIF,
+    atomically. H.264 needs even sides: an odd last row or column is repeated for the MP4."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_OUT_FORMATS:
+        raise ValueError(f"{path}: unsupported video format; expected one of {', '.join(VIDEO_OUT_FORMATS)}")
+    if fps <= 0:
+        raise ValueError(f"frame rate must be positive, got {fps}")
+    pixels = to_uint8(frames)
+    if pixels.shape[3] == 1:
+        pixels = np.repeat(pixels, 3, axis=3) if suffix == ".mp4" else pixels[..., 0]
+    if suffix == ".mp4":
+        pad = ((0, 0), (0, pixels.shape[1] % 2), (0, pixels.shape[2] % 2), (0, 0))
+        pixels = np.pad(pixels, pad, mode="edge")
+        atomic_write_path(path, lambda temporary: iio.imwrite(temporary, pixels, plugin="FFMPEG", fps=fps,
+                                                              codec="libx264", quality=8, macro_block_size=1))
+    else:
+        atomic_write_path(path, lambda temporary: iio.imwrite(temporary, pixels, extension=".gif",
+                                                              duration=1000.0 / fps, loop=0))
+    return path
+
+
+def frame_strip_figure(reference: np.ndarray, estimate: np.ndarray, path: str | Path, *, count: int = 6,
+                       title: str | None = None) -> None:
+    """Ground truth (top row) over fit (bottom row) at ``count`` evenly spaced frames, each
+    labelled with its frame number and PSNR."""
+    import matplotlib.pyplot as plt
+
+    from .figures import _show_image, save_figure
+
+    index = np.unique(np.linspace(0, len(reference) - 1, min(count, len(reference))).round().astype(int))
+    psnrs = frame_psnrs(estimate[index], reference[index])
+    height, width = reference.shape[1:3]
+    panel = 2.2
+    figure, axes = plt.subplots(2, len(index), figsize=(len(index) * panel, 2 * panel * height / width + 0.7),
+                                squeeze=False)
+    for column, frame in enumerate(index):
+        _show_image(axes[0, column], reference[frame])
+        _show_image(axes[1, column], estimate[frame])
+        axes[0, column].set_title(f"frame {frame}", fontsize=9)
+        axes[1, column].set_title(f"{psnrs[column]:.1f} dB", fontsize=9)
+        for row in range(2):
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+    axes[0, 0].set_ylabel("ground truth")
+    axes[1, 0].set_ylabel("fit")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    save_figure(figure, path)
