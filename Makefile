@@ -29,7 +29,7 @@ test: $(STAMP)
 clean:
 	rm -rf runs .pytest_cache
 
-# Step timings and time to quality against the paper's recipe (about 30 minutes on a 2-core CPU).
+# Step timings and time to quality against the paper's recipe, the bunny, audio and video (about 75 minutes on a 2-core CPU).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 

@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="Step timings only, without the time-to-quality runs (the reference takes ~20 min on a "
-                             "CPU) and the bunny fits (~25 min).")
+                             "CPU), the bunny fits (~25 min) and the audio and video fits (~20 min).")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -43,6 +43,8 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "time_to_quality.py"), "--device", device,
                         "--json", str(RESULTS / f"time_to_quality-{device}.json")], check=True)
         subprocess.run([sys.executable, str(HERE / "shapes.py"), "--json", str(RESULTS / f"shapes-{device}.json")],
+                       check=True)
+        subprocess.run([sys.executable, str(HERE / "signals.py"), "--json", str(RESULTS / f"signals-{device}.json")],
                        check=True)
 
 

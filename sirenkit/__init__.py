@@ -13,7 +13,7 @@ function of coordinates. Quick start::
 __version__ = "0.1.0"
 
 from .config import MODEL_NAMES, NetworkConfig, TrainConfig  # noqa: E402
-from .constraints import Constraint, Fields, GridSamples, PointSet, Problem  # noqa: E402
+from .constraints import Box, BoxBoundary, Constraint, Fields, GridSamples, PointSet, Problem, Sampler  # noqa: E402
 from .derivatives import (  # noqa: E402
     Derivatives, adjoint_derivatives, autograd_derivatives, derivatives, forward_derivatives,
 )
@@ -25,10 +25,11 @@ from .metrics import psnr, ssim  # noqa: E402
 from .network import MLP, FourierFeatures, PositionalEncoding, Siren, build_network, count_parameters  # noqa: E402
 from .render import evaluate_points, render_image  # noqa: E402
 from .tasks.image import ImageFit, compare_models, fit_image, image_train_config  # noqa: E402
+from .solve import Solution, solve  # noqa: E402
 from .training import FitResult, TrainingDiverged, TrainingInterrupted, fit, learning_rate  # noqa: E402
 
 __all__ = [
-    "MLP", "MODEL_NAMES", "Constraint", "Derivatives", "Fields", "FitResult", "FourierFeatures",
+    "MLP", "MODEL_NAMES", "Box", "BoxBoundary", "Constraint", "Sampler", "Solution", "solve", "Derivatives", "Fields", "FitResult", "FourierFeatures",
     "ImageFit", "ImageSignal", "LoadedModel", "NetworkConfig", "GridSamples", "PointSet", "PositionalEncoding",
     "Problem", "Siren", "TrainConfig", "TrainingDiverged", "TrainingInterrupted",
     "adjoint_derivatives", "autograd_derivatives", "build_network", "compare_models", "coordinate_grid", "count_parameters",

@@ -438,6 +438,34 @@ def fit_sdf_command(source: Path, surface_points: int, free_points: int, near_su
     click.echo(str(out / "mesh.ply"))
 
 
+@app.command("example")
+@click.argument("name", required=False, default=None)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder [default: runs/example-NAME].")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimiser steps [default: the example's].")
+@click.option("--tiny", is_flag=True, help="A few seconds at a tiny size (what the tests run).")
+@click.option("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def example_command(name: str | None, out: Path | None, steps: int | None, tiny: bool, device: str,
+                    quiet: bool) -> None:
+    """Run a worked example of the constraint API and write its figure (NAME left out: list them)."""
+    from .examples import EXAMPLES
+
+    if name is None:
+        for key, module in EXAMPLES.items():
+            click.echo(f"{key:<12} {module.SUMMARY}")
+        return
+    if name not in EXAMPLES:
+        raise ValueError(f"unknown example {name!r}; expected one of {', '.join(EXAMPLES)}")
+    out = out or Path("runs") / f"example-{name}"
+    metrics = EXAMPLES[name].run(out, tiny=tiny, steps=steps, device=device, progress=not quiet)
+    hidden = {"parameters", "channels", "compiled", "wall_seconds"}
+    shown = {key: value for key, value in metrics.items() if isinstance(value, (int, float)) and key not in hidden}
+    lists = {key: value for key, value in metrics.items() if isinstance(value, list) and key != "shape"}
+    click.echo(f"{out}: " + ", ".join([f"{key} {value:.4g}" for key, value in shown.items()]
+                                      + [f"{key} {', '.join(f'{v:.3g}' for v in value)}" for key, value in lists.items()]))
+    click.echo(str(out / "figure.png"))
+
+
 @app.command("mesh")
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--resolution", type=click.IntRange(min=8, max=2048), default=256, help="Grid points per side.")

@@ -8,6 +8,7 @@ the training loop in :mod:`sirenkit.training` is shared by all of them.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol, Union
 
@@ -50,6 +51,25 @@ class Fields:
     @property
     def hessian(self) -> torch.Tensor:
         return _required(self.network.hessian, "hessian")
+
+    def derivative(self, axis: int) -> torch.Tensor:
+        """``(N, m)``: ``∂y_k/∂x_axis`` of every output (a time derivative when ``axis`` is time);
+        needs the Jacobian."""
+        return self.jacobian[:, :, axis]
+
+    def second_derivative(self, axis: int) -> torch.Tensor:
+        """``(N, m)``: ``∂²y_k/∂x_axis²`` of every output; needs the Hessian."""
+        return self.hessian[:, :, axis, axis]
+
+    @property
+    def divergence(self) -> torch.Tensor:
+        """``(N,)``: ``Σ_i ∂y_i/∂x_i`` of a vector field with as many outputs as coordinates;
+        needs the Jacobian."""
+        jacobian = self.jacobian
+        if jacobian.shape[1] != jacobian.shape[2]:
+            raise ValueError(f"the divergence needs as many outputs as coordinates, got {jacobian.shape[1]} "
+                             f"outputs of {jacobian.shape[2]} coordinates")
+        return jacobian.diagonal(dim1=1, dim2=2).sum(dim=-1)
 
 
 def _required(tensor: torch.Tensor | None, name: str) -> torch.Tensor:
@@ -111,6 +131,17 @@ class PointSet:
             batch_size=self.batch_size,
         )
 
+    def where(self, mask: torch.Tensor, *, batch_size: int | None = None) -> "PointSet":
+        """The points (and their data) where ``mask (N,)`` is true: a masked image's known
+        pixels, a region of a grid."""
+        mask = torch.as_tensor(mask, dtype=torch.bool, device=self.points.device).reshape(-1)
+        if mask.shape[0] != self.size:
+            raise ValueError(f"the mask has {mask.shape[0]} entries for {self.size} points")
+        if not bool(mask.any()):
+            raise ValueError("the mask selects no points")
+        return PointSet(self.points[mask], {name: values[mask] for name, values in self.data.items()},
+                        batch_size=batch_size)
+
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Points and data for one step. ``generator`` lives on the CPU, so that runs are
         reproducible across devices."""
@@ -171,6 +202,101 @@ class GridSamples:
             return self.coordinates(index), self.data
         index = torch.randint(self.size, (self.batch_size,), generator=generator).to(device)
         return self.coordinates(index), {name: values[index] for name, values in self.data.items()}
+
+
+def _bounds(low, high) -> tuple[torch.Tensor, torch.Tensor]:
+    low = torch.as_tensor(low, dtype=torch.float32).reshape(-1)
+    high = torch.as_tensor(high, dtype=torch.float32).reshape(-1)
+    if low.shape != high.shape or low.numel() == 0 or not bool((high > low).all()):
+        raise ValueError(f"a box needs low < high on every axis, got low {low.tolist()}, high {high.tolist()}")
+    return low, high
+
+
+class _BoxDomain:
+    """What :class:`Box` and :class:`BoxBoundary` share: the bounds and a fixed batch size."""
+
+    def __init__(self, low, high, batch_size: int) -> None:
+        self.low, self.high = _bounds(low, high)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+
+    @property
+    def size(self) -> int:
+        return self.batch_size
+
+    def to(self, device: torch.device):
+        moved = copy.copy(self)
+        moved.low, moved.high = self.low.to(device), self.high.to(device)
+        return moved
+
+
+class Box(_BoxDomain):
+    """``batch_size`` points uniform in the box ``[low, high]`` (one bound per axis), fresh each
+    step: the interior of a PDE's domain, free space around a shape."""
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        unit = torch.rand(self.batch_size, self.low.numel(), generator=generator).to(self.low.device)
+        return self.low + unit * (self.high - self.low), {}
+
+
+class BoxBoundary(_BoxDomain):
+    """``batch_size`` points uniform (by area) on the faces of the box ``[low, high]``, each with
+    its outward unit normal as ``data["normal"]``; ``axes`` limits the faces to those across the
+    given axes (``axes=(1, 2)`` of a ``(t, x, y)`` box: the spatial walls, not the first and last
+    instants)."""
+
+    def __init__(self, low, high, batch_size: int, *, axes: tuple[int, ...] | None = None) -> None:
+        super().__init__(low, high, batch_size)
+        dims = self.low.numel()
+        self.axes = tuple(range(dims)) if axes is None else tuple(axes)
+        if not self.axes or any(not 0 <= a < dims for a in self.axes):
+            raise ValueError(f"axes must be a non-empty subset of 0..{dims - 1}, got {axes}")
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        dims = self.low.numel()
+        sides = (self.high - self.low).cpu()
+        # each pair of faces across an axis weighs the product of the other sides
+        areas = torch.stack([sides[[i for i in range(dims) if i != a]].prod() for a in self.axes])
+        face = torch.multinomial(areas / areas.sum(), self.batch_size, replacement=True, generator=generator)
+        upper = torch.rand(self.batch_size, generator=generator) < 0.5
+        unit = torch.rand(self.batch_size, dims, generator=generator)
+        axis = torch.tensor(self.axes)[face]
+        unit[torch.arange(self.batch_size), axis] = upper.float()
+        normal = torch.zeros(self.batch_size, dims)
+        normal[torch.arange(self.batch_size), axis] = upper.float() * 2 - 1
+        device = self.low.device
+        return self.low + unit.to(device) * (self.high - self.low), {"normal": normal.to(device)}
+
+
+class Sampler:
+    """A domain of the user's own: ``draw(generator, count)`` returns ``(count, d)`` points, or
+    ``(points, data)`` with per-point data, fresh each step (a disc, a curve, importance sampling)."""
+
+    def __init__(self, draw: Callable[[torch.Generator, int], object], batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.draw = draw
+        self.batch_size = batch_size
+        self.device = torch.device("cpu")
+
+    @property
+    def size(self) -> int:
+        return self.batch_size
+
+    def to(self, device: torch.device) -> "Sampler":
+        moved = Sampler(self.draw, self.batch_size)
+        moved.device = torch.device(device)
+        return moved
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        drawn = self.draw(generator, self.batch_size)
+        points, data = drawn if isinstance(drawn, tuple) else (drawn, {})
+        points = torch.as_tensor(points, dtype=torch.float32)
+        if points.ndim != 2 or points.shape[0] != self.batch_size:
+            raise ValueError(f"the sampler returned points of shape {tuple(points.shape)}, "
+                             f"expected ({self.batch_size}, d)")
+        return points.to(self.device), {name: torch.as_tensor(v).to(self.device) for name, v in dict(data).items()}
 
 
 Norm = Union[str, Callable[[torch.Tensor], torch.Tensor]]
@@ -262,6 +388,55 @@ class Problem:
         get the same batch (drawn once)."""
         drawn = {key: domain.sample(generator) for key, domain in self.domains.items()}
         return [drawn[id(c.domain)] for c in self.constraints]
+
+    def check(self, model: nn.Module, *, points: int = 4) -> None:
+        """Evaluate every constraint once on a few points of its domain, so that a mistake shows
+        before training, named after its constraint: a domain with no points or of the wrong
+        dimension, a residual of the wrong shape or reading data the domain lacks, a derivative
+        the network cannot provide. Raises ``ValueError``."""
+        from .network import MLP
+
+        generator = torch.Generator().manual_seed(0)  # not the training generator: nothing changes
+        config = getattr(model, "config", None)
+        for constraint in self.constraints:
+            label = f"constraint {constraint.name!r}"
+            if constraint.domain.size == 0:
+                raise ValueError(f"{label}: its domain has no points")
+            second = sorted({"laplacian", "hessian"} & set(constraint.needs))
+            if second and isinstance(model, MLP) and config.model != "tanh":
+                raise ValueError(f"{label} needs the {' and '.join(second)}, but the second derivatives of a "
+                                 f"{config.model} network are zero almost everywhere; use siren or tanh")
+            try:
+                batch, data = constraint.domain.sample(generator)
+            except (ValueError, RuntimeError) as error:
+                raise ValueError(f"{label}: its domain could not draw points ({error})") from None
+            if batch.shape[0] == 0:
+                raise ValueError(f"{label}: its domain drew no points")
+            if config is not None and batch.shape[1] != config.in_features:
+                raise ValueError(f"{label}: its domain has {batch.shape[1]}-dimensional points, "
+                                 f"the network takes {config.in_features}")
+            # a pointwise domain (data row per point) is checked on a few points; a domain whose
+            # data describe groups of points (segments, boxes) on its whole batch
+            pointwise = all(values.shape[0] == batch.shape[0] for values in data.values())
+            if pointwise:
+                count = min(points, batch.shape[0])
+                batch, data = batch[:count], {name: values[:count] for name, values in data.items()}
+            rows = {batch.shape[0]} | {values.shape[0] for values in data.values()}
+            try:
+                fields = derivatives(model, batch, jacobian="jacobian" in constraint.needs,
+                                     laplacian="laplacian" in constraint.needs, hessian="hessian" in constraint.needs,
+                                     laplacian_axes=constraint.laplacian_axes)
+                residual = constraint.residual(Fields(batch, data, fields))
+            except KeyError as error:
+                raise ValueError(f"{label}: the residual reads data {error} that its domain does not have "
+                                 f"(it has: {', '.join(data) or 'none'})") from None
+            except (ValueError, RuntimeError, IndexError, TypeError) as error:
+                raise ValueError(f"{label}: {' '.join(str(error).split())}") from None
+            if not isinstance(residual, torch.Tensor) or residual.ndim == 0 or residual.shape[0] not in rows:
+                shape = tuple(residual.shape) if isinstance(residual, torch.Tensor) else type(residual).__name__
+                expected = " or ".join(f"({n},) or ({n}, k)" for n in sorted(rows))
+                raise ValueError(f"{label}: the residual has shape {shape} for {batch.shape[0]} points; expected "
+                                 f"{expected}, one row per point" + ("" if pointwise else " or per group"))
 
     def loss_terms(
         self, model: nn.Module, batches: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]

@@ -30,6 +30,13 @@ FORMAT = "sirenkit-model"
 FORMAT_VERSION = 1
 
 
+def _usual_permissions(path: str) -> None:
+    """``mkstemp`` makes files only their owner can read; give them what ``open`` would."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Write ``path`` through a temporary file in the same folder, renamed into place only when
     complete, so that a crash or Ctrl-C never leaves a half-written file."""
@@ -39,6 +46,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
+        _usual_permissions(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -54,6 +62,7 @@ def atomic_write_path(path: str | Path, write: Callable[[Path], Any]) -> None:
     os.close(handle)
     try:
         write(Path(temporary))
+        _usual_permissions(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -145,6 +145,7 @@ def fit(
     """
     device = next(model.parameters()).device
     problem = problem.to(device)
+    problem.check(model)
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)

@@ -125,3 +125,18 @@ def test_corrupt_and_foreign_files_are_refused_by_name(tmp_path, fitted_run):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt: not a sirenkit checkpoint"):
         load_checkpoint_file(tmp_path / "other.pt")
+
+
+def test_written_files_get_the_permissions_open_would_give(tmp_path):
+    import os
+
+    from sirenkit.io import atomic_write_path
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.bin", lambda stream: stream.write(b"x"))
+        atomic_write_path(tmp_path / "b.txt", lambda path: path.write_text("x"))
+    finally:
+        os.umask(mask)
+    for name in ("a.bin", "b.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
