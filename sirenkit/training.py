@@ -24,6 +24,7 @@ from tqdm import tqdm
 from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
 from .io import atomic_write, load_checkpoint_file
+from .network import Siren
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -118,11 +119,15 @@ def compiler_available(device: torch.device) -> bool:
     return shutil.which("cc") is not None or shutil.which("gcc") is not None or shutil.which("g++") is not None
 
 
-def _use_compile(config: TrainConfig, device: torch.device, points_per_step: int) -> bool:
+def _use_compile(config: TrainConfig, device: torch.device, points_per_step: int, *,
+                 double_backward: bool = False) -> bool:
     if config.compile == "auto":
         # Compiling costs 10 to 40 seconds on a CPU; it repays itself on runs of a few hundred
         # steps of thousands of points (a compiled step is 1.8 to 3.4 times faster; see the bench).
-        return compiler_available(device) and config.steps >= 200 and points_per_step >= 8192
+        # torch.compile cannot differentiate twice (aot_autograd): a derivative constraint on a
+        # network that goes through autograd would only fail to compile and fall back.
+        return (compiler_available(device) and config.steps >= 200 and points_per_step >= 8192
+                and not double_backward)
     return bool(config.compile)
 
 
@@ -161,7 +166,8 @@ def fit(
         torch.set_rng_state(state["torch_rng"])
         start_step, elapsed, history = state["step"], state["seconds"], state["history"]
 
-    compiled = _use_compile(config, device, problem.points_per_step)
+    autograd_derivatives = not isinstance(model, Siren) and any(c.needs for c in problem.constraints)
+    compiled = _use_compile(config, device, problem.points_per_step, double_backward=autograd_derivatives)
     precision = resolve_precision(config, device)
     eager_terms = _loss_terms_in(problem, device, precision)
     loss_terms = torch.compile(eager_terms) if compiled else eager_terms

@@ -184,3 +184,15 @@ def test_constraints_on_one_domain_share_its_batch_and_one_evaluation(monkeypatc
     terms = problem.loss_terms(net, batches)
     assert set(terms) == {"value", "slope", "elsewhere"}
     assert [c["jacobian"] for c in calls] == [True, False]  # one evaluation per domain, with the union
+
+
+def test_derivative_constraints_on_an_autograd_network_are_not_compiled(capsys):
+    """torch.compile cannot differentiate twice: such a run goes eagerly from the start, quietly."""
+    import sirenkit as sk
+
+    problem = sk.Problem([sk.Constraint("slope", lambda f: f.gradient - 1.0, sk.Box([-1], [1], 8192),
+                                        needs=("jacobian",))])
+    network = sk.NetworkConfig(in_features=1, out_features=1, hidden_features=8, hidden_layers=2, model="tanh")
+    solution = sk.solve(problem, network, TrainConfig(steps=200, device="cpu", log_every=200), progress=False)
+    assert solution.metrics["compiled"] is False
+    assert "torch.compile failed" not in capsys.readouterr().err
