@@ -91,6 +91,21 @@ class Domain(Protocol):
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
 
 
+def _checked_rows(data: Mapping[str, torch.Tensor] | None, count: int, what: str) -> dict[str, torch.Tensor]:
+    """``data`` as a dict, each entry with one row per point."""
+    data = dict(data or {})
+    for name, values in data.items():
+        if values.shape[0] != count:
+            raise ValueError(f"data {name!r} has {values.shape[0]} rows for {count} {what}")
+    return data
+
+
+def _checked_batch_size(batch_size: int | None) -> int | None:
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    return batch_size
+
+
 class PointSet:
     """A fixed set of points with per-point data (a pixel grid, samples of a signal, ...).
 
@@ -107,17 +122,9 @@ class PointSet:
     ) -> None:
         if points.ndim != 2 or points.shape[0] == 0:
             raise ValueError(f"expected (N, d) points with N > 0, got shape {tuple(points.shape)}")
-        data = dict(data or {})
-        for name, values in data.items():
-            if values.shape[0] != points.shape[0]:
-                raise ValueError(
-                    f"data {name!r} has {values.shape[0]} rows for {points.shape[0]} points"
-                )
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.points = points
-        self.data = data
-        self.batch_size = batch_size
+        self.data = _checked_rows(data, points.shape[0], "points")
+        self.batch_size = _checked_batch_size(batch_size)
 
     @property
     def size(self) -> int:
@@ -168,14 +175,8 @@ class GridSamples:
         count = 1
         for n in self.shape:
             count *= n
-        data = dict(data or {})
-        for name, values in data.items():
-            if values.shape[0] != count:
-                raise ValueError(f"data {name!r} has {values.shape[0]} rows for a grid of {count} points")
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.data = data
-        self.batch_size = batch_size
+        self.data = _checked_rows(data, count, "grid points")
+        self.batch_size = _checked_batch_size(batch_size)
         self._count = count
 
     @property

@@ -24,8 +24,7 @@ from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
 from .figures import curve_figure
 from .io import save_model, write_json
-from .tasks.common import build_on_device, fit_summary, history_series, prepare_run_folder, write_config
-from .training import fit
+from .tasks.common import fit_summary, history_series, run_recipe
 
 
 @dataclass
@@ -46,13 +45,9 @@ def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = 
     :meth:`Problem.check`) and, with ``out``, write the run folder described in the module
     docstring. ``settings`` are recorded in ``config.json`` and ``model.json``."""
     train = train or TrainConfig()
-    model, device = build_on_device(network, train)
-    out_path = prepare_run_folder(out, resume)
-    if out_path is not None:
-        write_config(out_path, name, dict(settings or {}), network, train, device)
-    started = time.perf_counter()
-    result = fit(model, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress)
+    run = run_recipe(network, train, lambda device: problem, task=name, settings=dict(settings or {}), out=out, resume=resume,
+                     progress=progress)
+    model, result, out_path, started = run.model, run.result, run.out, run.started
     last = result.history[-1] if result.history else {}
     terms = [c.name for c in problem.constraints]
     metrics = {

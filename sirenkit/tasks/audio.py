@@ -4,7 +4,6 @@ one output per channel, and rendering back at the original or any other sampling
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ from ..constraints import Constraint, PointSet, Problem
 from ..figures import curve_figure
 from ..io import LoadedModel, save_model, write_json
 from ..render import evaluate_points
-from ..training import FitResult, fit
-from .common import build_on_device, fit_summary, history_series, prepare_run_folder, write_config
+from ..training import FitResult
+from .common import SignalFit, fit_summary, history_series, run_recipe
 
 AUDIO_BATCH = 16384
 """Random samples per step of the default audio recipe."""
@@ -92,19 +91,11 @@ def audio_problem(signal: AudioSignal, *, batch_size: int | None, device: torch.
     return Problem([Constraint("audio", lambda f: f.value - f.data["target"], domain)], evaluate=evaluate)
 
 
-@dataclass
-class AudioFit:
+class AudioFit(SignalFit):
     """The outcome of :func:`fit_audio`."""
 
-    model: nn.Module
-    network: NetworkConfig
-    signal: AudioSignal
-    metrics: dict[str, Any]
-    history: list[dict[str, float]] = field(default_factory=list)
-    out: Path | None = None
-
-    def loaded(self) -> LoadedModel:
-        return LoadedModel(self.model, self.network, signal_description(self.signal), self.out or Path("."))
+    def description(self) -> dict[str, Any]:
+        return signal_description(self.signal)
 
 
 def fit_audio(
@@ -128,19 +119,14 @@ def fit_audio(
         raise ValueError(f"the network maps {network.in_features} → {network.out_features}, "
                          f"but {signal.name} needs 1 → {signal.channels}")
     train = train or audio_train_config(signal)
-    net, device = build_on_device(network, train)
-    problem = audio_problem(signal, batch_size=train.batch_size, device=device)
-    out_path = prepare_run_folder(out, resume)
-    if out_path is not None:
-        write_config(out_path, "audio", {"source": signal.name, "seconds": seconds}, network, train, device)
-    started = time.perf_counter()
-    result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress)
-    fitting = AudioFit(net, network, signal, {}, result.history, out_path)
+    run = run_recipe(network, train, lambda device: audio_problem(signal, batch_size=train.batch_size, device=device),
+                     task="audio", settings={"source": signal.name, "seconds": seconds}, out=out, resume=resume,
+                     progress=progress)
+    fitting = AudioFit(run.model, network, signal, {}, run.result.history, run.out)
     reconstruction = render_audio(fitting.loaded())
-    fitting.metrics = _metrics(fitting, result, reconstruction, wall=time.perf_counter() - started)
-    if out_path is not None:
-        write_audio_run(fitting, reconstruction, out_path)
+    fitting.metrics = _metrics(fitting, run.result, reconstruction, wall=time.perf_counter() - run.started)
+    if run.out is not None:
+        write_audio_run(fitting, reconstruction, run.out)
     return fitting
 
 

@@ -8,17 +8,20 @@ under one name (``reconstruction.png``, ``.wav``, ``.mp4`` or ``mesh.ply``).
 from __future__ import annotations
 
 import platform
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
 from .. import __version__
 from ..config import NetworkConfig, TrainConfig, to_dict
-from ..io import write_json
+from ..constraints import Problem
+from ..io import LoadedModel, write_json
 from ..network import build_network, count_parameters
-from ..training import CHECKPOINT_NAME, FitResult, resolve_device
+from ..training import CHECKPOINT_NAME, FitResult, fit, resolve_device
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
@@ -90,3 +93,50 @@ def prepare_run_folder(out: str | Path | None, resume: bool) -> Path | None:
     if out_path is not None:
         out_path.mkdir(parents=True, exist_ok=True)
     return out_path
+
+
+@dataclass
+class RecipeRun:
+    """What :func:`run_recipe` hands back to a task."""
+
+    model: nn.Module
+    result: FitResult
+    out: Path | None
+    started: float
+    """``time.perf_counter()`` when fitting began; a task's wall time counts from it."""
+
+
+def run_recipe(network: NetworkConfig, train: TrainConfig, problem_on: Callable[[torch.device], Problem], *,
+               task: str, settings: dict[str, Any], out: str | Path | None, resume: bool,
+               progress: bool) -> RecipeRun:
+    """The skeleton every task shares: the network on its device, the problem built there by
+    ``problem_on(device)``, the run folder and its ``config.json``, then the shared :func:`fit`."""
+    model, device = build_on_device(network, train)
+    problem = problem_on(device)
+    out_path = prepare_run_folder(out, resume)
+    if out_path is not None:
+        write_config(out_path, task, settings, network, train, device)
+    started = time.perf_counter()
+    result = fit(model, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
+                 progress=progress)
+    return RecipeRun(model, result, out_path, started)
+
+
+@dataclass
+class SignalFit:
+    """The outcome of fitting a signal (image, sound, clip): the network, the signal, the metrics
+    and the history. Each task says how its signal is described in ``model.json``."""
+
+    model: nn.Module
+    network: NetworkConfig
+    signal: Any
+    metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    out: Path | None = None
+
+    def description(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def loaded(self) -> LoadedModel:
+        """The fitted network as :func:`sirenkit.load` would return it."""
+        return LoadedModel(self.model, self.network, self.description(), self.out or Path("."))

@@ -24,8 +24,7 @@ from ..classical import integrate_gradient
 from ..config import NetworkConfig, TrainConfig
 from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..metrics import psnr, ssim
-from ..training import fit
-from .common import build_on_device, fit_summary, prepare_run_folder, write_config
+from .common import fit_summary, run_recipe
 from .image import finite_difference_maps, image_network
 from .poisson import (
     MULTISCALE_WEIGHTS, DerivativeFit, _reconstruction, _write_derivative_run, align_constant,
@@ -161,18 +160,13 @@ def fuse_images(
     spacing = grid_spacing(signal.shape)
     classical = set_mean(integrate_gradient(composite, spacing), reference, weights)
     shown_classical = np.clip(classical, 0, 1)
-    out_path = prepare_run_folder(out, resume)
-    net, device = build_on_device(network, train)
-    problem = derivative_problem(composite, "gradient", batch_size=train.batch_size, device=device,
-                                 reference=shown_classical, segment_weight=segment_weight)
-    if out_path is not None:
-        settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
-                    "at": list(at), "size": size, "resize": resize, "segment_weight": segment_weight}
-        write_config(out_path, "fusion", settings, network, train, device)
-    started = time.perf_counter()
-    result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress)
-    wall = time.perf_counter() - started
+    settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
+                "at": list(at), "size": size, "resize": resize, "segment_weight": segment_weight}
+    run = run_recipe(network, train, lambda device: derivative_problem(
+        composite, "gradient", batch_size=train.batch_size, device=device, reference=shown_classical,
+        segment_weight=segment_weight), task="fusion", settings=settings, out=out, resume=resume, progress=progress)
+    net, result, out_path = run.model, run.result, run.out
+    wall = time.perf_counter() - run.started
 
     raw = _reconstruction(net, signal.shape, signal.channels)
     fused = set_mean(raw, reference, weights)

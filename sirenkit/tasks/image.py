@@ -4,7 +4,6 @@ SIREN with the paper's baselines at the same parameter budget."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,8 +23,8 @@ from ..io import LoadedModel, atomic_write_path, save_model, write_json
 from ..metrics import psnr, psnr_from_mse, ssim
 from ..network import build_network, count_parameters, width_for_budget
 from ..render import gradient_magnitude_map, laplacian_map, render_image
-from ..training import FitResult, fit
-from .common import build_on_device, fit_summary, history_series, prepare_run_folder, write_config
+from ..training import FitResult
+from .common import SignalFit, fit_summary, history_series, run_recipe
 
 OUTPUT_SCALE, OUTPUT_OFFSET = 2.0, -1.0
 """Networks fit ``y = 2 I − 1``: intensities in [0, 1] become targets in [-1, 1], as in the paper."""
@@ -93,20 +92,11 @@ def image_problem(signal: ImageSignal, *, batch_size: int | None, device: torch.
     return Problem([residual], evaluate=evaluate)
 
 
-@dataclass
-class ImageFit:
+class ImageFit(SignalFit):
     """The outcome of :func:`fit_image`."""
 
-    model: nn.Module
-    network: NetworkConfig
-    signal: ImageSignal
-    metrics: dict[str, Any]
-    history: list[dict[str, float]] = field(default_factory=list)
-    out: Path | None = None
-
-    def loaded(self) -> LoadedModel:
-        """The fitted network as :func:`sirenkit.load` would return it."""
-        return LoadedModel(self.model, self.network, signal_description(self.signal), self.out or Path("."))
+    def description(self) -> dict[str, Any]:
+        return signal_description(self.signal)
 
 
 def fit_image(
@@ -132,18 +122,13 @@ def fit_image(
             f"but {signal.name} needs 2 → {signal.channels}"
         )
     train = train or image_train_config(signal)
-    net, device = build_on_device(network, train)
-    problem = image_problem(signal, batch_size=train.batch_size, device=device)
-    out_path = prepare_run_folder(out, resume)
-    if out_path is not None:
-        write_config(out_path, "image", {"source": signal.name, "size": size}, network, train, device)
-    started = time.perf_counter()
-    result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path,
-                 resume=resume, progress=progress)
-    fitting = ImageFit(net, network, signal, {}, result.history, out_path)
-    fitting.metrics = _metrics(fitting, result, wall=time.perf_counter() - started)
-    if out_path is not None:
-        write_image_run(fitting, out_path)
+    run = run_recipe(network, train, lambda device: image_problem(signal, batch_size=train.batch_size, device=device),
+                     task="image", settings={"source": signal.name, "size": size}, out=out, resume=resume,
+                     progress=progress)
+    fitting = ImageFit(run.model, network, signal, {}, run.result.history, run.out)
+    fitting.metrics = _metrics(fitting, run.result, wall=time.perf_counter() - run.started)
+    if run.out is not None:
+        write_image_run(fitting, run.out)
     return fitting
 
 

@@ -26,8 +26,7 @@ from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, im
 from ..io import LoadedModel, save_model, write_json
 from ..metrics import psnr, ssim
 from ..render import evaluate_points
-from ..training import fit
-from .common import build_on_device, fit_summary, history_series, prepare_run_folder, write_config
+from .common import fit_summary, history_series, run_recipe
 from .image import (
     OUTPUT_OFFSET, OUTPUT_SCALE, derivative_maps, finite_difference_maps, image_network, save_png, signal_description,
 )
@@ -321,20 +320,15 @@ def fit_poisson(
         raise ValueError(f"{signal.name}: the image is constant, its {source} is zero everywhere")
     train = train or poisson_train_config(source)
     network = network or image_network(signal, model)
-    out_path = prepare_run_folder(out, resume)
-    net, device = build_on_device(network, train)
     if segment_weight is None:
         segment_weight = MULTISCALE_WEIGHTS[source]
-    problem = derivative_problem(target, source, batch_size=train.batch_size, device=device, reference=signal.pixels,
-                                 segment_weight=segment_weight)
-    if out_path is not None:
-        settings = {"source_image": signal.name, "size": size, "from": source, "means": means,
-                    "segment_weight": segment_weight}
-        write_config(out_path, "poisson", settings, network, train, device)
-    started = time.perf_counter()
-    result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress)
-    wall = time.perf_counter() - started
+    settings = {"source_image": signal.name, "size": size, "from": source, "means": means,
+                "segment_weight": segment_weight}
+    run = run_recipe(network, train, lambda device: derivative_problem(
+        target, source, batch_size=train.batch_size, device=device, reference=signal.pixels,
+        segment_weight=segment_weight), task="poisson", settings=settings, out=out, resume=resume, progress=progress)
+    net, result, out_path = run.model, run.result, run.out
+    wall = time.perf_counter() - run.started
 
     name, description, align = ALIGNMENTS[source]
     raw = _reconstruction(net, signal.shape, signal.channels)

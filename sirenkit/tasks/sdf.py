@@ -25,8 +25,8 @@ from ..io import LoadedModel, atomic_write_path, save_model, write_json
 from ..mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_components
 from ..metrics import SURFACE_METRIC_CONVENTIONS, compare_meshes, surface_distances
 from ..pointcloud import PointCloud, load_point_cloud
-from ..training import FitResult, fit
-from .common import build_on_device, fit_summary, history_series, prepare_run_folder, write_config
+from ..training import FitResult
+from .common import fit_summary, history_series, run_recipe
 from .image import save_png
 
 
@@ -189,21 +189,15 @@ def fit_sdf(
     if network.in_features != 3 or network.out_features != 1:
         raise ValueError(f"an SDF network maps 3 → 1, got {network.in_features} → {network.out_features}")
     train = train or sdf_train_config()
-    net, device = build_on_device(network, train)
-    problem = sdf_problem(cloud, config, device)
-    out_path = prepare_run_folder(out, resume)
-    if out_path is not None:
-        write_config(out_path, "sdf", {"source": cloud.name, **to_dict(config)}, network, train, device)
-    started = time.perf_counter()
-    result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress)
-    fitting = SdfFit(net, network, cloud, {}, result.history, out_path)
+    run = run_recipe(network, train, lambda device: sdf_problem(cloud, config, device), task="sdf",
+                     settings={"source": cloud.name, **to_dict(config)}, out=out, resume=resume, progress=progress)
+    fitting = SdfFit(run.model, network, cloud, {}, run.result.history, run.out)
     support = None if config.keep_unsupported else support_points(cloud)
     fitting.vertices, fitting.faces, fitting.pieces_dropped = mesh_in_input_frame(
-        net, cloud, config.mesh_resolution, support=support)
-    fitting.metrics = _metrics(fitting, result, config, wall=time.perf_counter() - started)
-    if out_path is not None:
-        write_sdf_run(fitting, out_path)
+        run.model, cloud, config.mesh_resolution, support=support)
+    fitting.metrics = _metrics(fitting, run.result, config, wall=time.perf_counter() - run.started)
+    if run.out is not None:
+        write_sdf_run(fitting, run.out)
     return fitting
 
 

@@ -4,7 +4,6 @@ and rendering back at any frame rate or size (the network is continuous in time 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,11 @@ from ..constraints import Constraint, GridSamples, Problem
 from ..figures import curve_figure
 from ..io import LoadedModel, save_model, write_json
 from ..render import evaluate_points
-from ..training import FitResult, fit
+from ..training import FitResult
 from ..video import (
     VideoSignal, frame_coordinates, frame_psnrs, frame_strip_figure, frame_times, load_video, write_video,
 )
-from .common import build_on_device, fit_summary, prepare_run_folder, write_config
+from .common import SignalFit, fit_summary, run_recipe
 
 OUTPUT_SCALE, OUTPUT_OFFSET = 2.0, -1.0
 """Networks fit ``y = 2 v − 1``: intensities in [0, 1] become targets in [-1, 1], as in the paper."""
@@ -101,19 +100,11 @@ def video_problem(signal: VideoSignal, *, batch_size: int | None, device: torch.
     return Problem([Constraint("video", lambda f: f.value - f.data["target"], domain)], evaluate=evaluate)
 
 
-@dataclass
-class VideoFit:
+class VideoFit(SignalFit):
     """The outcome of :func:`fit_video`."""
 
-    model: nn.Module
-    network: NetworkConfig
-    signal: VideoSignal
-    metrics: dict[str, Any]
-    history: list[dict[str, float]] = field(default_factory=list)
-    out: Path | None = None
-
-    def loaded(self) -> LoadedModel:
-        return LoadedModel(self.model, self.network, signal_description(self.signal), self.out or Path("."))
+    def description(self) -> dict[str, Any]:
+        return signal_description(self.signal)
 
 
 def fit_video(
@@ -136,19 +127,14 @@ def fit_video(
         raise ValueError(f"the network maps {network.in_features} → {network.out_features}, "
                          f"but {signal.name} needs 3 → {signal.channels}")
     train = train or video_train_config(signal)
-    net, device = build_on_device(network, train)
-    problem = video_problem(signal, batch_size=train.batch_size, device=device)
-    out_path = prepare_run_folder(out, resume)
-    if out_path is not None:
-        write_config(out_path, "video", {"source": signal.name, "size": size}, network, train, device)
-    started = time.perf_counter()
-    result = fit(net, problem, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress)
-    fitting = VideoFit(net, network, signal, {}, result.history, out_path)
+    run = run_recipe(network, train, lambda device: video_problem(signal, batch_size=train.batch_size, device=device),
+                     task="video", settings={"source": signal.name, "size": size}, out=out, resume=resume,
+                     progress=progress)
+    fitting = VideoFit(run.model, network, signal, {}, run.result.history, run.out)
     reconstruction, _ = render_video(fitting.loaded())
-    fitting.metrics = _metrics(fitting, result, reconstruction, wall=time.perf_counter() - started)
-    if out_path is not None:
-        write_video_run(fitting, reconstruction, out_path)
+    fitting.metrics = _metrics(fitting, run.result, reconstruction, wall=time.perf_counter() - run.started)
+    if run.out is not None:
+        write_video_run(fitting, reconstruction, run.out)
     return fitting
 
 
