@@ -119,9 +119,7 @@ def snr(estimate: np.ndarray, reference: np.ndarray) -> float:
 def audio_figure(reference: np.ndarray, estimate: np.ndarray, rate: int, path: str | Path, *,
                  title: str | None = None) -> None:
     """Waveform (top) and spectrogram (bottom) of ground truth, fit and error, first channel."""
-    import matplotlib.pyplot as plt
-
-    from .figures import save_figure
+    from .figures import new_figure, save_figure
 
     from scipy.signal import spectrogram
 
@@ -130,7 +128,7 @@ def audio_figure(reference: np.ndarray, estimate: np.ndarray, rate: int, path: s
     times = np.arange(len(reference)) / rate
     window = int(2 ** np.clip(round(math.log2(max(rate * 0.02, 16))), 4, 12))  # ~20 ms
     window = min(window, len(reference))
-    figure, axes = plt.subplots(2, 3, figsize=(14, 6.2), sharex="col")
+    figure, axes = new_figure(2, 3, figsize=(14, 6.2), sharex="col")
     top = None
     for column, (name, values) in enumerate((("ground truth", reference), ("fit", estimate), ("error", error))):
         axes[0, column].plot(times, values, linewidth=0.4, color="C3" if name == "error" else "C0")

@@ -7,6 +7,7 @@ in one line on stderr and exit code 2; a diverged run exits 3, an interrupted on
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -201,11 +202,14 @@ def network_settings(options: dict[str, Any]) -> dict[str, Any]:
               help="Restore each channel's mean from these values (one, or one per channel) instead of "
                    "aligning to the ground truth.")
 @click.option("--segments", type=click.FloatRange(min=0), default=None,
-              help="Weight of the multiscale constraint: line integrals of the gradient, or fluxes "
-                   "through boxes for the Laplacian; 0 turns it off [default: 0.01 and 0.0001].")
+              help="--from gradient: weight of the multiscale constraint, line integrals of the gradient; "
+                   "0 turns it off [default: 0.01].")
+@click.option("--boxes", type=click.FloatRange(min=0), default=None,
+              help="--from laplacian: weight of the multiscale constraint, fluxes of the gradient through "
+                   "boxes; 0 turns it off [default: 0.0001].")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def poisson_command(source: str, derivative: str, size: int | None, means: str | None, segments: float | None,
-                    resume: bool, **options: Any) -> None:
+                    boxes: float | None, resume: bool, **options: Any) -> None:
     """Reconstruct an image from its gradients or its Laplacian alone (Poisson's equation).
 
     The network never sees a pixel value. PSNR is reported after the alignment the derivative
@@ -219,9 +223,8 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
     train = train_config(options, defaults=poisson_train_config(derivative))
     out = options["out"] or default_out(f"poisson-{derivative}", source)
     fitted = fit_poisson(signal, derivative, size=size, network=image_network_options(signal, options),
-                         train=train, means=parse_floats(means, "--means"), segment_weight=segments, out=out,
-                         resume=resume,
-                         progress=not options["quiet"])
+                         train=train, means=parse_floats(means, "--means"), segment_weight=segments,
+                         box_weight=boxes, out=out, resume=resume, progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "alignment", "classical_psnr", "steps", "seconds"))
 
 
@@ -521,10 +524,27 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+class _EchoHandler(logging.Handler):
+    """Prints the library's log records on the current stderr, as the CLI's own lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"sirenkit: {record.getMessage()}", err=True)
+
+
+def _show_library_log() -> None:
+    """The library logs and returns; the command line is where its messages are printed."""
+    library = logging.getLogger("sirenkit")
+    if not any(isinstance(handler, _EchoHandler) for handler in library.handlers):
+        library.addHandler(_EchoHandler())
+    library.setLevel(logging.INFO)
+    library.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     from .training import TrainingDiverged, TrainingInterrupted
 
+    _show_library_log()
     try:
         app.main(args=argv, prog_name="sirenkit", standalone_mode=False)
     except click.exceptions.Exit as done:

@@ -10,8 +10,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-ModelName = Literal["siren", "relu", "relu-pe", "rff", "tanh"]
+ModelName = str
+"""The name of a registered network family (:mod:`sirenkit.families`)."""
 MODEL_NAMES: tuple[str, ...] = ("siren", "relu", "relu-pe", "rff", "tanh")
+"""The built-in families; :func:`sirenkit.families.model_names` lists every registered one."""
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,9 @@ class NetworkConfig:
     out_features: int
     """Number of output values per point (1 for grey, 3 for RGB, ...)."""
     model: ModelName = "siren"
-    """Network family: ``siren`` (sine activations), or one of the paper's baselines:
-    ``relu`` (plain ReLU MLP), ``relu-pe`` (ReLU on NeRF-style positional encoding),
-    ``rff`` (ReLU on Gaussian random Fourier features), ``tanh``."""
+    """Network family, any registered one (:mod:`sirenkit.families`): ``siren`` (sine
+    activations), or one of the paper's baselines: ``relu`` (plain ReLU MLP), ``relu-pe`` (ReLU on
+    NeRF-style positional encoding), ``rff`` (ReLU on Gaussian random Fourier features), ``tanh``."""
     hidden_features: int = 256
     """Width of every hidden layer."""
     hidden_layers: int = 4
@@ -50,8 +52,9 @@ class NetworkConfig:
     """``rff`` only: seed of the random frequencies, so that a saved model rebuilds exactly."""
 
     def __post_init__(self) -> None:
-        if self.model not in MODEL_NAMES:
-            raise ValueError(f"unknown model {self.model!r}; expected one of {', '.join(MODEL_NAMES)}")
+        from .families import get_family
+
+        get_family(self.model)  # an unknown name is a ValueError listing the registered ones
         for name in ("in_features", "out_features", "hidden_features", "hidden_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -79,7 +79,12 @@ def _required(tensor: torch.Tensor | None, name: str) -> torch.Tensor:
 
 
 class Domain(Protocol):
-    """Where a constraint holds: draws the points (and their data) of one step."""
+    """Where a constraint holds: draws the points (and their data) of one step.
+
+    ``batch_size`` is ``None`` for a domain that yields every point each step. A domain that draws
+    more points than ``batch_size`` says (``GridBoxes``: four sides of points per box) may define
+    ``points_per_step``; one that can be sub-sampled may define ``with_batch_size(n)``, which
+    :func:`sirenkit.fit` calls when ``TrainConfig.batch_size`` is set."""
 
     batch_size: int | None
 
@@ -138,6 +143,10 @@ class PointSet:
             batch_size=self.batch_size,
         )
 
+    def with_batch_size(self, batch_size: int | None) -> "PointSet":
+        """The same points, ``batch_size`` of them drawn per step."""
+        return PointSet(self.points, self.data, batch_size=batch_size)
+
     def where(self, mask: torch.Tensor, *, batch_size: int | None = None) -> "PointSet":
         """The points (and their data) where ``mask (N,)`` is true: a masked image's known
         pixels, a region of a grid."""
@@ -186,6 +195,10 @@ class GridSamples:
     def to(self, device: torch.device) -> "GridSamples":
         return GridSamples(self.shape, {name: v.to(device) for name, v in self.data.items()},
                            batch_size=self.batch_size)
+
+    def with_batch_size(self, batch_size: int | None) -> "GridSamples":
+        """The same grid, ``batch_size`` points drawn per step."""
+        return GridSamples(self.shape, self.data, batch_size=batch_size)
 
     def coordinates(self, index: torch.Tensor) -> torch.Tensor:
         """``(N, d)`` coordinates of flat indices ``(N,)``."""
@@ -300,6 +313,15 @@ class Sampler:
         return points.to(self.device), {name: torch.as_tensor(v).to(self.device) for name, v in dict(data).items()}
 
 
+def points_per_step(domain: Domain) -> int:
+    """Points ``domain`` draws in one step: its own ``points_per_step`` where it defines one, else
+    its batch size (at most its size), else all of its points."""
+    own = getattr(domain, "points_per_step", None)
+    if own is not None:
+        return int(own)
+    return domain.size if domain.batch_size is None else min(domain.batch_size, domain.size)
+
+
 Norm = Union[str, Callable[[torch.Tensor], torch.Tensor]]
 
 
@@ -377,12 +399,22 @@ class Problem:
     @property
     def points_per_step(self) -> int:
         """Points drawn in one step, each shared domain counted once."""
-        return sum(domain.batch_size or domain.size for domain in self.domains.values())
+        return sum(points_per_step(domain) for domain in self.domains.values())
+
+    def with_batch_size(self, batch_size: int) -> "Problem":
+        """A copy in which every domain that yields all its points each step (``batch_size`` None)
+        and can be sub-sampled draws ``batch_size`` points instead; the others are kept."""
+        return self._with_domains({key: domain.with_batch_size(batch_size)
+                                   if domain.batch_size is None and hasattr(domain, "with_batch_size") else domain
+                                   for key, domain in self.domains.items()})
+
+    def _with_domains(self, replaced: dict[int, Domain]) -> "Problem":
+        """A copy whose domains are ``replaced[id(old domain)]``: shared domains stay shared."""
+        return Problem([Constraint(**{**c.__dict__, "domain": replaced[id(c.domain)]}) for c in self.constraints],
+                       self.evaluate, self.metadata)
 
     def to(self, device: torch.device) -> "Problem":
-        moved = {key: domain.to(device) for key, domain in self.domains.items()}  # shared stays shared
-        return Problem([Constraint(**{**c.__dict__, "domain": moved[id(c.domain)]}) for c in self.constraints],
-                       self.evaluate, self.metadata)
+        return self._with_domains({key: domain.to(device) for key, domain in self.domains.items()})
 
     def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """One batch of points and data per constraint; constraints on the same domain object
@@ -395,8 +427,9 @@ class Problem:
         before training, named after its constraint: a domain with no points or of the wrong
         dimension, a residual of the wrong shape or reading data the domain lacks, a derivative
         the network cannot provide. Raises ``ValueError``."""
-        from .network import MLP
+        from .families import FAMILIES, family_of
 
+        family = family_of(model)
         generator = torch.Generator().manual_seed(0)  # not the training generator: nothing changes
         config = getattr(model, "config", None)
         for constraint in self.constraints:
@@ -404,13 +437,14 @@ class Problem:
             if constraint.domain.size == 0:
                 raise ValueError(f"{label}: its domain has no points")
             second = sorted({"laplacian", "hessian"} & set(constraint.needs))
-            if second and isinstance(model, MLP) and config.model != "tanh":
+            if second and family is not None and not family.second_derivatives:
+                usable = ", ".join(name for name, other in FAMILIES.items() if other.second_derivatives)
                 raise ValueError(f"{label} needs the {' and '.join(second)}, but the second derivatives of a "
-                                 f"{config.model} network are zero almost everywhere; use siren or tanh")
+                                 f"{family.name} network {family.why_no_second_derivatives}; use one of {usable}")
             try:
                 batch, data = constraint.domain.sample(generator)
             except (ValueError, RuntimeError) as error:
-                raise ValueError(f"{label}: its domain could not draw points ({error})") from None
+                raise ValueError(f"{label}: its domain could not draw points ({error})") from error
             if batch.shape[0] == 0:
                 raise ValueError(f"{label}: its domain drew no points")
             if config is not None and batch.shape[1] != config.in_features:
@@ -430,9 +464,9 @@ class Problem:
                 residual = constraint.residual(Fields(batch, data, fields))
             except KeyError as error:
                 raise ValueError(f"{label}: the residual reads data {error} that its domain does not have "
-                                 f"(it has: {', '.join(data) or 'none'})") from None
+                                 f"(it has: {', '.join(data) or 'none'})") from error
             except (ValueError, RuntimeError, IndexError, TypeError) as error:
-                raise ValueError(f"{label}: {' '.join(str(error).split())}") from None
+                raise ValueError(f"{label}: {' '.join(str(error).split())}") from error
             if not isinstance(residual, torch.Tensor) or residual.ndim == 0 or residual.shape[0] not in rows:
                 shape = tuple(residual.shape) if isinstance(residual, torch.Tensor) else type(residual).__name__
                 expected = " or ".join(f"({n},) or ({n}, k)" for n in sorted(rows))

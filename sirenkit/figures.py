@@ -1,26 +1,35 @@
-"""Figures written into run folders (matplotlib, Agg backend, written atomically)."""
+"""Figures written into run folders, written atomically.
+
+Figures are ``matplotlib.figure.Figure`` objects drawn by the Agg renderer when they are saved;
+pyplot is never imported, so sirenkit neither switches matplotlib's backend nor keeps figures
+open: a notebook's inline figures stay as they are.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .io import atomic_write_path  # noqa: E402
+from .io import atomic_write_path
 
 
-def save_figure(figure: plt.Figure, path: str | Path, *, dpi: int = 110) -> None:
-    """Save and close ``figure`` without ever leaving a half-written file."""
+def new_figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], **subplots: Any) -> tuple[Figure, Any]:
+    """A figure outside pyplot and its axes (``Figure.subplots``: one axis, or an array of them)."""
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(rows, columns, **subplots)
+
+
+def save_figure(figure: Figure, path: str | Path, *, dpi: int = 110) -> None:
+    """Save ``figure`` (rendered by Agg, whatever the session's backend) without ever leaving a
+    half-written file."""
     atomic_write_path(path, lambda temporary: figure.savefig(temporary, dpi=dpi, bbox_inches="tight"))
-    plt.close(figure)
 
 
-def _show_image(axis: plt.Axes, pixels: np.ndarray) -> None:
+def _show_image(axis: Axes, pixels: np.ndarray) -> None:
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
     if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha: show the grey
@@ -41,9 +50,8 @@ def image_rows_figure(
     laplacian_scale = float(np.percentile(np.abs(rows[0][3]), 97.0)) or 1.0
     height, width = rows[0][1].shape[:2]
     panel = 3.2
-    figure, axes = plt.subplots(
-        len(rows), 3, figsize=(3 * panel, len(rows) * panel * height / width + 0.4), squeeze=False
-    )
+    figure, axes = new_figure(len(rows), 3, figsize=(3 * panel, len(rows) * panel * height / width + 0.4),
+                              squeeze=False)
     for row, (label, image, gradient, laplacian) in enumerate(rows):
         _show_image(axes[row, 0], image)
         axes[row, 1].imshow(gradient, cmap="gray", vmin=0, vmax=gradient_scale)
@@ -70,7 +78,7 @@ def curve_figure(
     log_y: bool = False,
 ) -> None:
     """Line plot of named ``(x, y)`` series (a PSNR-per-step curve, loss terms, ...)."""
-    figure, axis = plt.subplots(figsize=(6, 3.6))
+    figure, axis = new_figure(figsize=(6, 3.6))
     for label, (xs, ys) in series.items():
         axis.plot(xs, ys, label=label, marker="." if len(xs) < 40 else None)
     axis.set_xlabel(xlabel)

@@ -128,7 +128,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
         weights = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"{weights_path}: not a readable safetensors file ({error})") from None
-    model = build_network(network)
+    model = build_network(network, seed=0)  # every weight is replaced below
     try:
         model.load_state_dict(weights)
     except RuntimeError as error:

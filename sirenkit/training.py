@@ -9,9 +9,9 @@ explodes stops the run with a message instead of writing a useless model.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +24,11 @@ from tqdm import tqdm
 from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
 from .io import atomic_write, load_checkpoint_file
-from .network import Siren
+from .families import family_of
 
 CHECKPOINT_NAME = "checkpoint.pt"
+
+logger = logging.getLogger("sirenkit")
 
 
 class TrainingDiverged(RuntimeError):
@@ -105,10 +107,13 @@ def native_bfloat16(device: torch.device) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve_precision(config: TrainConfig, device: torch.device) -> str:
-    """``float32`` or ``bfloat16``: the precision ``config`` asks for on ``device``."""
+def resolve_precision(config: TrainConfig, device: torch.device, model: nn.Module | None = None) -> str:
+    """``float32`` or ``bfloat16``: the precision ``config`` asks for on ``device``; ``auto`` keeps
+    float32 for a family whose precision policy excludes bfloat16."""
     if config.precision == "auto":
-        return "bfloat16" if native_bfloat16(device) else "float32"
+        family = family_of(model) if model is not None else None
+        allowed = family is None or family.bfloat16
+        return "bfloat16" if allowed and native_bfloat16(device) else "float32"
     return config.precision
 
 
@@ -150,6 +155,8 @@ def fit(
     """
     device = next(model.parameters()).device
     problem = problem.to(device)
+    if config.batch_size is not None:
+        problem = problem.with_batch_size(config.batch_size)
     problem.check(model)
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -163,12 +170,13 @@ def fit(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
         start_step, elapsed, history = state["step"], state["seconds"], state["history"]
 
-    autograd_derivatives = not isinstance(model, Siren) and any(c.needs for c in problem.constraints)
-    compiled = _use_compile(config, device, problem.points_per_step, double_backward=autograd_derivatives)
-    precision = resolve_precision(config, device)
+    family = family_of(model)
+    double_backward = any(c.needs for c in problem.constraints) and not (
+        family is not None and family.compiles_derivative_steps)
+    compiled = _use_compile(config, device, problem.points_per_step, double_backward=double_backward)
+    precision = resolve_precision(config, device, model)
     eager_terms = _loss_terms_in(problem, device, precision)
     loss_terms = torch.compile(eager_terms) if compiled else eager_terms
 
@@ -184,7 +192,6 @@ def fit(
             "seconds": elapsed,
             "history": history,
             "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
             "train_config": to_dict(config),
             "network_config": to_dict(network_config) if network_config is not None else None,
         }
@@ -216,15 +223,10 @@ def fit(
                 group["lr"] = learning_rate(step, config)
             batches = problem.sample(generator)
             optimizer.zero_grad(set_to_none=True)
-            try:
-                terms, loss = _forward_backward(loss_terms, model, batches)
-            except Exception as error:  # a compiler that fails on this machine: fall back
-                if not compiled:
-                    raise
-                tqdm.write(f"sirenkit: torch.compile failed ({type(error).__name__}: {error}); running eagerly",
-                           file=sys.stderr)
-                compiled, loss_terms = False, eager_terms
-                optimizer.zero_grad(set_to_none=True)
+            if compiled and step == start_step:
+                compiled, loss_terms, terms, loss = _first_compiled_step(loss_terms, eager_terms, model, batches,
+                                                                         optimizer)
+            else:
                 terms, loss = _forward_backward(loss_terms, model, batches)
             if config.clip_grad_norm is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
@@ -267,6 +269,23 @@ def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Ca
             return problem.loss_terms(model, batches)
 
     return reduced
+
+
+def _first_compiled_step(loss_terms: Callable, eager_terms: Callable, model: nn.Module, batches: list,
+                         optimizer: torch.optim.Optimizer) -> tuple[bool, Callable, dict[str, torch.Tensor], torch.Tensor]:
+    """The first step of a compiled run, where compilation happens. If it fails and the same step
+    runs eagerly, the compiler is what failed (no C compiler, an unsupported operation): say so and
+    go on eagerly. If the eager step fails too, the error is the user's (a residual that raises,
+    wrong shapes) and is raised as the eager step raised it. Later steps are never retried."""
+    try:
+        terms, loss = _forward_backward(loss_terms, model, batches)
+        return True, loss_terms, terms, loss
+    except Exception as compile_error:
+        optimizer.zero_grad(set_to_none=True)
+        terms, loss = _forward_backward(eager_terms, model, batches)  # raises the user's own error
+        logger.warning("torch.compile failed (%s: %s); running eagerly", type(compile_error).__name__,
+                       " ".join(str(compile_error).split())[:300])
+        return False, eager_terms, terms, loss
 
 
 def _forward_backward(loss_terms, model, batches):

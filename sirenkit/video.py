@@ -209,15 +209,13 @@ def frame_strip_figure(reference: np.ndarray, estimate: np.ndarray, path: str | 
                        title: str | None = None) -> None:
     """Ground truth (top row) over fit (bottom row) at ``count`` evenly spaced frames, each
     labelled with its frame number and PSNR."""
-    import matplotlib.pyplot as plt
-
-    from .figures import _show_image, save_figure
+    from .figures import _show_image, new_figure, save_figure
 
     index = np.unique(np.linspace(0, len(reference) - 1, min(count, len(reference))).round().astype(int))
     psnrs = frame_psnrs(estimate[index], reference[index])
     height, width = reference.shape[1:3]
     panel = 2.2
-    figure, axes = plt.subplots(2, len(index), figsize=(len(index) * panel, 2 * panel * height / width + 0.7),
+    figure, axes = new_figure(2, len(index), figsize=(len(index) * panel, 2 * panel * height / width + 0.7),
                                 squeeze=False)
     for column, frame in enumerate(index):
         _show_image(axes[0, column], reference[frame])

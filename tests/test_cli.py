@@ -80,6 +80,25 @@ def test_poisson_smoke(tmp_path, capsys, source):
         assert (out / name).is_file()
 
 
+@pytest.mark.parametrize("source, option, weight, other", [("gradient", "--segments", "0.05", "--boxes"),
+                                                           ("laplacian", "--boxes", "0.001", "--segments")])
+def test_poisson_multiscale_weights_have_their_own_names(tmp_path, capsys, source, option, weight, other):
+    out = tmp_path / source
+    code, _, err = run(["poisson", "camera", "--from", source, "--size", "16", *TINY, option, weight, "--out", out],
+                       capsys)
+    assert code == 0, err
+    settings = json.loads((out / "config.json").read_text())["poisson"]
+    named = {"--segments": "segment_weight", "--boxes": "box_weight"}
+    assert settings[named[option]] == float(weight) and settings[named[other]] == 0.0
+    history = json.loads((out / "history.json").read_text())
+    assert {"--segments": "segments", "--boxes": "boxes"}[option] in history[-1]  # the term was fitted
+    code, _, err = run(["poisson", "camera", "--from", source, "--size", "16", *TINY, other, "0.1",
+                        "--out", tmp_path / "refused"], capsys)
+    named_source = {"gradient": "gradient", "laplacian": "Laplacian"}[source]
+    assert_one_line_error(code, err, f"does not apply to a reconstruction from the {named_source}")
+    assert not (tmp_path / "refused" / "checkpoint.pt").exists()
+
+
 def test_poisson_restores_given_channel_means(tmp_path, capsys):
     out = tmp_path / "means"
     code, _, err = run(["poisson", "coffee", "--from", "gradient", "--size", "16", *TINY, "--means", "0.2,0.4,0.6",

@@ -4,8 +4,12 @@ import pytest
 import torch
 from scipy import stats
 
+import sirenkit as sk
+from conftest import smooth_image
 from sirenkit.config import NetworkConfig
+from sirenkit.families import unregister_family
 from sirenkit.network import MLP, Siren, build_network, count_parameters, nyquist_frequencies, width_for_budget
+from sirenkit.training import resolve_precision
 
 
 def arcsine_ks(values: torch.Tensor) -> float:
@@ -91,6 +95,7 @@ def test_every_model_maps_coordinates_to_outputs(model):
     assert out.shape == (10, 3)
     assert torch.isfinite(out).all()
     assert isinstance(net, Siren if model == "siren" else MLP)
+    assert sk.family_of(net).name == model
 
 
 def test_positional_encoding_matches_the_paper_nyquist_rule():
@@ -126,3 +131,103 @@ def test_bad_configuration_is_rejected_with_a_clear_message():
         NetworkConfig(in_features=2, out_features=1, model="sine")
     with pytest.raises(ValueError, match="hidden_features must be at least 1"):
         NetworkConfig(in_features=2, out_features=1, hidden_features=0)
+
+
+# --- a family defined and registered here only, used through the public API ----------------------
+
+class CosineNet(torch.nn.Module):
+    """``cos(ω0 (W x + b))`` layers with SIREN's initialisation: a family sirenkit does not ship."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.inner = Siren(NetworkConfig(**{**config.__dict__, "model": "siren"}))
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        hidden = coords
+        for omega, layer in zip(self.inner.omegas(), self.inner.layers):
+            hidden = torch.cos(omega * layer(hidden))
+        return self.inner.output(hidden)
+
+
+class CountingEngine:
+    """A closed-form engine stand-in: autograd, counting its calls (the family's own engine must be
+    the one generic code uses)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, model, coords, *, jacobian, laplacian, hessian, axes, method):
+        self.calls += 1
+        return sk.autograd_derivatives(model, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian,
+                                       axes=axes)
+
+
+@pytest.fixture
+def cosine_family():
+    engine = CountingEngine()
+    family = sk.register_family(sk.NetworkFamily("cosine-test", build=CosineNet, summary="cosine layers",
+                                                 derivatives=engine, compiles_with_derivatives=False,
+                                                 bfloat16=False))
+    yield family, engine
+    unregister_family("cosine-test")
+
+
+def test_a_family_registered_in_a_test_fits_an_image_and_a_poisson_problem(cosine_family, tmp_path):
+    family, engine = cosine_family
+    assert "cosine-test" in sk.model_names()
+    image = sk.ImageSignal(pixels=smooth_image(16, 16), name="smooth", mode="L")
+    network = NetworkConfig(in_features=2, out_features=1, model="cosine-test", hidden_features=32, hidden_layers=2)
+    assert sk.parameter_count(network) == sk.count_parameters(sk.build_network(network))
+    fitted = sk.fit_image(image, network=network, train=sk.TrainConfig(steps=150, compile=False), progress=False)
+    assert fitted.metrics["psnr"] > 30 and fitted.metrics["model"] == "cosine-test"
+    assert engine.calls == 0  # value-only steps never ask for derivatives
+    sk.fit_image(image, network=network, train=sk.TrainConfig(steps=1, compile=False), out=tmp_path / "image",
+                 progress=False)
+    assert sk.load(tmp_path / "image").network.model == "cosine-test"  # saved and rebuilt by its family
+    engine.calls = 0
+
+    from sirenkit.tasks.poisson import fit_poisson
+
+    poisson = fit_poisson(image, "gradient", network=network, segment_weight=0.0,
+                          train=sk.TrainConfig(steps=150, learning_rate=1e-3, compile=False), progress=False)
+    assert engine.calls >= 150  # the family's engine computed every step's Jacobian
+    assert poisson.metrics["psnr"] > 17  # from gradients only, 150 steps: ~20 dB measured
+    assert poisson.history[-1]["psnr"] > poisson.history[0]["psnr"] + 5
+    # the precision policy and the compile policy come from the family, not from a type test
+    cpu = torch.device("cpu")
+    assert resolve_precision(sk.TrainConfig(precision="auto"), cpu, sk.build_network(network)) == "float32"
+    assert not family.compiles_derivative_steps
+
+
+def test_a_family_without_second_derivatives_refuses_a_laplacian_constraint():
+    sk.register_family(sk.NetworkFamily("step-test", build=CosineNet, summary="piecewise",
+                                        second_derivatives=False, why_no_second_derivatives="are zero here"))
+    try:
+        network = sk.build_network(NetworkConfig(in_features=1, out_features=1, model="step-test", hidden_features=8))
+        problem = sk.Problem([sk.Constraint("curved", lambda f: f.laplacian, sk.Box([-1], [1], 8),
+                                            needs=("laplacian",))])
+        with pytest.raises(ValueError, match="second derivatives of a step-test network are zero here"):
+            problem.check(network)
+    finally:
+        unregister_family("step-test")
+    with pytest.raises(ValueError, match="unknown model 'step-test'"):
+        NetworkConfig(in_features=1, out_features=1, model="step-test")
+
+
+def test_families_count_their_parameters_without_building_the_weights():
+    for name in sk.MODEL_NAMES:
+        config = NetworkConfig(in_features=3, out_features=2, model=name, hidden_features=24, hidden_layers=3)
+        assert sk.parameter_count(config) == sk.count_parameters(sk.build_network(config)), name
+    huge = NetworkConfig(in_features=2, out_features=1, hidden_features=100_000, hidden_layers=3)
+    assert sk.parameter_count(huge) == 2 * 100_000 + 100_000 + 2 * (100_000**2 + 100_000) + 100_000 + 1
+
+
+def test_a_seeded_build_leaves_the_global_random_state_alone():
+    state = torch.get_rng_state()
+    first = sk.build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=8), seed=5)
+    assert torch.equal(torch.get_rng_state(), state)
+    again = sk.build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=8), seed=5)
+    other = sk.build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=8), seed=6)
+    assert torch.equal(first.layers[0].weight, again.layers[0].weight)
+    assert not torch.equal(first.layers[0].weight, other.layers[0].weight)

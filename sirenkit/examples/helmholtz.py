@@ -138,14 +138,12 @@ def run(out: str | Path | None = None, *, tiny: bool = False, steps: int | None 
 
 
 def figure(path: Path, fitted, reference, open_space, metrics) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..figures import save_figure
+    from ..figures import new_figure, save_figure
 
     limit = float(np.nanpercentile(np.abs(reference.real), 99))
     panels = [("SIREN", fitted), ("finite differences, same walls", reference), ("free space (Hankel)", open_space),
               ("SIREN − finite differences", fitted - reference)]
-    fig, axes = plt.subplots(2, 4, figsize=(15, 7.6))
+    fig, axes = new_figure(2, 4, figsize=(15, 7.6))
     for column, (title, field) in enumerate(panels):
         for row, (part, values) in enumerate((("Re", field.real), ("Im", field.imag))):
             axes[row, column].imshow(values.T, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r",

@@ -64,15 +64,15 @@ def run(out: str | Path | None = None, *, tiny: bool = False, steps: int | None 
 
 
 def figure(path: Path, pixels, known, filled, classical, metrics) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..figures import save_figure
+    from ..figures import new_figure, save_figure
 
     shown = np.where(known, pixels, np.nan)
     panels = [("known pixels (30 %)", shown), (f"SIREN: {metrics['psnr_missing']:.2f} dB on the missing", filled),
               (f"biharmonic: {metrics['psnr_missing_biharmonic']:.2f} dB", classical), ("original", pixels)]
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.9))
-    cmap = plt.get_cmap("gray").with_extremes(bad=(0.85, 0.3, 0.3))
+    fig, axes = new_figure(1, 4, figsize=(14, 3.9))
+    from matplotlib import colormaps
+
+    cmap = colormaps["gray"].with_extremes(bad=(0.85, 0.3, 0.3))
     for axis, (title, image) in zip(axes, panels):
         axis.imshow(image, cmap=cmap, vmin=0, vmax=1)
         axis.set_title(title, fontsize=10)

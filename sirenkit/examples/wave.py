@@ -105,11 +105,9 @@ def run(out: str | Path | None = None, *, tiny: bool = False, steps: int | None 
 
 
 def figure(path: Path, times, reference, fitted, errors) -> None:
-    import matplotlib.pyplot as plt
+    from ..figures import new_figure, save_figure
 
-    from ..figures import save_figure
-
-    fig, axes = plt.subplots(3, len(times), figsize=(3.2 * len(times), 9.4), squeeze=False)
+    fig, axes = new_figure(3, len(times), figsize=(3.2 * len(times), 9.4), squeeze=False)
     for column, moment in enumerate(times):
         limit = float(np.abs(reference[column]).max()) or 1.0
         for row, (label, values) in enumerate((("finite differences", reference[column]), ("SIREN", fitted[column]),

@@ -27,8 +27,7 @@ from ..training import CHECKPOINT_NAME, FitResult, fit, resolve_device
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
     """The freshly initialised network (seeded from ``train.seed``) on the configured device."""
     device = resolve_device(train.device)
-    torch.manual_seed(train.seed)
-    return build_network(network).to(device), device
+    return build_network(network, seed=train.seed).to(device), device
 
 
 def environment(device: torch.device) -> dict[str, Any]:

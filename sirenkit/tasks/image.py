@@ -3,6 +3,7 @@ SIREN with the paper's baselines at the same parameter budget."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +26,8 @@ from ..network import build_network, count_parameters, width_for_budget
 from ..render import gradient_magnitude_map, laplacian_map, render_image
 from ..training import FitResult
 from .common import SignalFit, fit_summary, history_series, run_recipe
+
+logger = logging.getLogger("sirenkit")
 
 OUTPUT_SCALE, OUTPUT_OFFSET = 2.0, -1.0
 """Networks fit ``y = 2 I − 1``: intensities in [0, 1] become targets in [-1, 1], as in the paper."""
@@ -222,8 +225,7 @@ def compare_models(
         network = replace(reference, model=name)
         if name != "siren":
             network = replace(network, hidden_features=width_for_budget(network, budget))
-        if progress:
-            print(f"fitting {name} ({network.hidden_features} wide)")
+        logger.info("fitting %s (%d wide)", name, network.hidden_features)
         fits.append(fit_image(signal, network=network, train=train, out=out_path / name if out_path else None,
                               progress=progress))
     if out_path is not None:

@@ -102,6 +102,11 @@ class GridSegments:
     def size(self) -> int:
         return self.coords.shape[0]
 
+    @property
+    def points_per_step(self) -> int:
+        """Both ends of every segment."""
+        return 2 * self.batch_size
+
     def to(self, device: torch.device) -> "GridSegments":
         moved = object.__new__(GridSegments)
         moved.__dict__.update(self.__dict__)
@@ -161,6 +166,11 @@ class GridBoxes:
     def size(self) -> int:
         return self.shape[0] * self.shape[1]
 
+    @property
+    def points_per_step(self) -> int:
+        """``points_per_side`` points on each of the four sides of every box."""
+        return self.batch_size * 4 * self.points_per_side
+
     def to(self, device: torch.device) -> "GridBoxes":
         moved = object.__new__(GridBoxes)
         moved.__dict__.update(self.__dict__)
@@ -216,16 +226,18 @@ def derivative_problem(
     device: torch.device,
     reference: np.ndarray | None = None,
     segment_weight: float = 0.0,
+    box_weight: float = 0.0,
 ) -> Problem:
     """Fit ``∇Φ = target`` (``(H, W, C, 2)``) or ``ΔΦ = target`` (``(H, W, C)``) on the pixel grid.
 
     Targets are in intensity units; the network works in ``y = 2 I − 1``, so they are doubled.
     With a ``reference`` image the evaluation reports PSNR after the alignment of ``source``;
-    without one, it reports the residual only. ``segment_weight > 0`` adds the multiscale
-    constraint: line integrals (:class:`GridSegments`, weight ``segment_weight / h²``) for a
-    gradient, fluxes through boxes (:class:`GridBoxes`, weight ``segment_weight / h⁴``) for a
-    Laplacian.
+    without one, it reports the residual only. The multiscale constraints: ``segment_weight > 0``
+    adds line integrals of a gradient (:class:`GridSegments`, weight ``segment_weight / h²``),
+    ``box_weight > 0`` fluxes through boxes for a Laplacian (:class:`GridBoxes`, weight
+    ``box_weight / h⁴``); each applies to its source only.
     """
+    check_multiscale_weights(source, segment_weight, box_weight)
     height, width, channels = target.shape[:3]
     coords = coordinate_grid((height, width), device=device)
     values = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).to(device) * OUTPUT_SCALE
@@ -237,13 +249,13 @@ def derivative_problem(
         constraint = Constraint("laplacian", lambda f: f.laplacian - f.data["target"], domain, needs=("laplacian",))
     constraints = [constraint]
     spacing = grid_spacing((height, width))
-    if segment_weight > 0 and source == "gradient":
+    if segment_weight > 0:
         segments = GridSegments(coords, target, batch_size=batch_size or height * width)
         constraints.append(Constraint("segments", segment_residual, segments, weight=segment_weight / spacing**2))
-    elif segment_weight > 0:
+    if box_weight > 0:
         boxes = GridBoxes(coords, target, boxes=max(1, (batch_size or height * width) // 32))
         constraints.append(Constraint("boxes", flux_residual, boxes, needs=("jacobian",),
-                                      weight=segment_weight / spacing**4))
+                                      weight=box_weight / spacing**4))
     align = ALIGNMENTS[source][2]
 
     def evaluate(model: nn.Module) -> dict[str, float]:
@@ -254,6 +266,17 @@ def derivative_problem(
         return {"psnr": psnr(align(estimate, reference), reference)}
 
     return Problem(constraints, evaluate=evaluate)
+
+
+def check_multiscale_weights(source: Source, segment_weight: float | None, box_weight: float | None) -> None:
+    """Line integrals belong to a gradient, box fluxes to a Laplacian: a weight for the other
+    source is a mistake worth naming, not something to apply under the wrong name."""
+    if source == "laplacian" and segment_weight:
+        raise ValueError("the segment weight (line integrals of a gradient) does not apply to a reconstruction "
+                         "from the Laplacian; its multiscale constraint is the box-flux weight (--boxes)")
+    if source == "gradient" and box_weight:
+        raise ValueError("the box-flux weight (fluxes of a Laplacian) does not apply to a reconstruction from "
+                         "the gradient; its multiscale constraint is the segment weight (--segments)")
 
 
 # --- results ------------------------------------------------------------------------------
@@ -295,15 +318,17 @@ def fit_poisson(
     model: str = "siren",
     means: Sequence[float] | None = None,
     segment_weight: float | None = None,
+    box_weight: float | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> DerivativeFit:
     """Reconstruct an image from its gradient field or its Laplacian alone.
 
-    ``segment_weight`` (default :data:`MULTISCALE_WEIGHTS`, 0 turns it off) weighs the multiscale
-    constraint: line integrals of the gradient (:class:`GridSegments`) or fluxes through boxes
-    for the Laplacian (:class:`GridBoxes`).
+    The multiscale constraint (defaults :data:`MULTISCALE_WEIGHTS`, 0 turns it off): from a
+    gradient, ``segment_weight`` weighs line integrals (:class:`GridSegments`); from a Laplacian,
+    ``box_weight`` weighs fluxes through boxes (:class:`GridBoxes`). Each is refused for the other
+    source.
 
     ``metrics['psnr']`` is measured after the alignment the source leaves free (see
     ``metrics['alignment']``); ``metrics['classical_psnr']`` is the DCT solution of the same
@@ -320,13 +345,16 @@ def fit_poisson(
         raise ValueError(f"{signal.name}: the image is constant, its {source} is zero everywhere")
     train = train or poisson_train_config(source)
     network = network or image_network(signal, model)
-    if segment_weight is None:
-        segment_weight = MULTISCALE_WEIGHTS[source]
+    check_multiscale_weights(source, segment_weight, box_weight)
+    if source == "gradient":
+        segment_weight, box_weight = MULTISCALE_WEIGHTS[source] if segment_weight is None else segment_weight, 0.0
+    else:
+        segment_weight, box_weight = 0.0, MULTISCALE_WEIGHTS[source] if box_weight is None else box_weight
     settings = {"source_image": signal.name, "size": size, "from": source, "means": means,
-                "segment_weight": segment_weight}
+                "segment_weight": segment_weight, "box_weight": box_weight}
     run = run_recipe(network, train, lambda device: derivative_problem(
         target, source, batch_size=train.batch_size, device=device, reference=signal.pixels,
-        segment_weight=segment_weight), task="poisson", settings=settings, out=out, resume=resume, progress=progress)
+        segment_weight=segment_weight, box_weight=box_weight), task="poisson", settings=settings, out=out, resume=resume, progress=progress)
     net, result, out_path = run.model, run.result, run.out
     wall = time.perf_counter() - run.started
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..config import NetworkConfig, TrainConfig, to_dict
 from ..constraints import Constraint, PointSet, Problem
-from ..figures import curve_figure, save_figure
+from ..figures import curve_figure, new_figure, save_figure
 from ..io import LoadedModel, atomic_write_path, save_model, write_json
 from ..mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_components
 from ..metrics import SURFACE_METRIC_CONVENTIONS, compare_meshes, surface_distances
@@ -268,15 +268,13 @@ def _metrics(fitting: SdfFit, result: FitResult, config: SdfConfig, *, wall: flo
 
 def slices_figure(model: nn.Module, path: Path, *, resolution: int = 256) -> None:
     """Φ on the x = 0, y = 0 and z = 0 planes of the normalised frame, with the zero contour."""
-    import matplotlib.pyplot as plt
-
     device = next(model.parameters()).device
     axis = torch.linspace(-1, 1, resolution, device=device)
     a, b = torch.meshgrid(axis, axis, indexing="ij")
     zero = torch.zeros_like(a)
     planes = {"x = 0": (zero, a, b), "y = 0": (a, zero, b), "z = 0": (a, b, zero)}
     labels = {"x = 0": ("y", "z"), "y = 0": ("x", "z"), "z = 0": ("x", "y")}
-    figure, axes = plt.subplots(1, 3, figsize=(13, 4.4))
+    figure, axes = new_figure(1, 3, figsize=(13, 4.4))
     with torch.no_grad():
         for ax, (name, (x, y, z)) in zip(axes, planes.items()):
             values = model(torch.stack([x, y, z], -1).reshape(-1, 3)).reshape(resolution, resolution).float().cpu().numpy()

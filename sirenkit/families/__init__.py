@@ -1,0 +1,138 @@
+"""Network families: each family is one module that registers a :class:`NetworkFamily`.
+
+A family declares everything generic code may need to know about its networks, so that no
+generic module tests a network's type (DESIGN.md §7):
+
+- how a network is built from a :class:`~sirenkit.config.NetworkConfig` (and so its parameter
+  count, counted on PyTorch's ``meta`` device without allocating the weights);
+- how its derivatives with respect to the coordinates are computed: a closed-form engine
+  (SIREN's forward and adjoint passes) or nested autograd, the generic fallback;
+- whether its second derivatives mean anything (those of a ReLU network are zero almost
+  everywhere, so a Laplacian constraint on one can only mislead);
+- whether a derivative-constrained training step can be compiled (``torch.compile`` cannot
+  differentiate an autograd derivative a second time);
+- its precision policy: whether its hidden layers may run in bfloat16.
+
+A new family is one module: build an ``nn.Module`` whose ``config`` attribute is its
+``NetworkConfig``, then ``register_family(NetworkFamily("name", build=..., summary=...))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Protocol
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from ..config import NetworkConfig
+    from ..derivatives import Derivatives
+
+
+class DerivativeEngine(Protocol):
+    """A family's closed-form derivatives: the value at ``coords: (N, d)`` and what is asked for.
+
+    ``method`` is ``auto`` or one of the family's :attr:`NetworkFamily.methods`."""
+
+    def __call__(self, model: nn.Module, coords: torch.Tensor, *, jacobian: bool, laplacian: bool, hessian: bool,
+                 axes: tuple[int, ...], method: str) -> Derivatives: ...
+
+
+@dataclass(frozen=True)
+class NetworkFamily:
+    """What generic code may ask of a family of networks."""
+
+    name: str
+    """The value of ``NetworkConfig.model`` and of ``--model``."""
+    build: Callable[[NetworkConfig], nn.Module]
+    """A freshly initialised network (from the global RNG; :func:`sirenkit.build_network` forks it)."""
+    summary: str
+    """One line for ``--help`` and the README."""
+    derivatives: DerivativeEngine | None = None
+    """Closed-form derivatives; ``None``: nested autograd (:func:`sirenkit.autograd_derivatives`)."""
+    methods: tuple[str, ...] = ()
+    """Names the engine takes as ``method`` besides ``auto`` (SIREN: ``forward``, ``adjoint``)."""
+    second_derivatives: bool = True
+    """Whether second derivatives (Laplacian, Hessian) carry information."""
+    why_no_second_derivatives: str = ""
+    """Why not, as it completes "the second derivatives of a NAME network ..." (``are zero almost
+    everywhere``), shown to a user whose constraint asks for them anyway."""
+    compiles_with_derivatives: bool | None = None
+    """Whether a step whose loss uses derivatives can be compiled; ``None``: where the derivatives
+    are closed form (a double backward through autograd cannot be compiled)."""
+    bfloat16: bool = True
+    """Whether ``precision="auto"`` may run the hidden layers in bfloat16 where the hardware has it."""
+    parameter_count: Callable[[NetworkConfig], int] | None = None
+    """Parameters of a configuration; ``None`` counts those of a network built on the meta device."""
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.strip():
+            raise ValueError(f"a family needs a name without surrounding spaces, got {self.name!r}")
+        if not self.second_derivatives and not self.why_no_second_derivatives:
+            raise ValueError(f"family {self.name!r}: say why its second derivatives are meaningless")
+
+    @property
+    def compiles_derivative_steps(self) -> bool:
+        if self.compiles_with_derivatives is None:
+            return self.derivatives is not None
+        return self.compiles_with_derivatives
+
+    def count_parameters(self, config: NetworkConfig) -> int:
+        """Trainable parameters of ``config``'s network, without allocating its weights."""
+        if self.parameter_count is not None:
+            return self.parameter_count(config)
+        with torch.device("meta"):
+            module = self.build(config)
+        return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+FAMILIES: dict[str, NetworkFamily] = {}
+"""Every registered family, by name, in the order of registration."""
+
+
+def register_family(family: NetworkFamily, *, replace: bool = False) -> NetworkFamily:
+    """Add ``family`` to the registry (``replace=True`` to redefine a name) and return it."""
+    if family.name in FAMILIES and not replace:
+        raise ValueError(f"a network family named {family.name!r} is already registered")
+    FAMILIES[family.name] = family
+    return family
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family (a test's own, say) from the registry."""
+    FAMILIES.pop(name, None)
+
+
+def get_family(name: str) -> NetworkFamily:
+    """The family registered as ``name``; a ``ValueError`` listing the known ones otherwise."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(FAMILIES)}") from None
+
+
+def family_of(model: nn.Module) -> NetworkFamily | None:
+    """The family of a network built by sirenkit (its ``config.model``); ``None`` for a module of
+    the user's own, which generic code treats through autograd."""
+    from ..config import NetworkConfig
+
+    config = getattr(model, "config", None)
+    if isinstance(config, NetworkConfig):
+        return FAMILIES.get(config.model)
+    return None
+
+
+def model_names() -> tuple[str, ...]:
+    """Names of the registered families."""
+    return tuple(FAMILIES)
+
+
+# the built-in families register themselves, SIREN first
+from . import siren  # noqa: E402,F401,I001
+from . import mlp  # noqa: E402,F401
+
+__all__ = [
+    "FAMILIES", "DerivativeEngine", "NetworkFamily", "family_of", "get_family", "model_names", "register_family",
+    "unregister_family",
+]
