@@ -14,7 +14,12 @@ from typing import Any, Callable
 
 import click
 
-from .config import MODEL_NAMES, TrainConfig, replace
+from .config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
+from .families import model_names
+from .kinds.shape import SdfConfig
+from .metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
+from .tasks.fusion import MODES
+from .tasks.image import COMPARE_SIZE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -34,18 +39,20 @@ def training_options(default_steps: int | None = 300) -> Callable:
     options = [
         click.option("--steps", type=click.IntRange(min=1), default=default_steps,
                      help="Optimiser steps." + (" [default: the task's]" if default_steps is None else "")),
-        click.option("--model", type=click.Choice(MODEL_NAMES), default="siren",
-                     help="Network: SIREN or one of the paper's baselines."),
-        click.option("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N."),
-        click.option("--seed", type=int, default=0, help="Seed of the initial weights and the sampling."),
+        click.option("--model", type=click.Choice(model_names()), default=NetworkConfig.model,
+                     help="Network family: SIREN or one of the baselines."),
+        click.option("--device", default=TrainConfig.device, help="auto (CUDA when present), cpu, cuda or cuda:N."),
+        click.option("--seed", type=int, default=TrainConfig.seed, help="Seed of the initial weights and the sampling."),
         click.option("--out", type=click.Path(path_type=Path), default=None,
                      help="Run folder [default: runs/<task>-<name>]."),
         click.option("--lr", type=float, default=None,
                      help="Peak learning rate of Adam (cosine decay) [default: the task's, 1e-3 for images]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="Random points per step [default: all points]."),
-        click.option("--width", type=click.IntRange(min=1), default=256, help="Hidden layer width."),
-        click.option("--layers", type=click.IntRange(min=1), default=4, help="Hidden layers, the first included."),
+        click.option("--width", type=click.IntRange(min=1), default=None,
+                     help=f"Hidden layer width [default: the task's, {NetworkConfig.hidden_features}]."),
+        click.option("--layers", type=click.IntRange(min=1), default=None,
+                     help=f"Hidden layers, the first included [default: the task's, {NetworkConfig.hidden_layers}]."),
         click.option("--omega", type=float, default=None,
                      help="SIREN first-layer ω0 [default: the task's: 30 for images, shapes and video, "
                           "1000 per second for audio]."),
@@ -70,9 +77,9 @@ def size_option(default: int | None = None) -> Callable:
                         help="Resample so that the longer side has N pixels.")
 
 
-def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None,
-                 checkpoint_every: int = 100) -> TrainConfig:
-    """The training configuration the shared options describe, over a task's ``defaults``."""
+def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None) -> TrainConfig:
+    """The training configuration the shared options describe, over a task's ``defaults``: only
+    what was given on the command line changes."""
     defaults = defaults or TrainConfig()
     compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
     chosen = {"steps": options["steps"], "learning_rate": options["lr"], "batch_size": options["batch_size"],
@@ -80,7 +87,6 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
     return replace(
         defaults, **{key: value for key, value in chosen.items() if value is not None},
         seed=options["seed"], device=options["device"], compile=compile_value,
-        checkpoint_every=checkpoint_every,
     )
 
 
@@ -185,11 +191,9 @@ def image_network_options(signal, options: dict[str, Any]):
 
 
 def network_settings(options: dict[str, Any]) -> dict[str, Any]:
-    """The network options given on the command line (ω0 only when given, since tasks differ)."""
-    settings = {"hidden_features": options["width"], "hidden_layers": options["layers"]}
-    if options["omega"] is not None:
-        settings["first_omega"] = options["omega"]
-    return settings
+    """The network options given on the command line; the rest stay the task's defaults."""
+    given = {"hidden_features": options["width"], "hidden_layers": options["layers"], "first_omega": options["omega"]}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 @app.command("poisson")
@@ -231,7 +235,7 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
 @app.command("fuse")
 @click.argument("first")
 @click.argument("second")
-@click.option("--mode", type=click.Choice(["average", "mixed", "clone"]), default="average",
+@click.option("--mode", type=click.Choice(MODES), default=MODES[0],
               help="average: (∇A+∇B)/2 as in the paper; mixed: the stronger gradient per pixel; "
                    "clone: B's gradients inside the mask, A's outside.")
 @click.option("--mask", type=click.Path(path_type=Path), default=None,
@@ -240,7 +244,7 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
 @click.option("--resize", is_flag=True, help="average/mixed: resample B to A's size if they differ.")
 @size_option()
 @training_options(default_steps=None)
-@click.option("--segments", type=click.FloatRange(min=0), default=0.01,
+@click.option("--segments", type=click.FloatRange(min=0), default=None,
               help="Weight of the multiscale line-integral constraint; 0 turns it off [default: 0.01].")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fuse_command(first: str, second: str, mode: str, mask: Path | None, at: str, resize: bool,
@@ -255,16 +259,15 @@ def fuse_command(first: str, second: str, mode: str, mask: Path | None, at: str,
     train = train_config(options, defaults=poisson_train_config("gradient"))
     out = options["out"] or default_out(f"fuse-{mode}", first)
     fitted = fuse_images(first, second, mode, mask=mask, at=(int(position[0]), int(position[1])), size=size,
-                         resize=resize, train=train, network=_fusion_network(options), segment_weight=segments, out=out,
+                         resize=resize, train=train, model=options["model"],
+                         network_settings=network_settings(options), **given(segment_weight=segments), out=out,
                          resume=resume, progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr_vs_classical", "steps", "seconds"))
 
 
-def _fusion_network(options: dict[str, Any]):
-    """The network the options describe; fuse_images sets its outputs to the images' channels."""
-    from .config import NetworkConfig
-
-    return NetworkConfig(in_features=2, out_features=1, model=options["model"], **network_settings(options))
+def given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments whose option was given; the library's defaults hold for the rest."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -288,81 +291,30 @@ def parse_size(text: str) -> tuple[int, int]:
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="File to write: .png (image), .wav/.flac/.ogg (audio), .mp4/.gif (video).")
 @click.option("--size", default=None, help="Image or video frames: WxH or N [default: the original size].")
-@click.option("--what", type=click.Choice(["value", "gradient", "laplacian"]), default="value",
-              help="Images: the image, its gradient magnitude or its Laplacian.")
+@click.option("--what", type=click.Choice(["value", "gradient", "laplacian"]), default=None,
+              help="Images: the image, its gradient magnitude or its Laplacian [default: value].")
 @click.option("--rate", type=click.IntRange(min=1), default=None,
               help="Audio: samples per second [default: the original rate].")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Video: frames per second over the same span of time [default: the original].")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-def render_command(run: Path, out: Path, size: str | None, what: str, rate: int | None, fps: float | None,
+def render_command(run: Path, out: Path, size: str | None, what: str | None, rate: int | None, fps: float | None,
                    device: str) -> None:
     """Evaluate a fitted image, sound or clip at any resolution, sampling rate or frame rate, in
     chunks, and write it.
 
     RUN is a run folder, a model.safetensors or a model.json.
     """
-    from .io import load
-    from .training import resolve_device
+    from .render import render
 
-    loaded = load(run, device=resolve_device(device))
-    kind = loaded.signal.get("kind", "image")
-    suffixes = {"image": (".png",), "audio": (".wav", ".flac", ".ogg"), "video": (".mp4", ".gif")}.get(kind)
-    article = "an" if kind[0] in "aeiou" else "a"
-    if suffixes is None:
-        raise ValueError(f"{run}: {article} {kind} model is not rendered by this command (for an SDF: sirenkit mesh)")
-    if out.suffix.lower() not in suffixes:
-        raise ValueError(f"{out}: {article} {kind} is written as {' or '.join(suffixes)}")
-    options = {"image": {"--rate": rate, "--fps": fps}, "audio": {"--size": size, "--fps": fps},
-               "video": {"--rate": rate}}[kind]
-    if kind != "image" and what != "value":
-        options["--what"] = what
-    for name, value in options.items():
-        if value is not None:
-            raise ValueError(f"{name} does not apply to {article} {kind} model")
-    if kind == "audio":
-        render_audio_file(loaded, out, rate)
-    elif kind == "video":
-        render_video_file(loaded, out, parse_size(size) if size else None, fps)
-    else:
-        render_image_file(loaded, out, parse_size(size) if size else None, what)
-
-
-def render_image_file(loaded, out: Path, dimensions: tuple[int, int] | None, what: str) -> None:
-    from .render import gradient_magnitude_map, laplacian_map, render_image, to_png_array
-    from .tasks.image import save_png
-
-    values = render_image(loaded, dimensions, what)
-    if what == "gradient":
-        values = gradient_magnitude_map(values, loaded.signal["mode"])
-    elif what == "laplacian":
-        values = laplacian_map(values, loaded.signal["mode"])
-    save_png(out, to_png_array(values, what))
-    click.echo(f"{out}: {values.shape[1]}×{values.shape[0]} {what}")
-
-
-def render_audio_file(loaded, out: Path, rate: int | None) -> None:
-    from .audio import write_audio
-    from .tasks.audio import render_audio
-
-    rate = rate or int(loaded.signal["rate"])
-    samples = render_audio(loaded, rate)
-    write_audio(out, samples * float(loaded.signal["scale"]), rate)
-    click.echo(f"{out}: {len(samples):,} samples at {rate} Hz, {samples.shape[1]} channel(s)")
-
-
-def render_video_file(loaded, out: Path, dimensions: tuple[int, int] | None, fps: float | None) -> None:
-    from .tasks.video import render_video
-    from .video import write_video
-
-    frames, fps = render_video(loaded, fps=fps, size=dimensions)
-    write_video(out, frames, fps)
-    click.echo(f"{out}: {len(frames)} frames of {frames.shape[2]}×{frames.shape[1]} at {fps:g} frames/s")
+    dimensions = parse_size(size) if size else None
+    summary = render(run, out, device=device, size=dimensions, what=what, rate=rate, fps=fps)
+    click.echo(f"{out}: {summary}")
 
 
 @app.command("compare")
 @click.argument("source")
-@size_option(default=128)
+@size_option(default=COMPARE_SIZE)
 @training_options(default_steps=None)
 @click.option("--models", default=",".join(MODEL_NAMES), help="Comma-separated models to compare.")
 def compare_command(source: str, size: int | None, models: str, **options: Any) -> None:
@@ -379,8 +331,9 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     out = options["out"] or default_out("compare", source)
     signal = load_image(source, size=size)
     fits = compare_models(
-        signal, models=names, train=train_config(options, defaults=image_train_config(signal), checkpoint_every=0),
-        **network_settings(options), out=out, progress=not options["quiet"],
+        signal, models=names, train=replace(train_config(options, defaults=image_train_config(signal)),
+                                            checkpoint_every=0),
+        network_settings=network_settings(options), out=out, progress=not options["quiet"],
     )
     click.echo(f"{'model':<8} {'width':>5} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
     for row in map(comparison_row, fits):
@@ -398,7 +351,7 @@ def info_command(run: Path) -> None:
     from .network import count_parameters
 
     loaded = load(run)
-    summary = {"network": loaded.network.__dict__, "signal": loaded.signal,
+    summary = {"network": loaded.network.__dict__, "signal": loaded.kind.to_json(),
                "parameters": count_parameters(loaded.model)}
     click.echo(json.dumps(summary, indent=2))
     metrics = Path(run) / "metrics.json"
@@ -409,31 +362,38 @@ def info_command(run: Path) -> None:
 @fit_group.command("sdf")
 @click.argument("source", type=click.Path(path_type=Path))
 @training_options(default_steps=None)
-@click.option("--surface-points", type=click.IntRange(min=1), default=8192, help="Surface samples per step.")
-@click.option("--free-points", type=click.IntRange(min=1), default=8192, help="Free-space points per step.")
-@click.option("--near-surface", type=click.FloatRange(0, 1), default=0.0,
-              help="Fraction of the free points drawn near the surface instead of uniformly.")
+@click.option("--surface-points", type=click.IntRange(min=1), default=None,
+              help=f"Surface samples per step [default: {SdfConfig.surface_points}].")
+@click.option("--free-points", type=click.IntRange(min=1), default=None,
+              help=f"Free-space points per step [default: {SdfConfig.free_points}].")
+@click.option("--near-surface", type=click.FloatRange(0, 1), default=None,
+              help="Fraction of the free points drawn near the surface instead of uniformly "
+                   f"[default: {SdfConfig.near_surface_fraction}].")
 @click.option("--weights", default=None,
               help="Loss weights surface,normal,off-surface,eikonal [default: 3e3,1e2,1e2,5e1, the paper's].")
-@click.option("--resolution", type=click.IntRange(min=8), default=256, help="Grid of the mesh written.")
-@click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the solid, a blob in free space); by default they are dropped.")
+@click.option("--resolution", type=click.IntRange(min=8), default=None,
+              help=f"Grid of the mesh written [default: {SdfConfig.mesh_resolution}].")
+@click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the "
+              "solid, a blob in free space); by default they are dropped.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
-def fit_sdf_command(source: Path, surface_points: int, free_points: int, near_surface: float, weights: str | None,
-                    resolution: int, keep_unsupported: bool, resume: bool, **options: Any) -> None:
+def fit_sdf_command(source: Path, surface_points: int | None, free_points: int | None, near_surface: float | None,
+                    weights: str | None, resolution: int | None, keep_unsupported: bool, resume: bool,
+                    **options: Any) -> None:
     """Fit a signed distance function to a point cloud (.xyz with normals, .ply) or a mesh
     (.ply, .obj, .off, .stl), and write mesh.ply (in the input's coordinates), mesh.png,
     slices.png, loss.png and metrics.json (Chamfer, F-score, normal consistency against the input).
     """
-    from .tasks.sdf import SdfConfig, fit_sdf, sdf_network, sdf_train_config
+    from .tasks.sdf import fit_sdf, sdf_network, sdf_train_config
 
     values = parse_floats(weights, "--weights")
     if values is not None and (len(values) != 4 or any(v < 0 for v in values)):
         raise ValueError(f"--weights needs four non-negative numbers surface,normal,off-surface,eikonal, got {weights!r}")
     weight_fields = dict(zip(("surface_weight", "normal_weight", "off_surface_weight", "eikonal_weight"), values or ()))
-    config = SdfConfig(surface_points=surface_points, free_points=free_points, near_surface_fraction=near_surface,
-                       mesh_resolution=resolution, keep_unsupported=keep_unsupported, **weight_fields)
+    config = SdfConfig(**given(surface_points=surface_points, free_points=free_points,
+                               near_surface_fraction=near_surface, mesh_resolution=resolution),
+                       keep_unsupported=keep_unsupported, **weight_fields)
     network = sdf_network(options["model"], **network_settings(options))
-    train = train_config(options, defaults=sdf_train_config(), checkpoint_every=200)
+    train = train_config(options, defaults=sdf_train_config())
     out = options["out"] or default_out("sdf", str(source))
     fitted = fit_sdf(source, network=network, train=train, config=config, out=out, resume=resume,
                      progress=not options["quiet"])
@@ -451,16 +411,14 @@ def fit_sdf_command(source: Path, surface_points: int, free_points: int, near_su
 def example_command(name: str | None, out: Path | None, steps: int | None, tiny: bool, device: str,
                     quiet: bool) -> None:
     """Run a worked example of the constraint API and write its figure (NAME left out: list them)."""
-    from .examples import EXAMPLES
+    from .examples import EXAMPLES, run_example
 
     if name is None:
         for key, module in EXAMPLES.items():
             click.echo(f"{key:<12} {module.SUMMARY}")
         return
-    if name not in EXAMPLES:
-        raise ValueError(f"unknown example {name!r}; expected one of {', '.join(EXAMPLES)}")
     out = out or Path("runs") / f"example-{name}"
-    metrics = EXAMPLES[name].run(out, tiny=tiny, steps=steps, device=device, progress=not quiet)
+    metrics = run_example(name, out, tiny=tiny, steps=steps, device=device, progress=not quiet)
     hidden = {"parameters", "channels", "compiled", "wall_seconds"}
     shown = {key: value for key, value in metrics.items() if isinstance(value, (int, float)) and key not in hidden}
     lists = {key: value for key, value in metrics.items() if isinstance(value, list) and key != "shape"}
@@ -471,35 +429,24 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
 
 @app.command("mesh")
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--resolution", type=click.IntRange(min=8, max=2048), default=256, help="Grid points per side.")
+@click.option("--resolution", type=click.IntRange(min=8, max=2048), default=SdfConfig.mesh_resolution,
+              help="Grid points per side.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="mesh.ply, .obj, .stl or .off.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the solid, a blob in free space); by default they are dropped where the run folder holds support.npy.")
 def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupported: bool) -> None:
     """Extract the zero level set of a fitted SDF as a mesh, in the input's coordinates."""
-    import numpy as np
+    from .mesh import extract_mesh
 
-    from .io import load
-    from .mesh import save_mesh
-    from .tasks.sdf import SUPPORT_FILE, loaded_transform, mesh_in_input_frame
-    from .training import resolve_device
-
-    loaded = load(run)
-    transform = loaded_transform(loaded)
-    model = loaded.model.to(resolve_device(device))
-    support_file = Path(run) / SUPPORT_FILE
-    support = None if keep_unsupported or not support_file.is_file() else np.load(support_file, allow_pickle=False)
-    vertices, faces, dropped = mesh_in_input_frame(model, transform, resolution, support=support)
-    save_mesh(out, vertices, faces)
-    note = f" ({dropped} unsupported piece{'s' * (dropped != 1)} dropped)" if dropped else ""
-    click.echo(f"{out}: {len(vertices):,} vertices, {len(faces):,} faces{note}")
+    summary = extract_mesh(run, out, resolution=resolution, keep_unsupported=keep_unsupported, device=device)
+    click.echo(f"{out}: {summary}")
 
 
 @app.command("eval-mesh")
 @click.argument("reconstruction", type=click.Path(path_type=Path))
 @click.argument("reference", type=click.Path(path_type=Path))
-@click.option("--samples", type=click.IntRange(min=1000), default=200_000, help="Points sampled on each surface.")
-@click.option("--threshold", type=click.FloatRange(min=0, min_open=True), default=0.01,
+@click.option("--samples", type=click.IntRange(min=1000), default=METRIC_SAMPLES, help="Points sampled on each surface.")
+@click.option("--threshold", type=click.FloatRange(min=0, min_open=True), default=FSCORE_THRESHOLD,
               help="F-score distance threshold, as a fraction of the reference's bounding-box diagonal.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the numbers here.")
 def eval_mesh_command(reconstruction: Path, reference: Path, samples: int, threshold: float,
@@ -531,20 +478,24 @@ class _EchoHandler(logging.Handler):
         click.echo(f"sirenkit: {record.getMessage()}", err=True)
 
 
-def _show_library_log() -> None:
-    """The library logs and returns; the command line is where its messages are printed."""
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code. While it runs, the library's log
+    records (it logs and returns; the command line is where messages are printed) go to stderr."""
     library = logging.getLogger("sirenkit")
-    if not any(isinstance(handler, _EchoHandler) for handler in library.handlers):
-        library.addHandler(_EchoHandler())
+    handler, level, propagate = _EchoHandler(), library.level, library.propagate
+    library.addHandler(handler)
     library.setLevel(logging.INFO)
     library.propagate = False
+    try:
+        return _main(argv)
+    finally:
+        library.removeHandler(handler)
+        library.setLevel(level)
+        library.propagate = propagate
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+def _main(argv: list[str] | None) -> int:
     from .training import TrainingDiverged, TrainingInterrupted
-
-    _show_library_log()
     try:
         app.main(args=argv, prog_name="sirenkit", standalone_mode=False)
     except click.exceptions.Exit as done:

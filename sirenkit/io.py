@@ -12,9 +12,8 @@ import json
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 import torch
 from safetensors import SafetensorError
@@ -23,6 +22,9 @@ from torch import nn
 
 from .config import NetworkConfig, network_config_from_dict, to_dict
 from .network import build_network
+
+if TYPE_CHECKING:
+    from .kinds import Fitted, SignalKind
 
 MODEL_WEIGHTS = "model.safetensors"
 MODEL_INFO = "model.json"
@@ -75,22 +77,12 @@ def write_json(path: str | Path, values: Any) -> None:
     atomic_write(path, lambda stream: stream.write(text.encode()))
 
 
-@dataclass
-class LoadedModel:
-    """A network rebuilt from disk, with what describes its signal."""
-
-    model: nn.Module
-    network: NetworkConfig
-    signal: dict[str, Any]
-    """What the output means: ``kind`` (``image``, ...), shape, channels, value range, extent."""
-    path: Path
-
-
-def save_model(folder: str | Path, model: nn.Module, network: NetworkConfig, signal: dict[str, Any]) -> None:
-    """Write ``model.safetensors`` and ``model.json`` into ``folder``."""
+def save_model(folder: str | Path, model: nn.Module, network: NetworkConfig, kind: SignalKind) -> None:
+    """Write ``model.safetensors`` and ``model.json`` (the network configuration and the signal
+    kind's description) into ``folder``."""
     folder = Path(folder)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    info = {"format": FORMAT, "version": FORMAT_VERSION, "network": to_dict(network), "signal": signal}
+    info = {"format": FORMAT, "version": FORMAT_VERSION, "network": to_dict(network), "signal": kind.to_json()}
     atomic_write_path(folder / MODEL_WEIGHTS, lambda temporary: save_file(weights, str(temporary)))
     write_json(folder / MODEL_INFO, info)
 
@@ -103,8 +95,12 @@ def _model_files(path: Path) -> tuple[Path, Path]:
     return path, path.with_suffix(".json")
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild a saved network from a run folder, its ``model.safetensors`` or ``model.json``."""
+def load(path: str | Path, device: str | torch.device = "cpu") -> Fitted:
+    """Rebuild a saved network from a run folder, its ``model.safetensors`` or ``model.json``, with
+    its signal kind typed (``fitted.kind``); ``metrics`` and ``history`` come from the run folder
+    where it has them."""
+    from .kinds import Fitted, kind_from_json
+
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
@@ -125,6 +121,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{info_path}: invalid network configuration ({error})") from None
     try:
+        kind = kind_from_json(info.get("signal"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{info_path}: {error}") from None
+    try:
         weights = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"{weights_path}: not a readable safetensors file ({error})") from None
@@ -135,7 +135,24 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
         first_line = str(error).strip().splitlines()[0]
         raise ValueError(f"{weights_path}: weights do not match the configuration ({first_line})") from None
     model.eval()
-    return LoadedModel(model=model.to(device), network=network, signal=info.get("signal", {}), path=path)
+    folder = info_path.parent
+    extras = {name: _read_json_if_present(folder / f"{name}.json") for name in ("metrics", "history")}
+    return Fitted(model.to(device), network, kind, extras["metrics"] or {}, extras["history"] or [], path)
+
+
+def _read_json_if_present(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LoadedModel":  # the former name of a loaded model's type, now the one result type
+        from .kinds import Fitted
+
+        return Fitted
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:

@@ -9,12 +9,16 @@ returns in grid units are mapped to [-1, 1]³ and then to the input's own coordi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from .io import atomic_write_path
+
+if TYPE_CHECKING:
+    from .kinds import Fitted
 
 MESH_FORMATS = (".ply", ".obj", ".stl", ".off")
 
@@ -192,3 +196,29 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, *, size: int = 640, ele
         colour = tuple(int(c) for c in shade[face] * tint)
         draw.polygon([tuple(p) for p in screen[faces[face]]], fill=colour)
     return np.asarray(image)
+
+
+def extract_mesh(source: str | Path | Fitted, out: str | Path, *, resolution: int = 256,
+                 keep_unsupported: bool = False, device: str = "auto") -> str:
+    """Load a fitted SDF (a run folder or its model files, or a :class:`~sirenkit.kinds.Fitted`),
+    extract its zero level set on a ``resolution³`` grid in the input's coordinates and write it to
+    ``out`` (.ply, .obj, .stl or .off). Pieces no input point supports are dropped where the run
+    folder holds ``support.npy``, unless ``keep_unsupported``. Returns a one-line summary."""
+    from .io import load
+    from .kinds.shape import SUPPORT_FILE, ShapeKind
+    from .training import resolve_device
+
+    if not 8 <= resolution <= 2048:
+        raise ValueError(f"the mesh resolution must be between 8 and 2048, got {resolution}")
+    fitted = source if not isinstance(source, (str, Path)) else load(source, device=resolve_device(device))
+    if not isinstance(fitted.kind, ShapeKind):
+        raise ValueError(f"{fitted.out}: not an SDF model (it holds a {fitted.kind.name})")
+    folder = None if fitted.out is None else (fitted.out if fitted.out.is_dir() else fitted.out.parent)
+    support_file = None if folder is None else folder / SUPPORT_FILE
+    support = None
+    if not keep_unsupported and support_file is not None and support_file.is_file():
+        support = np.load(support_file, allow_pickle=False)
+    vertices, faces, dropped = fitted.kind.render(fitted.model, resolution=resolution, support=support)
+    save_mesh(out, vertices, faces)
+    note = f" ({dropped} unsupported piece{'s' * (dropped != 1)} dropped)" if dropped else ""
+    return f"{len(vertices):,} vertices, {len(faces):,} faces{note}"

@@ -41,6 +41,11 @@ def ssim(estimate: np.ndarray, reference: np.ndarray) -> float | None:
     )
 
 
+METRIC_SAMPLES = 200_000
+"""Points sampled on each surface for Chamfer distance and F-score (DESIGN.md §5: at least 100k)."""
+FSCORE_THRESHOLD = 0.01
+"""F-score distance threshold, as a fraction of the reference's bounding-box diagonal."""
+
 SURFACE_METRIC_CONVENTIONS = {
     "chamfer_l1": "mean Euclidean distance to the nearest point of the other surface, averaged over both "
                   "directions, divided by the reference's bounding-box diagonal",
@@ -55,7 +60,7 @@ SURFACE_METRIC_CONVENTIONS = {
 
 def surface_distances(
     points: np.ndarray, normals: np.ndarray, reference_points: np.ndarray, reference_normals: np.ndarray,
-    *, diagonal: float, threshold: float = 0.01,
+    *, diagonal: float, threshold: float = FSCORE_THRESHOLD,
 ) -> dict[str, float]:
     """Chamfer distances, F-score and normal consistency between two sets of surface samples
     ``(N, 3)`` with unit normals (DESIGN.md §5); ``diagonal`` normalises the distances, and the
@@ -83,7 +88,7 @@ def surface_distances(
     }
 
 
-def compare_meshes(estimate, reference, *, samples: int = 200_000, threshold: float = 0.01,
+def compare_meshes(estimate, reference, *, samples: int = METRIC_SAMPLES, threshold: float = FSCORE_THRESHOLD,
                    seed: int = 0) -> dict[str, float]:
     """:func:`surface_distances` between two ``trimesh.Trimesh`` from ``samples`` points drawn
     uniformly on each, normalised by the reference's bounding-box diagonal. Adds the IoU of the

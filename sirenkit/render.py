@@ -1,21 +1,28 @@
-"""Evaluating a fitted network on grids of any size, in chunks, under ``no_grad``.
+"""Evaluating a fitted network at any sampling, in chunks, under ``no_grad``, and writing what
+comes out.
 
 Because the network is a continuous function, an image can be rendered at any resolution
-(super-resolution); the derivative maps come exactly from the network (DESIGN.md §2), not from
-finite differences of the rendering.
+(super-resolution), a sound at any rate, a clip at any frame rate; the derivative maps come
+exactly from the network (DESIGN.md §2), not from finite differences of the rendering. Each
+signal kind says how it is rendered (:meth:`sirenkit.kinds.SignalKind.render`); :func:`render`
+is the one call that loads a run, renders it and writes the file (``sirenkit render``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+if TYPE_CHECKING:
+    from .kinds import Fitted
+
 from .derivatives import derivatives
-from .image import coordinate_grid, luminance
-from .io import LoadedModel
+from .image import luminance
+from .io import atomic_write_path
 
 What = Literal["value", "gradient", "laplacian"]
 WHATS = ("value", "gradient", "laplacian")
@@ -49,42 +56,6 @@ def evaluate_points(
     return torch.cat(pieces)
 
 
-def image_output_to_intensity(values: np.ndarray, signal: dict) -> np.ndarray:
-    """Map network outputs (or their derivatives, with ``derivative=True`` semantics: no offset)
-    back to intensity units: ``I = (y - offset) / scale``."""
-    return (values - signal["output_offset"]) / signal["output_scale"]
-
-
-def render_image(
-    loaded: LoadedModel,
-    size: tuple[int, int] | None = None,
-    what: What = "value",
-    *,
-    chunk_size: int | None = None,
-) -> np.ndarray:
-    """Render a fitted image at ``size = (width, height)`` (the original by default) over the
-    area the original covered.
-
-    ``value``: ``(H, W, C)`` intensities in [0, 1] (clipped). ``gradient``: ``(H, W, C, 2)``
-    gradient in intensity per coordinate unit. ``laplacian``: ``(H, W, C)``.
-    """
-    signal = loaded.signal
-    if signal.get("kind") != "image":
-        raise ValueError(f"{loaded.path}: holds a {signal.get('kind', 'unknown')} model, not an image")
-    height, width = signal["shape"] if size is None else (size[1], size[0])
-    if width < 1 or height < 1:
-        raise ValueError(f"render size must be positive, got {width}×{height}")
-    coords = coordinate_grid((height, width), tuple(signal["extent"]))
-    result = evaluate_points(loaded.model, coords, what, chunk_size=chunk_size).numpy()
-    channels = signal["channels"]
-    scale = signal["output_scale"]
-    if what == "value":
-        return np.clip(image_output_to_intensity(result, signal), 0.0, 1.0).reshape(height, width, channels)
-    if what == "gradient":
-        return (result / scale).reshape(height, width, channels, 2)
-    return (result / scale).reshape(height, width, channels)
-
-
 def gradient_magnitude_map(gradient: np.ndarray, mode: str) -> np.ndarray:
     """``(H, W)`` magnitude of the luminance gradient, from a per-channel ``(H, W, C, 2)``
     gradient (luminance is linear, so its gradient is the weighted sum of the channels')."""
@@ -113,3 +84,51 @@ def to_png_array(values: np.ndarray, what: What, scale: float | None = None) -> 
 
     normalised = np.clip(0.5 + 0.5 * values / scale, 0.0, 1.0)
     return np.round(colormaps["RdBu_r"](normalised)[..., :3] * 255.0).astype(np.uint8)
+
+
+def save_png(path: str | Path, pixels: np.ndarray) -> None:
+    """Write 8-bit pixels ``(H, W)`` or ``(H, W, C)`` atomically as PNG."""
+    from PIL import Image
+
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    atomic_write_path(path, lambda temporary: Image.fromarray(pixels).save(temporary, format="PNG"))
+
+
+OPTION_NAMES = {"size": "--size", "what": "--what", "rate": "--rate", "fps": "--fps", "frames": "--frames"}
+"""How the command line spells each rendering option, for messages."""
+
+
+def render(source: str | Path | Fitted, out: str | Path, *, device: str = "auto", **sampling: Any) -> str:
+    """Load a fitted signal (a run folder, ``model.safetensors`` or ``model.json``, or a
+    :class:`~sirenkit.kinds.Fitted`), render it with its kind's ``sampling`` options (an image:
+    ``size=(W, H)``, ``what``; a sound: ``rate``; a clip: ``fps``, ``size``) and write ``out``.
+    Options left ``None`` take the original's. Returns a one-line summary of what was written."""
+    from .io import load
+    from .kinds import article
+    from .training import resolve_device
+
+    fitted = source if not isinstance(source, (str, Path)) else load(source, device=resolve_device(device))
+    kind, out = fitted.kind, Path(out)
+    name = f"{article(kind.name)} {kind.name}"
+    if not kind.suffixes:
+        raise ValueError(f"{source}: {name} model is not rendered to a file"
+                         + (" (for an SDF: sirenkit mesh)" if kind.name == "sdf" else ""))
+    if out.suffix.lower() not in kind.suffixes:
+        raise ValueError(f"{out}: {name} is written as {' or '.join(kind.suffixes)}")
+    given = {key: value for key, value in sampling.items() if value is not None}
+    for key in given:
+        if key not in kind.render_options:
+            raise ValueError(f"{OPTION_NAMES.get(key, key)} does not apply to {name} model")
+    rendered = kind.render(fitted.model, **given)
+    return kind.write_rendering(rendered, out, **given)
+
+
+def render_image(fitted: Fitted, size: tuple[int, int] | None = None, what: What = "value", *,
+                 chunk_size: int | None = None) -> np.ndarray:
+    """A fitted image at ``size = (width, height)`` (the original by default): ``(H, W, C)``
+    intensities in [0, 1], or its ``gradient`` ``(H, W, C, 2)`` or ``laplacian`` ``(H, W, C)``
+    (:meth:`sirenkit.kinds.image.ImageKind.render`)."""
+    if fitted.kind.name != "image":
+        raise ValueError(f"{fitted.out}: holds {fitted.kind.name} model, not an image")
+    return fitted.kind.render(fitted.model, size=size, what=what, chunk_size=chunk_size)

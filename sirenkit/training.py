@@ -303,6 +303,15 @@ def _postfix(row: dict[str, Any]) -> dict[str, str]:
     return shown
 
 
+def check_resumable(checkpoint_dir: str | Path, network_config: NetworkConfig | None) -> None:
+    """A ``ValueError`` when the run folder's checkpoint cannot be resumed with ``network_config``;
+    called before anything is written, so that a refused resume leaves the folder as it was."""
+    path = Path(checkpoint_dir) / CHECKPOINT_NAME
+    if not path.is_file():
+        raise ValueError(f"{path}: no checkpoint to resume from")
+    _check_resumable(load_checkpoint_file(path), path, network_config)
+
+
 def _check_resumable(state: Any, path: Path, network_config: NetworkConfig | None) -> None:
     if network_config is not None and state.get("network_config") not in (None, to_dict(network_config)):
         raise ValueError(f"{path}: the checkpoint was made with another network configuration")

@@ -17,7 +17,8 @@ from torch import nn
 from conftest import assert_one_line_error, run_cli
 from sirenkit.audio import AudioSignal, load_audio, snr, time_coordinates, waveform_psnr, write_audio
 from sirenkit.config import TrainConfig
-from sirenkit.io import LoadedModel, load
+from sirenkit.io import load
+from sirenkit.kinds.audio import AudioKind
 from sirenkit.tasks.audio import audio_network, fit_audio, render_audio
 
 SPEECH = Path(__file__).parent / "data" / "speech.wav"
@@ -85,10 +86,9 @@ class ExactTone(nn.Module):
 
 def test_rendering_at_another_rate_keeps_the_timing():
     samples, rate = 8000, 8000
-    loaded = LoadedModel(ExactTone(440.0, samples, rate), None,
-                         {"kind": "audio", "rate": rate, "samples": samples, "channels": 1, "scale": 1.0}, Path("."))
+    kind = AudioKind(source="tone", rate=rate, samples=samples, channels=1, scale=1.0)
     for new_rate in (8000, 22050, 3000):
-        rendered = render_audio(loaded, new_rate)
+        rendered = kind.render(ExactTone(440.0, samples, rate), rate=new_rate)
         assert len(rendered) == round(samples * new_rate / rate)
         expected = np.sin(2 * np.pi * 440.0 * np.arange(len(rendered)) / new_rate)
         assert np.abs(rendered[:, 0] - expected).max() < 1e-3, new_rate
@@ -110,7 +110,7 @@ def test_stereo_gets_one_output_per_channel():
     signal = signal_of(np.stack([chord(0.1), chirp(0.1)], axis=1), 8000)
     fitted = short_fit(signal, 5, hidden_features=16, hidden_layers=2)
     assert fitted.network.out_features == 2
-    assert render_audio(fitted.loaded()).shape == (800, 2)
+    assert render_audio(fitted).shape == (800, 2)
 
 
 def test_real_speech_is_fitted():
@@ -150,7 +150,7 @@ def test_cli_fit_audio_then_render_at_another_rate(tmp_path, capsys):
     assert code == 0, err
     info = soundfile.info(tmp_path / "up.flac")
     assert info.samplerate == 44100 and info.frames == 8820
-    assert load(out).signal["kind"] == "audio"
+    assert load(out).kind.name == "audio" and load(out).kind.rate == 22050
 
 
 def test_cli_bad_audio_inputs(tmp_path, capsys):

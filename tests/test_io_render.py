@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from sirenkit.config import TrainConfig
 from sirenkit.derivatives import derivatives
 from sirenkit.image import ImageSignal, coordinate_grid
 from sirenkit.io import atomic_write, load, load_checkpoint_file
+from sirenkit.kinds.image import ImageKind
 from sirenkit.render import evaluate_points, render_image
 from sirenkit.tasks.image import fit_image, image_network
 
@@ -41,7 +43,9 @@ def test_save_load_gives_identical_output(fitted_run):
     coords = torch.rand(100, 2, device=device) * 2 - 1
     with torch.no_grad():
         assert torch.equal(loaded.model(coords), fitted.model(coords))
-    assert loaded.signal["shape"] == [16, 24] and loaded.signal["channels"] == 3
+    assert isinstance(loaded.kind, ImageKind)  # typed, not a dict
+    assert loaded.kind.shape == (16, 24) and loaded.kind.channels == 3 and loaded.kind.mode == "RGB"
+    assert loaded.metrics["psnr"] == fitted.metrics["psnr"]  # the run folder's metrics come with it
     assert load(out / "model.json").network == load(out / "model.safetensors").network
 
 
@@ -69,7 +73,7 @@ def test_render_at_twice_the_size_samples_the_same_continuous_function(fitted_ru
 def test_rendered_derivatives_are_the_network_derivatives_in_intensity_units(fitted_run):
     fitted, out = fitted_run
     loaded = load(out)
-    coords = coordinate_grid((16, 24), tuple(loaded.signal["extent"]))
+    coords = coordinate_grid((16, 24), loaded.kind.extent)
     fields = derivatives(loaded.model, coords, jacobian=True, laplacian=True)
     gradient = render_image(loaded, what="gradient")
     laplacian = render_image(loaded, what="laplacian")
@@ -140,3 +144,37 @@ def test_written_files_get_the_permissions_open_would_give(tmp_path):
         os.umask(mask)
     for name in ("a.bin", "b.txt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_a_run_folder_written_before_signal_kinds_still_loads(fitted_run, tmp_path):
+    """model.json as sirenkit wrote it before kinds were typed: the same fields, now read into a spec."""
+    fitted, out = fitted_run
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    info = {"format": "sirenkit-model", "version": 1, "network": json.loads((out / "model.json").read_text())["network"],
+            "signal": {"kind": "image", "shape": [16, 24], "channels": 3, "mode": "RGB",
+                       "extent": [1.0, 0.6521739130434783], "output_scale": 2.0, "output_offset": -1.0,
+                       "source": "old.png", "bit_depth": 8}}
+    (old / "model.json").write_text(json.dumps(info))
+    loaded = load(old)
+    assert loaded.kind == ImageKind(source="old.png", shape=(16, 24), channels=3, mode="RGB",
+                                    extent=(1.0, 0.6521739130434783))
+    assert np.array_equal(render_image(loaded), render_image(load(out)))
+
+
+@pytest.mark.parametrize("signal, message", [
+    ({"kind": "hologram"}, "unknown signal kind 'hologram'"),
+    ({"kind": "image", "shape": [4, 4]}, "missing fields"),
+    ({"kind": "image", "shape": [4, 4], "channels": 1, "mode": "L", "extent": [1, 1], "source": "x", "colour": 1},
+     "unknown fields ['colour']"),
+])
+def test_a_model_json_with_a_foreign_signal_is_refused_naming_the_file(fitted_run, tmp_path, signal, message):
+    fitted, out = fitted_run
+    info = json.loads((out / "model.json").read_text())
+    info["signal"] = signal
+    (tmp_path / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    (tmp_path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        load(tmp_path)
+    assert str(tmp_path / "model.json") in str(error.value)

@@ -132,7 +132,7 @@ def test_the_readme_tutorial_solves_its_equation(tmp_path, monkeypatch, capsys):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["terms"]) == {"equation", "ends"}
-    assert sk.load(run).signal["kind"] == "problem"
+    assert isinstance(sk.load(run).kind, sk.ProblemKind)
 
 
 @pytest.mark.parametrize("name", ["inpainting", "wave", "helmholtz"])

@@ -84,11 +84,11 @@ def test_a_moving_pattern_is_fitted_and_the_in_between_frames_follow_it():
     fitted = fit_video(clip, network=video_network(clip, hidden_features=64, hidden_layers=3, first_omega=10.0),
                        train=train, progress=False)
     assert fitted.metrics["psnr"] > 40.0, fitted.metrics["psnr"]  # 52 dB measured
-    frames, fps = render_video(fitted.loaded(), fps=10.0)  # twice the frame rate
+    frames, fps = render_video(fitted, fps=10.0)  # twice the frame rate
     assert len(frames) == 11 and fps == 10.0
     between = moving_blob(times=np.linspace(0, 1, 11))[1::2]  # the frames half-way between the originals
     assert frame_psnrs(frames[1::2], between).min() > 30.0  # 34.7 to 37.7 dB measured
-    bigger, _ = render_video(fitted.loaded(), size=(32, 24))
+    bigger, _ = render_video(fitted, size=(32, 24))
     assert bigger.shape == (6, 24, 32, 3)
 
 

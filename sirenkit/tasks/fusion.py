@@ -13,23 +13,19 @@ solution of the same composite (DCT) is computed beside it and the difference re
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace as dataclass_replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
 from ..classical import integrate_gradient
 from ..config import NetworkConfig, TrainConfig
+from ..fitting import fit_signal
 from ..image import ImageSignal, grid_spacing, image_gradient, load_image
+from ..kinds import Fitted
+from ..kinds.image import ImageKind, finite_difference_maps
 from ..metrics import psnr, ssim
-from .common import fit_summary, run_recipe
-from .image import finite_difference_maps, image_network
-from .poisson import (
-    MULTISCALE_WEIGHTS, DerivativeFit, _reconstruction, _write_derivative_run, align_constant,
-    derivative_problem, poisson_train_config,
-)
+from .poisson import MULTISCALE_WEIGHTS, align_constant, derivative_problem, poisson_train_config
 
 Mode = Literal["average", "mixed", "clone"]
 MODES = ("average", "mixed", "clone")
@@ -118,21 +114,26 @@ def fuse_images(
     size: int | None = None,
     resize: bool = False,
     network: NetworkConfig | None = None,
+    network_settings: Mapping[str, Any] | None = None,
     train: TrainConfig | None = None,
     model: str = "siren",
     segment_weight: float = MULTISCALE_WEIGHTS["gradient"],
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
-) -> DerivativeFit:
+) -> Fitted:
     """Fuse two images in the gradient domain and, with ``out``, write the run folder.
 
     ``size`` resamples the first image (and, for average and mixed, the second with ``resize``).
+    The network is ``network`` (its outputs must match the fused channels) or the image default
+    of ``model`` with ``network_settings`` (width, layers, ω0, ...) changed.
     ``metrics['psnr_vs_classical']`` compares the network's result with the DCT least-squares
     solution of the same composite.
     """
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; expected one of {', '.join(MODES)}")
+    if network is not None and network_settings:
+        raise ValueError("pass a network or network settings, not both")
     image_a = load_image(first, size=size)
     image_b = load_image(second)
     if mode != "clone" and image_a.shape != image_b.shape:
@@ -154,40 +155,42 @@ def fuse_images(
 
     signal = ImageSignal(pixels=a, name=f"{Path(str(first)).name}+{Path(str(second)).name}", mode=colour_mode,
                          original_shape=image_a.shape)
+    kind = ImageKind.describe(signal)
     train = train or poisson_train_config("gradient")
-    network = dataclass_replace(network or image_network(signal, model), out_features=signal.channels,
-                                pe_sidelength=max(signal.shape))
+    network = network or kind.network(model, **dict(network_settings or {}))
     spacing = grid_spacing(signal.shape)
-    classical = set_mean(integrate_gradient(composite, spacing), reference, weights)
-    shown_classical = np.clip(classical, 0, 1)
+    classical = np.clip(set_mean(integrate_gradient(composite, spacing), reference, weights), 0, 1)
     settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
                 "at": list(at), "size": size, "resize": resize, "segment_weight": segment_weight}
-    run = run_recipe(network, train, lambda device: derivative_problem(
-        composite, "gradient", batch_size=train.batch_size, device=device, reference=shown_classical,
-        segment_weight=segment_weight), task="fusion", settings=settings, out=out, resume=resume, progress=progress)
-    net, result, out_path = run.model, run.result, run.out
-    wall = time.perf_counter() - run.started
 
-    raw = _reconstruction(net, signal.shape, signal.channels)
-    fused = set_mean(raw, reference, weights)
-    aligned = align_constant(raw, shown_classical)
-    metrics = {
-        "mode": mode,
-        "psnr_vs_classical": psnr(aligned, shown_classical),
-        "ssim_vs_classical": ssim(aligned, shown_classical),
-        "alignment": "constant",
-        "alignment_description": "for the comparison with the classical solution, the mean difference "
-                                 "is subtracted per channel",
-        "classical_method": "least-squares integration of the same composite by DCT (sirenkit.classical)",
-        "mean_convention": "outside the mask equal to the first image's" if mode == "clone"
-                           else "equal to the mean of both images",
-        **fit_summary(result, wall, network, signal.shape, signal.channels),
-    }
-    fitting = DerivativeFit(net, network, signal, raw, np.clip(fused, 0, 1), metrics, result.history)
-    if out_path is not None:
+    def measure(raw: np.ndarray, *, final: bool = True) -> dict[str, Any]:
+        aligned = align_constant(raw, classical)
+        if not final:  # the progress curve: agreement with the classical solution
+            return {"psnr": psnr(aligned, classical)}
+        return {
+            "mode": mode,
+            "psnr_vs_classical": psnr(aligned, classical),
+            "ssim_vs_classical": ssim(aligned, classical),
+            "alignment": "constant",
+            "alignment_description": "for the comparison with the classical solution, the mean difference "
+                                     "is subtracted per channel",
+            "classical_method": "least-squares integration of the same composite by DCT (sirenkit.classical)",
+            "mean_convention": "outside the mask equal to the first image's" if mode == "clone"
+                               else "equal to the mean of both images",
+        }
+
+    def write(fitted: Fitted, out: Path) -> None:
         rows = [("first image", *finite_difference_maps(a, colour_mode)),
                 ("second image", *finite_difference_maps(b, colour_mode)),
-                ("classical (DCT)", *finite_difference_maps(shown_classical, colour_mode))]
-        _write_derivative_run(fitting, out_path, rows, label=f"{metrics['psnr_vs_classical']:.1f} dB vs classical",
-                              title=f"{mode} gradient fusion")
-    return fitting
+                ("classical (DCT)", *finite_difference_maps(classical, colour_mode))]
+        kind.write_run(fitted, signal, out, reference_rows=rows,
+                       label=f"{fitted.metrics['psnr_vs_classical']:.1f} dB vs classical",
+                       title=f"{mode} gradient fusion", curve="PSNR against the classical solution (dB)",
+                       curve_title="PSNR per step (against the classical solution)")
+
+    return fit_signal(kind, signal, network=network, train=train,
+                      problem=lambda device: derivative_problem(composite, "gradient", batch_size=train.batch_size,
+                                                                device=device, segment_weight=segment_weight),
+                      sampling={"clip": False}, measure=measure,
+                      products=lambda raw: {"raw": raw, "reconstruction": np.clip(set_mean(raw, reference, weights), 0, 1)},
+                      write=write, task="fusion", settings=settings, out=out, resume=resume, progress=progress)

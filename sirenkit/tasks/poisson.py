@@ -9,8 +9,6 @@ compared with the classical DCT solution of the same discrete problem.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -21,15 +19,12 @@ from torch import nn
 from ..classical import integrate_gradient, solve_poisson_neumann
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
-from ..figures import curve_figure, image_rows_figure
+from ..fitting import fit_signal
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
-from ..io import LoadedModel, save_model, write_json
+from ..kinds import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted
+from ..kinds.image import ImageKind, finite_difference_maps
 from ..metrics import psnr, ssim
 from ..render import evaluate_points
-from .common import fit_summary, history_series, run_recipe
-from .image import (
-    OUTPUT_OFFSET, OUTPUT_SCALE, derivative_maps, finite_difference_maps, image_network, save_png, signal_description,
-)
 
 MULTISCALE_WEIGHTS = {"gradient": 0.01, "laplacian": 0.0001}
 """Default weights of the multiscale constraints: line integrals of the gradient (relative to
@@ -138,7 +133,7 @@ class GridSegments:
 def segment_residual(fields) -> torch.Tensor:
     """``Φ(end) − Φ(start)`` against the integrated gradient, in network units."""
     half = fields.value.shape[0] // 2
-    return fields.value[half:] - fields.value[:half] - OUTPUT_SCALE * fields.data["difference"]
+    return fields.value[half:] - fields.value[:half] - INTENSITY_SCALE * fields.data["difference"]
 
 
 class GridBoxes:
@@ -215,7 +210,7 @@ def flux_residual(fields) -> torch.Tensor:
     jacobian = fields.jacobian.reshape(boxes, 4, -1, fields.jacobian.shape[1], 2)  # (B, side, K, C, 2)
     mean = jacobian.mean(dim=2)  # (B, side, C, 2)
     flux = (mean[:, 1, :, 0] - mean[:, 0, :, 0]) * sides[:, 1:2] + (mean[:, 3, :, 1] - mean[:, 2, :, 1]) * sides[:, 0:1]
-    return flux - OUTPUT_SCALE * fields.data["integral"]
+    return flux - INTENSITY_SCALE * fields.data["integral"]
 
 
 def derivative_problem(
@@ -240,7 +235,7 @@ def derivative_problem(
     check_multiscale_weights(source, segment_weight, box_weight)
     height, width, channels = target.shape[:3]
     coords = coordinate_grid((height, width), device=device)
-    values = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).to(device) * OUTPUT_SCALE
+    values = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).to(device) * INTENSITY_SCALE
     if source == "gradient":
         domain = PointSet(coords, {"target": values.reshape(height * width, channels, 2)}, batch_size=batch_size)
         constraint = Constraint("gradient", lambda f: f.jacobian - f.data["target"], domain, needs=("jacobian",))
@@ -256,13 +251,13 @@ def derivative_problem(
         boxes = GridBoxes(coords, target, boxes=max(1, (batch_size or height * width) // 32))
         constraints.append(Constraint("boxes", flux_residual, boxes, needs=("jacobian",),
                                       weight=box_weight / spacing**4))
+    if reference is None:
+        return Problem(constraints)
     align = ALIGNMENTS[source][2]
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        if reference is None:
-            return {}
         values = evaluate_points(model, coords, "value").numpy().reshape(height, width, channels)
-        estimate = (values - OUTPUT_OFFSET) / OUTPUT_SCALE
+        estimate = (values - INTENSITY_OFFSET) / INTENSITY_SCALE
         return {"psnr": psnr(align(estimate, reference), reference)}
 
     return Problem(constraints, evaluate=evaluate)
@@ -281,19 +276,10 @@ def check_multiscale_weights(source: Source, segment_weight: float | None, box_w
 
 # --- results ------------------------------------------------------------------------------
 
-@dataclass
-class DerivativeFit:
-    """A network fitted to derivatives only, with its raw and aligned reconstructions."""
-
-    model: nn.Module
-    network: NetworkConfig
-    signal: ImageSignal
-    raw: np.ndarray
-    """``(H, W, C)`` network output in intensity units, not aligned, not clipped."""
-    result: np.ndarray
-    """``(H, W, C)`` the reconstruction shown and saved: aligned or mean-restored, clipped."""
-    metrics: dict[str, Any]
-    history: list[dict[str, float]] = field(default_factory=list)
+DerivativeFit = Fitted
+"""The result of :func:`fit_poisson` and :func:`~sirenkit.tasks.fusion.fuse_images`:
+``products["raw"]`` is the network's image in intensity units (not aligned, not clipped),
+``products["reconstruction"]`` the one shown and saved (aligned or mean-restored, clipped)."""
 
 
 def restore_means(estimate: np.ndarray, means: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -303,9 +289,16 @@ def restore_means(estimate: np.ndarray, means: Sequence[float] | np.ndarray) -> 
     return estimate - estimate.mean(axis=(0, 1), keepdims=True) + means
 
 
-def _reconstruction(model: nn.Module, shape: tuple[int, int], channels: int) -> np.ndarray:
-    values = evaluate_points(model, coordinate_grid(shape), "value").numpy()
-    return ((values - OUTPUT_OFFSET) / OUTPUT_SCALE).reshape(*shape, channels)
+def checked_means(means: Sequence[float] | None, signal: ImageSignal) -> list[float] | None:
+    """``means`` as one value per channel; a ``ValueError`` before any fitting when their number
+    fits neither one value nor one per channel."""
+    if means is None:
+        return None
+    values = [float(value) for value in means]
+    if len(values) not in (1, signal.channels):
+        raise ValueError(f"--means needs one value or one per channel ({signal.channels} for {signal.name}), "
+                         f"got {len(values)}")
+    return values * signal.channels if len(values) == 1 else values
 
 
 def fit_poisson(
@@ -322,7 +315,7 @@ def fit_poisson(
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
-) -> DerivativeFit:
+) -> Fitted:
     """Reconstruct an image from its gradient field or its Laplacian alone.
 
     The multiscale constraint (defaults :data:`MULTISCALE_WEIGHTS`, 0 turns it off): from a
@@ -339,57 +332,62 @@ def fit_poisson(
 
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected gradient or laplacian")
+    check_multiscale_weights(source, segment_weight, box_weight)
     signal = source_image if isinstance(source_image, ImageSignal) else load_image(source_image, size=size)
+    means = checked_means(means, signal)
     target = derivative_targets(signal.pixels, source)
     if not np.any(target):
         raise ValueError(f"{signal.name}: the image is constant, its {source} is zero everywhere")
     train = train or poisson_train_config(source)
-    network = network or image_network(signal, model)
-    check_multiscale_weights(source, segment_weight, box_weight)
     if source == "gradient":
         segment_weight, box_weight = MULTISCALE_WEIGHTS[source] if segment_weight is None else segment_weight, 0.0
     else:
         segment_weight, box_weight = 0.0, MULTISCALE_WEIGHTS[source] if box_weight is None else box_weight
     settings = {"source_image": signal.name, "size": size, "from": source, "means": means,
                 "segment_weight": segment_weight, "box_weight": box_weight}
-    run = run_recipe(network, train, lambda device: derivative_problem(
-        target, source, batch_size=train.batch_size, device=device, reference=signal.pixels,
-        segment_weight=segment_weight, box_weight=box_weight), task="poisson", settings=settings, out=out, resume=resume, progress=progress)
-    net, result, out_path = run.model, run.result, run.out
-    wall = time.perf_counter() - run.started
-
     name, description, align = ALIGNMENTS[source]
-    raw = _reconstruction(net, signal.shape, signal.channels)
-    aligned = align(raw, signal.pixels)
     spacing = grid_spacing(signal.shape)
     classical = (integrate_gradient(target, spacing) if source == "gradient"
                  else solve_poisson_neumann(target, spacing))
     classical_aligned = align(classical, signal.pixels)
-    shown = restore_means(raw, means) if means is not None else aligned
-    metrics = {
-        "psnr": psnr(aligned, signal.pixels),
-        "ssim": ssim(aligned, signal.pixels),
-        "alignment": name,
-        "alignment_description": description,
-        "classical_psnr": psnr(classical_aligned, signal.pixels),
-        "classical_method": "DCT solve of the same discrete problem (sirenkit.classical)",
-        "psnr_vs_classical": psnr(aligned, np.clip(classical_aligned, 0, 1)),
-        "from": source,
-        **fit_summary(result, wall, network, signal.shape, signal.channels),
-        "psnr_convention": "dB on intensities in [0, 1], clipped, over all pixels and channels, after alignment",
-    }
-    if means is not None:
-        metrics["restored_means"] = list(np.broadcast_to(np.asarray(means, float), (signal.channels,)))
-        metrics["psnr_restored_means"] = psnr(shown, signal.pixels)
-    fitting = DerivativeFit(net, network, signal, raw, np.clip(shown, 0, 1), metrics, result.history)
-    if out_path is not None:
+
+    def measure(raw: np.ndarray, *, final: bool = True) -> dict[str, Any]:
+        aligned = align(raw, signal.pixels)
+        metrics: dict[str, Any] = {"psnr": psnr(aligned, signal.pixels)}
+        if final:
+            metrics.update({
+                "ssim": ssim(aligned, signal.pixels),
+                "alignment": name,
+                "alignment_description": description,
+                "classical_psnr": psnr(classical_aligned, signal.pixels),
+                "classical_method": "DCT solve of the same discrete problem (sirenkit.classical)",
+                "psnr_vs_classical": psnr(aligned, np.clip(classical_aligned, 0, 1)),
+                "from": source,
+            })
+            if means is not None:
+                metrics["restored_means"] = means
+                metrics["psnr_restored_means"] = psnr(restore_means(raw, means), signal.pixels)
+        return metrics
+
+    def products(raw: np.ndarray) -> dict[str, np.ndarray]:
+        shown = restore_means(raw, means) if means is not None else align(raw, signal.pixels)
+        return {"raw": raw, "reconstruction": np.clip(shown, 0, 1)}
+
+    def write(fitted: Fitted, out: Path) -> None:
         mode = signal.mode
-        classical_shown = np.clip(classical_aligned, 0, 1)
         rows = [("ground truth", *finite_difference_maps(signal.pixels, mode)),
-                (f"classical (DCT)\n{metrics['classical_psnr']:.1f} dB", *finite_difference_maps(classical_shown, mode))]
-        _write_derivative_run(fitting, out_path, rows, label=f"{metrics['psnr']:.2f} dB",
-                              title=f"{Path(signal.name).name} from the {source} only")
-    return fitting
+                (f"classical (DCT)\n{fitted.metrics['classical_psnr']:.1f} dB",
+                 *finite_difference_maps(np.clip(classical_aligned, 0, 1), mode))]
+        fitted.kind.write_run(fitted, signal, out, reference_rows=rows, label=f"{fitted.metrics['psnr']:.2f} dB",
+                              title=f"{Path(signal.name).name} from the {source} only",
+                              curve=f"PSNR after {name} alignment (dB)")
+
+    return fit_signal(ImageKind.describe(signal), signal, network=network, train=train, model=model,
+                      problem=lambda device: derivative_problem(target, source, batch_size=train.batch_size,
+                                                                device=device, segment_weight=segment_weight,
+                                                                box_weight=box_weight),
+                      sampling={"clip": False}, measure=measure, products=products, write=write, task="poisson",
+                      settings=settings, out=out, resume=resume, progress=progress)
 
 
 def poisson_train_config(source: Source) -> TrainConfig:
@@ -400,27 +398,3 @@ def poisson_train_config(source: Source) -> TrainConfig:
     what was tried and what it gave."""
     return TrainConfig(steps=600 if source == "gradient" else 450, learning_rate=1e-4 if source == "gradient" else 3e-5,
                        batch_size=16384)
-
-
-def _network_maps(fitting: DerivativeFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The shown (aligned) reconstruction with the network's own gradient and Laplacian maps."""
-    _, gradient, laplacian = derivative_maps(_loaded(fitting))
-    return fitting.result, gradient, laplacian
-
-
-def _loaded(fitting: DerivativeFit) -> LoadedModel:
-    return LoadedModel(fitting.model, fitting.network, signal_description(fitting.signal), Path("."))
-
-
-def _write_derivative_run(fitting: DerivativeFit, out: Path, rows: list, *, label: str, title: str) -> None:
-    """Model, reconstruction, figure (the given rows, then the network's), PSNR curve, metrics."""
-    save_model(out, fitting.model, fitting.network, signal_description(fitting.signal))
-    save_png(out / "reconstruction.png", np.round(fitting.result * 255.0).astype(np.uint8))
-    rows = rows + [(f"{fitting.network.model}\n{label}", *_network_maps(fitting))]
-    image_rows_figure(rows, out / "figure.png",
-                      title=f"{title}, {fitting.metrics['steps']} steps, {fitting.metrics['seconds']:.0f} s")
-    curve_figure({fitting.network.model: history_series(fitting.history, "psnr")}, out / "psnr.png",
-                 xlabel="step", ylabel=f"PSNR after {fitting.metrics['alignment']} alignment (dB)",
-                 title="PSNR per step" + (" (against the classical solution)" if "mode" in fitting.metrics else ""))
-    write_json(out / "history.json", fitting.history)
-    write_json(out / "metrics.json", fitting.metrics)
