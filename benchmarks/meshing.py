@@ -53,7 +53,8 @@ def measure(run: Path, resolutions: list[int], dense_up_to: int = 256) -> list[d
 def table(run: Path, rows: list[dict]) -> str:
     lines = [f"Meshing {run} (3 → 256 × 4 → 1), CPU, {torch.get_num_threads()} threads; chunks of "
              "262,144 points under no_grad, then scikit-image marching cubes",
-             "| grid | path | evaluate | total with marching cubes | peak memory | one-piece activations (paper's code) | faces |",
+             "| grid | path | evaluate | total with marching cubes | peak memory "
+             "| one-piece activations (paper's code) | faces |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['resolution']}³ | {row['path']} | {row['evaluate_seconds']:.1f} s | "

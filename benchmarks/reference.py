@@ -47,7 +47,7 @@ class PaperSiren(nn.Module):
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         return self.net(coords)
 
-    def copy_weights_from(self, siren: nn.Module) -> "PaperSiren":
+    def copy_weights_from(self, siren: nn.Module) -> PaperSiren:
         """Take the weights of a sirenkit ``Siren`` of the same shape (its ``layers`` and ``output``)."""
         linears = [m.linear for m in self.net[:-1]] + [self.net[-1]]
         with torch.no_grad():

@@ -20,8 +20,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -203,7 +203,8 @@ def table(rows: list[dict], rates: dict[str, float]) -> str:
         rate = rates["bfloat16" if "bfloat16" in row["path"] else "float32"]
         lines.append(
             f"| {row['loss']} | {row['path']} | {row['seconds']:.3f} | {reference['seconds'] / row['seconds']:.2f}× | "
-            f"{row['gflop']:.1f} | {row['gflops']:.0f} | {row['gflops'] / rate:.0%} | {row['peak_bytes'] / 2**20:,.0f} MiB |")
+            f"{row['gflop']:.1f} | {row['gflops']:.0f} | {row['gflops'] / rate:.0%} | "
+            f"{row['peak_bytes'] / 2**20:,.0f} MiB |")
     return "\n".join(lines)
 
 

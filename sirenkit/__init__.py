@@ -22,8 +22,10 @@ __version__ = "0.1.0"
 from .config import MODEL_NAMES, NetworkConfig, TrainConfig  # noqa: E402
 from .constraints import Box, BoxBoundary, Constraint, Fields, GridSamples, PointSet, Problem, Sampler  # noqa: E402
 from .derivatives import Derivatives, autograd_derivatives, derivatives  # noqa: E402
+from .examples import run_example  # noqa: E402
 from .families import FAMILIES, NetworkFamily, family_of, get_family, model_names, register_family  # noqa: E402
 from .families.siren import adjoint_derivatives, forward_derivatives  # noqa: E402
+from .fitting import fit_signal  # noqa: E402
 from .image import ImageSignal, coordinate_grid, image_gradient, image_laplacian, load_image  # noqa: E402
 from .io import load, save_model  # noqa: E402
 from .kinds import KINDS, Fitted, SignalKind, register_kind  # noqa: E402
@@ -35,11 +37,16 @@ from .kinds.video import VideoKind  # noqa: E402
 from .mesh import extract_mesh  # noqa: E402
 from .metrics import compare_meshes, psnr, ssim  # noqa: E402
 from .network import (  # noqa: E402
-    MLP, FourierFeatures, PositionalEncoding, Siren, build_network, count_parameters, parameter_count,
+    MLP,
+    FourierFeatures,
+    PositionalEncoding,
+    Siren,
+    build_network,
+    count_parameters,
+    parameter_count,
 )
 from .pointcloud import load_mesh, load_point_cloud  # noqa: E402
 from .render import evaluate_points, render, render_image  # noqa: E402
-from .fitting import fit_signal  # noqa: E402
 from .solve import Solution, solve  # noqa: E402
 from .tasks.audio import fit_audio  # noqa: E402
 from .tasks.fusion import fuse_images  # noqa: E402
@@ -48,7 +55,6 @@ from .tasks.poisson import fit_poisson  # noqa: E402
 from .tasks.sdf import fit_sdf  # noqa: E402
 from .tasks.video import fit_video  # noqa: E402
 from .training import FitResult, TrainingDiverged, TrainingInterrupted, fit, learning_rate  # noqa: E402
-from .examples import run_example  # noqa: E402
 
 LoadedModel = Fitted
 """The former name of what :func:`load` returns."""

@@ -119,9 +119,9 @@ def snr(estimate: np.ndarray, reference: np.ndarray) -> float:
 def audio_figure(reference: np.ndarray, estimate: np.ndarray, rate: int, path: str | Path, *,
                  title: str | None = None) -> None:
     """Waveform (top) and spectrogram (bottom) of ground truth, fit and error, first channel."""
-    from .figures import new_figure, save_figure
-
     from scipy.signal import spectrogram
+
+    from .figures import new_figure, save_figure
 
     reference, estimate = reference[:, 0], estimate[:, 0]
     error = estimate - reference

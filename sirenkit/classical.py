@@ -79,7 +79,8 @@ def _dct_solve(rhs: np.ndarray, spacing: float, means: np.ndarray, central: bool
     return idctn(coefficients, axes=(0, 1), norm="ortho")
 
 
-def solve_poisson_neumann(rhs: np.ndarray, spacing: float, *, mean: float | Sequence[float] | None = None) -> np.ndarray:
+def solve_poisson_neumann(rhs: np.ndarray, spacing: float, *,
+                          mean: float | Sequence[float] | None = None) -> np.ndarray:
     """Solve ``image_laplacian(u, spacing) = rhs`` exactly, per channel, by the DCT-II.
 
     rhs: ``(H, W)`` or ``(H, W, C)``, at least 2×2. spacing: the grid spacing ``h`` (> 0).

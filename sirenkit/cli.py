@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 import click
 
@@ -18,7 +19,7 @@ from .config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
 from .families import model_names
 from .kinds.shape import SdfConfig
 from .metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
-from .tasks.fusion import MODES
+from .tasks.fusion import MODES, Mode
 from .tasks.image import COMPARE_SIZE
 
 
@@ -42,7 +43,8 @@ def training_options(default_steps: int | None = 300) -> Callable:
         click.option("--model", type=click.Choice(model_names()), default=NetworkConfig.model,
                      help="Network family: SIREN or one of the baselines."),
         click.option("--device", default=TrainConfig.device, help="auto (CUDA when present), cpu, cuda or cuda:N."),
-        click.option("--seed", type=int, default=TrainConfig.seed, help="Seed of the initial weights and the sampling."),
+        click.option("--seed", type=int, default=TrainConfig.seed,
+                     help="Seed of the initial weights and the sampling."),
         click.option("--out", type=click.Path(path_type=Path), default=None,
                      help="Run folder [default: runs/<task>-<name>]."),
         click.option("--lr", type=float, default=None,
@@ -221,12 +223,13 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
     solution of the same discrete problem.
     """
     from .image import load_image
-    from .tasks.poisson import fit_poisson, poisson_train_config
+    from .tasks.poisson import Source, fit_poisson, poisson_train_config
 
     signal = load_image(source, size=size)
-    train = train_config(options, defaults=poisson_train_config(derivative))
+    given_by = cast(Source, derivative)
+    train = train_config(options, defaults=poisson_train_config(given_by))
     out = options["out"] or default_out(f"poisson-{derivative}", source)
-    fitted = fit_poisson(signal, derivative, size=size, network=image_network_options(signal, options),
+    fitted = fit_poisson(signal, given_by, size=size, network=image_network_options(signal, options),
                          train=train, means=parse_floats(means, "--means"), segment_weight=segments,
                          box_weight=boxes, out=out, resume=resume, progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "alignment", "classical_psnr", "steps", "seconds"))
@@ -258,7 +261,7 @@ def fuse_command(first: str, second: str, mode: str, mask: Path | None, at: str,
         raise ValueError(f"--at must be two whole pixel numbers X,Y, got {at!r}")
     train = train_config(options, defaults=poisson_train_config("gradient"))
     out = options["out"] or default_out(f"fuse-{mode}", first)
-    fitted = fuse_images(first, second, mode, mask=mask, at=(int(position[0]), int(position[1])), size=size,
+    fitted = fuse_images(first, second, cast(Mode, mode), mask=mask, at=(int(position[0]), int(position[1])), size=size,
                          resize=resize, train=train, model=options["model"],
                          network_settings=network_settings(options), **given(segment_weight=segments), out=out,
                          resume=resume, progress=not options["quiet"])
@@ -387,8 +390,10 @@ def fit_sdf_command(source: Path, surface_points: int | None, free_points: int |
 
     values = parse_floats(weights, "--weights")
     if values is not None and (len(values) != 4 or any(v < 0 for v in values)):
-        raise ValueError(f"--weights needs four non-negative numbers surface,normal,off-surface,eikonal, got {weights!r}")
-    weight_fields = dict(zip(("surface_weight", "normal_weight", "off_surface_weight", "eikonal_weight"), values or ()))
+        raise ValueError("--weights needs four non-negative numbers surface,normal,off-surface,eikonal, "
+                         f"got {weights!r}")
+    weight_fields: dict[str, Any] = dict(zip(("surface_weight", "normal_weight", "off_surface_weight",
+                                              "eikonal_weight"), values or ()))
     config = SdfConfig(**given(surface_points=surface_points, free_points=free_points,
                                near_surface_fraction=near_surface, mesh_resolution=resolution),
                        keep_unsupported=keep_unsupported, **weight_fields)
@@ -422,8 +427,9 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
     hidden = {"parameters", "channels", "compiled", "wall_seconds"}
     shown = {key: value for key, value in metrics.items() if isinstance(value, (int, float)) and key not in hidden}
     lists = {key: value for key, value in metrics.items() if isinstance(value, list) and key != "shape"}
-    click.echo(f"{out}: " + ", ".join([f"{key} {value:.4g}" for key, value in shown.items()]
-                                      + [f"{key} {', '.join(f'{v:.3g}' for v in value)}" for key, value in lists.items()]))
+    parts = [f"{key} {value:.4g}" for key, value in shown.items()]
+    parts += [f"{key} {', '.join(f'{v:.3g}' for v in value)}" for key, value in lists.items()]
+    click.echo(f"{out}: " + ", ".join(parts))
     click.echo(str(out / "figure.png"))
 
 
@@ -433,7 +439,9 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
               help="Grid points per side.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="mesh.ply, .obj, .stl or .off.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-@click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the solid, a blob in free space); by default they are dropped where the run folder holds support.npy.")
+@click.option("--keep-unsupported", is_flag=True,
+              help="Keep mesh pieces no input point supports (a void inside the solid, a blob in free space); "
+                   "by default they are dropped where the run folder holds support.npy.")
 def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupported: bool) -> None:
     """Extract the zero level set of a fitted SDF as a mesh, in the input's coordinates."""
     from .mesh import extract_mesh
@@ -445,7 +453,8 @@ def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupp
 @app.command("eval-mesh")
 @click.argument("reconstruction", type=click.Path(path_type=Path))
 @click.argument("reference", type=click.Path(path_type=Path))
-@click.option("--samples", type=click.IntRange(min=1000), default=METRIC_SAMPLES, help="Points sampled on each surface.")
+@click.option("--samples", type=click.IntRange(min=1000), default=METRIC_SAMPLES,
+              help="Points sampled on each surface.")
 @click.option("--threshold", type=click.FloatRange(min=0, min_open=True), default=FSCORE_THRESHOLD,
               help="F-score distance threshold, as a fraction of the reference's bounding-box diagonal.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the numbers here.")
@@ -468,7 +477,9 @@ def eval_mesh_command(reconstruction: Path, reference: Path, samples: int, thres
 
 
 def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    """The error's message on one line (a usage error's as click formats it)."""
+    text = error.format_message() if isinstance(error, click.ClickException) else str(error)
+    return " ".join(text.split()) or type(error).__name__
 
 
 class _EchoHandler(logging.Handler):
@@ -501,7 +512,7 @@ def _main(argv: list[str] | None) -> int:
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:  # usage errors: one line, exit 2
-        click.echo(f"sirenkit: error: {one_line(error.format_message())}", err=True)
+        click.echo(f"sirenkit: error: {one_line(error)}", err=True)
         return 2
     except (click.Abort, KeyboardInterrupt):
         click.echo("sirenkit: interrupted", err=True)

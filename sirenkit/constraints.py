@@ -9,8 +9,9 @@ the training loop in :mod:`sirenkit.training` is shared by all of them.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol, Union
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -86,12 +87,13 @@ class Domain(Protocol):
     ``points_per_step``; one that can be sub-sampled may define ``with_batch_size(n)``, which
     :func:`sirenkit.fit` calls when ``TrainConfig.batch_size`` is set."""
 
-    batch_size: int | None
+    @property
+    def batch_size(self) -> int | None: ...
 
     @property
     def size(self) -> int: ...
 
-    def to(self, device: torch.device) -> "Domain": ...
+    def to(self, device: torch.device) -> Domain: ...
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
 
@@ -136,18 +138,18 @@ class PointSet:
         """Number of points in the set."""
         return self.points.shape[0]
 
-    def to(self, device: torch.device) -> "PointSet":
+    def to(self, device: torch.device) -> PointSet:
         return PointSet(
             self.points.to(device),
             {name: values.to(device) for name, values in self.data.items()},
             batch_size=self.batch_size,
         )
 
-    def with_batch_size(self, batch_size: int | None) -> "PointSet":
+    def with_batch_size(self, batch_size: int | None) -> PointSet:
         """The same points, ``batch_size`` of them drawn per step."""
         return PointSet(self.points, self.data, batch_size=batch_size)
 
-    def where(self, mask: torch.Tensor, *, batch_size: int | None = None) -> "PointSet":
+    def where(self, mask: torch.Tensor, *, batch_size: int | None = None) -> PointSet:
         """The points (and their data) where ``mask (N,)`` is true: a masked image's known
         pixels, a region of a grid."""
         mask = torch.as_tensor(mask, dtype=torch.bool, device=self.points.device).reshape(-1)
@@ -192,11 +194,11 @@ class GridSamples:
     def size(self) -> int:
         return self._count
 
-    def to(self, device: torch.device) -> "GridSamples":
+    def to(self, device: torch.device) -> GridSamples:
         return GridSamples(self.shape, {name: v.to(device) for name, v in self.data.items()},
                            batch_size=self.batch_size)
 
-    def with_batch_size(self, batch_size: int | None) -> "GridSamples":
+    def with_batch_size(self, batch_size: int | None) -> GridSamples:
         """The same grid, ``batch_size`` points drawn per step."""
         return GridSamples(self.shape, self.data, batch_size=batch_size)
 
@@ -206,7 +208,8 @@ class GridSamples:
         for n in reversed(self.shape):
             position = index % n
             index = index // n
-            columns.append(position.float() * (2.0 / (n - 1)) - 1.0 if n > 1 else torch.zeros_like(position, dtype=torch.float32))
+            columns.append(position.float() * (2.0 / (n - 1)) - 1.0 if n > 1
+                           else torch.zeros_like(position, dtype=torch.float32))
         return torch.stack(columns[::-1], dim=-1)
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -298,7 +301,7 @@ class Sampler:
     def size(self) -> int:
         return self.batch_size
 
-    def to(self, device: torch.device) -> "Sampler":
+    def to(self, device: torch.device) -> Sampler:
         moved = Sampler(self.draw, self.batch_size)
         moved.device = torch.device(device)
         return moved
@@ -322,7 +325,7 @@ def points_per_step(domain: Domain) -> int:
     return domain.size if domain.batch_size is None else min(domain.batch_size, domain.size)
 
 
-Norm = Union[str, Callable[[torch.Tensor], torch.Tensor]]
+Norm = str | Callable[[torch.Tensor], torch.Tensor]
 
 
 def apply_norm(norm: Norm, residual: torch.Tensor) -> torch.Tensor:
@@ -401,19 +404,19 @@ class Problem:
         """Points drawn in one step, each shared domain counted once."""
         return sum(points_per_step(domain) for domain in self.domains.values())
 
-    def with_batch_size(self, batch_size: int) -> "Problem":
+    def with_batch_size(self, batch_size: int) -> Problem:
         """A copy in which every domain that yields all its points each step (``batch_size`` None)
         and can be sub-sampled draws ``batch_size`` points instead; the others are kept."""
         return self._with_domains({key: domain.with_batch_size(batch_size)
                                    if domain.batch_size is None and hasattr(domain, "with_batch_size") else domain
                                    for key, domain in self.domains.items()})
 
-    def _with_domains(self, replaced: dict[int, Domain]) -> "Problem":
+    def _with_domains(self, replaced: dict[int, Domain]) -> Problem:
         """A copy whose domains are ``replaced[id(old domain)]``: shared domains stay shared."""
         return Problem([Constraint(**{**c.__dict__, "domain": replaced[id(c.domain)]}) for c in self.constraints],
                        self.evaluate, self.metadata)
 
-    def to(self, device: torch.device) -> "Problem":
+    def to(self, device: torch.device) -> Problem:
         return self._with_domains({key: domain.to(device) for key, domain in self.domains.items()})
 
     def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:

@@ -9,8 +9,9 @@ against.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -127,7 +128,7 @@ def autograd_derivatives(
                     hess[k, i] = torch.zeros_like(inputs) if row is None else row  # (N, d)
             if laplacian:
                 result.laplacian = torch.stack(
-                    [sum(hess[k, i][:, i] for i in axes) for k in range(outputs)], dim=1
+                    [torch.stack([hess[k, i][:, i] for i in axes]).sum(0) for k in range(outputs)], dim=1
                 )
             if hessian:
                 result.hessian = torch.stack(
@@ -135,7 +136,10 @@ def autograd_derivatives(
                 )
     if not keep_graph:
         result = Derivatives(
-            *(None if t is None else t.detach() for t in (result.value, result.jacobian, result.laplacian, result.hessian))
+            value=result.value.detach(),
+            **{name: None if tensor is None else tensor.detach()
+               for name, tensor in (("jacobian", result.jacobian), ("laplacian", result.laplacian),
+                                    ("hessian", result.hessian))},
         )
     return result
 

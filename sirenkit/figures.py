@@ -7,8 +7,9 @@ open: a notebook's inline figures stay as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -110,8 +111,8 @@ def fit_signal(
     from its gradients) passes its own ``problem`` (built on the device), ``sampling`` (keywords of
     :meth:`SignalKind.render`), ``measure(rendered, *, final)`` (used for the progress bar too,
     unless ``evaluate(model)`` says what to log), ``products(rendered)`` (what the result keeps,
-    ``{"reconstruction": rendered}`` by default) and ``write(fitted, out)``. ``settings`` are the task's options, recorded in ``config.json`` under
-    ``task`` (the kind's name by default).
+    ``{"reconstruction": rendered}`` by default) and ``write(fitted, out)``. ``settings`` are the
+    task's options, recorded in ``config.json`` under ``task`` (the kind's name by default).
     """
     network = network or kind.network(model)
     kind.check_network(network)

@@ -134,7 +134,8 @@ def load_image(source: str | Path, *, size: int | None = None) -> ImageSignal:
             f"(try {', '.join(BUNDLED_IMAGES[:5])}, ...)"
         )
     if min(signal.shape) < 2:
-        raise ValueError(f"{signal.name}: the image must be at least 2×2 pixels, got {signal.shape[1]}×{signal.shape[0]}")
+        raise ValueError(f"{signal.name}: the image must be at least 2×2 pixels, "
+                         f"got {signal.shape[1]}×{signal.shape[0]}")
     if size is not None:
         signal.pixels = resize_longer_side(signal.pixels, size)
     return signal

@@ -87,7 +87,8 @@ def _near_cells(coarse: np.ndarray, distance: float) -> np.ndarray:
     return binary_dilation(near, iterations=1)
 
 
-def marching_cubes(values: np.ndarray, *, bound: float = 1.0, level: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def marching_cubes(values: np.ndarray, *, bound: float = 1.0,
+                   level: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(vertices (V, 3) in [-bound, bound]³, faces (F, 3), vertex normals (V, 3))`` of the
     ``level`` set of a grid from :func:`sdf_grid`; outward normals point towards positive Φ.
 
@@ -112,7 +113,8 @@ def marching_cubes(values: np.ndarray, *, bound: float = 1.0, level: float = 0.0
 
 
 def supported_components(vertices: np.ndarray, faces: np.ndarray, support: np.ndarray, *,
-                         distance: float | None = None, min_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, int]:
+                         distance: float | None = None,
+                         min_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, int]:
     """Drop the connected pieces of a mesh that the data does not support.
 
     ``vertices (V, 3)``, ``faces (F, 3)``; ``support (P, 3)``: the input's surface points, in

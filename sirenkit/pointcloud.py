@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -154,6 +155,7 @@ def _read_mesh_or_cloud(path: Path, samples: int, seed: int):
     """``(values (N, 3|6), faces, vertices)`` of a mesh (surface samples) or a PLY point cloud."""
     import trimesh
 
+    loaded: Any
     try:
         loaded = trimesh.load(path, process=False)
     except Exception as error:

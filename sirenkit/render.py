@@ -52,6 +52,7 @@ def evaluate_points(
                 model, chunk, jacobian=what == "gradient", laplacian=what == "laplacian"
             )
             piece = {"value": fields.value, "gradient": fields.jacobian, "laplacian": fields.laplacian}[what]
+            assert piece is not None  # asked for above
             pieces.append(piece.detach().cpu())
     return torch.cat(pieces)
 

@@ -13,9 +13,10 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,8 +24,8 @@ from tqdm import tqdm
 
 from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
-from .io import atomic_write, load_checkpoint_file
 from .families import family_of
+from .io import atomic_write, load_checkpoint_file
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -271,8 +272,9 @@ def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Ca
     return reduced
 
 
-def _first_compiled_step(loss_terms: Callable, eager_terms: Callable, model: nn.Module, batches: list,
-                         optimizer: torch.optim.Optimizer) -> tuple[bool, Callable, dict[str, torch.Tensor], torch.Tensor]:
+def _first_compiled_step(
+    loss_terms: Callable, eager_terms: Callable, model: nn.Module, batches: list, optimizer: torch.optim.Optimizer,
+) -> tuple[bool, Callable, dict[str, torch.Tensor], torch.Tensor]:
     """The first step of a compiled run, where compilation happens. If it fails and the same step
     runs eagerly, the compiler is what failed (no C compiler, an unsupported operation): say so and
     go on eagerly. If the eager step fails too, the error is the user's (a residual that raises,

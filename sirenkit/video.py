@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,7 +77,7 @@ def load_video(source: str | Path | None = None, *, size: int | None = None, fra
 def _read_video_file(path: Path) -> tuple[np.ndarray, float]:
     import imageio.v3 as iio
 
-    plugin = None if path.suffix.lower() == ".gif" else "FFMPEG"
+    plugin: Any = None if path.suffix.lower() == ".gif" else "FFMPEG"  # None: imageio picks the GIF reader
     try:
         frames = [np.asarray(frame) for frame in iio.imiter(path, plugin=plugin)]
         meta = iio.immeta(path, plugin=plugin)

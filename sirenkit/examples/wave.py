@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..config import NetworkConfig, TrainConfig
-from ..constraints import BoxBoundary, Box, Constraint, Problem, Sampler
+from ..constraints import Box, BoxBoundary, Constraint, Problem, Sampler
 from ..render import evaluate_points
 from ..solve import solve
 from .common import write_results
@@ -120,6 +120,7 @@ def figure(path: Path, times, reference, fitted, errors) -> None:
                 axes[row, column].set_ylabel(label)
         axes[0, column].set_title(f"t = {moment:.2f}")
         axes[2, column].set_title(f"relative L2 error {errors[column]:.3f}", fontsize=9)
-    fig.suptitle("2D wave equation, c = 1, from a Gaussian bump at rest (each column's colours: ± the reference's largest |u|)")
+    fig.suptitle("2D wave equation, c = 1, from a Gaussian bump at rest "
+                 "(each column's colours: ± the reference's largest |u|)")
     fig.tight_layout()
     save_figure(fig, path)

@@ -19,8 +19,9 @@ A new family is one module: build an ``nn.Module`` whose ``config`` attribute is
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol, overload
 
 import torch
 from torch import nn
@@ -28,6 +29,30 @@ from torch import nn
 if TYPE_CHECKING:
     from ..config import NetworkConfig
     from ..derivatives import Derivatives
+
+
+class Linears(nn.ModuleList):
+    """A stack of ``nn.Linear`` layers, typed as such (a plain ``ModuleList`` yields ``Module``)."""
+
+    def __init__(self, layers: Iterable[nn.Linear]) -> None:
+        super().__init__(layers)
+
+    def __iter__(self) -> Iterator[nn.Linear]:
+        return iter(self._modules.values())  # type: ignore[arg-type]
+
+    @overload
+    def __getitem__(self, index: slice) -> Linears: ...
+
+    @overload
+    def __getitem__(self, index: int) -> nn.Linear: ...
+
+    def __getitem__(self, index: int | slice) -> nn.Linear | Linears:
+        return super().__getitem__(index)  # type: ignore[return-value]
+
+    @classmethod
+    def of_sizes(cls, sizes: list[int]) -> Linears:
+        """Layers ``sizes[0] → sizes[1] → ... → sizes[-1]``."""
+        return cls(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 class DerivativeEngine(Protocol):
@@ -133,6 +158,6 @@ from . import siren  # noqa: E402,F401,I001
 from . import mlp  # noqa: E402,F401
 
 __all__ = [
-    "FAMILIES", "DerivativeEngine", "NetworkFamily", "family_of", "get_family", "model_names", "register_family",
-    "unregister_family",
+    "FAMILIES", "DerivativeEngine", "Linears", "NetworkFamily", "family_of", "get_family", "model_names",
+    "register_family", "unregister_family",
 ]

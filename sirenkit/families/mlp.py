@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..config import NetworkConfig
-from . import NetworkFamily, register_family
+from . import Linears, NetworkFamily, register_family
 from .siren import first_layer
 
 
@@ -24,6 +24,7 @@ class PositionalEncoding(nn.Module):
             raise ValueError(f"positional encoding needs at least 1 frequency, got {frequencies}")
         self.in_features = in_features
         self.frequencies = frequencies
+        self.scales: torch.Tensor
         self.out_features = in_features * (1 + 2 * frequencies)
         self.register_buffer("scales", math.pi * 2.0 ** torch.arange(frequencies, dtype=torch.float32))
 
@@ -41,6 +42,7 @@ class FourierFeatures(nn.Module):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
         # drawn on the CPU whatever the default device (the meta device counts parameters)
+        self.frequencies: torch.Tensor
         frequencies = torch.randn(features, in_features, generator=generator, device="cpu") * scale
         self.register_buffer("frequencies", frequencies)
         self.out_features = 2 * features
@@ -79,7 +81,7 @@ class MLP(nn.Module):
             in_features = self.encoding.out_features
         self.activation: nn.Module = nn.Tanh() if config.model == "tanh" else nn.ReLU()
         sizes = [in_features] + [config.hidden_features] * config.hidden_layers
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = Linears.of_sizes(sizes)
         self.output = nn.Linear(config.hidden_features, config.out_features)
         self.reset_parameters()
 

@@ -27,14 +27,18 @@ Both are tested against nested autograd in float64 (:func:`sirenkit.autograd_der
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
+from collections.abc import Iterable
+from typing import cast
 
 import torch
 from torch import nn
 
 from ..config import NetworkConfig
 from ..derivatives import Derivatives
-from . import NetworkFamily, register_family
+from . import Linears, NetworkFamily, register_family
 
 
 class Siren(nn.Module):
@@ -57,7 +61,7 @@ class Siren(nn.Module):
         self.first_omega = float(config.first_omega)
         self.hidden_omega = float(config.hidden_omega)
         sizes = [config.in_features] + [width] * config.hidden_layers
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = Linears.of_sizes(sizes)
         self.output = nn.Linear(width, config.out_features)
         self.reset_parameters()
 
@@ -83,19 +87,6 @@ class Siren(nn.Module):
         for layer in self.layers[1:]:
             hidden = torch.sin(self.hidden_omega * layer(hidden))
         return self.output(hidden)
-
-
-def first_layer(layer: nn.Linear, coords: torch.Tensor) -> torch.Tensor:
-    """``W x + b`` of a SIREN's first layer, in the coordinates' precision even under autocast.
-
-    bfloat16 keeps 8 bits: a coordinate near 1 would move by up to 0.004, which ω0 = 30 turns into
-    a phase error of 0.1 rad, more than a pixel at 256 samples. The layer has only d inputs, so
-    keeping it in float32 costs nothing measurable.
-    """
-    if torch.is_autocast_enabled(coords.device.type):
-        with torch.autocast(coords.device.type, enabled=False):
-            return layer(coords.to(layer.weight.dtype))
-    return layer(coords)
 
 
 def first_layer(layer: nn.Linear, coords: torch.Tensor) -> torch.Tensor:
@@ -164,6 +155,7 @@ def forward_derivatives(
             jac_z = layer.weight.T[:, None, :]  # (d, 1, n): the same for every point
             second_z = None
         else:
+            assert stack is not None  # set by the first layer
             mixed = stack @ layer.weight.T  # (1 + d + k, N, n), one matrix product for all streams
             pre = mixed[0] + layer.bias
             jac_z = mixed[1 : 1 + dims]
@@ -178,7 +170,7 @@ def forward_derivatives(
         if groups:
             sine_term = (omega * omega) * sine
             quadratic = torch.stack(
-                [sum(jac_z[i] * jac_z[j] for i, j in group) for group in groups]
+                [tensor_sum(jac_z[i] * jac_z[j] for i, j in group) for group in groups]
             )  # (k, ·, n)
             curvature = -sine_term * quadratic
             streams.append(curvature if second_z is None else cosine_term * second_z + curvature)
@@ -199,24 +191,28 @@ def forward_derivatives(
             full[:, :, j, i] = stream
         result.hessian = full
         if laplacian:
-            result.laplacian = sum(full[:, :, i, i] for i in axes)
+            result.laplacian = tensor_sum(full[:, :, i, i] for i in axes)
     elif laplacian:
         result.laplacian = second[0]
     return result
 
 
+def tensor_sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The sum of one or more tensors (``sum`` would start from the integer 0)."""
+    return functools.reduce(operator.add, terms)
 
 
-def siren_derivatives(model: Siren, coords: torch.Tensor, *, jacobian: bool, laplacian: bool, hessian: bool,
+def siren_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian: bool, laplacian: bool, hessian: bool,
                       axes: tuple[int, ...], method: str) -> Derivatives:
     """SIREN's engine: the adjoint pass for the Jacobian alone, forward propagation otherwise."""
+    siren = cast(Siren, model)  # the family's engine is only asked about its own networks
     if method == "adjoint" and (laplacian or hessian):
         raise ValueError("the adjoint method gives the Jacobian only; use forward for second derivatives")
     if method == "auto":
         method = "forward" if laplacian or hessian else "adjoint"
     if method == "adjoint":
-        return adjoint_derivatives(model, coords, jacobian=jacobian)
-    return forward_derivatives(model, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian, axes=axes)
+        return adjoint_derivatives(siren, coords, jacobian=jacobian)
+    return forward_derivatives(siren, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian, axes=axes)
 
 
 SIREN = register_family(NetworkFamily(

@@ -85,7 +85,7 @@ class SignalKind:
 
     # --- evaluating a fitted network ------------------------------------------------------------
 
-    def render(self, model: nn.Module, **sampling: Any) -> Any:
+    def render(self, model: nn.Module, *args: Any, **sampling: Any) -> Any:
         """The signal the network represents, at the original sampling or another one."""
         raise NotImplementedError
 
@@ -110,11 +110,11 @@ class SignalKind:
 
     # --- files -------------------------------------------------------------------------------
 
-    def write_run(self, fitted: Fitted, signal: Any, out: Path) -> None:
+    def write_run(self, fitted: Fitted, signal: Any, out: Path, *args: Any, **options: Any) -> None:
         """The run folder: model, main result, figures, ``metrics.json``, ``history.json``."""
         raise NotImplementedError
 
-    def write_rendering(self, rendered: Any, path: Path, **sampling: Any) -> str:
+    def write_rendering(self, rendered: Any, path: Path, *args: Any, **sampling: Any) -> str:
         """Write a rendering to ``path`` (one of :attr:`suffixes`); returns a one-line summary."""
         raise ValueError(f"{article(self.name)} {self.name} model is not rendered to a file")
 
@@ -132,7 +132,9 @@ class SignalKind:
             if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
         if unknown or missing:
             raise ValueError(f"{cls.name} description with unknown fields {unknown} or missing fields {missing}")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
+        fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                                  for key, value in values.items()}
+        return cls(**fields)
 
 
 def _json_ready(values: Any) -> Any:

@@ -16,8 +16,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..audio import AUDIO_FORMATS, AudioSignal, audio_figure, audio_first_omega, snr, time_coordinates, waveform_psnr
-from ..audio import write_audio
+from ..audio import (
+    AUDIO_FORMATS,
+    AudioSignal,
+    audio_figure,
+    audio_first_omega,
+    snr,
+    time_coordinates,
+    waveform_psnr,
+    write_audio,
+)
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
 from ..render import evaluate_points

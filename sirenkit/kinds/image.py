@@ -9,9 +9,10 @@ same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
 from ..metrics import psnr, ssim
-from ..render import WHATS, evaluate_points, gradient_magnitude_map, laplacian_map, save_png, to_png_array
+from ..render import WHATS, What, evaluate_points, gradient_magnitude_map, laplacian_map, save_png, to_png_array
 from . import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted, SignalKind, register_kind
 
 IMAGE_BATCH = 8192
@@ -93,7 +94,7 @@ class ImageKind(SignalKind):
         domain = PointSet(coords, {"target": targets}, batch_size=batch_size)
         return Problem([Constraint("image", lambda fields: fields.value - fields.data["target"], domain)])
 
-    def render(self, model: nn.Module, *, size: tuple[int, int] | None = None, what: str = "value",
+    def render(self, model: nn.Module, *, size: tuple[int, int] | None = None, what: What = "value",
                clip: bool = True, chunk_size: int | None = None) -> np.ndarray:
         """The image at ``size = (width, height)`` (the original by default) over the area the
         original covered. ``value``: ``(H, W, C)`` intensities, clipped to [0, 1] unless ``clip`` is
@@ -154,7 +155,7 @@ class ImageKind(SignalKind):
         write_json(out / "history.json", fitted.history)
         write_json(out / "metrics.json", metrics)
 
-    def write_rendering(self, rendered: np.ndarray, path: Path, *, what: str = "value", **sampling: Any) -> str:
+    def write_rendering(self, rendered: np.ndarray, path: Path, *, what: What = "value", **sampling: Any) -> str:
         if what == "gradient":
             rendered = gradient_magnitude_map(rendered, self.mode)
         elif what == "laplacian":

@@ -4,6 +4,7 @@ loss terms."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -64,7 +65,8 @@ class ProblemKind(SignalKind):
 
         save_model(out, fitted.model, fitted.network, self)
         terms = list(fitted.metrics["terms"])
-        series = {term: history_series(fitted.history, term if len(terms) > 1 else "loss") for term in terms}
+        series: dict[str, tuple[Sequence[float], Sequence[float]]] = {
+            term: history_series(fitted.history, term if len(terms) > 1 else "loss") for term in terms}
         curve_figure(series, out / "loss.png", xlabel="step", ylabel="weighted loss term",
                      title=f"{self.title}: loss terms per step", log_y=True)
         write_json(out / "history.json", fitted.history)

@@ -86,7 +86,7 @@ class FreeSpace:
     def size(self) -> int:
         return self.batch_size
 
-    def to(self, device: torch.device) -> "FreeSpace":
+    def to(self, device: torch.device) -> FreeSpace:
         return FreeSpace(self.surface.to(device), self.batch_size, near_fraction=self.near_fraction, sigma=self.sigma)
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -107,7 +107,8 @@ def sdf_problem(cloud: PointCloud, config: SdfConfig, device: torch.device) -> P
     surface = PointSet(points, {"normal": normals}, batch_size=min(config.surface_points, len(points)))
     free = FreeSpace(points, config.free_points, near_fraction=config.near_surface_fraction,
                      sigma=config.near_surface_sigma)
-    surface_share = surface.batch_size / (surface.batch_size + free.batch_size)
+    surface_count = min(config.surface_points, len(points))
+    surface_share = surface_count / (surface_count + free.batch_size)
 
     def normal_residual(fields):
         return 1 - nn.functional.cosine_similarity(fields.gradient, fields.data["normal"], dim=-1)
@@ -152,7 +153,8 @@ class ShapeKind(SignalKind):
 
     @classmethod
     def describe(cls, cloud: PointCloud) -> ShapeKind:
-        return cls(source=cloud.name, center=tuple(float(c) for c in cloud.center), scale=float(cloud.scale),
+        x, y, z = (float(c) for c in cloud.center)
+        return cls(source=cloud.name, center=(x, y, z), scale=float(cloud.scale),
                    normals_estimated=cloud.normals_estimated)
 
     @property
@@ -278,7 +280,8 @@ def slices_figure(model: nn.Module, path: Path, *, resolution: int = 256) -> Non
     figure, axes = new_figure(1, 3, figsize=(13, 4.4))
     with torch.no_grad():
         for ax, (name, (x, y, z)) in zip(axes, planes.items()):
-            values = model(torch.stack([x, y, z], -1).reshape(-1, 3)).reshape(resolution, resolution).float().cpu().numpy()
+            points = torch.stack([x, y, z], -1).reshape(-1, 3)
+            values = model(points).reshape(resolution, resolution).float().cpu().numpy()
             limit = float(np.abs(values).max()) or 1.0
             shown = ax.imshow(values.T, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.contour(values.T, levels=[0.0], colors="k", linewidths=1.2, extent=(-1, 1, -1, 1), origin="lower")

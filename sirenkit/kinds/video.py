@@ -18,8 +18,15 @@ from torch import nn
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, GridSamples, Problem
 from ..render import evaluate_points
-from ..video import VIDEO_OUT_FORMATS, VideoSignal, frame_coordinates, frame_psnrs, frame_strip_figure, frame_times
-from ..video import write_video
+from ..video import (
+    VIDEO_OUT_FORMATS,
+    VideoSignal,
+    frame_coordinates,
+    frame_psnrs,
+    frame_strip_figure,
+    frame_times,
+    write_video,
+)
 from . import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted, SignalKind, register_kind
 
 VIDEO_BATCH = 16384
@@ -45,7 +52,8 @@ class VideoKind(SignalKind):
 
     @classmethod
     def describe(cls, signal: VideoSignal) -> VideoKind:
-        return cls(source=signal.name, shape=tuple(signal.shape), channels=signal.channels, fps=signal.fps)
+        count, height, width = signal.shape
+        return cls(source=signal.name, shape=(count, height, width), channels=signal.channels, fps=signal.fps)
 
     @property
     def out_features(self) -> int:

@@ -13,8 +13,9 @@ solution of the same composite (DCT) is computed beside it and the difference re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -192,5 +193,6 @@ def fuse_images(
                       problem=lambda device: derivative_problem(composite, "gradient", batch_size=train.batch_size,
                                                                 device=device, segment_weight=segment_weight),
                       sampling={"clip": False}, measure=measure,
-                      products=lambda raw: {"raw": raw, "reconstruction": np.clip(set_mean(raw, reference, weights), 0, 1)},
+                      products=lambda raw: {"raw": raw,
+                                            "reconstruction": np.clip(set_mean(raw, reference, weights), 0, 1)},
                       write=write, task="fusion", settings=settings, out=out, resume=resume, progress=progress)

@@ -5,8 +5,9 @@ run folder) is :class:`sirenkit.kinds.image.ImageKind`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
 from ..families import model_names
@@ -62,6 +63,8 @@ def fit_image(
 
 def derivative_maps(fitted: Fitted) -> tuple[Any, Any, Any]:
     """The fitted image with the network's gradient-magnitude and Laplacian maps."""
+    if not isinstance(fitted.kind, ImageKind):
+        raise ValueError(f"{fitted.out}: holds a {fitted.kind.name} model, not an image")
     image = fitted.products["reconstruction"] if "reconstruction" in fitted.products else fitted.render()
     return (image, *fitted.kind.maps(fitted.model))
 

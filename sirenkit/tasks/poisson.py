@@ -9,8 +9,9 @@ compared with the classical DCT solution of the same discrete problem.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -102,7 +103,7 @@ class GridSegments:
         """Both ends of every segment."""
         return 2 * self.batch_size
 
-    def to(self, device: torch.device) -> "GridSegments":
+    def to(self, device: torch.device) -> GridSegments:
         moved = object.__new__(GridSegments)
         moved.__dict__.update(self.__dict__)
         moved.coords = self.coords.to(device)
@@ -166,7 +167,7 @@ class GridBoxes:
         """``points_per_side`` points on each of the four sides of every box."""
         return self.batch_size * 4 * self.points_per_side
 
-    def to(self, device: torch.device) -> "GridBoxes":
+    def to(self, device: torch.device) -> GridBoxes:
         moved = object.__new__(GridBoxes)
         moved.__dict__.update(self.__dict__)
         moved.area, moved.device = self.area.to(device), torch.device(device)
@@ -378,11 +379,12 @@ def fit_poisson(
         rows = [("ground truth", *finite_difference_maps(signal.pixels, mode)),
                 (f"classical (DCT)\n{fitted.metrics['classical_psnr']:.1f} dB",
                  *finite_difference_maps(np.clip(classical_aligned, 0, 1), mode))]
-        fitted.kind.write_run(fitted, signal, out, reference_rows=rows, label=f"{fitted.metrics['psnr']:.2f} dB",
+        kind.write_run(fitted, signal, out, reference_rows=rows, label=f"{fitted.metrics['psnr']:.2f} dB",
                               title=f"{Path(signal.name).name} from the {source} only",
                               curve=f"PSNR after {name} alignment (dB)")
 
-    return fit_signal(ImageKind.describe(signal), signal, network=network, train=train, model=model,
+    kind = ImageKind.describe(signal)
+    return fit_signal(kind, signal, network=network, train=train, model=model,
                       problem=lambda device: derivative_problem(target, source, batch_size=train.batch_size,
                                                                 device=device, segment_weight=segment_weight,
                                                                 box_weight=box_weight),

@@ -14,7 +14,14 @@ from ..config import NetworkConfig, TrainConfig, to_dict
 from ..fitting import fit_signal
 from ..kinds import Fitted
 from ..kinds.shape import (
-    SUPPORT_FILE, FreeSpace, Mesh, SdfConfig, ShapeKind, reference_surface, sdf_problem, slices_figure,
+    SUPPORT_FILE,
+    FreeSpace,
+    Mesh,
+    SdfConfig,
+    ShapeKind,
+    reference_surface,
+    sdf_problem,
+    slices_figure,
     support_points,
 )
 from ..pointcloud import PointCloud, load_point_cloud
