@@ -23,7 +23,10 @@ demo: $(STAMP)
 	$(BIN)/sirenkit render runs/demo --size 1024 --what laplacian --out runs/demo/laplacian-1024.png
 	@echo "results: runs/demo (figure.png, psnr.png, reconstruction.png, metrics.json)"
 
+# The linter and the type checker keep the shape of the code as it is (configured in pyproject.toml).
 test: $(STAMP)
+	$(BIN)/ruff check sirenkit tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import click
 
-from .config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
+from .config import MODEL_NAMES, NetworkConfig, TrainConfig, field_docs, replace
 from .families import model_names
 from .kinds.shape import SdfConfig
 from .metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
@@ -34,35 +34,44 @@ def fit_group() -> None:
     """Fit a network to a signal and write a run folder."""
 
 
-def training_options(default_steps: int | None = 300) -> Callable:
-    """The options every fitting command shares. A default of ``None`` defers to the task's own
-    training defaults."""
+def documented(config_class: type, field: str, note: str = "") -> str:
+    """An option's help: the docstring of the configuration field it sets, and a note."""
+    return " ".join(part for part in (field_docs(config_class).get(field, ""), note) if part)
+
+
+TASKS_DEFAULT = "[default: the task's]"
+
+
+def training_options(default_steps: int | None = None) -> Callable:
+    """The options every fitting command shares, documented by the configuration fields they set.
+    A default of ``None`` defers to the task's own training defaults."""
     options = [
         click.option("--steps", type=click.IntRange(min=1), default=default_steps,
-                     help="Optimiser steps." + (" [default: the task's]" if default_steps is None else "")),
+                     help=documented(TrainConfig, "steps", TASKS_DEFAULT if default_steps is None else "")),
         click.option("--model", type=click.Choice(model_names()), default=NetworkConfig.model,
-                     help="Network family: SIREN or one of the baselines."),
-        click.option("--device", default=TrainConfig.device, help="auto (CUDA when present), cpu, cuda or cuda:N."),
-        click.option("--seed", type=int, default=TrainConfig.seed,
-                     help="Seed of the initial weights and the sampling."),
+                     help=documented(NetworkConfig, "model")),
+        click.option("--device", default=TrainConfig.device, help=documented(TrainConfig, "device")),
+        click.option("--seed", type=int, default=TrainConfig.seed, help=documented(TrainConfig, "seed")),
         click.option("--out", type=click.Path(path_type=Path), default=None,
                      help="Run folder [default: runs/<task>-<name>]."),
         click.option("--lr", type=float, default=None,
-                     help="Peak learning rate of Adam (cosine decay) [default: the task's, 1e-3 for images]."),
+                     help=documented(TrainConfig, "learning_rate", "[default: the task's, 1e-3 for images]")),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
-                     help="Random points per step [default: all points]."),
+                     help=documented(TrainConfig, "batch_size", TASKS_DEFAULT)),
         click.option("--width", type=click.IntRange(min=1), default=None,
-                     help=f"Hidden layer width [default: the task's, {NetworkConfig.hidden_features}]."),
+                     help=documented(NetworkConfig, "hidden_features",
+                                     f"[default: the task's, {NetworkConfig.hidden_features}]")),
         click.option("--layers", type=click.IntRange(min=1), default=None,
-                     help=f"Hidden layers, the first included [default: the task's, {NetworkConfig.hidden_layers}]."),
+                     help=documented(NetworkConfig, "hidden_layers",
+                                     f"[default: the task's, {NetworkConfig.hidden_layers}]")),
         click.option("--omega", type=float, default=None,
-                     help="SIREN first-layer ω0 [default: the task's: 30 for images, shapes and video, "
-                          "1000 per second for audio]."),
+                     help=documented(NetworkConfig, "first_omega", "[default: the task's: 30 for images, shapes "
+                                                                   "and video, 1000 per second for audio]")),
         click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
-                     help="Arithmetic of the training step; auto uses bfloat16 where the CPU (AVX-512 BF16, "
-                          "AMX) or GPU has it natively [default: the task's]."),
-        click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]), default="auto",
-                     help="torch.compile the training step."),
+                     help=documented(TrainConfig, "precision", TASKS_DEFAULT)),
+        click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]),
+                     default="auto" if TrainConfig.compile == "auto" else "on" if TrainConfig.compile else "off",
+                     help=documented(TrainConfig, "compile")),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
 
@@ -107,7 +116,7 @@ def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
 @fit_group.command("image")
 @click.argument("source")
 @size_option()
-@training_options(default_steps=None)
+@training_options()
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fit_image_command(source: str, size: int | None, resume: bool, **options: Any) -> None:
     """Fit an image file or bundled image (camera, astronaut, coffee, ...).
@@ -130,7 +139,7 @@ def fit_image_command(source: str, size: int | None, resume: bool, **options: An
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Fit only the first SECONDS of the file [default: all of it].")
-@training_options(default_steps=None)
+@training_options()
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fit_audio_command(source: Path, seconds: float | None, resume: bool, **options: Any) -> None:
     """Fit a sound (WAV, FLAC, OGG; any rate, any number of channels).
@@ -154,7 +163,7 @@ def fit_audio_command(source: Path, seconds: float | None, resume: bool, **optio
 @fit_group.command("video")
 @click.argument("source", required=False, default=None)
 @size_option()
-@training_options(default_steps=None)
+@training_options()
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fit_video_command(source: str | None, size: int | None, resume: bool, **options: Any) -> None:
     """Fit a clip: GIF, MP4 (or another format ffmpeg reads) or a folder of frames; scikit-image's
@@ -203,7 +212,7 @@ def network_settings(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--from", "derivative", type=click.Choice(["gradient", "laplacian"]), required=True,
               help="Fit the image's gradient field or its Laplacian only.")
 @size_option()
-@training_options(default_steps=None)
+@training_options()
 @click.option("--means", default=None,
               help="Restore each channel's mean from these values (one, or one per channel) instead of "
                    "aligning to the ground truth.")
@@ -246,7 +255,7 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
 @click.option("--at", default="0,0", help="clone: X,Y of B's top-left corner on A, in pixels.")
 @click.option("--resize", is_flag=True, help="average/mixed: resample B to A's size if they differ.")
 @size_option()
-@training_options(default_steps=None)
+@training_options()
 @click.option("--segments", type=click.FloatRange(min=0), default=None,
               help="Weight of the multiscale line-integral constraint; 0 turns it off [default: 0.01].")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
@@ -318,7 +327,7 @@ def render_command(run: Path, out: Path, size: str | None, what: str | None, rat
 @app.command("compare")
 @click.argument("source")
 @size_option(default=COMPARE_SIZE)
-@training_options(default_steps=None)
+@training_options()
 @click.option("--models", default=",".join(MODEL_NAMES), help="Comma-separated models to compare.")
 def compare_command(source: str, size: int | None, models: str, **options: Any) -> None:
     """Fit SIREN and the baselines with the same parameter budget and steps.
@@ -364,18 +373,17 @@ def info_command(run: Path) -> None:
 
 @fit_group.command("sdf")
 @click.argument("source", type=click.Path(path_type=Path))
-@training_options(default_steps=None)
+@training_options()
 @click.option("--surface-points", type=click.IntRange(min=1), default=None,
-              help=f"Surface samples per step [default: {SdfConfig.surface_points}].")
+              help=documented(SdfConfig, "surface_points", f"[default: {SdfConfig.surface_points}]"))
 @click.option("--free-points", type=click.IntRange(min=1), default=None,
-              help=f"Free-space points per step [default: {SdfConfig.free_points}].")
+              help=documented(SdfConfig, "free_points", f"[default: {SdfConfig.free_points}]"))
 @click.option("--near-surface", type=click.FloatRange(0, 1), default=None,
-              help="Fraction of the free points drawn near the surface instead of uniformly "
-                   f"[default: {SdfConfig.near_surface_fraction}].")
+              help=documented(SdfConfig, "near_surface_fraction", f"[default: {SdfConfig.near_surface_fraction}]"))
 @click.option("--weights", default=None,
               help="Loss weights surface,normal,off-surface,eikonal [default: 3e3,1e2,1e2,5e1, the paper's].")
 @click.option("--resolution", type=click.IntRange(min=8), default=None,
-              help=f"Grid of the mesh written [default: {SdfConfig.mesh_resolution}].")
+              help=documented(SdfConfig, "mesh_resolution", f"[default: {SdfConfig.mesh_resolution}]"))
 @click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the "
               "solid, a blob in free space); by default they are dropped.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")

@@ -6,7 +6,12 @@ reproduced from it; :func:`to_dict` and :func:`network_config_from_dict` are the
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import inspect
+import re
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,7 +81,8 @@ class TrainConfig:
     final_lr_fraction: float = 0.05
     """Cosine schedule: learning rate at the last step, as a fraction of the peak."""
     batch_size: int | None = None
-    """Points per constraint per step; ``None`` uses every point of the domain every step."""
+    """Points per step drawn from each domain that has no batch size of its own (a domain's own
+    batch size wins); None uses every point of such a domain every step."""
     seed: int = 0
     """Seed of the initial weights and of the sampling."""
     device: str = "auto"
@@ -115,6 +121,25 @@ class TrainConfig:
             raise ValueError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
 
 
+@functools.cache
+def field_docs(config_class: type) -> dict[str, str]:
+    """The docstring written under each field of a configuration dataclass, on one line each: what
+    ``--help`` shows, so that an option is documented in one place. Read from the source; empty
+    where the source is not installed."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(config_class)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs = {}
+    for node, following in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+            text = re.sub(r":\w+:`~?([^`]*)`", r"\1", following.value.value).replace("``", "")
+            docs[node.target.id] = " ".join(text.split())  # plain text: reST roles and literals unwrapped
+    return docs
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """A JSON-ready dictionary of a configuration dataclass."""
     return dataclasses.asdict(config)
@@ -137,6 +162,7 @@ def replace(config: Any, **changes: Any) -> Any:
 __all__ = [
     "MODEL_NAMES",
     "ModelName",
+    "field_docs",
     "NetworkConfig",
     "TrainConfig",
     "network_config_from_dict",

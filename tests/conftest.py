@@ -17,10 +17,28 @@ def _seeded():
     np.random.seed(0)
 
 
+SHARED_FILES = ("yorkshire_terrier.jpg",)
+"""The files of ``../shared/data`` that tests read (see its README.md)."""
+
+
+def running_in_ci() -> bool:
+    """Whether the ``CI`` environment variable says so (``CI=true``, ``CI=1``, ...)."""
+    import os
+
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    """The shared test data folder. Where it or a file the tests read is missing, a local run skips
+    with the path; CI fails, so that the tests that need it cannot pass by not running."""
+    missing = [SHARED_DATA] if not SHARED_DATA.is_dir() else [
+        SHARED_DATA / name for name in SHARED_FILES if not (SHARED_DATA / name).is_file()]
+    if missing:
+        message = f"shared test data not found: {', '.join(map(str, missing))}"
+        if running_in_ci():
+            pytest.fail(f"{message} (CI is set: the data must be there)", pytrace=False)
+        pytest.skip(message)
     return SHARED_DATA
 
 

@@ -14,12 +14,13 @@ import soundfile
 import torch
 from torch import nn
 
-from conftest import assert_one_line_error, run_cli
 from sirenkit.audio import AudioSignal, load_audio, snr, time_coordinates, waveform_psnr, write_audio
 from sirenkit.config import TrainConfig
 from sirenkit.io import load
 from sirenkit.kinds.audio import AudioKind
 from sirenkit.tasks.audio import audio_network, fit_audio, render_audio
+
+from conftest import assert_one_line_error, run_cli
 
 SPEECH = Path(__file__).parent / "data" / "speech.wav"
 

@@ -59,18 +59,20 @@ def test_round_trip_through_image_laplacian():
     assert np.abs(from_float32 - (pixels - pixels.mean())).max() < 1e-6
 
 
-@pytest.mark.parametrize("k, l", [(1, 0), (0, 1), (3, 5), (39, 56), (20, 28)])
-def test_neumann_eigenfunctions_have_the_dct_eigenvalues(k, l):
+@pytest.mark.parametrize("k, m", [(1, 0), (0, 1), (3, 5), (39, 56), (20, 28)])
+def test_neumann_eigenfunctions_have_the_dct_eigenvalues(k, m):
     rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
-    mode = np.cos(np.pi * k * (rows + 0.5) / HEIGHT) * np.cos(np.pi * l * (cols + 0.5) / WIDTH)
-    eigenvalue = -4.0 * (np.sin(np.pi * k / (2 * HEIGHT)) ** 2 + np.sin(np.pi * l / (2 * WIDTH)) ** 2) / SPACING**2
-    np.testing.assert_allclose(laplacian_float64(mode, SPACING), eigenvalue * mode, rtol=0, atol=1e-10 * abs(eigenvalue))
+    mode = np.cos(np.pi * k * (rows + 0.5) / HEIGHT) * np.cos(np.pi * m * (cols + 0.5) / WIDTH)
+    eigenvalue = -4.0 * (np.sin(np.pi * k / (2 * HEIGHT)) ** 2 + np.sin(np.pi * m / (2 * WIDTH)) ** 2) / SPACING**2
+    np.testing.assert_allclose(laplacian_float64(mode, SPACING), eigenvalue * mode, rtol=0,
+                               atol=1e-10 * abs(eigenvalue))
     np.testing.assert_allclose(solve_poisson_neumann(eigenvalue * mode, SPACING), mode, rtol=0, atol=1e-10)
 
 
 def test_compatibility_condition_drops_the_mean_of_the_rhs():
     rhs = laplacian_float64(smooth_image(4), SPACING)
-    np.testing.assert_allclose(solve_poisson_neumann(rhs + 3.0, SPACING), solve_poisson_neumann(rhs, SPACING), atol=1e-12)
+    np.testing.assert_allclose(solve_poisson_neumann(rhs + 3.0, SPACING), solve_poisson_neumann(rhs, SPACING),
+                               atol=1e-12)
 
 
 def test_forward_differences_are_integrated_exactly():
@@ -104,7 +106,8 @@ def test_colour_channels_are_solved_separately():
         assert np.abs(integrated[:, :, c] - (pixels[:, :, c] - pixels[:, :, c].mean())).max() < 1e-6
     rhs[:, :, 1] = 0.0  # changing one channel leaves the others untouched
     field[:, :, 1] = 0.0
-    for changed, original in [(solve_poisson_neumann(rhs, SPACING), solved), (integrate_gradient(field, SPACING), integrated)]:
+    pairs = [(solve_poisson_neumann(rhs, SPACING), solved), (integrate_gradient(field, SPACING), integrated)]
+    for changed, original in pairs:
         np.testing.assert_array_equal(changed[:, :, [0, 2]], original[:, :, [0, 2]])
         np.testing.assert_allclose(changed[:, :, 1], 0.0, atol=1e-12)
 

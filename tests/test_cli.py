@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_one_line_error, run_cli as run
 from sirenkit.cli import main
+
+from conftest import assert_one_line_error
+from conftest import run_cli as run
 
 TINY = ["--steps", "6", "--width", "16", "--layers", "2", "--device", "cpu", "--compile", "off", "-q"]
 
@@ -189,4 +191,42 @@ def test_the_console_script_exits_2_without_traceback(tmp_path):
         capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"sirenkit: error: {tmp_path / 'nope.png'}: no such file, and not a bundled image name (try camera, astronaut, coffee, chelsea, cat, ...)"
+    assert result.stderr.strip() == (f"sirenkit: error: {tmp_path / 'nope.png'}: no such file, and not a bundled "
+                                     "image name (try camera, astronaut, coffee, chelsea, cat, ...)")
+
+
+def test_help_shows_the_configuration_docstrings(capsys):
+    from sirenkit.config import TrainConfig, field_docs
+
+    code, text, _ = run(["fit", "image", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(text.split())
+    for field in ("learning_rate", "precision", "seed"):
+        assert field_docs(TrainConfig)[field] in flat, field  # one text: the field's docstring
+    assert "``" not in flat
+
+
+def test_options_left_out_keep_the_library_defaults(tmp_path, capsys):
+    """The command line changes only what it was given: the task's checkpoint interval, the
+    configuration's width and layers, the SDF recipe's points and mesh grid."""
+    from sirenkit.kinds.shape import SdfConfig, ShapeKind
+
+    out = tmp_path / "image"
+    code, _, err = run(["fit", "image", "camera", "--size", "12", "--steps", "2", "--device", "cpu", "--compile",
+                        "off", "-q", "--out", out], capsys)
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["network"]["hidden_features"] == 256 and config["network"]["hidden_layers"] == 4
+    assert config["train"]["checkpoint_every"] == 100
+    import trimesh
+
+    trimesh.creation.icosphere(subdivisions=2).export(tmp_path / "ball.obj")
+    out = tmp_path / "sdf"
+    code, _, err = run(["fit", "sdf", tmp_path / "ball.obj", "--steps", "2", "--width", "8", "--layers", "1",
+                        "--device", "cpu", "--compile", "off", "-q", "--out", out], capsys)
+    assert code in (0, 2), err  # two steps may find no surface yet; the configuration is what is checked
+    config = json.loads((out / "config.json").read_text())
+    default_train = ShapeKind(source="", center=(0.0, 0.0, 0.0), scale=1.0).train_config()
+    assert config["train"]["checkpoint_every"] == default_train.checkpoint_every == 200
+    assert config["sdf"]["surface_points"] == SdfConfig.surface_points
+    assert config["sdf"]["mesh_resolution"] == SdfConfig.mesh_resolution

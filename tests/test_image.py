@@ -3,10 +3,17 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import smooth_image
 from sirenkit.image import (
-    coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian, load_image, luminance,
+    coordinate_grid,
+    grid_spacing,
+    image_extent,
+    image_gradient,
+    image_laplacian,
+    load_image,
+    luminance,
 )
+
+from conftest import smooth_image
 
 
 def write(path, array, **options):

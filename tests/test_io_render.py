@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import smooth_image
 from sirenkit.config import TrainConfig
 from sirenkit.derivatives import derivatives
 from sirenkit.image import ImageSignal, coordinate_grid
@@ -13,6 +12,8 @@ from sirenkit.io import atomic_write, load, load_checkpoint_file
 from sirenkit.kinds.image import ImageKind
 from sirenkit.render import evaluate_points, render_image
 from sirenkit.tasks.image import fit_image, image_network
+
+from conftest import smooth_image
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,8 @@ def test_a_run_folder_written_before_signal_kinds_still_loads(fitted_run, tmp_pa
     old = tmp_path / "old"
     old.mkdir()
     (old / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
-    info = {"format": "sirenkit-model", "version": 1, "network": json.loads((out / "model.json").read_text())["network"],
+    network = json.loads((out / "model.json").read_text())["network"]
+    info = {"format": "sirenkit-model", "version": 1, "network": network,
             "signal": {"kind": "image", "shape": [16, 24], "channels": 3, "mode": "RGB",
                        "extent": [1.0, 0.6521739130434783], "output_scale": 2.0, "output_offset": -1.0,
                        "source": "old.png", "bit_depth": 8}}

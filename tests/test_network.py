@@ -5,11 +5,12 @@ import torch
 from scipy import stats
 
 import sirenkit as sk
-from conftest import smooth_image
 from sirenkit.config import NetworkConfig
 from sirenkit.families import unregister_family
 from sirenkit.network import MLP, Siren, build_network, count_parameters, nyquist_frequencies, width_for_budget
 from sirenkit.training import resolve_precision
+
+from conftest import smooth_image
 
 
 def arcsine_ks(values: torch.Tensor) -> float:

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 import sirenkit as sk
-from conftest import assert_one_line_error, run_cli
 from sirenkit.constraints import Fields
 from sirenkit.derivatives import autograd_derivatives, derivatives
+
+from conftest import assert_one_line_error, run_cli
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -11,11 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_one_line_error, run_cli
 from sirenkit.config import TrainConfig
 from sirenkit.constraints import GridSamples
 from sirenkit.tasks.video import fit_video, render_video, video_network
 from sirenkit.video import VideoSignal, frame_coordinates, frame_psnrs, load_video, write_video
+
+from conftest import assert_one_line_error, run_cli
 
 
 def moving_blob(frames: int = 6, height: int = 12, width: int = 16, times: np.ndarray | None = None) -> np.ndarray:
