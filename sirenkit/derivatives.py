@@ -75,6 +75,8 @@ def derivatives(
     axes = tuple(range(dims)) if laplacian_axes is None else tuple(sorted(set(laplacian_axes)))
     if any(not 0 <= axis < dims for axis in axes) or not axes:
         raise ValueError(f"laplacian_axes must be a non-empty subset of 0..{dims - 1}, got {axes}")
+    if not (jacobian or laplacian or hessian) and method in ("auto", "autograd"):
+        return Derivatives(value=model(coords))
     from .families import family_of
 
     family = family_of(model)
