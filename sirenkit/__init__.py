@@ -30,7 +30,7 @@ from .image import ImageSignal, coordinate_grid, image_gradient, image_laplacian
 from .io import load, save_model  # noqa: E402
 from .kinds import KINDS, Fitted, SignalKind, register_kind  # noqa: E402
 from .kinds.audio import AudioKind  # noqa: E402
-from .kinds.image import ImageKind  # noqa: E402
+from .kinds.image import ImageKind, render_image  # noqa: E402
 from .kinds.problem import ProblemKind  # noqa: E402
 from .kinds.shape import SdfConfig, ShapeKind  # noqa: E402
 from .kinds.video import VideoKind  # noqa: E402
@@ -46,7 +46,7 @@ from .network import (  # noqa: E402
     parameter_count,
 )
 from .pointcloud import load_mesh, load_point_cloud  # noqa: E402
-from .render import evaluate_points, render, render_image  # noqa: E402
+from .render import evaluate_points, render  # noqa: E402
 from .solve import Solution, solve  # noqa: E402
 from .tasks.audio import fit_audio  # noqa: E402
 from .tasks.fusion import fuse_images  # noqa: E402

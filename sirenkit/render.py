@@ -113,8 +113,8 @@ def render(source: str | Path | Fitted, out: str | Path, *, device: str = "auto"
     kind, out = fitted.kind, Path(out)
     name = f"{article(kind.name)} {kind.name}"
     if not kind.suffixes:
-        raise ValueError(f"{source}: {name} model is not rendered to a file"
-                         + (" (for an SDF: sirenkit mesh)" if kind.name == "sdf" else ""))
+        hint = f" ({kind.render_hint})" if kind.render_hint else ""
+        raise ValueError(f"{source}: {name} model is not rendered to a file{hint}")
     if out.suffix.lower() not in kind.suffixes:
         raise ValueError(f"{out}: {name} is written as {' or '.join(kind.suffixes)}")
     given = {key: value for key, value in sampling.items() if value is not None}
@@ -125,11 +125,9 @@ def render(source: str | Path | Fitted, out: str | Path, *, device: str = "auto"
     return kind.write_rendering(rendered, out, **given)
 
 
-def render_image(fitted: Fitted, size: tuple[int, int] | None = None, what: What = "value", *,
-                 chunk_size: int | None = None) -> np.ndarray:
-    """A fitted image at ``size = (width, height)`` (the original by default): ``(H, W, C)``
-    intensities in [0, 1], or its ``gradient`` ``(H, W, C, 2)`` or ``laplacian`` ``(H, W, C)``
-    (:meth:`sirenkit.kinds.image.ImageKind.render`)."""
-    if fitted.kind.name != "image":
-        raise ValueError(f"{fitted.out}: holds {fitted.kind.name} model, not an image")
-    return fitted.kind.render(fitted.model, size=size, what=what, chunk_size=chunk_size)
+def __getattr__(name: str) -> Any:
+    if name == "render_image":  # the image kind's own now; the old import keeps working
+        from .kinds.image import render_image
+
+        return render_image
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

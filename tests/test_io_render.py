@@ -9,8 +9,8 @@ from sirenkit.config import TrainConfig
 from sirenkit.derivatives import derivatives
 from sirenkit.image import ImageSignal, coordinate_grid
 from sirenkit.io import atomic_write, load, load_checkpoint_file
-from sirenkit.kinds.image import ImageKind
-from sirenkit.render import evaluate_points, render_image
+from sirenkit.kinds.image import ImageKind, render_image
+from sirenkit.render import evaluate_points
 from sirenkit.tasks.image import fit_image, image_network
 
 from conftest import smooth_image

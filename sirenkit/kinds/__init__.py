@@ -54,6 +54,8 @@ class SignalKind:
     """Keyword arguments :meth:`render` takes (``size``, ``rate``, ...)."""
     main_result: ClassVar[str] = ""
     """The run folder's main file (``reconstruction.png``, ...)."""
+    render_hint: ClassVar[str] = ""
+    """What to use instead, for a kind that is not rendered to a file."""
 
     source: str
     """The file or name the signal came from."""

@@ -23,7 +23,7 @@ from ..constraints import Constraint, PointSet, Problem
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
 from ..metrics import psnr, ssim
 from ..render import WHATS, What, evaluate_points, gradient_magnitude_map, laplacian_map, save_png, to_png_array
-from . import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted, SignalKind, register_kind
+from . import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted, SignalKind, article, register_kind
 
 IMAGE_BATCH = 8192
 """Random pixels per step of the default image recipe."""
@@ -171,3 +171,13 @@ def finite_difference_maps(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, n
     gradient = gradient_magnitude_map(image_gradient(pixels, spacing), mode)
     laplacian = laplacian_map(image_laplacian(pixels, spacing), mode)
     return pixels, gradient, laplacian
+
+
+def render_image(fitted: Fitted, size: tuple[int, int] | None = None, what: What = "value", *,
+                 chunk_size: int | None = None) -> np.ndarray:
+    """A fitted image at ``size = (width, height)`` (the original by default): ``(H, W, C)``
+    intensities in [0, 1], or its ``gradient`` ``(H, W, C, 2)`` or ``laplacian`` ``(H, W, C)``
+    (:meth:`ImageKind.render`)."""
+    if not isinstance(fitted.kind, ImageKind):
+        raise ValueError(f"{fitted.out}: holds {article(fitted.kind.name)} {fitted.kind.name} model, not an image")
+    return fitted.kind.render(fitted.model, size=size, what=what, chunk_size=chunk_size)

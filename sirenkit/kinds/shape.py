@@ -142,6 +142,7 @@ class ShapeKind(SignalKind):
     name: ClassVar[str] = "sdf"
     in_features: ClassVar[int] = 3
     main_result: ClassVar[str] = "mesh.ply"
+    render_hint: ClassVar[str] = "for an SDF: sirenkit mesh, or sirenkit.extract_mesh"
 
     center: tuple[float, float, float]
     """Where the input's bounding-box centre went: ``original = normalised · scale + center``."""
