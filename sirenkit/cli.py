@@ -41,6 +41,9 @@ def documented(config_class: type, field: str, note: str = "") -> str:
 
 TASKS_DEFAULT = "[default: the task's]"
 
+UNLIMITED_STEPS = 2**31 - 1
+"""The step limit of a run given a time budget and no --steps."""
+
 
 def training_options(default_steps: int | None = None) -> Callable:
     """The options every fitting command shares, documented by the configuration fields they set.
@@ -48,6 +51,10 @@ def training_options(default_steps: int | None = None) -> Callable:
     options = [
         click.option("--steps", type=click.IntRange(min=1), default=default_steps,
                      help=documented(TrainConfig, "steps", TASKS_DEFAULT if default_steps is None else "")),
+        click.option("--time", "time_budget", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help=documented(TrainConfig, "time_budget", "Without --steps, the steps are not limited.")),
+        click.option("--until", type=float, default=None,
+                     help=documented(TrainConfig, "until", "The metric: the task's main one (until_metric).")),
         click.option("--model", type=click.Choice(model_names()), default=NetworkConfig.model,
                      help=documented(NetworkConfig, "model")),
         click.option("--device", default=TrainConfig.device, help=documented(TrainConfig, "device")),
@@ -93,8 +100,11 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
     what was given on the command line changes."""
     defaults = defaults or TrainConfig()
     compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
-    chosen = {"steps": options["steps"], "learning_rate": options["lr"], "batch_size": options["batch_size"],
-              "precision": options["precision"]}
+    steps = options["steps"]
+    if steps is None and options["time_budget"] is not None:
+        steps = UNLIMITED_STEPS  # the budget decides
+    chosen = {"steps": steps, "learning_rate": options["lr"], "batch_size": options["batch_size"],
+              "precision": options["precision"], "time_budget": options["time_budget"], "until": options["until"]}
     return replace(
         defaults, **{key: value for key, value in chosen.items() if value is not None},
         seed=options["seed"], device=options["device"], compile=compile_value,

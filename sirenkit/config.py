@@ -10,6 +10,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import math
 import re
 import textwrap
 from dataclasses import dataclass
@@ -70,7 +71,18 @@ class TrainConfig:
     """How a network is fitted to a set of constraints."""
 
     steps: int = 300
-    """Number of optimiser steps."""
+    """Number of optimiser steps (at most, with a time budget or a target)."""
+    time_budget: float | None = None
+    """Seconds of fitting, compilation included and evaluations excluded: the run stops when they
+    are spent, and the learning-rate schedule runs over them, so that it has annealed when the
+    budget ends. With ``steps``, whichever comes first."""
+    until: float | None = None
+    """Stop at the first evaluation (every ``log_every`` steps) at which ``until_metric`` reaches
+    this value."""
+    until_metric: str | None = None
+    """The logged figure ``until`` is compared with; None: the signal kind's main metric (PSNR for
+    images and video, SNR for audio, the surface distance for shapes, the loss for a problem of your
+    own). Lower is better for the loss, its terms and distances, higher for the others."""
     learning_rate: float = 1e-3
     """Peak learning rate of Adam."""
     schedule: Literal["cosine", "constant"] = "cosine"
@@ -107,6 +119,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if self.time_budget is not None and not (math.isfinite(self.time_budget) and self.time_budget > 0):
+            raise ValueError(f"the time budget must be a positive number of seconds, got {self.time_budget}")
+        if self.until is not None and not math.isfinite(self.until):
+            raise ValueError(f"the target (until) must be a finite number, got {self.until}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.batch_size is not None and self.batch_size < 1:

@@ -71,6 +71,7 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[
         "model": network.model,
         "compiled": result.compiled,
         "precision": result.precision,
+        "stopped_by": result.stopped_by,
     }
 
 
@@ -116,7 +117,7 @@ def fit_signal(
     """
     network = network or kind.network(model)
     kind.check_network(network)
-    train = train or kind.train_config()
+    train = kind.checked_train(train or kind.train_config())
     sampling = dict(sampling or {})
     net, device = build_on_device(network, train)
     built = problem(device) if problem is not None else kind.problem(signal, batch_size=train.batch_size,

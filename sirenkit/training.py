@@ -59,6 +59,9 @@ class FitResult:
     compiled: bool = False
     precision: str = "float32"
     """The arithmetic the steps ran in (``auto`` resolved)."""
+    stopped_by: str = "steps"
+    """Why the run ended: ``steps``, ``time`` (the budget was spent) or ``until`` (the target was
+    reached)."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -80,9 +83,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
-    """Learning rate at ``step`` (0-based): linear warm-up from a tenth of the peak, then cosine
-    decay to ``final_lr_fraction`` of the peak, or constant."""
+def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
+    """Learning rate at ``step`` (0-based) after ``elapsed`` seconds of fitting: linear warm-up from
+    a tenth of the peak, then cosine decay to ``final_lr_fraction`` of the peak, or constant. The
+    decay runs over the steps or, with a time budget, over whichever of the steps and the seconds
+    is nearer its end, so that a run stopped by either has annealed."""
     peak = config.learning_rate
     warmup = min(config.warmup_steps, max(config.steps - 1, 0))
     if step < warmup:
@@ -91,6 +96,8 @@ def learning_rate(step: int, config: TrainConfig) -> float:
         return peak
     span = max(config.steps - 1 - warmup, 1)
     progress = min((step - warmup) / span, 1.0)
+    if config.time_budget is not None:
+        progress = max(progress, min(elapsed / config.time_budget, 1.0))
     floor = config.final_lr_fraction
     return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
@@ -199,7 +206,7 @@ def fit(
         atomic_write(checkpoint_path, lambda f: torch.save(state, f))
 
     def log(step: int, loss: float, terms: dict[str, float]) -> dict[str, float]:
-        row = {"step": step, "seconds": round(elapsed, 3), "loss": loss, **terms}
+        row = {"step": step, "seconds": round(elapsed, 3), "lr": optimizer.param_groups[0]["lr"], "loss": loss, **terms}
         if problem.evaluate is not None:
             model.eval()
             with torch.no_grad():
@@ -212,16 +219,22 @@ def fit(
 
     first_loss = history[0]["loss"] if history else None
     bar = tqdm(
-        total=config.steps, initial=start_step, disable=not progress, unit="step",
-        dynamic_ncols=True, mininterval=0.5, leave=True,
+        total=config.steps if config.time_budget is None else None, initial=start_step, disable=not progress,
+        unit="step", dynamic_ncols=True, mininterval=0.5, leave=True,
     )
     step = start_step
     last_row: dict[str, float] = history[-1] if history else {}
+    stopped_by, step_seconds = "steps", 0.0
+    lower_is_better = {"loss", *(c.name for c in problem.constraints)}
     try:
         while step < config.steps:
+            # stop when the next step would end nearer past the budget than before it
+            if config.time_budget is not None and elapsed + 0.5 * step_seconds >= config.time_budget:
+                stopped_by = "time"
+                break
             tick = time.perf_counter()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, config)
+                group["lr"] = learning_rate(step, config, elapsed)
             batches = problem.sample(generator)
             optimizer.zero_grad(set_to_none=True)
             if compiled and step == start_step:
@@ -241,14 +254,19 @@ def fit(
                 )
             optimizer.step()
             step += 1
-            elapsed += time.perf_counter() - tick
+            step_seconds = time.perf_counter() - tick
+            elapsed += step_seconds
             bar.update(1)
             if step % config.log_every == 0 or step == config.steps or step == 1:
-                term_values = {name: float(value.detach()) for name, value in terms.items()}
-                last_row = log(step, loss_value, term_values if len(terms) > 1 else {})
+                last_row = log(step, loss_value, _term_values(terms))
                 bar.set_postfix(_postfix(last_row), refresh=False)
+                if config.until is not None and _reached(last_row, config, lower_is_better):
+                    stopped_by = "until"
+                    break
             if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
                 save(step)
+        if stopped_by == "time" and step > start_step and last_row.get("step") != step:
+            last_row = log(step, loss_value, _term_values(terms))  # the state the budget ended on
     except KeyboardInterrupt:
         bar.close()
         save(step)
@@ -257,7 +275,23 @@ def fit(
         bar.close()
     save(step)
     return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled,
-                     precision=precision)
+                     precision=precision, stopped_by=stopped_by)
+
+
+def _term_values(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The loss terms to log: each by name when there are several (one is the loss itself)."""
+    return {name: float(value.detach()) for name, value in terms.items()} if len(terms) > 1 else {}
+
+
+def _reached(row: dict[str, float], config: TrainConfig, lower_is_better: set[str]) -> bool:
+    """Whether the logged ``row`` meets ``config.until`` on ``config.until_metric``."""
+    metric = config.until_metric or "loss"
+    if metric not in row:
+        raise ValueError(f"--until compares {metric!r}, which this run does not measure "
+                         f"(it logs {', '.join(key for key in row if key not in ('step', 'seconds', 'lr'))})")
+    assert config.until is not None
+    better_low = metric in lower_is_better or "distance" in metric or "chamfer" in metric
+    return row[metric] <= config.until if better_low else row[metric] >= config.until
 
 
 def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Callable:

@@ -230,3 +230,27 @@ def test_options_left_out_keep_the_library_defaults(tmp_path, capsys):
     assert config["train"]["checkpoint_every"] == default_train.checkpoint_every == 200
     assert config["sdf"]["surface_points"] == SdfConfig.surface_points
     assert config["sdf"]["mesh_resolution"] == SdfConfig.mesh_resolution
+
+
+def test_fit_to_a_time_budget_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "budget"
+    code, _, err = run(["fit", "image", "camera", "--size", "16", "--time", "1.5", "--width", "16", "--layers", "2",
+                        "--device", "cpu", "--compile", "off", "-q", "--out", out], capsys)
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    assert metrics["stopped_by"] == "time" and config["train"]["time_budget"] == 1.5
+    assert metrics["steps"] > 20  # not held to the recipe's steps: the budget decides
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--time", "0", "--time"), ("--time", "-3", "--time"),
+    ("--time", "nan", "time budget must be a positive number of seconds, got nan"),
+    ("--time", "inf", "time budget must be a positive number of seconds"),
+    ("--until", "70", "asks for more psnr than an image's written result can show (58.92)"),
+    ("--until", "inf", "the target (until) must be a finite number"),
+])
+def test_bad_budgets_and_targets_give_one_line(tmp_path, capsys, option, value, message):
+    code, _, err = run(["fit", "image", "camera", "--size", "16", *TINY, option, value, "--out", tmp_path / "r"],
+                       capsys)
+    assert_one_line_error(code, err, message)

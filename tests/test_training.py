@@ -364,3 +364,71 @@ def test_derivative_constraints_on_an_autograd_network_are_not_compiled(capsys):
     solution = sk.solve(problem, network, TrainConfig(steps=200, device="cpu", log_every=200), progress=False)
     assert solution.metrics["compiled"] is False
     assert "torch.compile failed" not in capsys.readouterr().err
+
+
+# --- budgets and targets: --time and --until -------------------------------------------------------
+
+def test_a_time_budget_defines_the_schedule_over_the_seconds():
+    config = TrainConfig(steps=10**6, learning_rate=1e-3, warmup_steps=10, final_lr_fraction=0.05, time_budget=60.0)
+    assert learning_rate(5, config, elapsed=1.0) == pytest.approx(learning_rate(5, TrainConfig(warmup_steps=10)))
+    assert learning_rate(20, config, elapsed=30.0) == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5), rel=1e-3)
+    assert learning_rate(20, config, elapsed=60.0) == pytest.approx(5e-5)
+    # with steps too, whichever is nearer its end sets the schedule
+    both = TrainConfig(steps=111, learning_rate=1e-3, warmup_steps=10, time_budget=1000.0)
+    assert learning_rate(110, both, elapsed=1.0) == pytest.approx(5e-5)
+
+
+def test_a_budgeted_fit_stops_within_one_step_of_its_budget_annealed():
+    config = TrainConfig(steps=10**6, learning_rate=1e-3, time_budget=1.5, compile=False, log_every=50)
+    result = fit(curve_network(), curve_problem(), config, progress=False)
+    assert result.stopped_by == "time"
+    rows = result.history[1:]  # after the first step, which may compile
+    per_step = [(b["seconds"] - a["seconds"]) / (b["step"] - a["step"]) for a, b in zip(rows, rows[1:])]
+    assert len(per_step) >= 3, "too few steps to judge"
+    assert abs(result.seconds - 1.5) <= 2 * max(per_step)  # within a step (twice the slowest, for noise)
+    last = result.history[-1]
+    assert last["step"] == result.steps  # the state the budget ended on is logged
+    assert last["lr"] <= 0.06 * config.learning_rate  # annealed: the floor is 5 %
+
+
+def test_a_target_stops_at_the_first_evaluation_that_reaches_it():
+    signal = tiny_signal(16, 16)
+    config = TrainConfig(steps=2000, until=30.0, compile=False, log_every=10)
+    fitted = sk.fit_image(signal, network=small_network(signal), train=config, progress=False)
+    psnrs = [row["psnr"] for row in fitted.history]
+    assert fitted.metrics["stopped_by"] == "until" and fitted.metrics["steps"] < 2000
+    assert psnrs[-1] >= 30.0 and all(value < 30.0 for value in psnrs[:-1])
+
+
+@pytest.mark.parametrize("config, stopped_by", [
+    (TrainConfig(steps=5, time_budget=100.0, until=1e-12, compile=False), "steps"),
+    (TrainConfig(steps=10**6, time_budget=0.5, until=1e-12, compile=False, log_every=5), "time"),
+    (TrainConfig(steps=10**6, time_budget=100.0, until=0.5, compile=False, log_every=5), "until"),
+])
+def test_steps_time_and_target_combine_whichever_comes_first(config, stopped_by):
+    result = fit(curve_network(), curve_problem(), replace_until_metric(config), progress=False)
+    assert result.stopped_by == stopped_by
+
+
+def replace_until_metric(config: TrainConfig) -> TrainConfig:
+    from dataclasses import replace
+
+    return replace(config, until_metric="loss")
+
+
+def test_a_target_on_a_figure_the_run_does_not_log_is_refused():
+    with pytest.raises(ValueError, match="'psnr', which this run does not measure"):
+        fit(curve_network(), curve_problem(), TrainConfig(steps=5, until=30.0, until_metric="psnr", compile=False),
+            progress=False)
+
+
+@pytest.mark.parametrize("budget", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_budget_that_is_not_a_positive_number_of_seconds_is_refused(budget):
+    with pytest.raises(ValueError, match="time budget must be a positive number of seconds"):
+        TrainConfig(time_budget=budget)
+
+
+def test_a_target_past_what_an_8_bit_file_can_show_is_refused():
+    signal = tiny_signal(8, 8)
+    with pytest.raises(ValueError, match=r"more psnr than an image's written result can show \(58\.92\)"):
+        sk.fit_image(signal, network=small_network(signal), train=TrainConfig(steps=5, until=70.0), progress=False)

@@ -56,6 +56,8 @@ class SignalKind:
     """The run folder's main file (``reconstruction.png``, ...)."""
     render_hint: ClassVar[str] = ""
     """What to use instead, for a kind that is not rendered to a file."""
+    target_metric: ClassVar[str] = "loss"
+    """The logged figure a target (``TrainConfig.until``) refers to by default."""
 
     source: str
     """The file or name the signal came from."""
@@ -105,6 +107,23 @@ class SignalKind:
     def summary(self, signal: Any, history: list[dict[str, float]], network: NetworkConfig) -> dict[str, Any]:
         """What ``metrics.json`` says of the signal besides its quality (shape, channels, ...)."""
         return {}
+
+    def metric_ceiling(self, metric: str) -> float | None:
+        """The best value of ``metric`` the kind's written result can show (a PSNR past 8-bit
+        rounding cannot), or None where there is no such limit."""
+        return None
+
+    def checked_train(self, train: TrainConfig) -> TrainConfig:
+        """``train`` with its target's metric resolved to this kind's default; a ``ValueError`` for
+        a target the written result cannot show."""
+        if train.until is None:
+            return train
+        metric = train.until_metric or self.target_metric
+        ceiling = self.metric_ceiling(metric)
+        if ceiling is not None and train.until > ceiling:
+            raise ValueError(f"--until {train.until:g} asks for more {metric} than {article(self.name)} {self.name}'s "
+                             f"written result can show ({ceiling:.2f})")
+        return dataclasses.replace(train, until_metric=metric)
 
     def conventions(self) -> dict[str, str]:
         """How the kind's metrics are measured, written beside them in ``metrics.json``."""

@@ -48,6 +48,7 @@ class AudioKind(SignalKind):
     suffixes: ClassVar[tuple[str, ...]] = tuple(AUDIO_FORMATS)
     render_options: ClassVar[tuple[str, ...]] = ("rate",)
     main_result: ClassVar[str] = "reconstruction.wav"
+    target_metric: ClassVar[str] = "snr"
 
     rate: int
     samples: int

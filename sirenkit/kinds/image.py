@@ -9,6 +9,7 @@ same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ class ImageKind(SignalKind):
     suffixes: ClassVar[tuple[str, ...]] = (".png",)
     render_options: ClassVar[tuple[str, ...]] = ("size", "what")
     main_result: ClassVar[str] = "reconstruction.png"
+    target_metric: ClassVar[str] = "psnr"
 
     shape: tuple[int, int]
     """``(H, W)`` of the fitted image."""
@@ -122,6 +124,11 @@ class ImageKind(SignalKind):
     def summary(self, signal: Any, history: list[dict[str, float]], network: NetworkConfig) -> dict[str, Any]:
         return {"shape": list(self.shape), "channels": self.channels}
 
+    def metric_ceiling(self, metric: str) -> float | None:
+        """The PSNR of rounding to the written file's levels (8 bits: 58.9 dB; 16 bits for a
+        16-bit input)."""
+        return quantisation_psnr(16 if self.bit_depth == 16 else 8) if metric == "psnr" else None
+
     def conventions(self) -> dict[str, str]:
         return {"psnr_convention": "dB on intensities in [0, 1], clipped, over all pixels and channels"}
 
@@ -181,3 +188,9 @@ def render_image(fitted: Fitted, size: tuple[int, int] | None = None, what: What
     if not isinstance(fitted.kind, ImageKind):
         raise ValueError(f"{fitted.out}: holds {article(fitted.kind.name)} {fitted.kind.name} model, not an image")
     return fitted.kind.render(fitted.model, size=size, what=what, chunk_size=chunk_size)
+
+
+def quantisation_psnr(bits: int) -> float:
+    """PSNR in dB of rounding intensities in [0, 1] to ``bits`` bits (an error uniform over one
+    level: its mean square is a twelfth of the squared level spacing)."""
+    return 10 * math.log10(12 * (2**bits - 1) ** 2)

@@ -54,7 +54,7 @@ class ProblemKind(SignalKind):
         last = history[-1] if history else {}
         terms = list(self.terms)
         values = {term: last.get(term, last.get("loss") if len(terms) == 1 else None) for term in terms}
-        extra = {key: value for key, value in last.items() if key not in ("step", "seconds", "loss", *terms)}
+        extra = {key: value for key, value in last.items() if key not in ("step", "seconds", "lr", "loss", *terms)}
         return {"loss": last.get("loss"), "terms": values, **extra, "shape": [], "channels": network.out_features}
 
     def write_run(self, fitted: Fitted, signal: Any, out: Path) -> None:

@@ -43,6 +43,7 @@ class VideoKind(SignalKind):
     suffixes: ClassVar[tuple[str, ...]] = VIDEO_OUT_FORMATS
     render_options: ClassVar[tuple[str, ...]] = ("fps", "size", "frames")
     main_result: ClassVar[str] = "reconstruction.mp4"
+    target_metric: ClassVar[str] = "psnr"
 
     shape: tuple[int, int, int]
     channels: int
@@ -126,6 +127,12 @@ class VideoKind(SignalKind):
 
     def summary(self, signal: Any, history: list[dict[str, float]], network: NetworkConfig) -> dict[str, Any]:
         return {"fps": self.fps, "shape": list(self.shape), "channels": self.channels}
+
+    def metric_ceiling(self, metric: str) -> float | None:
+        """The PSNR of rounding to the written clip's 8-bit levels."""
+        from .image import quantisation_psnr
+
+        return quantisation_psnr(8) if metric == "psnr" else None
 
     def conventions(self) -> dict[str, str]:
         return {"psnr_convention": "mean over frames of each frame's PSNR in dB on intensities in [0, 1], clipped"}
