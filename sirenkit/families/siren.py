@@ -204,12 +204,18 @@ def tensor_sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
 
 def siren_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian: bool, laplacian: bool, hessian: bool,
                       axes: tuple[int, ...], method: str) -> Derivatives:
-    """SIREN's engine: the adjoint pass for the Jacobian alone, forward propagation otherwise."""
+    """SIREN's engine. Second derivatives: forward propagation. The Jacobian alone: the adjoint
+    pass costs one extra pass per output, forward propagation one extra stream per input, so
+    ``auto`` takes the adjoint where outputs ≤ inputs and forward where there are more outputs (a
+    colour image's 3 over 2 coordinates at 16,384 points on the 2-core CPU: 0.73 s against 0.93 s
+    per eager step; compiled, 0.671 against 0.686 s in float32 and 0.301 against 0.317 s in
+    bfloat16, a gradient-fusion step with its line integrals)."""
     siren = cast(Siren, model)  # the family's engine is only asked about its own networks
     if method == "adjoint" and (laplacian or hessian):
         raise ValueError("the adjoint method gives the Jacobian only; use forward for second derivatives")
     if method == "auto":
-        method = "forward" if laplacian or hessian else "adjoint"
+        more_outputs = siren.output.out_features > coords.shape[1]
+        method = "forward" if laplacian or hessian or more_outputs else "adjoint"
     if method == "adjoint":
         return adjoint_derivatives(siren, coords, jacobian=jacobian)
     return forward_derivatives(siren, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian, axes=axes)
