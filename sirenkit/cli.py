@@ -137,7 +137,8 @@ def fit_image_command(source: str, size: int | None, resume: bool, **options: An
     from .tasks.image import fit_image, image_train_config
 
     signal = load_image(source, size=size)
-    train = train_config(options, defaults=image_train_config(signal))
+    train = train_config(options, defaults=image_train_config(signal, precision=options["precision"] or "auto",
+                                                              device=options["device"]))
     network = image_network_options(signal, options)
     out = options["out"] or default_out("image", source)
     fitted = fit_image(signal, size=size, network=network, train=train, out=out, resume=resume,
@@ -353,7 +354,8 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     out = options["out"] or default_out("compare", source)
     signal = load_image(source, size=size)
     fits = compare_models(
-        signal, models=names, train=replace(train_config(options, defaults=image_train_config(signal)),
+        signal, models=names, train=replace(train_config(options, defaults=image_train_config(
+            signal, precision=options["precision"] or "auto", device=options["device"])),
                                             checkpoint_every=0),
         network_settings=network_settings(options), out=out, progress=not options["quiet"],
     )

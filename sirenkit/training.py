@@ -83,21 +83,20 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
-    """Learning rate at ``step`` (0-based) after ``elapsed`` seconds of fitting: linear warm-up from
-    a tenth of the peak, then cosine decay to ``final_lr_fraction`` of the peak, or constant. The
-    decay runs over the steps or, with a time budget, over whichever of the steps and the seconds
-    is nearer its end, so that a run stopped by either has annealed."""
+def learning_rate(step: int, config: TrainConfig, total_steps: float | None = None) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up from a tenth of the peak, then cosine
+    decay to ``final_lr_fraction`` of the peak, or constant. The decay runs over ``config.steps``,
+    or over ``total_steps`` where fewer are expected (a time budget: the loop predicts them from the
+    measured step times), so that a run stopped by either rule has annealed."""
     peak = config.learning_rate
+    total = config.steps if total_steps is None else min(config.steps, max(total_steps, step + 1.0))
     warmup = min(config.warmup_steps, max(config.steps - 1, 0))
     if step < warmup:
         return peak * (0.1 + 0.9 * step / warmup)
     if config.schedule == "constant":
         return peak
-    span = max(config.steps - 1 - warmup, 1)
+    span = max(total - 1 - warmup, 1)
     progress = min((step - warmup) / span, 1.0)
-    if config.time_budget is not None:
-        progress = max(progress, min(elapsed / config.time_budget, 1.0))
     floor = config.final_lr_fraction
     return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
@@ -225,6 +224,7 @@ def fit(
     step = start_step
     last_row: dict[str, float] = history[-1] if history else {}
     stopped_by, step_seconds = "steps", 0.0
+    timed_seconds, timed_steps = 0.0, 0  # the steps of this run after its first (which may compile)
     lower_is_better = {"loss", *(c.name for c in problem.constraints)}
     try:
         while step < config.steps:
@@ -233,8 +233,13 @@ def fit(
                 stopped_by = "time"
                 break
             tick = time.perf_counter()
+            expected = None  # the steps the budget will allow, from the measured step times
+            if config.time_budget is not None and timed_steps >= 20:
+                expected = step + max(config.time_budget - elapsed, 0.0) * timed_steps / timed_seconds
+                if expected >= 0.98 * config.steps:
+                    expected = None  # the steps end first: their own schedule, exactly
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, config, elapsed)
+                group["lr"] = learning_rate(step, config, expected)
             batches = problem.sample(generator)
             optimizer.zero_grad(set_to_none=True)
             if compiled and step == start_step:
@@ -256,6 +261,8 @@ def fit(
             step += 1
             step_seconds = time.perf_counter() - tick
             elapsed += step_seconds
+            if step > start_step + 1:
+                timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
             bar.update(1)
             if step % config.log_every == 0 or step == config.steps or step == 1:
                 last_row = log(step, loss_value, _term_values(terms))

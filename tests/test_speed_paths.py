@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from sirenkit.config import NetworkConfig, TrainConfig
+from sirenkit.config import TrainConfig as sk_train
 from sirenkit.derivatives import derivatives
 from sirenkit.image import ImageSignal
+from sirenkit.kinds.image import IMAGE_BATCH_FLOAT32
 from sirenkit.network import Siren, build_network
 from sirenkit.tasks.image import IMAGE_BATCH, image_train_config
 from sirenkit.training import resolve_precision
@@ -104,7 +106,11 @@ def test_the_default_image_recipe_uses_every_pixel_of_small_images():
         return ImageSignal(np.zeros((height, width, 1), np.float32), "x", "L", 8)
 
     assert image_train_config(signal(32, 32)).batch_size is None
-    assert image_train_config(signal(256, 256)).batch_size == IMAGE_BATCH
+    assert image_train_config(signal(256, 256), precision="bfloat16").batch_size == IMAGE_BATCH
+    # where the steps run in float32 (asked for, or no native bfloat16), half the pixels per step
+    assert image_train_config(signal(256, 256), precision="float32").batch_size == IMAGE_BATCH_FLOAT32
+    native = resolve_precision(sk_train(precision="auto"), torch.device("cpu")) == "bfloat16"
+    assert image_train_config(signal(256, 256)).batch_size == (IMAGE_BATCH if native else IMAGE_BATCH_FLOAT32)
     recipe = image_train_config(signal(256, 256))
     assert recipe.precision == "auto" and recipe.learning_rate > 1e-4  # not the paper's 1e-4
 

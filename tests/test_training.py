@@ -368,14 +368,15 @@ def test_derivative_constraints_on_an_autograd_network_are_not_compiled(capsys):
 
 # --- budgets and targets: --time and --until -------------------------------------------------------
 
-def test_a_time_budget_defines_the_schedule_over_the_seconds():
+def test_the_schedule_runs_over_the_steps_a_budget_is_expected_to_allow():
     config = TrainConfig(steps=10**6, learning_rate=1e-3, warmup_steps=10, final_lr_fraction=0.05, time_budget=60.0)
-    assert learning_rate(5, config, elapsed=1.0) == pytest.approx(learning_rate(5, TrainConfig(warmup_steps=10)))
-    assert learning_rate(20, config, elapsed=30.0) == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5), rel=1e-3)
-    assert learning_rate(20, config, elapsed=60.0) == pytest.approx(5e-5)
-    # with steps too, whichever is nearer its end sets the schedule
+    assert learning_rate(5, config, 100) == pytest.approx(learning_rate(5, TrainConfig(warmup_steps=10)))
+    assert learning_rate(55, config, 101) == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5), rel=1e-3)
+    assert learning_rate(100, config, 101) == pytest.approx(5e-5)
+    # where the steps end first, they set the schedule, exactly as without a budget
     both = TrainConfig(steps=111, learning_rate=1e-3, warmup_steps=10, time_budget=1000.0)
-    assert learning_rate(110, both, elapsed=1.0) == pytest.approx(5e-5)
+    plain = TrainConfig(steps=111, learning_rate=1e-3, warmup_steps=10)
+    assert [learning_rate(s, both, 5000) for s in range(111)] == [learning_rate(s, plain) for s in range(111)]
 
 
 def test_a_budgeted_fit_stops_within_one_step_of_its_budget_annealed():

@@ -33,12 +33,14 @@ def image_network(signal: ImageSignal, model: str = "siren", **settings: Any) ->
     return ImageKind.describe(signal).network(model, **settings)
 
 
-def image_train_config(signal: ImageSignal | None = None) -> TrainConfig:
-    """sirenkit's default image recipe for ``signal`` (:meth:`ImageKind.train_config`); without a
-    signal, the recipe of an image larger than one batch."""
-    if signal is None:
-        return ImageKind(source="", shape=(1024, 1024), channels=1, mode="L", extent=(1.0, 1.0)).train_config()
-    return ImageKind.describe(signal).train_config()
+def image_train_config(signal: ImageSignal | None = None, *, precision: str = "auto",
+                       device: str = "auto") -> TrainConfig:
+    """sirenkit's default image recipe for ``signal`` in the arithmetic ``precision`` and
+    ``device`` resolve to (:meth:`ImageKind.train_config`); without a signal, the recipe of an
+    image larger than one batch."""
+    kind = (ImageKind(source="", shape=(1024, 1024), channels=1, mode="L", extent=(1.0, 1.0)) if signal is None
+            else ImageKind.describe(signal))
+    return kind.train_config(precision=precision, device=device)
 
 
 def fit_image(
