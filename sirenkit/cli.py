@@ -100,9 +100,11 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
     what was given on the command line changes."""
     defaults = defaults or TrainConfig()
     compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
-    steps = options["steps"]
-    if steps is None and options["time_budget"] is not None:
+    steps, budget = options["steps"], options["time_budget"]
+    if steps is None and budget is not None:
         steps = UNLIMITED_STEPS  # the budget decides
+    if steps is not None and budget is None:
+        defaults = replace(defaults, time_budget=None)  # --steps alone works as it always has
     chosen = {"steps": steps, "learning_rate": options["lr"], "batch_size": options["batch_size"],
               "precision": options["precision"], "time_budget": options["time_budget"], "until": options["until"]}
     return replace(

@@ -218,7 +218,7 @@ def fit(
 
     first_loss = history[0]["loss"] if history else None
     bar = tqdm(
-        total=config.steps if config.time_budget is None else None, initial=start_step, disable=not progress,
+        total=config.steps if config.steps < 10**7 else None, initial=start_step, disable=not progress,
         unit="step", dynamic_ncols=True, mininterval=0.5, leave=True,
     )
     step = start_step

@@ -218,6 +218,7 @@ def test_options_left_out_keep_the_library_defaults(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["network"]["hidden_features"] == 256 and config["network"]["hidden_layers"] == 4
     assert config["train"]["checkpoint_every"] == 100
+    assert config["train"]["time_budget"] is None  # --steps alone: no default budget, as before budgets
     import trimesh
 
     trimesh.creation.icosphere(subdivisions=2).export(tmp_path / "ball.obj")
@@ -241,6 +242,10 @@ def test_fit_to_a_time_budget_from_the_command_line(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert metrics["stopped_by"] == "time" and config["train"]["time_budget"] == 1.5
     assert metrics["steps"] > 20  # not held to the recipe's steps: the budget decides
+    from sirenkit.kinds import PROMISED_SECONDS
+    from sirenkit.tasks.image import image_train_config
+
+    assert image_train_config().time_budget == PROMISED_SECONDS["image"] == 85.0  # the recipe's own budget
 
 
 @pytest.mark.parametrize("option, value, message", [

@@ -33,6 +33,11 @@ from torch import nn
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Problem
 
+PROMISED_SECONDS = {"image": 85.0, "audio": 540.0, "video": 540.0, "poisson": 540.0, "sdf": 840.0}
+"""Each task's default time budget (seconds of fitting): its promised time (90 s for an image, 10
+minutes for sound, video and reconstruction from derivatives, 15 for a shape) less room for the
+evaluation and files after the fit. Where the steps end sooner (bfloat16 machines) they decide."""
+
 INTENSITY_SCALE, INTENSITY_OFFSET = 2.0, -1.0
 """Intensities in [0, 1] are fitted as ``2 I − 1`` in [-1, 1], as in the paper (images, video)."""
 

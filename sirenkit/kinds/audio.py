@@ -29,7 +29,7 @@ from ..audio import (
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
 from ..render import evaluate_points
-from . import Fitted, SignalKind, register_kind
+from . import PROMISED_SECONDS, Fitted, SignalKind, register_kind
 
 AUDIO_BATCH = 16384
 """Random samples per step of the default audio recipe."""
@@ -86,7 +86,8 @@ class AudioKind(SignalKind):
         10 s of the same music. With ω0 = 10,000 on the 3 s clip (a band three times wider than the
         rule's) the fit failed at 1e-3; ω0 = 1,000 gave 28.3 dB."""
         batch = None if self.samples <= AUDIO_BATCH else AUDIO_BATCH
-        return TrainConfig(steps=3000, learning_rate=3e-4, batch_size=batch, precision="auto", log_every=100)
+        return TrainConfig(steps=3000, learning_rate=3e-4, batch_size=batch, precision="auto", log_every=100,
+                           time_budget=PROMISED_SECONDS["audio"])
 
     def problem(self, signal: AudioSignal, *, batch_size: int | None, device: torch.device) -> Problem:
         """Fit the samples."""

@@ -25,7 +25,7 @@ from ..constraints import Constraint, PointSet, Problem
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
 from ..metrics import psnr, ssim
 from ..render import WHATS, What, evaluate_points, gradient_magnitude_map, laplacian_map, save_png, to_png_array
-from . import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted, SignalKind, article, register_kind
+from . import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted, SignalKind, article, register_kind
 
 IMAGE_BATCH = 8192
 """Random pixels per step of the default image recipe where bfloat16 is native."""
@@ -92,7 +92,8 @@ class ImageKind(SignalKind):
         """
         from ..training import resolve_device, resolve_precision
 
-        chosen = TrainConfig(steps=1500, learning_rate=1e-3, precision=precision, device=device)  # type: ignore[arg-type]
+        chosen = TrainConfig(steps=1500, learning_rate=1e-3, precision=precision, device=device,  # type: ignore[arg-type]
+                             time_budget=PROMISED_SECONDS["image"])
         native = resolve_precision(chosen, resolve_device(device)) == "bfloat16"
         batch = IMAGE_BATCH if native else IMAGE_BATCH_FLOAT32
         return dataclasses.replace(chosen, batch_size=None if self.shape[0] * self.shape[1] <= batch else batch)

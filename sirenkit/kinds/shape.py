@@ -29,7 +29,7 @@ from ..mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_c
 from ..metrics import METRIC_SAMPLES, SURFACE_METRIC_CONVENTIONS, compare_meshes, surface_distances
 from ..pointcloud import PointCloud
 from ..render import save_png
-from . import Fitted, SignalKind, register_kind
+from . import PROMISED_SECONDS, Fitted, SignalKind, register_kind
 
 LOSS_TERMS = ("surface", "normal", "eikonal-surface", "off-surface", "eikonal-free")
 
@@ -174,7 +174,8 @@ class ShapeKind(SignalKind):
         gradient-norm clipping at 1, 4,000 steps, bfloat16 hidden layers where the hardware has them
         (an SDF step is 5× faster than the paper's that way on the 2-core CPU: README, "Speed")."""
         return TrainConfig(steps=4000, learning_rate=1e-4, warmup_steps=10, clip_grad_norm=1.0, precision="auto",
-                           divergence_factor=1e6, log_every=50, checkpoint_every=200)
+                           divergence_factor=1e6, log_every=50, checkpoint_every=200,
+                           time_budget=PROMISED_SECONDS["sdf"])
 
     def problem(self, signal: PointCloud, *, batch_size: int | None, device: torch.device) -> Problem:
         """The paper's four loss terms with :class:`SdfConfig`'s defaults."""

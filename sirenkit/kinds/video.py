@@ -27,7 +27,7 @@ from ..video import (
     frame_times,
     write_video,
 )
-from . import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted, SignalKind, register_kind
+from . import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted, SignalKind, register_kind
 
 VIDEO_BATCH = 16384
 """Random voxels per step of the default video recipe."""
@@ -74,7 +74,8 @@ class VideoKind(SignalKind):
         80×64 colour clip (benchmarks/media.py) a 256-wide one reached 40 dB in 1,000 such steps (83 s
         on the 2-core CPU), a 512-wide one 54 dB in 207 s: ``--width 512`` for more, at 2.5× the time."""
         batch = None if int(np.prod(self.shape)) <= VIDEO_BATCH else VIDEO_BATCH
-        return TrainConfig(steps=3000, learning_rate=1e-3, batch_size=batch, precision="auto", log_every=100)
+        return TrainConfig(steps=3000, learning_rate=1e-3, batch_size=batch, precision="auto", log_every=100,
+                           time_budget=PROMISED_SECONDS["video"])
 
     def problem(self, signal: VideoSignal, *, batch_size: int | None, device: torch.device) -> Problem:
         """Fit the voxels (a random subset per step)."""

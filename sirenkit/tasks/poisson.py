@@ -22,7 +22,7 @@ from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
 from ..fitting import fit_signal
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
-from ..kinds import INTENSITY_OFFSET, INTENSITY_SCALE, Fitted
+from ..kinds import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted
 from ..kinds.image import ImageKind, finite_difference_maps
 from ..metrics import psnr, ssim
 from ..render import evaluate_points
@@ -399,4 +399,5 @@ def poisson_train_config(source: Source) -> TrainConfig:
     a cosine decay and random subsets of 16,384 pixels per step trains well. The README lists
     what was tried and what it gave."""
     return TrainConfig(steps=600 if source == "gradient" else 450, learning_rate=1e-4 if source == "gradient" else 3e-5,
+                       time_budget=PROMISED_SECONDS["poisson"],
                        batch_size=16384)
