@@ -136,11 +136,10 @@ def fit_image_command(source: str, size: int | None, resume: bool, **options: An
     Writes model.safetensors/json, reconstruction.png, figure.png, psnr.png and metrics.json.
     """
     from .image import load_image
-    from .tasks.image import fit_image, image_train_config
+    from .tasks.image import fit_image
 
     signal = load_image(source, size=size)
-    train = train_config(options, defaults=image_train_config(signal, precision=options["precision"] or "auto",
-                                                              device=options["device"]))
+    train = train_config(options, defaults=image_recipe(signal, options))
     network = image_network_options(signal, options)
     out = options["out"] or default_out("image", source)
     fitted = fit_image(signal, size=size, network=network, train=train, out=out, resume=resume,
@@ -206,6 +205,13 @@ def parse_floats(text: str | None, option: str) -> list[float] | None:
         return [float(part) for part in text.split(",")]
     except ValueError:
         raise ValueError(f"{option} must be numbers separated by commas, got {text!r}") from None
+
+
+def image_recipe(signal, options: dict[str, Any]) -> TrainConfig:
+    """The image recipe for the arithmetic and device the options ask for."""
+    from .tasks.image import image_train_config
+
+    return image_train_config(signal, precision=options["precision"] or "auto", device=options["device"])
 
 
 def image_network_options(signal, options: dict[str, Any]):
@@ -350,14 +356,13 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     the baselines get the width that matches its parameter count.
     """
     from .image import load_image
-    from .tasks.image import compare_models, comparison_row, image_train_config
+    from .tasks.image import compare_models, comparison_row
 
     names = [name.strip() for name in models.split(",") if name.strip()]
     out = options["out"] or default_out("compare", source)
     signal = load_image(source, size=size)
     fits = compare_models(
-        signal, models=names, train=replace(train_config(options, defaults=image_train_config(
-            signal, precision=options["precision"] or "auto", device=options["device"])),
+        signal, models=names, train=replace(train_config(options, defaults=image_recipe(signal, options)),
                                             checkpoint_every=0),
         network_settings=network_settings(options), out=out, progress=not options["quiet"],
     )

@@ -81,13 +81,11 @@ def derivatives(
 
     family = family_of(model)
     engine = family.derivatives if family is not None else None
-    methods = ("auto", "autograd", *(family.methods if engine is not None and family is not None else ()))
+    methods = ("auto", "autograd", *(family.methods if family is not None and engine is not None else ()))
     if method not in methods:
         name = family.name if family is not None else type(model).__name__
         raise ValueError(f"method {method!r} is not available for a {name} network; expected one of "
                          f"{', '.join(methods)}")
-    if not (jacobian or laplacian or hessian):
-        return Derivatives(value=model(coords))
     if engine is None or method == "autograd":
         return autograd_derivatives(model, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian,
                                     axes=axes)

@@ -22,7 +22,7 @@ from .constraints import Problem
 from .io import write_json
 from .kinds import Fitted, SignalKind
 from .network import build_network, count_parameters
-from .training import CHECKPOINT_NAME, FitResult, check_resumable, fit, resolve_device
+from .training import FitResult, check_resumable, fit, resolve_device
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
@@ -75,12 +75,14 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[
     }
 
 
-def prepare_run_folder(out: str | Path | None, resume: bool) -> Path | None:
-    """The run folder, created; with ``resume``, its checkpoint must exist (checked before anything
-    is written, so that a bad ``--resume`` leaves nothing behind)."""
+def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkConfig) -> Path | None:
+    """The run folder, created; with ``resume``, its checkpoint must exist and fit ``network``
+    (checked before anything is written, so that a refused ``--resume`` leaves the folder as it was)."""
     out_path = Path(out) if out is not None else None
-    if resume and (out_path is None or not (out_path / CHECKPOINT_NAME).is_file()):
-        raise ValueError(f"{out_path / CHECKPOINT_NAME if out_path else 'no run folder'}: no checkpoint to resume from")
+    if resume:
+        if out_path is None:
+            raise ValueError("no run folder: no checkpoint to resume from")
+        check_resumable(out_path, network)
     if out_path is not None:
         out_path.mkdir(parents=True, exist_ok=True)
     return out_path
@@ -133,9 +135,7 @@ def fit_signal(
             return {key: value for key, value in values.items() if isinstance(value, (int, float))}
     if built.evaluate is None and signal is not None:
         built = Problem(built.constraints, evaluate, built.metadata)
-    out_path = prepare_run_folder(out, resume)
-    if resume and out_path is not None:
-        check_resumable(out_path, network)
+    out_path = prepare_run_folder(out, resume, network)
     if out_path is not None:
         write_config(out_path, task or kind.name, settings if settings is not None else {"source": kind.source},
                      network, train, device)

@@ -57,8 +57,6 @@ class SignalKind:
     """File suffixes a rendering is written as (``sirenkit render``); empty: not rendered to a file."""
     render_options: ClassVar[tuple[str, ...]] = ()
     """Keyword arguments :meth:`render` takes (``size``, ``rate``, ...)."""
-    main_result: ClassVar[str] = ""
-    """The run folder's main file (``reconstruction.png``, ...)."""
     render_hint: ClassVar[str] = ""
     """What to use instead, for a kind that is not rendered to a file."""
     target_metric: ClassVar[str] = "loss"

@@ -47,7 +47,6 @@ class AudioKind(SignalKind):
     in_features: ClassVar[int] = 1
     suffixes: ClassVar[tuple[str, ...]] = tuple(AUDIO_FORMATS)
     render_options: ClassVar[tuple[str, ...]] = ("rate",)
-    main_result: ClassVar[str] = "reconstruction.wav"
     target_metric: ClassVar[str] = "snr"
 
     rate: int

@@ -48,7 +48,6 @@ class ImageKind(SignalKind):
     in_features: ClassVar[int] = 2
     suffixes: ClassVar[tuple[str, ...]] = (".png",)
     render_options: ClassVar[tuple[str, ...]] = ("size", "what")
-    main_result: ClassVar[str] = "reconstruction.png"
     target_metric: ClassVar[str] = "psnr"
 
     shape: tuple[int, int]

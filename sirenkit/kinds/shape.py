@@ -141,7 +141,6 @@ class ShapeKind(SignalKind):
 
     name: ClassVar[str] = "sdf"
     in_features: ClassVar[int] = 3
-    main_result: ClassVar[str] = "mesh.ply"
     target_metric: ClassVar[str] = "surface_distance"
     """Logged at every evaluation (the Chamfer distance needs a mesh, made once at the end)."""
     render_hint: ClassVar[str] = "for an SDF: sirenkit mesh, or sirenkit.extract_mesh"

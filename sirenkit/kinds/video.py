@@ -42,7 +42,6 @@ class VideoKind(SignalKind):
     in_features: ClassVar[int] = 3
     suffixes: ClassVar[tuple[str, ...]] = VIDEO_OUT_FORMATS
     render_options: ClassVar[tuple[str, ...]] = ("fps", "size", "frames")
-    main_result: ClassVar[str] = "reconstruction.mp4"
     target_metric: ClassVar[str] = "psnr"
 
     shape: tuple[int, int, int]
