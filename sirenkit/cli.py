@@ -1,14 +1,17 @@
 """The ``sirenkit`` command. Thin: it parses, builds the configuration and calls the library.
 
 Errors a user can cause (a missing file, a size that makes no sense, a foreign checkpoint) end
-in one line on stderr and exit code 2; a diverged run exits 3, an interrupted one 130.
+in one line on stderr and exit code 2; a diverged run exits 3, an interrupted one 130 (Ctrl-C) or
+143 (SIGTERM), with a checkpoint to resume from.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +24,23 @@ from .kinds.shape import SdfConfig
 from .metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
 from .tasks.fusion import MODES, Mode
 from .tasks.image import COMPARE_SIZE
+
+
+class FiniteFloat(click.FloatRange):
+    """A float in a range that is also a finite number: click's ``FloatRange`` lets NaN (every
+    comparison with it is false) and infinity through."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+POSITIVE = FiniteFloat(min=0, min_open=True)
+"""A finite number above 0 (a learning rate, ω0, a budget in seconds, a frame rate)."""
+NON_NEGATIVE = FiniteFloat(min=0)
+"""A finite number, 0 or more (a weight that 0 turns off)."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -51,17 +71,18 @@ def training_options(default_steps: int | None = None) -> Callable:
     options = [
         click.option("--steps", type=click.IntRange(min=1), default=default_steps,
                      help=documented(TrainConfig, "steps", TASKS_DEFAULT if default_steps is None else "")),
-        click.option("--time", "time_budget", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--time", "time_budget", type=POSITIVE, default=None,
                      help=documented(TrainConfig, "time_budget", "Without --steps, the steps are not limited.")),
-        click.option("--until", type=float, default=None,
+        click.option("--until", type=FiniteFloat(), default=None,
                      help=documented(TrainConfig, "until", "The metric: the task's main one (until_metric).")),
         click.option("--model", type=click.Choice(model_names()), default=NetworkConfig.model,
                      help=documented(NetworkConfig, "model")),
         click.option("--device", default=TrainConfig.device, help=documented(TrainConfig, "device")),
-        click.option("--seed", type=int, default=TrainConfig.seed, help=documented(TrainConfig, "seed")),
+        click.option("--seed", type=int, default=None,
+                     help=documented(TrainConfig, "seed", f"[default: {TrainConfig.seed}]")),
         click.option("--out", type=click.Path(path_type=Path), default=None,
                      help="Run folder [default: runs/<task>-<name>]."),
-        click.option("--lr", type=float, default=None,
+        click.option("--lr", type=POSITIVE, default=None,
                      help=documented(TrainConfig, "learning_rate", "[default: the task's, 1e-3 for images]")),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help=documented(TrainConfig, "batch_size", TASKS_DEFAULT)),
@@ -71,7 +92,7 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--layers", type=click.IntRange(min=1), default=None,
                      help=documented(NetworkConfig, "hidden_layers",
                                      f"[default: the task's, {NetworkConfig.hidden_layers}]")),
-        click.option("--omega", type=float, default=None,
+        click.option("--omega", type=POSITIVE, default=None,
                      help=documented(NetworkConfig, "first_omega", "[default: the task's: 30 for images, shapes "
                                                                    "and video, 1000 per second for audio]")),
         click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
@@ -80,6 +101,11 @@ def training_options(default_steps: int | None = None) -> Callable:
                      default="auto" if TrainConfig.compile == "auto" else "on" if TrainConfig.compile else "off",
                      help=documented(TrainConfig, "compile")),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        click.option("--resume", is_flag=True,
+                     help="Continue the run in --out from its last checkpoint: same task, inputs (checked by content) "
+                          "and settings; its schedule and step count unless given again."),
+        click.option("--overwrite", is_flag=True,
+                     help="Replace the run in --out (by default a folder holding a run is refused)."),
     ]
 
     def decorate(command: Callable) -> Callable:
@@ -95,10 +121,12 @@ def size_option(default: int | None = None) -> Callable:
                         help="Resample so that the longer side has N pixels.")
 
 
-def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None) -> TrainConfig:
-    """The training configuration the shared options describe, over a task's ``defaults``: only
-    what was given on the command line changes."""
-    defaults = defaults or TrainConfig()
+def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None,
+                 out: Path | None = None) -> TrainConfig:
+    """The training configuration the shared options describe, over a task's ``defaults`` (or,
+    with ``--resume``, over the training of the run saved in ``out``): only what was given on the
+    command line changes."""
+    defaults = (saved_train(out) if options.get("resume") and out is not None else None) or defaults or TrainConfig()
     compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
     steps, budget = options["steps"], options["time_budget"]
     if steps is None and budget is not None:
@@ -106,15 +134,34 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
     if steps is not None and budget is None:
         defaults = replace(defaults, time_budget=None)  # --steps alone works as it always has
     chosen = {"steps": steps, "learning_rate": options["lr"], "batch_size": options["batch_size"],
-              "precision": options["precision"], "time_budget": options["time_budget"], "until": options["until"]}
+              "precision": options["precision"], "time_budget": options["time_budget"], "until": options["until"],
+              "seed": options["seed"]}
     return replace(
         defaults, **{key: value for key, value in chosen.items() if value is not None},
-        seed=options["seed"], device=options["device"], compile=compile_value,
+        device=options["device"], compile=compile_value,
     )
 
 
+def saved_train(out: Path) -> TrainConfig | None:
+    """The training configuration recorded in a run folder's ``config.json``, or None."""
+    try:
+        values = json.loads((Path(out) / "config.json").read_text())["train"]
+        known = {name for name in TrainConfig.__dataclass_fields__}
+        return TrainConfig(**{key: value for key, value in values.items() if key in known})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # the fit names the problem (no checkpoint, unreadable configuration)
+
+
 def default_out(task: str, source: str) -> Path:
-    return Path("runs") / f"{task}-{Path(source).stem}"
+    """``runs/<task>-<name>``: for a file or folder, its name and a short hash of its full path, so
+    that ``a/cat.png`` and ``b/cat.jpg`` never share a folder."""
+    path = Path(source)
+    if path.exists():
+        import hashlib
+
+        tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:6]
+        return Path("runs") / f"{task}-{path.stem}-{tag}"
+    return Path("runs") / f"{task}-{path.stem}"
 
 
 def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
@@ -129,8 +176,7 @@ def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
 @click.argument("source")
 @size_option()
 @training_options()
-@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
-def fit_image_command(source: str, size: int | None, resume: bool, **options: Any) -> None:
+def fit_image_command(source: str, size: int | None, **options: Any) -> None:
     """Fit an image file or bundled image (camera, astronaut, coffee, ...).
 
     Writes model.safetensors/json, reconstruction.png, figure.png, psnr.png and metrics.json.
@@ -139,21 +185,21 @@ def fit_image_command(source: str, size: int | None, resume: bool, **options: An
     from .tasks.image import fit_image
 
     signal = load_image(source, size=size)
-    train = train_config(options, defaults=image_recipe(signal, options))
-    network = image_network_options(signal, options)
     out = options["out"] or default_out("image", source)
-    fitted = fit_image(signal, size=size, network=network, train=train, out=out, resume=resume,
+    train = train_config(options, defaults=image_recipe(signal, options), out=out)
+    network = image_network_options(signal, options)
+    fitted = fit_image(signal, size=size, network=network, train=train, out=out,
+                       resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
 
 
 @fit_group.command("audio")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--seconds", type=POSITIVE, default=None,
               help="Fit only the first SECONDS of the file [default: all of it].")
 @training_options()
-@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
-def fit_audio_command(source: Path, seconds: float | None, resume: bool, **options: Any) -> None:
+def fit_audio_command(source: Path, seconds: float | None, **options: Any) -> None:
     """Fit a sound (WAV, FLAC, OGG; any rate, any number of channels).
 
     Writes model.safetensors/json, reconstruction.wav, audio.png (waveforms and spectrograms of
@@ -163,10 +209,11 @@ def fit_audio_command(source: Path, seconds: float | None, resume: bool, **optio
     from .tasks.audio import audio_network, audio_train_config, fit_audio
 
     signal = load_audio(source, seconds=seconds)
-    train = train_config(options, defaults=audio_train_config(signal))
-    network = audio_network(signal, options["model"], **network_settings(options))
     out = options["out"] or default_out("audio", str(source))
-    fitted = fit_audio(signal, seconds=seconds, network=network, train=train, out=out, resume=resume,
+    train = train_config(options, defaults=audio_train_config(signal), out=out)
+    network = audio_network(signal, options["model"], **network_settings(options))
+    fitted = fit_audio(signal, seconds=seconds, network=network, train=train, out=out,
+                       resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("snr", "psnr", "steps", "seconds", "parameters"))
     click.echo(str(out / "reconstruction.wav"))
@@ -176,8 +223,7 @@ def fit_audio_command(source: Path, seconds: float | None, resume: bool, **optio
 @click.argument("source", required=False, default=None)
 @size_option()
 @training_options()
-@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
-def fit_video_command(source: str | None, size: int | None, resume: bool, **options: Any) -> None:
+def fit_video_command(source: str | None, size: int | None, **options: Any) -> None:
     """Fit a clip: GIF, MP4 (or another format ffmpeg reads) or a folder of frames; scikit-image's
     no_time_for_that_tiny.gif when SOURCE is left out.
 
@@ -188,10 +234,11 @@ def fit_video_command(source: str | None, size: int | None, resume: bool, **opti
     from .video import BUNDLED_VIDEO, load_video
 
     signal = load_video(source, size=size)
-    train = train_config(options, defaults=video_train_config(signal))
-    network = video_network(signal, options["model"], **network_settings(options))
     out = options["out"] or default_out("video", source or BUNDLED_VIDEO)
-    fitted = fit_video(signal, size=size, network=network, train=train, out=out, resume=resume,
+    train = train_config(options, defaults=video_train_config(signal), out=out)
+    network = video_network(signal, options["model"], **network_settings(options))
+    fitted = fit_video(signal, size=size, network=network, train=train, out=out,
+                       resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "steps", "seconds", "parameters"))
     click.echo(str(out / "reconstruction.mp4"))
@@ -235,15 +282,14 @@ def network_settings(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--means", default=None,
               help="Restore each channel's mean from these values (one, or one per channel) instead of "
                    "aligning to the ground truth.")
-@click.option("--segments", type=click.FloatRange(min=0), default=None,
+@click.option("--segments", type=NON_NEGATIVE, default=None,
               help="--from gradient: weight of the multiscale constraint, line integrals of the gradient; "
                    "0 turns it off [default: 0.01].")
-@click.option("--boxes", type=click.FloatRange(min=0), default=None,
+@click.option("--boxes", type=NON_NEGATIVE, default=None,
               help="--from laplacian: weight of the multiscale constraint, fluxes of the gradient through "
                    "boxes; 0 turns it off [default: 0.0001].")
-@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def poisson_command(source: str, derivative: str, size: int | None, means: str | None, segments: float | None,
-                    boxes: float | None, resume: bool, **options: Any) -> None:
+                    boxes: float | None, **options: Any) -> None:
     """Reconstruct an image from its gradients or its Laplacian alone (Poisson's equation).
 
     The network never sees a pixel value. PSNR is reported after the alignment the derivative
@@ -255,11 +301,12 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
 
     signal = load_image(source, size=size)
     given_by = cast(Source, derivative)
-    train = train_config(options, defaults=poisson_train_config(given_by))
     out = options["out"] or default_out(f"poisson-{derivative}", source)
+    train = train_config(options, defaults=poisson_train_config(given_by), out=out)
     fitted = fit_poisson(signal, given_by, size=size, network=image_network_options(signal, options),
                          train=train, means=parse_floats(means, "--means"), segment_weight=segments,
-                         box_weight=boxes, out=out, resume=resume, progress=not options["quiet"])
+                         box_weight=boxes, out=out,
+                       resume=options["resume"], overwrite=options["overwrite"], progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "alignment", "classical_psnr", "steps", "seconds"))
 
 
@@ -275,11 +322,10 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
 @click.option("--resize", is_flag=True, help="average/mixed: resample B to A's size if they differ.")
 @size_option()
 @training_options()
-@click.option("--segments", type=click.FloatRange(min=0), default=None,
+@click.option("--segments", type=NON_NEGATIVE, default=None,
               help="Weight of the multiscale line-integral constraint; 0 turns it off [default: 0.01].")
-@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fuse_command(first: str, second: str, mode: str, mask: Path | None, at: str, resize: bool,
-                 size: int | None, segments: float, resume: bool, **options: Any) -> None:
+                 size: int | None, segments: float, **options: Any) -> None:
     """Fuse two images by fitting a composite of their gradient fields."""
     from .tasks.fusion import fuse_images
     from .tasks.poisson import poisson_train_config
@@ -287,12 +333,12 @@ def fuse_command(first: str, second: str, mode: str, mask: Path | None, at: str,
     position = parse_floats(at, "--at")
     if position is None or len(position) != 2 or any(v != int(v) for v in position):
         raise ValueError(f"--at must be two whole pixel numbers X,Y, got {at!r}")
-    train = train_config(options, defaults=poisson_train_config("gradient"))
     out = options["out"] or default_out(f"fuse-{mode}", first)
+    train = train_config(options, defaults=poisson_train_config("gradient"), out=out)
     fitted = fuse_images(first, second, cast(Mode, mode), mask=mask, at=(int(position[0]), int(position[1])), size=size,
                          resize=resize, train=train, model=options["model"],
                          network_settings=network_settings(options), **given(segment_weight=segments), out=out,
-                         resume=resume, progress=not options["quiet"])
+                         resume=options["resume"], overwrite=options["overwrite"], progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr_vs_classical", "steps", "seconds"))
 
 
@@ -326,7 +372,7 @@ def parse_size(text: str) -> tuple[int, int]:
               help="Images: the image, its gradient magnitude or its Laplacian [default: value].")
 @click.option("--rate", type=click.IntRange(min=1), default=None,
               help="Audio: samples per second [default: the original rate].")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--fps", type=POSITIVE, default=None,
               help="Video: frames per second over the same span of time [default: the original].")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 def render_command(run: Path, out: Path, size: str | None, what: str | None, rate: int | None, fps: float | None,
@@ -359,12 +405,15 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     from .tasks.image import compare_models, comparison_row
 
     names = [name.strip() for name in models.split(",") if name.strip()]
+    if options["resume"]:
+        raise ValueError("compare does not resume; rerun it (with --overwrite to replace its runs)")
     out = options["out"] or default_out("compare", source)
     signal = load_image(source, size=size)
     fits = compare_models(
         signal, models=names, train=replace(train_config(options, defaults=image_recipe(signal, options)),
                                             checkpoint_every=0),
-        network_settings=network_settings(options), out=out, progress=not options["quiet"],
+        network_settings=network_settings(options), out=out, overwrite=options["overwrite"],
+        progress=not options["quiet"],
     )
     click.echo(f"{'model':<8} {'width':>5} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
     for row in map(comparison_row, fits):
@@ -386,8 +435,12 @@ def info_command(run: Path) -> None:
                "parameters": count_parameters(loaded.model)}
     click.echo(json.dumps(summary, indent=2))
     metrics = Path(run) / "metrics.json"
-    if metrics.is_file():
-        click.echo(metrics.read_text().strip())
+    if metrics.is_file():  # re-encoded: a received file's control characters (terminal escapes) come out escaped
+        try:
+            values = json.loads(metrics.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValueError(f"{metrics}: not valid JSON ({type(error).__name__})") from None
+        click.echo(json.dumps(values, indent=2, ensure_ascii=True))
 
 
 @fit_group.command("sdf")
@@ -397,7 +450,7 @@ def info_command(run: Path) -> None:
               help=documented(SdfConfig, "surface_points", f"[default: {SdfConfig.surface_points}]"))
 @click.option("--free-points", type=click.IntRange(min=1), default=None,
               help=documented(SdfConfig, "free_points", f"[default: {SdfConfig.free_points}]"))
-@click.option("--near-surface", type=click.FloatRange(0, 1), default=None,
+@click.option("--near-surface", type=FiniteFloat(0, 1), default=None,
               help=documented(SdfConfig, "near_surface_fraction", f"[default: {SdfConfig.near_surface_fraction}]"))
 @click.option("--weights", default=None,
               help="Loss weights surface,normal,off-surface,eikonal [default: 3e3,1e2,1e2,5e1, the paper's].")
@@ -405,9 +458,8 @@ def info_command(run: Path) -> None:
               help=documented(SdfConfig, "mesh_resolution", f"[default: {SdfConfig.mesh_resolution}]"))
 @click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the "
               "solid, a blob in free space); by default they are dropped.")
-@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 def fit_sdf_command(source: Path, surface_points: int | None, free_points: int | None, near_surface: float | None,
-                    weights: str | None, resolution: int | None, keep_unsupported: bool, resume: bool,
+                    weights: str | None, resolution: int | None, keep_unsupported: bool,
                     **options: Any) -> None:
     """Fit a signed distance function to a point cloud (.xyz with normals, .ply) or a mesh
     (.ply, .obj, .off, .stl), and write mesh.ply (in the input's coordinates), mesh.png,
@@ -425,9 +477,10 @@ def fit_sdf_command(source: Path, surface_points: int | None, free_points: int |
                                near_surface_fraction=near_surface, mesh_resolution=resolution),
                        keep_unsupported=keep_unsupported, **weight_fields)
     network = sdf_network(options["model"], **network_settings(options))
-    train = train_config(options, defaults=sdf_train_config())
     out = options["out"] or default_out("sdf", str(source))
-    fitted = fit_sdf(source, network=network, train=train, config=config, out=out, resume=resume,
+    train = train_config(options, defaults=sdf_train_config(), out=out)
+    fitted = fit_sdf(source, network=network, train=train, config=config, out=out,
+                       resume=options["resume"], overwrite=options["overwrite"],
                      progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("chamfer_l1", "fscore", "normal_consistency", "steps", "seconds"))
     click.echo(str(out / "mesh.ply"))
@@ -440,8 +493,9 @@ def fit_sdf_command(source: Path, surface_points: int | None, free_points: int |
 @click.option("--tiny", is_flag=True, help="A few seconds at a tiny size (what the tests run).")
 @click.option("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run of the example in --out.")
 def example_command(name: str | None, out: Path | None, steps: int | None, tiny: bool, device: str,
-                    quiet: bool) -> None:
+                    quiet: bool, overwrite: bool) -> None:
     """Run a worked example of the constraint API and write its figure (NAME left out: list them)."""
     from .examples import EXAMPLES, run_example
 
@@ -450,7 +504,7 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
             click.echo(f"{key:<12} {module.SUMMARY}")
         return
     out = out or Path("runs") / f"example-{name}"
-    metrics = run_example(name, out, tiny=tiny, steps=steps, device=device, progress=not quiet)
+    metrics = run_example(name, out, tiny=tiny, steps=steps, device=device, progress=not quiet, overwrite=overwrite)
     hidden = {"parameters", "channels", "compiled", "wall_seconds"}
     shown = {key: value for key, value in metrics.items() if isinstance(value, (int, float)) and key not in hidden}
     lists = {key: value for key, value in metrics.items() if isinstance(value, list) and key != "shape"}
@@ -482,7 +536,7 @@ def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupp
 @click.argument("reference", type=click.Path(path_type=Path))
 @click.option("--samples", type=click.IntRange(min=1000), default=METRIC_SAMPLES,
               help="Points sampled on each surface.")
-@click.option("--threshold", type=click.FloatRange(min=0, min_open=True), default=FSCORE_THRESHOLD,
+@click.option("--threshold", type=POSITIVE, default=FSCORE_THRESHOLD,
               help="F-score distance threshold, as a fraction of the reference's bounding-box diagonal.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the numbers here.")
 def eval_mesh_command(reconstruction: Path, reference: Path, samples: int, threshold: float,
@@ -533,7 +587,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    terminated: list[int] = []
+
+    def on_terminate(number: int, frame: Any) -> None:  # outside the training loop (which stops at a step)
+        terminated.append(number)
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_terminate) if main_thread else None
+    try:
+        return _run_app(argv, terminated)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_app(argv: list[str] | None, terminated: list[int]) -> int:
     from .training import TrainingDiverged, TrainingInterrupted
+
     try:
         app.main(args=argv, prog_name="sirenkit", standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -542,11 +613,11 @@ def _main(argv: list[str] | None) -> int:
         click.echo(f"sirenkit: error: {one_line(error)}", err=True)
         return 2
     except (click.Abort, KeyboardInterrupt):
-        click.echo("sirenkit: interrupted", err=True)
-        return 130
-    except TrainingInterrupted as error:
+        click.echo(f"sirenkit: interrupted ({'SIGTERM' if terminated else 'SIGINT'})", err=True)
+        return 143 if terminated else 130
+    except TrainingInterrupted as error:  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
         click.echo(f"sirenkit: {error}", err=True)
-        return 130
+        return 128 + error.signal_number
     except TrainingDiverged as error:
         click.echo(f"sirenkit: error: {error}", err=True)
         return 3

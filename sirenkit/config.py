@@ -22,6 +22,13 @@ MODEL_NAMES: tuple[str, ...] = ("siren", "relu", "relu-pe", "rff", "tanh")
 """The built-in families; :func:`sirenkit.families.model_names` lists every registered one."""
 
 
+def check_positive(name: str, value: float) -> None:
+    """A ``ValueError`` naming ``name`` unless ``value`` is a finite number above 0 (NaN and
+    infinity are not: they would train nothing, or diverge, under a misleading message)."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number above 0, got {value}")
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """A coordinate network: ``in_features`` coordinates in, ``out_features`` values out."""
@@ -64,6 +71,11 @@ class NetworkConfig:
         for name in ("in_features", "out_features", "hidden_features", "hidden_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("first_omega", "hidden_omega", "rff_scale"):
+            check_positive(name, getattr(self, name))
+        if self.pe_frequencies < 0 or self.pe_sidelength < 1:
+            raise ValueError(f"pe_frequencies must be 0 or more and pe_sidelength at least 1, "
+                             f"got {self.pe_frequencies} and {self.pe_sidelength}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,8 @@ class TrainConfig:
     """Steps between evaluations (PSNR etc.) written to the history."""
     checkpoint_every: int = 100
     """Steps between checkpoints; 0 writes one only at the end or on interruption."""
+    checkpoint_seconds: float = 300.0
+    """Seconds between checkpoints as well, so that a slow fit never goes long without one."""
     clip_grad_norm: float | None = None
     """Clip the norm of the weight gradient to this value; ``None`` does not clip."""
     divergence_factor: float = 1e4
@@ -123,8 +137,15 @@ class TrainConfig:
             raise ValueError(f"the time budget must be a positive number of seconds, got {self.time_budget}")
         if self.until is not None and not math.isfinite(self.until):
             raise ValueError(f"the target (until) must be a finite number, got {self.until}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        check_positive("learning_rate", self.learning_rate)
+        if self.clip_grad_norm is not None:
+            check_positive("clip_grad_norm", self.clip_grad_norm)
+        if not (math.isfinite(self.divergence_factor) and self.divergence_factor > 1):
+            raise ValueError(f"divergence_factor must be a finite number above 1, got {self.divergence_factor}")
+        if not 0 <= self.final_lr_fraction <= 1:
+            raise ValueError(f"final_lr_fraction must be between 0 and 1, got {self.final_lr_fraction}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.schedule not in ("cosine", "constant"):
@@ -135,6 +156,7 @@ class TrainConfig:
             raise ValueError(f"log_every must be at least 1, got {self.log_every}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
+        check_positive("checkpoint_seconds", self.checkpoint_seconds)
 
 
 @functools.cache

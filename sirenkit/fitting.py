@@ -7,6 +7,8 @@ under one name (``reconstruction.png``, ``.wav``, ``.mp4`` or ``mesh.ply``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import time
 from collections.abc import Callable
@@ -19,10 +21,10 @@ from torch import nn
 from . import __version__
 from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
-from .io import write_json
+from .io import load_checkpoint_file, save_model, strict_json, write_json
 from .kinds import Fitted, SignalKind
 from .network import build_network, count_parameters
-from .training import FitResult, check_resumable, fit, resolve_device
+from .training import CHECKPOINT_NAME, FitResult, check_checkpoint_exists, check_state_fits, fit, resolve_device
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
@@ -48,11 +50,13 @@ def environment(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def write_config(out: Path, task: str, task_settings: dict[str, Any], network: NetworkConfig,
-                 train: TrainConfig, device: torch.device) -> None:
-    """``config.json``: everything needed to run the same fit again."""
-    write_json(out / "config.json", {"task": task, task: task_settings, "network": to_dict(network),
-                                     "train": to_dict(train), "environment": environment(device)})
+def write_config(out: Path, identity: dict[str, Any], device: torch.device) -> None:
+    """``config.json``: everything needed to run the same fit again, and to check that a resumed
+    run is the same one (its inputs by content hash)."""
+    task = identity["task"]
+    write_json(out / "config.json", {"task": task, task: identity["settings"], "inputs": identity["inputs"],
+                                     "network": identity["network"], "train": identity["train"],
+                                     "environment": environment(device)})
 
 
 def history_series(history: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
@@ -75,17 +79,136 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[
     }
 
 
-def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkConfig) -> Path | None:
-    """The run folder, created; with ``resume``, its checkpoint must exist and fit ``network``
-    (checked before anything is written, so that a refused ``--resume`` leaves the folder as it was)."""
+RUN_STATE_FILES = ("config.json", "checkpoint.safetensors", "checkpoint.pt", "model.safetensors", "model.json",
+                   "metrics.json", "history.json")
+"""The files that make a folder a run folder: a new run never starts over them silently."""
+
+RESUMABLE_CHANGES = frozenset({"steps", "time_budget", "until", "until_metric", "log_every", "checkpoint_every",
+                               "checkpoint_seconds", "device", "compile"})
+"""Training settings a resumed run may change (when and how it stops, logs, saves, where it runs);
+every other one changes the result and must match the run being continued."""
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, or of a folder's files (names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if file is not path:
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def input_fingerprints(kind: SignalKind, settings: dict[str, Any]) -> dict[str, Any]:
+    """What the run was fitted to: every file or folder among the kind's source and the task's
+    string settings (a second image, a mask), with its content hash; a name that is no file (a
+    bundled sample) stands for itself."""
+    named = {"source": getattr(kind, "source", None),
+             **{key: value for key, value in settings.items() if key != "source"}}
+    inputs: dict[str, Any] = {}
+    for key, value in named.items():
+        if isinstance(value, str) and value and Path(value).exists():
+            inputs[key] = {"path": str(Path(value).resolve()), "sha256": file_digest(Path(value))}
+        elif key == "source" and isinstance(value, str):
+            inputs[key] = {"name": value}
+    return inputs
+
+
+def holds_a_run(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / name).exists() for name in RUN_STATE_FILES)
+
+
+def _describe_run(folder: Path) -> str:
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+        source = saved.get("inputs", {}).get("source", {})
+        return f" (task {saved.get('task')}, {source.get('path') or source.get('name') or 'unknown source'})"
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def check_same_run(folder: Path, identity: dict[str, Any]) -> None:
+    """A ``ValueError`` naming the first difference between the run saved in ``folder`` and the one
+    about to continue it: task, inputs (by content), task settings, network, or a training setting
+    that changes the result."""
+    config_path = folder / "config.json"
+    identity = json.loads(json.dumps(strict_json(identity)))  # as config.json holds it: lists, nulls
+    try:
+        saved = json.loads(config_path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{config_path}: missing, so the run cannot be checked before it is continued") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{config_path}: not readable ({type(error).__name__})") from None
+
+    def refuse(what: str, before: Any, now: Any) -> None:
+        raise ValueError(f"{folder}: cannot resume: {what} was {before!r} in that run, now {now!r} "
+                         f"(start a new run folder, or replace this one with --overwrite)")
+
+    if saved.get("task") != identity["task"]:
+        refuse("the task", saved.get("task"), identity["task"])
+    before_inputs = saved.get("inputs")
+    if before_inputs is not None:
+        for key in sorted(set(before_inputs) | set(identity["inputs"])):
+            was, now = before_inputs.get(key) or {}, identity["inputs"].get(key) or {}
+            if was.get("sha256") != now.get("sha256") or was.get("name") != now.get("name"):
+                refuse(f"the input {key!r}", was.get("path") or was.get("name"), now.get("path") or now.get("name"))
+    paths = {key for key, value in identity["inputs"].items() if "path" in value}
+    before_settings = saved.get(identity["task"], {})
+    for key in sorted(set(before_settings) | set(identity["settings"])):
+        if key not in paths and before_settings.get(key) != identity["settings"].get(key):
+            refuse(f"the setting {key!r}", before_settings.get(key), identity["settings"].get(key))
+    for key, value in identity["network"].items():
+        if saved.get("network", {}).get(key, value) != value:
+            refuse(f"the network's {key}", saved["network"][key], value)
+    for key, value in identity["train"].items():
+        if key not in RESUMABLE_CHANGES and saved.get("train", {}).get(key, value) != value:
+            refuse(f"the training setting {key}", saved["train"][key], value)
+
+
+def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkConfig,
+                       identity: dict[str, Any] | None = None, *, overwrite: bool = False) -> Path | None:
+    """The run folder, created. A folder that holds a run is continued only with ``resume`` (its
+    checkpoint must exist, and ``identity`` must match the saved run) and replaced only with
+    ``overwrite``; otherwise a ``ValueError`` says which to pass. Every check comes before anything
+    is written, so a refused run leaves the folder as it was."""
     out_path = Path(out) if out is not None else None
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite replaces it: pass one of them")
     if resume:
         if out_path is None:
             raise ValueError("no run folder: no checkpoint to resume from")
-        check_resumable(out_path, network)
+        checkpoint = out_path / CHECKPOINT_NAME
+        check_checkpoint_exists(checkpoint)
+        state = load_checkpoint_file(checkpoint)  # a corrupt file is named first
+        if identity is not None:
+            check_same_run(out_path, identity)
+        check_state_fits(state, checkpoint, network)
+    elif out_path is not None and holds_a_run(out_path):
+        if not overwrite:
+            raise ValueError(f"{out_path}: holds a previous run{_describe_run(out_path)}; continue it with "
+                             f"--resume or replace it with --overwrite")
+        clear_run(out_path)
     if out_path is not None:
+        if out_path.exists() and not out_path.is_dir():
+            raise ValueError(f"{out_path}: is a file, not a run folder")
         out_path.mkdir(parents=True, exist_ok=True)
     return out_path
+
+
+def clear_run(folder: Path) -> None:
+    """Remove a previous run from ``folder``: its state files and the files it listed as written
+    (``metrics.json``'s ``files``); nothing else the folder holds is touched."""
+    listed: list[str] = []
+    try:
+        listed = list(json.loads((folder / "metrics.json").read_text()).get("files", []))
+    except (OSError, ValueError, AttributeError):
+        pass
+    for name in (*RUN_STATE_FILES, *listed):
+        if isinstance(name, str) and name == Path(name).name and not name.startswith("."):
+            (folder / name).unlink(missing_ok=True)
 
 
 def fit_signal(
@@ -105,6 +228,7 @@ def fit_signal(
     settings: dict[str, Any] | None = None,
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
     """Fit a network to ``signal``, described by ``kind``, and with ``out`` write the run folder.
@@ -117,6 +241,7 @@ def fit_signal(
     ``{"reconstruction": rendered}`` by default) and ``write(fitted, out)``. ``settings`` are the
     task's options, recorded in ``config.json`` under ``task`` (the kind's name by default).
     """
+    begun = time.time() - 1.0  # file times can be coarser than a second
     network = network or kind.network(model)
     kind.check_network(network)
     train = kind.checked_train(train or kind.train_config())
@@ -135,13 +260,17 @@ def fit_signal(
             return {key: value for key, value in values.items() if isinstance(value, (int, float))}
     if built.evaluate is None and signal is not None:
         built = Problem(built.constraints, evaluate, built.metadata)
-    out_path = prepare_run_folder(out, resume, network)
+    settings = settings if settings is not None else {"source": kind.source}
+    identity = {"task": task or kind.name, "settings": settings, "network": to_dict(network), "train": to_dict(train),
+                "inputs": input_fingerprints(kind, settings) if out is not None else {}}
+    out_path = prepare_run_folder(out, resume, network, identity, overwrite=overwrite)
     if out_path is not None:
-        write_config(out_path, task or kind.name, settings if settings is not None else {"source": kind.source},
-                     network, train, device)
+        write_config(out_path, identity, device)
     started = time.perf_counter()
     result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
                  progress=progress)
+    if out_path is not None:  # before any post-processing (meshing, figures) that could fail
+        save_model(out_path, net, network, kind)
     rendered = kind.render(net, **sampling)  # once: metrics, files and figures share it
     metrics = {**measure(rendered, final=True), **kind.summary(signal, result.history, network)}
     metrics = {**metrics, **fit_summary(result, time.perf_counter() - started, network), **kind.conventions()}
@@ -149,4 +278,15 @@ def fit_signal(
     fitted = Fitted(net, network, kind, metrics, result.history, out_path, made)
     if out_path is not None:
         (write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)
+        record_written_files(out_path, begun)
     return fitted
+
+
+def record_written_files(folder: Path, since: float) -> None:
+    """List in ``metrics.json`` (``files``) what this run wrote into ``folder``, so that
+    ``--overwrite`` removes exactly that and nothing a user put beside it."""
+    path = folder / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics["files"] = sorted(entry.name for entry in folder.iterdir()
+                              if entry.is_file() and not entry.name.startswith(".") and entry.stat().st_mtime >= since)
+    write_json(path, metrics)

@@ -55,6 +55,19 @@ class ImageSignal:
 _MODES_BY_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
+def _open_unlimited(path: Path):
+    """``Image.open`` without Pillow's decompression-bomb limit: sirenkit checks the size itself,
+    against :data:`MAX_PIXELS` and the memory the machine has, with a message that says what to do."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 def _from_array(array: np.ndarray, name: str) -> ImageSignal:
     """Normalise an integer, boolean or float array to ``(H, W, C)`` float32 in [0, 1]."""
     if array.ndim == 2:
@@ -85,16 +98,56 @@ def _from_array(array: np.ndarray, name: str) -> ImageSignal:
     )
 
 
-def _read_file(path: Path) -> np.ndarray:
+MAX_PIXELS = 2**31
+"""The largest image (width × height) sirenkit opens: past it, even the decoded 8-bit pixels are
+gigabytes. Below it, the memory the decode needs is checked against what the machine has."""
+
+
+def _read_file(path: Path, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode ``path``: its pixels and its ``(H, W)`` as stored. With ``size``, a large image is
+    reduced while it is decoded (JPEG's DCT scaling) or right after (an integer box reduction to no
+    less than twice ``size``), so that the full-size float pixels never exist. The size is checked
+    from the header, before decoding."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from .resources import check_memory
+
     try:
-        with Image.open(path) as image:
+        with _open_unlimited(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ValueError(f"{path}: {width}×{height} pixels is more than sirenkit opens "
+                                 f"({MAX_PIXELS:,} pixels); reduce it with an image tool first")
+            bands = len(image.getbands())
+            if size is not None and image.format == "JPEG":
+                scale = size / max(width, height)
+                image.draft(image.mode, (max(1, round(2 * width * scale)), max(1, round(2 * height * scale))))
+            decoded = image.size[0] * image.size[1] * bands * (4 if image.mode in ("I", "F") else 2)
+            floats = 0 if size is not None else width * height * bands * 4 * 3  # pixels, and copies while fitting
+            check_memory(decoded + floats, f"{path} ({width}×{height})",
+                         "pass --size to fit it smaller" if size is None else "reduce it with an image tool first")
+            before = image.size
             image = ImageOps.exif_transpose(image)  # photos upright, as viewers show them
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            if image.size != before and image.size == before[::-1]:
+                width, height = height, width  # turned a quarter: the upright size
+            array = _pixels_of(image, reduce_to=size)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        if isinstance(error, ValueError) and str(error).startswith(str(path)):
+            raise
         detail = "not an image file Pillow can read" if isinstance(error, UnidentifiedImageError) else str(error)
         raise ValueError(f"{path}: {detail}") from None
+    return array, (height, width)
+
+
+def _pixels_of(image, reduce_to: int | None = None) -> np.ndarray:
+    """The decoded image as an array of its own type; with ``reduce_to``, first box-reduced by
+    the largest integer factor that keeps the longer side at least twice ``reduce_to``."""
+    if reduce_to is not None and max(image.size) // (2 * reduce_to) >= 2:
+        if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+            image = image.convert("L" if image.mode == "1" else "I" if image.mode.startswith("I;16") else
+                                  "RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
+        image = image.reduce(max(image.size) // (2 * reduce_to))
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         return np.asarray(image, dtype=np.uint16)
     if image.mode == "1":
@@ -121,7 +174,9 @@ def load_image(source: str | Path, *, size: int | None = None) -> ImageSignal:
     if path.is_file():
         if path.stat().st_size == 0:
             raise ValueError(f"{path}: the file is empty")
-        signal = _from_array(_read_file(path), str(path))
+        array, stored_shape = _read_file(path, size)
+        signal = _from_array(array, str(path))
+        signal.original_shape = stored_shape
     elif path.is_dir():
         raise ValueError(f"{path}: is a folder, not an image file")
     elif str(source) in BUNDLED_IMAGES:

@@ -32,6 +32,23 @@ def evaluate_grid_points(model: nn.Module, axis: torch.Tensor, index: np.ndarray
     return out
 
 
+GRID_BYTES_PER_POINT = 4 * 5
+"""The grid in float32, its coarse estimate brought to full size, and marching cubes' working arrays."""
+
+
+def check_grid_memory(resolution: int) -> None:
+    """A ``ValueError`` naming the largest resolution this machine's memory holds, before a
+    ``resolution³`` grid is allocated."""
+    from .resources import available_memory, check_memory
+
+    available = available_memory()
+    if available is None:
+        return
+    largest = int((0.8 * available / GRID_BYTES_PER_POINT) ** (1 / 3))
+    check_memory(resolution**3 * GRID_BYTES_PER_POINT, f"a {resolution}³ grid", f"use --resolution {largest} or less",
+                 available=available)
+
+
 def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
              block: int | None = 8, band: float = 0.5) -> np.ndarray:
     """``Φ`` on a ``resolution³`` grid over ``[-bound, bound]³``, indexed ``[x, y, z]``, float32.
@@ -48,6 +65,7 @@ def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: in
     """
     if resolution < 2:
         raise ValueError(f"the grid needs a resolution of at least 2, got {resolution}")
+    check_grid_memory(resolution)
     device = next(model.parameters()).device
     axis = torch.linspace(-bound, bound, resolution, device=device)
     was_training = model.training

@@ -99,6 +99,10 @@ def _checked_mesh(path: Path, loaded):
         raise ValueError(f"{path}: the mesh has no faces")
     if not np.isfinite(loaded.vertices).all():
         raise ValueError(f"{path}: the mesh has NaN or infinite vertex coordinates")
+    faces, count = np.asarray(loaded.faces), len(loaded.vertices)
+    if faces.min() < 0 or faces.max() >= count:
+        wrong = int(faces.max() if faces.max() >= count else faces.min())
+        raise ValueError(f"{path}: a face refers to vertex {wrong}, but the mesh has {count} vertices")
     return loaded
 
 

@@ -27,7 +27,7 @@ Solution = Fitted
 
 
 def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = None, *, name: str = "problem",
-          out: str | Path | None = None, resume: bool = False, progress: bool = True,
+          out: str | Path | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
           settings: dict[str, Any] | None = None) -> Fitted:
     """Fit a fresh network of ``network``'s shape to ``problem`` (checked first: see
     :meth:`Problem.check`) and, with ``out``, write the run folder described in the module
@@ -37,7 +37,7 @@ def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = 
     kind = ProblemKind(source=name, title=name, terms=tuple(c.name for c in problem.constraints),
                        outputs=network.out_features, settings=settings)
     return fit_signal(kind, None, network=network, train=train or TrainConfig(), problem=lambda device: problem,
-                      task=name, settings=settings, out=out, resume=resume, progress=progress)
+                      task=name, settings=settings, out=out, resume=resume, overwrite=overwrite, progress=progress)
 
 
 def to_dict_safe(settings: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The one training loop: sample, compute the loss terms, step, log, checkpoint.
 
 Every task builds a :class:`~sirenkit.constraints.Problem` and calls :func:`fit`. A checkpoint
-holds what resuming needs (weights, optimiser state, step, configuration, random state, history)
-and is written atomically; Ctrl-C writes one and stops cleanly; a loss that becomes NaN or
-explodes stops the run with a message instead of writing a useless model.
+holds what resuming needs (weights, optimiser state, step, configuration, random state, history),
+is taken at a step boundary and written atomically (safetensors + JSON: loading one runs no code);
+Ctrl-C or SIGTERM lets the step in progress finish, writes one and stops cleanly (a second Ctrl-C
+stops at once, keeping the last checkpoint); a loss that becomes NaN or explodes stops the run
+with a message instead of writing a useless model.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import importlib.util
 import logging
 import math
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +29,11 @@ from tqdm import tqdm
 from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
 from .families import family_of
-from .io import atomic_write, load_checkpoint_file
+from .io import load_checkpoint_file, save_checkpoint_file
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = "checkpoint.safetensors"
+OLD_CHECKPOINT_NAME = "checkpoint.pt"
+"""Checkpoints before version 0.2 were pickles; they are not read (loading a pickle can run code)."""
 
 logger = logging.getLogger("sirenkit")
 
@@ -37,13 +43,42 @@ class TrainingDiverged(RuntimeError):
 
 
 class TrainingInterrupted(RuntimeError):
-    """The run was interrupted (Ctrl-C); a checkpoint was written at ``step``."""
+    """The run was interrupted (Ctrl-C or SIGTERM); its last checkpoint holds ``step``."""
 
-    def __init__(self, step: int, checkpoint: Path | None) -> None:
-        where = f"; checkpoint written to {checkpoint}, continue with --resume" if checkpoint else ""
-        super().__init__(f"interrupted at step {step}{where}")
+    def __init__(self, step: int, checkpoint: Path | None, signal_number: int = signal.SIGINT) -> None:
+        where = f"; checkpoint at step {step} in {checkpoint}, continue with --resume" if checkpoint else ""
+        name = signal.Signals(signal_number).name
+        super().__init__(f"interrupted ({name}) at step {step}{where}")
         self.step = step
         self.checkpoint = checkpoint
+        self.signal_number = int(signal_number)
+
+
+class _StopRequests:
+    """SIGINT and SIGTERM while the loop runs: the first is noted and the loop stops at the next
+    step boundary (a scheduler's time limit and Ctrl-C alike get a consistent checkpoint); a
+    second one stops at once. Handlers are installed only from the main thread, and restored."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                self.previous[number] = signal.signal(number, self._note)
+        return self
+
+    def _note(self, number: int, frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = number
+
+    def __exit__(self, *exc: Any) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 @dataclass
@@ -157,8 +192,9 @@ def fit(
     """Fit ``model`` to ``problem``: Adam with the schedule of ``config``.
 
     ``model`` must already be initialised and on its device; the problem is moved there.
-    With ``checkpoint_dir``, checkpoints go to ``checkpoint_dir/checkpoint.pt`` every
-    ``config.checkpoint_every`` steps, at the end and on Ctrl-C; ``resume=True`` continues from it.
+    With ``checkpoint_dir``, checkpoints go to ``checkpoint_dir/checkpoint.safetensors`` every
+    ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds, whichever comes
+    first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it.
     """
     device = next(model.parameters()).device
     problem = problem.to(device)
@@ -170,10 +206,11 @@ def fit(
     generator = torch.Generator().manual_seed(config.seed)
     start_step, elapsed, history = 0, 0.0, []
     if resume:
-        if checkpoint_path is None or not checkpoint_path.exists():
-            raise ValueError(f"{checkpoint_path or checkpoint_dir}: no checkpoint to resume from")
+        if checkpoint_path is None:
+            raise ValueError("no run folder: no checkpoint to resume from")
+        check_checkpoint_exists(checkpoint_path)
         state = load_checkpoint_file(checkpoint_path)
-        _check_resumable(state, checkpoint_path, network_config)
+        check_state_fits(state, checkpoint_path, network_config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
@@ -187,7 +224,10 @@ def fit(
     eager_terms = _loss_terms_in(problem, device, precision)
     loss_terms = torch.compile(eager_terms) if compiled else eager_terms
 
+    saved = {"step": start_step, "at": time.perf_counter()}
+
     def save(step: int) -> None:
+        saved.update(step=step, at=time.perf_counter())
         if checkpoint_path is None:
             return
         state = {
@@ -202,7 +242,7 @@ def fit(
             "train_config": to_dict(config),
             "network_config": to_dict(network_config) if network_config is not None else None,
         }
-        atomic_write(checkpoint_path, lambda f: torch.save(state, f))
+        save_checkpoint_file(checkpoint_path, state)
 
     def log(step: int, loss: float, terms: dict[str, float]) -> dict[str, float]:
         row = {"step": step, "seconds": round(elapsed, 3), "lr": optimizer.param_groups[0]["lr"], "loss": loss, **terms}
@@ -226,63 +266,73 @@ def fit(
     stopped_by, step_seconds = "steps", 0.0
     timed_seconds, timed_steps = 0.0, 0  # the steps of this run after its first (which may compile)
     lower_is_better = {"loss", *(c.name for c in problem.constraints)}
+    stops = _StopRequests()
     try:
-        while step < config.steps:
-            # stop when the next step would end nearer past the budget than before it
-            if config.time_budget is not None and elapsed + 0.5 * step_seconds >= config.time_budget:
-                stopped_by = "time"
-                break
-            tick = time.perf_counter()
-            expected = None  # the steps the budget will allow, from the measured step times
-            if config.time_budget is not None and timed_steps >= 20:
-                expected = step + max(config.time_budget - elapsed, 0.0) * timed_steps / timed_seconds
-                if expected >= 0.98 * config.steps:
-                    expected = None  # the steps end first: their own schedule, exactly
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, config, expected)
-            batches = problem.sample(generator)
-            optimizer.zero_grad(set_to_none=True)
-            if compiled and step == start_step:
-                compiled, loss_terms, terms, loss = _first_compiled_step(loss_terms, eager_terms, model, batches,
-                                                                         optimizer)
-            else:
-                terms, loss = _forward_backward(loss_terms, model, batches)
-            if config.clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-            loss_value = float(loss.detach())
-            if first_loss is None:
-                first_loss = loss_value
-            if not math.isfinite(loss_value) or loss_value > config.divergence_factor * max(first_loss, 1e-12):
-                raise TrainingDiverged(
-                    f"training diverged at step {step + 1}: loss {loss_value:.4g} "
-                    f"(first {first_loss:.4g}); try a lower learning rate"
-                )
-            optimizer.step()
-            step += 1
-            step_seconds = time.perf_counter() - tick
-            elapsed += step_seconds
-            if step > start_step + 1:
-                timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.steps or step == 1:
-                last_row = log(step, loss_value, _term_values(terms))
-                bar.set_postfix(_postfix(last_row), refresh=False)
-                if config.until is not None and _reached(last_row, config, lower_is_better):
-                    stopped_by = "until"
+        with stops:
+            while step < config.steps and stops.received is None:
+                # stop when the next step would end nearer past the budget than before it
+                if config.time_budget is not None and elapsed + 0.5 * step_seconds >= config.time_budget:
+                    stopped_by = "time"
                     break
-            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
-                save(step)
-        if stopped_by == "time" and step > start_step and last_row.get("step") != step:
-            last_row = log(step, loss_value, _term_values(terms))  # the state the budget ended on
-    except KeyboardInterrupt:
+                tick = time.perf_counter()
+                expected = None  # the steps the budget will allow, from the measured step times
+                if config.time_budget is not None and timed_steps >= 20:
+                    expected = step + max(config.time_budget - elapsed, 0.0) * timed_steps / timed_seconds
+                    if expected >= 0.98 * config.steps:
+                        expected = None  # the steps end first: their own schedule, exactly
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(step, config, expected)
+                batches = problem.sample(generator)
+                optimizer.zero_grad(set_to_none=True)
+                if compiled and step == start_step:
+                    compiled, loss_terms, terms, loss = _first_compiled_step(loss_terms, eager_terms, model, batches,
+                                                                             optimizer)
+                else:
+                    terms, loss = _forward_backward(loss_terms, model, batches)
+                if config.clip_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+                loss_value = float(loss.detach())
+                if first_loss is None:
+                    first_loss = loss_value
+                if not math.isfinite(loss_value) or loss_value > config.divergence_factor * max(first_loss, 1e-12):
+                    raise TrainingDiverged(
+                        f"training diverged at step {step + 1}: loss {loss_value:.4g} "
+                        f"(first {first_loss:.4g}); try a lower learning rate"
+                    )
+                optimizer.step()
+                step += 1
+                step_seconds = time.perf_counter() - tick
+                elapsed += step_seconds
+                if step > start_step + 1:
+                    timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
+                bar.update(1)
+                if step % config.log_every == 0 or step == config.steps or step == 1:
+                    last_row = log(step, loss_value, _term_values(terms))
+                    bar.set_postfix(_postfix(last_row), refresh=False)
+                    if config.until is not None and _reached(last_row, config, lower_is_better):
+                        stopped_by = "until"
+                        break
+                due = (config.checkpoint_every and step % config.checkpoint_every == 0) or (
+                    time.perf_counter() - saved["at"] >= config.checkpoint_seconds)
+                if due and step < config.steps:
+                    save(step)
+            if stopped_by == "time" and step > start_step and last_row.get("step") != step:
+                last_row = log(step, loss_value, _term_values(terms))  # the state the budget ended on
+    except KeyboardInterrupt:  # a second signal, in the middle of a step: the last checkpoint stands
         bar.close()
-        save(step)
-        raise TrainingInterrupted(step, checkpoint_path) from None
+        raise TrainingInterrupted(int(saved["step"]), _existing(checkpoint_path)) from None
     finally:
         bar.close()
+    if stops.received is not None:  # stopped at a step boundary: a consistent checkpoint
+        save(step)
+        raise TrainingInterrupted(step, checkpoint_path, stops.received)
     save(step)
     return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled,
                      precision=precision, stopped_by=stopped_by)
+
+
+def _existing(path: Path | None) -> Path | None:
+    return path if path is not None and path.exists() else None
 
 
 def _term_values(terms: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -346,15 +396,17 @@ def _postfix(row: dict[str, Any]) -> dict[str, str]:
     return shown
 
 
-def check_resumable(checkpoint_dir: str | Path, network_config: NetworkConfig | None) -> None:
-    """A ``ValueError`` when the run folder's checkpoint cannot be resumed with ``network_config``;
-    called before anything is written, so that a refused resume leaves the folder as it was."""
-    path = Path(checkpoint_dir) / CHECKPOINT_NAME
-    if not path.is_file():
-        raise ValueError(f"{path}: no checkpoint to resume from")
-    _check_resumable(load_checkpoint_file(path), path, network_config)
+def check_checkpoint_exists(path: Path) -> None:
+    """A ``ValueError`` unless ``path`` is there to resume from (an old pickle is named as such)."""
+    if path.is_file():
+        return
+    if (path.parent / OLD_CHECKPOINT_NAME).is_file():
+        raise ValueError(f"{path.parent / OLD_CHECKPOINT_NAME}: a checkpoint of an older sirenkit (a pickle, which "
+                         f"is not loaded: it could run code); start the run again without --resume")
+    raise ValueError(f"{path}: no checkpoint to resume from")
 
 
-def _check_resumable(state: Any, path: Path, network_config: NetworkConfig | None) -> None:
+def check_state_fits(state: Any, path: Path, network_config: NetworkConfig | None) -> None:
+    """A ``ValueError`` when the checkpoint ``state`` read from ``path`` was made for another network."""
     if network_config is not None and state.get("network_config") not in (None, to_dict(network_config)):
         raise ValueError(f"{path}: the checkpoint was made with another network configuration")

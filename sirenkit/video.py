@@ -49,74 +49,138 @@ def bundled_video_path() -> Path:
 def load_video(source: str | Path | None = None, *, size: int | None = None, frames: int | None = None) -> VideoSignal:
     """Read a GIF, an MP4 (or another format ffmpeg reads) or a folder of numbered frames; the
     bundled clip when ``source`` is None or its name. ``size`` resamples every frame so that its
-    longer side has ``size`` pixels; ``frames`` keeps only the first ones. Raises ``ValueError``
-    naming the file for anything that is not a usable clip."""
+    longer side has ``size`` pixels, frame by frame as they are decoded (the full-size clip never
+    sits in memory); ``frames`` keeps only the first ones. The memory the clip needs is checked
+    before it is read. Raises ``ValueError`` naming the file for anything that is not a usable clip."""
     path = bundled_video_path() if source in (None, BUNDLED_VIDEO) else Path(source)
+    count: int | None
     if path.is_dir():
-        stack, fps = _read_frame_folder(path), 25.0
+        files = frame_files(path)
+        stream, fps, count = ((file.name, _read_frame(file)) for file in files), 25.0, len(files)
     elif path.is_file():
-        stack, fps = _read_video_file(path)
+        stream, fps, count = _video_file_frames(path)
     else:
         raise ValueError(f"{path}: no such file or folder")
-    if frames is not None:
-        stack = stack[:frames]
-    if len(stack) < 2:
-        raise ValueError(f"{path}: a video needs at least 2 frames, this has {len(stack)}")
-    if stack.ndim == 3:
-        stack = stack[..., None]
-    if stack.shape[3] in (2, 4):  # drop alpha
-        stack = stack[..., :-1]
-    if stack.shape[3] == 3 and (stack[..., :1] == stack).all():
-        stack = stack[..., :1]  # grey in every pixel: one channel
-    pixels = _to_unit_range(stack, path)
-    if size is not None:
-        pixels = resample_frames(pixels, _longer_side(pixels.shape[1:3], size))
+    pixels = _collect_frames(stream, path, size=size, limit=frames, count=count)
+    if len(pixels) < 2:
+        raise ValueError(f"{path}: a video needs at least 2 frames, this has {len(pixels)}")
+    if pixels.shape[3] == 3 and (pixels[..., :1] == pixels).all():
+        pixels = pixels[..., :1]  # grey in every pixel: one channel
     return VideoSignal(np.ascontiguousarray(pixels, dtype=np.float32), float(fps), str(path))
 
 
-def _read_video_file(path: Path) -> tuple[np.ndarray, float]:
+def _collect_frames(stream: Any, path: Path, *, size: int | None, limit: int | None, count: int | None) -> np.ndarray:
+    """Frames ``(label, array)`` from ``stream`` as ``(T, H, W, C)`` float32 in [0, 1], alpha
+    dropped, each resampled as it arrives; the memory of the whole clip is checked at the first."""
+    from .resources import check_memory
+
+    kept: list[np.ndarray] = []
+    first: tuple[str, tuple[int, ...]] | None = None
+    target: tuple[int, int] = (0, 0)
+    for label, frame in stream:
+        if limit is not None and len(kept) >= limit:
+            break
+        frame = np.asarray(frame)
+        frame = frame[..., None] if frame.ndim == 2 else frame
+        if frame.ndim != 3 or frame.shape[2] not in (1, 2, 3, 4):
+            raise ValueError(f"{path}: {label} has an unsupported layout {frame.shape}")
+        if frame.shape[2] in (2, 4):  # drop alpha
+            frame = frame[..., :-1]
+        if first is None:
+            first = (label, frame.shape)
+            target = _longer_side(frame.shape[:2], size) if size is not None else frame.shape[:2]
+            total = min(count, limit) if count and limit else count or limit
+            if total:
+                check_memory(total * target[0] * target[1] * frame.shape[2] * 4 * 3,
+                             f"{path} ({total} frames of {target[1]}×{target[0]})",
+                             "pass --size to fit smaller frames" + (", or fewer frames" if limit is None else ""))
+        elif frame.shape != first[1]:
+            raise ValueError(f"{path}: {label} is {frame.shape[1]}×{frame.shape[0]}, but {first[0]} is "
+                             f"{first[1][1]}×{first[1][0]}; every frame must have the same size")
+        pixels = _to_unit_range(frame, path)
+        kept.append(resample_frames(pixels[None], target)[0] if size is not None else pixels)
+    if not kept:
+        raise ValueError(f"{path}: the file holds no frames")
+    return np.stack(kept)
+
+
+def _video_file_frames(path: Path) -> tuple[Any, float, int | None]:
+    """A lazy stream of ``(label, frame)``, the frame rate and the number of frames where the
+    file says it."""
     import imageio.v3 as iio
 
     plugin: Any = None if path.suffix.lower() == ".gif" else "FFMPEG"  # None: imageio picks the GIF reader
     try:
-        frames = [np.asarray(frame) for frame in iio.imiter(path, plugin=plugin)]
         meta = iio.immeta(path, plugin=plugin)
     except Exception as error:  # imageio raises OSError, ValueError or plugin errors for bad data
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[-1]
-        raise ValueError(f"{path}: not a video imageio can read ({detail})") from None
-    if not frames:
-        raise ValueError(f"{path}: the file holds no frames")
-    sizes = {frame.shape[:2] for frame in frames}
-    if len(sizes) > 1:
-        raise ValueError(f"{path}: frames of different sizes ({', '.join(f'{w}×{h}' for h, w in sorted(sizes))})")
-    stack = np.stack(frames)
+        raise ValueError(f"{path}: not a video imageio can read ({_last_line(error)})") from None
     if "fps" in meta and np.isfinite(meta["fps"]) and meta["fps"] > 0:
         fps = float(meta["fps"])
     elif meta.get("duration"):  # GIF: milliseconds per frame
         fps = 1000.0 / float(meta["duration"])
     else:
         fps = 25.0
-    return stack, fps
+    count = None
+    if plugin == "FFMPEG" and meta.get("duration") and np.isfinite(meta["duration"]):
+        count = max(1, round(float(meta["duration"]) * fps))
+
+    def stream() -> Any:
+        try:
+            for index, frame in enumerate(iio.imiter(path, plugin=plugin)):
+                yield f"frame {index + 1}", frame
+        except ValueError as error:
+            if str(error).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: not a video imageio can read ({_last_line(error)})") from None
+        except Exception as error:
+            raise ValueError(f"{path}: not a video imageio can read ({_last_line(error)})") from None
+
+    return stream(), fps, count
 
 
-def _read_frame_folder(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _last_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[-1]
 
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+
+def frame_files(path: Path) -> list[Path]:
+    """The frames of a folder in the order of the numbers in their names (``2.png`` before
+    ``10.png``); duplicate numbers (``1.png`` and ``01.png``) are an error, gaps are reported."""
+    import logging
+    import re
+
+    files = [p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")]
     if not files:
         raise ValueError(f"{path}: the folder holds no frames ({', '.join(FRAME_SUFFIXES)})")
-    frames = []
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                frames.append(np.asarray(image.convert("RGB" if image.mode not in ("L", "I;16") else image.mode)))
-        except (UnidentifiedImageError, OSError) as error:
-            raise ValueError(f"{file}: not an image ({error})") from None
-        if frames[-1].shape != frames[0].shape:
-            raise ValueError(f"{file}: frame of size {frames[-1].shape[1]}×{frames[-1].shape[0]}, but the first "
-                             f"frame ({files[0].name}) is {frames[0].shape[1]}×{frames[0].shape[0]}; "
-                             "every frame must have the same size")
-    return np.stack(frames)
+
+    def key(file: Path) -> list[Any]:
+        return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                for part in re.split(r"(\d+)", file.stem) if part]
+
+    files.sort(key=key)
+    numbers = [re.findall(r"\d+", file.stem) for file in files]
+    if all(numbers):
+        last = [int(found[-1]) for found in numbers]
+        seen: dict[int, Path] = {}
+        for number, file in zip(last, files):
+            if number in seen:
+                raise ValueError(f"{path}: {seen[number].name} and {file.name} carry the same frame number {number}")
+            seen[number] = file
+        missing = sorted(set(range(min(last), max(last) + 1)) - set(last))
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            logging.getLogger("sirenkit").warning("%s: frame numbers missing (%s); the frames are fitted one after "
+                                                  "another as they are", path, shown)
+    return files
+
+
+def _read_frame(file: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            return np.asarray(image.convert("RGB" if image.mode not in ("L", "I;16") else image.mode))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise ValueError(f"{file}: not an image ({error})") from None
 
 
 def _to_unit_range(stack: np.ndarray, path: Path) -> np.ndarray:

@@ -98,7 +98,7 @@ def test_poisson_multiscale_weights_have_their_own_names(tmp_path, capsys, sourc
                         "--out", tmp_path / "refused"], capsys)
     named_source = {"gradient": "gradient", "laplacian": "Laplacian"}[source]
     assert_one_line_error(code, err, f"does not apply to a reconstruction from the {named_source}")
-    assert not (tmp_path / "refused" / "checkpoint.pt").exists()
+    assert not (tmp_path / "refused" / "checkpoint.safetensors").exists()
 
 
 def test_poisson_restores_given_channel_means(tmp_path, capsys):
@@ -179,9 +179,9 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, capsys, argv, messag
 def test_a_corrupt_checkpoint_on_resume_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    (out / "checkpoint.pt").write_bytes(b"\x00" * 100)
+    (out / "checkpoint.safetensors").write_bytes(b"\x00" * 100)
     code, _, err = run(["fit", "image", "camera", "--size", "16", *TINY, "--out", out, "--resume"], capsys)
-    assert code == 2 and "checkpoint.pt: not a readable sirenkit checkpoint" in err
+    assert code == 2 and "checkpoint.safetensors: not a readable sirenkit checkpoint" in err
     assert not (out / "model.safetensors").exists()
 
 
@@ -250,10 +250,14 @@ def test_fit_to_a_time_budget_from_the_command_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("option, value, message", [
     ("--time", "0", "--time"), ("--time", "-3", "--time"),
-    ("--time", "nan", "time budget must be a positive number of seconds, got nan"),
-    ("--time", "inf", "time budget must be a positive number of seconds"),
+    ("--time", "nan", "'--time': 'nan' is not a finite number"),
+    ("--time", "inf", "'--time': 'inf' is not a finite number"),
     ("--until", "70", "asks for more psnr than an image's written result can show (58.92)"),
-    ("--until", "inf", "the target (until) must be a finite number"),
+    ("--until", "inf", "'--until': 'inf' is not a finite number"),
+    ("--omega", "nan", "'--omega': 'nan' is not a finite number"),
+    ("--omega", "0", "'--omega': 0.0 is not in the range x>0"),
+    ("--lr", "inf", "'--lr': 'inf' is not a finite number"),
+    ("--lr", "-1e-3", "'--lr'"),
 ])
 def test_bad_budgets_and_targets_give_one_line(tmp_path, capsys, option, value, message):
     code, _, err = run(["fit", "image", "camera", "--size", "16", *TINY, option, value, "--out", tmp_path / "r"],

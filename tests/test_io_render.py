@@ -30,7 +30,7 @@ def fitted_run(tmp_path_factory):
 def test_run_folder_holds_the_promised_files(fitted_run):
     _, out = fitted_run
     for name in ("model.safetensors", "model.json", "config.json", "metrics.json", "history.json",
-                 "reconstruction.png", "figure.png", "psnr.png", "checkpoint.pt"):
+                 "reconstruction.png", "figure.png", "psnr.png", "checkpoint.safetensors"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"psnr", "ssim", "steps", "seconds", "parameters"} <= set(metrics)
@@ -103,33 +103,57 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
 
 
 def test_corrupt_and_foreign_files_are_refused_by_name(tmp_path, fitted_run):
+    from safetensors.torch import load_file, save_file
+
     _, out = fitted_run
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "model.json").write_text("{not json")
+    (bad / "model.json").write_text((out / "model.json").read_text())
     (bad / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="model.safetensors: not a readable safetensors file"):
+        load(bad)
+    weights = load_file(str(out / "model.safetensors"))
+    save_file(weights, str(bad / "model.safetensors"))  # as written before 0.2: no description inside
+    (bad / "model.json").write_text("{not json")
     with pytest.raises(ValueError, match="model.json: not valid JSON"):
         load(bad)
     (bad / "model.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ValueError, match="not a sirenkit model"):
         load(bad)
-    (bad / "model.json").write_text((out / "model.json").read_text())
-    with pytest.raises(ValueError, match="model.safetensors: not a readable safetensors file"):
-        load(bad)
     info = json.loads((out / "model.json").read_text())
     info["network"]["hidden_features"] = 8
-    (bad / "model.json").write_text(json.dumps(info))
-    (bad / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    save_file(weights, str(bad / "model.safetensors"), metadata={"format": "sirenkit-model", "info": json.dumps(info)})
+    (bad / "model.json").unlink()  # the weights file alone is a whole model
     with pytest.raises(ValueError, match="weights do not match the configuration"):
         load(bad)
     with pytest.raises(ValueError, match="no such file"):
         load(tmp_path / "nowhere")
-    (tmp_path / "checkpoint.pt").write_bytes(b"\x80garbage")
-    with pytest.raises(ValueError, match="checkpoint.pt: not a readable sirenkit checkpoint"):
-        load_checkpoint_file(tmp_path / "checkpoint.pt")
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"\x80garbage")
+    with pytest.raises(ValueError, match="checkpoint.safetensors: not a readable sirenkit checkpoint"):
+        load_checkpoint_file(tmp_path / "checkpoint.safetensors")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="other.pt: not a sirenkit checkpoint"):
+    with pytest.raises(ValueError, match="other.pt: not a readable sirenkit checkpoint"):
         load_checkpoint_file(tmp_path / "other.pt")
+    save_file({"x": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(ValueError, match="foreign.safetensors: not a readable sirenkit checkpoint"):
+        load_checkpoint_file(tmp_path / "foreign.safetensors")
+
+
+def test_weights_and_description_from_different_runs_are_refused(tmp_path, fitted_run):
+    """model.safetensors carries its own description: a model.json from another run beside it
+    (two runs on one folder, a file copied alone) is named, never silently combined."""
+    import shutil
+
+    _, out = fitted_run
+    mixed = tmp_path / "mixed"
+    shutil.copytree(out, mixed)
+    info = json.loads((mixed / "model.json").read_text())
+    info["signal"]["shape"] = [info["signal"]["shape"][0] * 2, info["signal"]["shape"][1]]
+    (mixed / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="model.json: does not describe model.safetensors"):
+        load(mixed)
+    (mixed / "model.json").unlink()
+    assert load(mixed).kind.to_json() == json.loads((out / "model.json").read_text())["signal"]
 
 
 def test_written_files_get_the_permissions_open_would_give(tmp_path):
@@ -152,7 +176,9 @@ def test_a_run_folder_written_before_signal_kinds_still_loads(fitted_run, tmp_pa
     fitted, out = fitted_run
     old = tmp_path / "old"
     old.mkdir()
-    (old / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(out / "model.safetensors")), str(old / "model.safetensors"))  # no description inside
     network = json.loads((out / "model.json").read_text())["network"]
     info = {"format": "sirenkit-model", "version": 1, "network": network,
             "signal": {"kind": "image", "shape": [16, 24], "channels": 3, "mode": "RGB",

@@ -1,5 +1,7 @@
 import json
 import logging
+import os
+import signal as signals
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import sirenkit as sk
 from sirenkit.config import NetworkConfig, TrainConfig
 from sirenkit.constraints import Constraint, PointSet, Problem
 from sirenkit.image import ImageSignal, coordinate_grid
+from sirenkit.io import load_checkpoint_file
 from sirenkit.network import build_network
 from sirenkit.training import TrainingDiverged, TrainingInterrupted, compiler_available, fit, learning_rate
 
@@ -79,21 +82,82 @@ def test_resume_after_k_steps_continues_the_same_run(tmp_path):
     full = TrainConfig(steps=30, compile=False, checkpoint_every=10, log_every=10)
     straight = fit(build_network(network, seed=0), problem, full, network_config=network, progress=False)
 
-    def interrupt(row):  # a Ctrl-C right after step 10
-        if row["step"] >= 10:
-            raise KeyboardInterrupt
+    def interrupt(row):  # a Ctrl-C during step 10 (its evaluation): the step ends, then the run stops
+        if row["step"] == 10:
+            os.kill(os.getpid(), signals.SIGINT)
 
     with pytest.raises(TrainingInterrupted) as stopped:
         fit(build_network(network, seed=0), problem, full, network_config=network, checkpoint_dir=tmp_path,
             progress=False, on_log=interrupt)
-    assert stopped.value.step == 10
-    assert (tmp_path / "checkpoint.pt").exists()
+    assert stopped.value.step == 10 and stopped.value.signal_number == signals.SIGINT
+    assert (tmp_path / "checkpoint.safetensors").exists()
     # a fresh process would rebuild everything and resume
     resumed = fit(build_network(network, seed=1), problem, full, network_config=network, checkpoint_dir=tmp_path,
                   resume=True, progress=False)
     assert resumed.steps == 30
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
         assert torch.allclose(p, q, atol=1e-6), "the resumed run drifted from the uninterrupted one"
+
+
+def tiny_problem(signal, batch_size=200):
+    coords = coordinate_grid(signal.shape)
+    pixels = torch.from_numpy(signal.pixels.reshape(-1, 1)) * 2 - 1
+    return Problem([Constraint("image", lambda f: f.value - f.data["target"],
+                               PointSet(coords, {"target": pixels}, batch_size=batch_size))])
+
+
+def test_sigterm_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
+    """A scheduler's time limit (SIGTERM) is handled like Ctrl-C: the step in progress ends, the
+    checkpoint holds it, and the handlers are put back afterwards."""
+    sample = tiny_signal()
+    network = small_network(sample)
+    config = TrainConfig(steps=50, compile=False, checkpoint_every=0, log_every=1)
+    before = signals.getsignal(signals.SIGTERM)
+
+    def terminate(row):
+        if row["step"] == 7:
+            os.kill(os.getpid(), signals.SIGTERM)
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        fit(build_network(network, seed=0), tiny_problem(sample), config, network_config=network,
+            checkpoint_dir=tmp_path, progress=False, on_log=terminate)
+    assert stopped.value.step == 7 and stopped.value.signal_number == signals.SIGTERM
+    assert load_checkpoint_file(tmp_path / "checkpoint.safetensors")["step"] == 7
+    assert signals.getsignal(signals.SIGTERM) is before
+
+
+def test_a_second_interrupt_stops_at_once_keeping_the_last_checkpoint(tmp_path):
+    """Two Ctrl-C: the second one stops in the middle of a step; what is saved is the last
+    checkpoint taken at a step boundary, never half-updated weights under an old step number."""
+    sample = tiny_signal()
+    network = small_network(sample)
+    config = TrainConfig(steps=50, compile=False, checkpoint_every=5, log_every=1)
+
+    def twice(row):
+        if row["step"] == 12:
+            os.kill(os.getpid(), signals.SIGINT)
+            os.kill(os.getpid(), signals.SIGINT)
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        fit(build_network(network, seed=0), tiny_problem(sample), config, network_config=network,
+            checkpoint_dir=tmp_path, progress=False, on_log=twice)
+    assert stopped.value.step == 10
+    assert load_checkpoint_file(tmp_path / "checkpoint.safetensors")["step"] == 10
+
+
+def test_checkpoints_are_also_taken_every_so_many_seconds(tmp_path, monkeypatch):
+    sample = tiny_signal()
+    network = small_network(sample)
+    saved_steps = []
+    import sirenkit.training as training
+
+    real_save = training.save_checkpoint_file
+    monkeypatch.setattr(training, "save_checkpoint_file",
+                        lambda path, state: (saved_steps.append(state["step"]), real_save(path, state)))
+    config = TrainConfig(steps=6, compile=False, checkpoint_every=0, checkpoint_seconds=1e-9, log_every=1)
+    fit(build_network(network, seed=0), tiny_problem(sample), config, network_config=network,
+        checkpoint_dir=tmp_path, progress=False)
+    assert saved_steps == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_diverging_run_stops_with_a_message():

@@ -17,9 +17,9 @@ EXAMPLES: dict[str, ModuleType] = {"inpainting": inpainting, "helmholtz": helmho
 
 
 def run_example(name: str, out: str | Path | None = None, *, tiny: bool = False, steps: int | None = None,
-                device: str = "auto", progress: bool = True) -> dict[str, Any]:
+                device: str = "auto", progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """Run the worked example ``name`` (``sirenkit example NAME``) and return its metrics; with
-    ``out``, write its run folder and figure."""
+    ``out``, write its run folder and figure (``overwrite`` replaces an earlier run there)."""
     if name not in EXAMPLES:
         raise ValueError(f"unknown example {name!r}; expected one of {', '.join(EXAMPLES)}")
-    return EXAMPLES[name].run(out, tiny=tiny, steps=steps, device=device, progress=progress)
+    return EXAMPLES[name].run(out, tiny=tiny, steps=steps, device=device, progress=progress, overwrite=overwrite)

@@ -108,13 +108,13 @@ def free_space(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 
 
 def run(out: str | Path | None = None, *, tiny: bool = False, steps: int | None = None, device: str = "auto",
-        progress: bool = True) -> dict[str, Any]:
+        progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     problem = helmholtz_problem(interior=256 if tiny else 8192, near=64 if tiny else 2048, walls=64 if tiny else 1024)
     network = NetworkConfig(in_features=2, out_features=2, hidden_features=32 if tiny else 256,
                             hidden_layers=2 if tiny else 4, first_omega=20.0)
     train = TrainConfig(steps=steps or (20 if tiny else 3000), learning_rate=1e-3 if tiny else 5e-4, device=device,
                         precision="float32", log_every=10 if tiny else 100)
-    solution = solve(problem, network, train, name="helmholtz", out=out, progress=progress,
+    solution = solve(problem, network, train, name="helmholtz", out=out, overwrite=overwrite, progress=progress,
                      settings={"wavenumber": WAVENUMBER, "source_width": SOURCE_WIDTH})
     axis, reference = finite_differences(cells=60 if tiny else 400)
     xs, ys = np.meshgrid(axis, axis, indexing="ij")

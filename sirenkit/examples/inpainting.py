@@ -31,7 +31,7 @@ def random_mask(shape: tuple[int, int], known: float, seed: int = 0) -> np.ndarr
 
 
 def run(out: str | Path | None = None, *, tiny: bool = False, steps: int | None = None, device: str = "auto",
-        progress: bool = True) -> dict[str, Any]:
+        progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     size = 32 if tiny else 256
     signal = load_image("camera", size=size)
     pixels = signal.pixels[:, :, 0]  # (H, W)
@@ -45,7 +45,7 @@ def run(out: str | Path | None = None, *, tiny: bool = False, steps: int | None 
                             hidden_layers=2 if tiny else 4, first_omega=30.0)
     train = TrainConfig(steps=steps or (20 if tiny else 1500), learning_rate=1e-3, device=device, precision="auto",
                         batch_size=None)
-    solution = solve(problem, network, train, name="inpainting", out=out, progress=progress,
+    solution = solve(problem, network, train, name="inpainting", out=out, overwrite=overwrite, progress=progress,
                      settings={"image": "camera", "size": size, "known_fraction": 0.3})
     filled = ((evaluate_points(solution.model, coords.to(next(solution.model.parameters()).device))
                .float().numpy().reshape(signal.shape) + 1) / 2).clip(0, 1)

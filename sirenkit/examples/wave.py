@@ -82,13 +82,13 @@ def wave_problem(*, interior: int, initial: int, walls: int) -> Problem:
 
 
 def run(out: str | Path | None = None, *, tiny: bool = False, steps: int | None = None, device: str = "auto",
-        progress: bool = True) -> dict[str, Any]:
+        progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     problem = wave_problem(interior=256 if tiny else 8192, initial=128 if tiny else 2048, walls=64 if tiny else 1024)
     network = NetworkConfig(in_features=3, out_features=1, hidden_features=32 if tiny else 128,
                             hidden_layers=2 if tiny else 3, first_omega=10.0)
     train = TrainConfig(steps=steps or (20 if tiny else 3000), learning_rate=1e-3, device=device, precision="float32",
                         log_every=10 if tiny else 100)
-    solution = solve(problem, network, train, name="wave", out=out, progress=progress,
+    solution = solve(problem, network, train, name="wave", out=out, overwrite=overwrite, progress=progress,
                      settings={"speed": SPEED, "duration": DURATION, "bump_width": WIDTH})
     times = [0.0, DURATION / 3, 2 * DURATION / 3, DURATION]
     axis, reference = finite_differences(times, cells=64 if tiny else 320)

@@ -29,6 +29,7 @@ from ..audio import (
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
 from ..render import evaluate_points
+from ..resources import check_memory
 from . import PROMISED_SECONDS, Fitted, SignalKind, register_kind
 
 AUDIO_BATCH = 16384
@@ -101,6 +102,9 @@ class AudioKind(SignalKind):
         rate = self.rate if rate is None else int(rate)
         if rate < 1:
             raise ValueError(f"sample rate must be positive, got {rate}")
+        count = round(self.samples * rate / self.rate)
+        check_memory(count * (16 + 12 * self.channels), f"rendering {count:,} samples ({self.duration:.3g} s at "
+                     f"{rate:,} per second)", "choose a lower --rate")
         if rate == self.rate:
             coords = time_coordinates(self.samples)
         else:

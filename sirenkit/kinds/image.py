@@ -25,6 +25,7 @@ from ..constraints import Constraint, PointSet, Problem
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
 from ..metrics import psnr, ssim
 from ..render import WHATS, What, evaluate_points, gradient_magnitude_map, laplacian_map, save_png, to_png_array
+from ..resources import check_memory
 from . import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted, SignalKind, article, register_kind
 
 IMAGE_BATCH = 8192
@@ -119,6 +120,9 @@ class ImageKind(SignalKind):
         height, width = self.shape if size is None else (size[1], size[0])
         if width < 1 or height < 1:
             raise ValueError(f"render size must be positive, got {width}×{height}")
+        outputs = self.channels * (2 if what == "gradient" else 1)
+        check_memory(height * width * (4 * (2 + 2 * outputs) + 8), f"rendering the {what} at {width}×{height}",
+                     "choose a smaller --size")
         coords = coordinate_grid((height, width), self.extent)
         values = evaluate_points(model, coords, what, chunk_size=chunk_size).numpy()
         if what == "value":

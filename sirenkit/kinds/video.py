@@ -18,6 +18,7 @@ from torch import nn
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, GridSamples, Problem
 from ..render import evaluate_points
+from ..resources import check_memory
 from ..video import (
     VIDEO_OUT_FORMATS,
     VideoSignal,
@@ -92,13 +93,22 @@ class VideoKind(SignalKind):
         count, height, width = self.shape
         if fps is not None and fps <= 0:
             raise ValueError(f"frame rate must be positive, got {fps}")
+        shape = (height, width) if size is None else (size[1], size[0])
+        if frames is not None:
+            total = len(frames) if isinstance(frames, (list, tuple)) else frames
+        elif fps is not None and fps != self.fps:
+            total = int(round((count - 1) * fps / self.fps)) + 1
+        else:
+            total = count
+        check_memory(total * shape[0] * shape[1] * 9 * self.channels + 16 * shape[0] * shape[1] * 3,
+                     f"rendering {total:,} frames of {shape[1]}×{shape[0]}", "choose a lower --fps or a smaller --size")
         if frames is not None:
             times, fps = frame_times(frames), (fps or self.fps * (frames - 1) / max(count - 1, 1))
         elif fps is not None and fps != self.fps:
-            times = frame_times(int(round((count - 1) * fps / self.fps)) + 1, fps=fps, original=(count, self.fps))
+            times = frame_times(total, fps=fps, original=(count, self.fps))
         else:
             times, fps = frame_times(count), self.fps
-        return self._frames(model, times.tolist(), (height, width) if size is None else (size[1], size[0])), float(fps)
+        return self._frames(model, times.tolist(), shape), float(fps)
 
     def _frames(self, model: nn.Module, times: list[float], shape: tuple[int, int]) -> np.ndarray:
         out = []

@@ -43,6 +43,7 @@ def fit_audio(
     model: str = "siren",
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
     """Fit a network to a sound file (optionally its first ``seconds``) and, with ``out``, write
@@ -51,5 +52,5 @@ def fit_audio(
     ``history.json``, ``config.json``."""
     signal = source if isinstance(source, AudioSignal) else load_audio(source, seconds=seconds)
     return fit_signal(AudioKind.describe(signal), signal, network=network, train=train, model=model,
-                      settings={"source": signal.name, "seconds": seconds}, out=out, resume=resume,
+                      settings={"source": signal.name, "seconds": seconds}, out=out, resume=resume, overwrite=overwrite,
                       progress=progress)

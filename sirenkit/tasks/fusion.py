@@ -121,6 +121,7 @@ def fuse_images(
     segment_weight: float = MULTISCALE_WEIGHTS["gradient"],
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
     """Fuse two images in the gradient domain and, with ``out``, write the run folder.
@@ -195,4 +196,5 @@ def fuse_images(
                       sampling={"clip": False}, measure=measure,
                       products=lambda raw: {"raw": raw,
                                             "reconstruction": np.clip(set_mean(raw, reference, weights), 0, 1)},
-                      write=write, task="fusion", settings=settings, out=out, resume=resume, progress=progress)
+                      write=write, task="fusion", settings=settings,
+                      out=out, resume=resume, overwrite=overwrite, progress=progress)

@@ -52,6 +52,7 @@ def fit_image(
     model: str = "siren",
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
     """Fit a network to an image file or bundled image name and, with ``out``, write the run
@@ -60,7 +61,8 @@ def fit_image(
     """
     signal = source if isinstance(source, ImageSignal) else load_image(source, size=size)
     return fit_signal(ImageKind.describe(signal), signal, network=network, train=train, model=model,
-                      settings={"source": signal.name, "size": size}, out=out, resume=resume, progress=progress)
+                      settings={"source": signal.name, "size": size},
+                      out=out, resume=resume, overwrite=overwrite, progress=progress)
 
 
 def derivative_maps(fitted: Fitted) -> tuple[Any, Any, Any]:
@@ -79,12 +81,13 @@ def compare_models(
     train: TrainConfig | None = None,
     network_settings: Mapping[str, Any] | None = None,
     out: str | Path | None = None,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> list[Fitted]:
     """Fit SIREN and each baseline with the same parameter budget (SIREN's default image network,
     with ``network_settings`` such as ``hidden_features`` changed) and the same steps; with
     ``out``, write each run folder, ``comparison.png`` (rows = models; columns = image, gradient,
-    Laplacian) and ``comparison.json``."""
+    Laplacian) and ``comparison.json`` (``overwrite`` replaces the runs of an earlier comparison)."""
     known = model_names()
     unknown = [m for m in models if m not in known]
     if unknown or not models:
@@ -101,7 +104,7 @@ def compare_models(
             network = replace(network, hidden_features=width_for_budget(network, budget))
         logger.info("fitting %s (%d wide)", name, network.hidden_features)
         fits.append(fit_image(signal, network=network, train=train, out=out_path / name if out_path else None,
-                              progress=progress))
+                              overwrite=overwrite, progress=progress))
     if out_path is not None:
         rows = [("ground truth", *finite_difference_maps(signal.pixels, signal.mode))]
         rows += [(f"{f.network.model}\n{f.metrics['psnr']:.2f} dB", *derivative_maps(f)) for f in fits]

@@ -315,6 +315,7 @@ def fit_poisson(
     box_weight: float | None = None,
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
     """Reconstruct an image from its gradient field or its Laplacian alone.
@@ -389,7 +390,8 @@ def fit_poisson(
                                                                 device=device, segment_weight=segment_weight,
                                                                 box_weight=box_weight),
                       sampling={"clip": False}, measure=measure, products=products, write=write, task="poisson",
-                      settings=settings, out=out, resume=resume, progress=progress)
+                      settings=settings,
+                      out=out, resume=resume, overwrite=overwrite, progress=progress)
 
 
 def poisson_train_config(source: Source) -> TrainConfig:

@@ -65,6 +65,7 @@ def fit_sdf(
     model: str = "siren",
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
     """Fit an SDF to an oriented point cloud or a mesh and, with ``out``, write the run folder:
@@ -84,4 +85,5 @@ def fit_sdf(
                       problem=lambda device: sdf_problem(cloud, config, device),
                       sampling={"resolution": config.mesh_resolution, "support": support}, measure=measure,
                       evaluate=lambda net: kind.progress(net, cloud), task="sdf",
-                      settings={"source": cloud.name, **to_dict(config)}, out=out, resume=resume, progress=progress)
+                      settings={"source": cloud.name, **to_dict(config)},
+                      out=out, resume=resume, overwrite=overwrite, progress=progress)

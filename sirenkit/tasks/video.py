@@ -45,6 +45,7 @@ def fit_video(
     model: str = "siren",
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
     """Fit a network to a clip (the bundled one by default) and, with ``out``, write the run
@@ -52,4 +53,5 @@ def fit_video(
     ``psnr.png`` (PSNR per frame), ``metrics.json``, ``history.json``, ``config.json``."""
     signal = source if isinstance(source, VideoSignal) else load_video(source, size=size)
     return fit_signal(VideoKind.describe(signal), signal, network=network, train=train, model=model,
-                      settings={"source": signal.name, "size": size}, out=out, resume=resume, progress=progress)
+                      settings={"source": signal.name, "size": size},
+                      out=out, resume=resume, overwrite=overwrite, progress=progress)
