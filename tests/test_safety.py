@@ -274,3 +274,22 @@ def test_info_escapes_control_characters_of_a_received_metrics_file(tmp_path, ca
     (out / "metrics.json").write_text(json.dumps(metrics))
     code, output, _ = run_cli(["info", out], capsys)
     assert code == 0 and "\x1b" not in output and "\x07" not in output and "\\u001b[2J" in output
+
+
+def test_means_of_the_wrong_length_are_refused_before_the_fit(tmp_path, capsys):
+    started = time.monotonic()
+    code, _, err = run_cli(["poisson", "camera", "--from", "gradient", "--size", "16", *TINY, "--means", "0.1,0.2",
+                            "--out", tmp_path / "R"], capsys)
+    assert_one_line_error(code, err, "--means needs one value or one per channel (1 for camera), got 2")
+    assert not (tmp_path / "R").exists() and time.monotonic() - started < 10
+
+
+def test_an_audio_render_at_an_absurd_rate_is_refused(tmp_path, capsys, small_machine):
+    from sirenkit.config import NetworkConfig, TrainConfig
+    from sirenkit.tasks.audio import fit_audio
+
+    speech = Path(__file__).parent / "data" / "speech.wav"
+    fit_audio(speech, seconds=0.05, network=NetworkConfig(1, 1, hidden_features=8, hidden_layers=1, first_omega=50),
+              train=TrainConfig(steps=2, compile=False), out=tmp_path / "run", progress=False)
+    code, _, err = run_cli(["render", tmp_path / "run", "--rate", "2000000000", "--out", tmp_path / "x.wav"], capsys)
+    assert_one_line_error(code, err, "choose a lower --rate")
