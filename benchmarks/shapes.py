@@ -50,7 +50,7 @@ def fit_and_measure(model: str, steps: int, cloud, out: Path) -> dict:
 
     config = SdfConfig()
     fitted = fit_sdf(cloud, model=model, train=replace(sdf_train_config(), steps=steps), config=config, out=out,
-                     progress=False)
+                     overwrite=True, progress=False)
     vertices, faces, _ = mesh_in_input_frame(fitted.model, cloud, config.mesh_resolution)  # nothing dropped
     raw = compare_meshes(trimesh.Trimesh(vertices, faces, process=False), reference_surface(cloud),
                          samples=config.metric_samples)

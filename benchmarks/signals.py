@@ -28,7 +28,7 @@ PHOTO = HERE.parents[0] / ".." / "shared" / "data" / "yorkshire_terrier.jpg"
 
 def run(kind: str, source: Path | None, model: str, out: Path, steps: int | None) -> dict:
     command = [sys.executable, "-m", "sirenkit", "fit", kind, *([str(source)] if source else []),
-               "--model", model, "--out", str(out), "-q"]
+               "--model", model, "--out", str(out), "--overwrite", "-q"]
     if steps:
         command += ["--steps", str(steps)]
     subprocess.run(command, check=True)
