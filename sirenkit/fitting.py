@@ -21,10 +21,18 @@ from torch import nn
 from . import __version__
 from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
-from .io import load_checkpoint_file, save_model, strict_json, write_json
+from .io import MODEL_INFO, MODEL_WEIGHTS, load_checkpoint_file, save_model, strict_json, write_json
 from .kinds import Fitted, SignalKind
 from .network import build_network, count_parameters
-from .training import CHECKPOINT_NAME, FitResult, check_checkpoint_exists, check_state_fits, fit, resolve_device
+from .training import (
+    CHECKPOINT_NAME,
+    OLD_CHECKPOINT_NAME,
+    FitResult,
+    check_checkpoint_exists,
+    check_state_fits,
+    fit,
+    resolve_device,
+)
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
@@ -79,8 +87,8 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[
     }
 
 
-RUN_STATE_FILES = ("config.json", "checkpoint.safetensors", "checkpoint.pt", "model.safetensors", "model.json",
-                   "metrics.json", "history.json")
+RUN_STATE_FILES = ("config.json", CHECKPOINT_NAME, OLD_CHECKPOINT_NAME, MODEL_WEIGHTS, MODEL_INFO, "metrics.json",
+                   "history.json")
 """The files that make a folder a run folder: a new run never starts over them silently."""
 
 RESUMABLE_CHANGES = frozenset({"steps", "time_budget", "until", "until_metric", "log_every", "checkpoint_every",

@@ -55,7 +55,6 @@ class VolumeKind(sk.SignalKind):
         return {"rmse": float(np.sqrt(np.mean((rendered - signal.values) ** 2)))}
 
     def write_run(self, fitted: sk.Fitted, signal: Volume, out: Path) -> None:
-        sk.save_model(out, fitted.model, fitted.network, self)
         np.save(out / "reconstruction.npy", fitted.products["reconstruction"])
 
     def write_rendering(self, rendered: np.ndarray, path: Path, **sampling: Any) -> str:

@@ -135,7 +135,8 @@ class SignalKind:
     # --- files -------------------------------------------------------------------------------
 
     def write_run(self, fitted: Fitted, signal: Any, out: Path, *args: Any, **options: Any) -> None:
-        """The run folder: model, main result, figures, ``metrics.json``, ``history.json``."""
+        """The run folder: main result, figures, ``metrics.json``, ``history.json``. The model is
+        already there: :func:`~sirenkit.fitting.fit_signal` saves it as soon as the fit ends."""
         raise NotImplementedError
 
     def write_rendering(self, rendered: Any, path: Path, *args: Any, **sampling: Any) -> str:

@@ -125,14 +125,13 @@ class AudioKind(SignalKind):
                 "psnr_convention": "dB on the waveform scaled to [-1, 1] (peak 1 = the largest magnitude), clipped"}
 
     def write_run(self, fitted: Fitted, signal: AudioSignal, out: Path) -> None:
-        """Model, ``reconstruction.wav``, ``audio.png`` (waveforms and spectrograms of ground truth,
+        """``reconstruction.wav``, ``audio.png`` (waveforms and spectrograms of ground truth,
         fit and error), ``snr.png``, metrics and history."""
         from ..figures import curve_figure
         from ..fitting import history_series
-        from ..io import save_model, write_json
+        from ..io import write_json
 
         reconstruction, metrics = fitted.products["reconstruction"], fitted.metrics
-        save_model(out, fitted.model, fitted.network, self)
         write_audio(out / "reconstruction.wav", reconstruction * self.scale, self.rate)
         audio_figure(signal.samples, reconstruction, self.rate, out / "audio.png",
                      title=f"{Path(self.source).name}: {self.duration:.2f} s at {self.rate} Hz, "

@@ -156,13 +156,12 @@ class ImageKind(SignalKind):
     def write_run(self, fitted: Fitted, signal: ImageSignal, out: Path, *, reference_rows: Sequence[MapRow] = (),
                   label: str | None = None, title: str | None = None, curve: str = "PSNR (dB)",
                   curve_title: str = "PSNR per step") -> None:
-        """Model, ``reconstruction.png``, ``figure.png`` (the reference rows, ground truth by default,
+        """``reconstruction.png``, ``figure.png`` (the reference rows, ground truth by default,
         over the network's image and exact derivative maps), ``psnr.png``, metrics and history."""
         from ..figures import curve_figure, image_rows_figure
         from ..fitting import history_series
-        from ..io import save_model, write_json
+        from ..io import write_json
 
-        save_model(out, fitted.model, fitted.network, self)
         image = np.clip(fitted.products["reconstruction"], 0.0, 1.0)
         save_png(out / "reconstruction.png", np.round(image * 255.0).astype(np.uint8))
         metrics = fitted.metrics

@@ -58,12 +58,11 @@ class ProblemKind(SignalKind):
         return {"loss": last.get("loss"), "terms": values, **extra, "shape": [], "channels": network.out_features}
 
     def write_run(self, fitted: Fitted, signal: Any, out: Path) -> None:
-        """Model, ``loss.png`` (every named term per step), metrics and history."""
+        """``loss.png`` (every named term per step), metrics and history."""
         from ..figures import curve_figure
         from ..fitting import history_series
-        from ..io import save_model, write_json
+        from ..io import write_json
 
-        save_model(out, fitted.model, fitted.network, self)
         terms = list(fitted.metrics["terms"])
         series: dict[str, tuple[Sequence[float], Sequence[float]]] = {
             term: history_series(fitted.history, term if len(terms) > 1 else "loss") for term in terms}

@@ -230,13 +230,12 @@ class ShapeKind(SignalKind):
         return {"shape": [len(signal.points)], "channels": 1}
 
     def write_run(self, fitted: Fitted, signal: PointCloud, out: Path) -> None:
-        """Model, ``mesh.ply``, ``support.npy``, ``mesh.png``, ``slices.png``, ``loss.png``, metrics
+        """``mesh.ply``, ``support.npy``, ``mesh.png``, ``slices.png``, ``loss.png``, metrics
         and history."""
         from ..figures import curve_figure
         from ..fitting import history_series
-        from ..io import atomic_write_path, save_model, write_json
+        from ..io import atomic_write_path, write_json
 
-        save_model(out, fitted.model, fitted.network, self)
         vertices, faces, _ = fitted.products["reconstruction"]
         save_mesh(out / "mesh.ply", vertices, faces)
         atomic_write_path(out / SUPPORT_FILE, lambda temporary: np.save(temporary, support_points(signal)))

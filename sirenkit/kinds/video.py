@@ -148,13 +148,12 @@ class VideoKind(SignalKind):
         return {"psnr_convention": "mean over frames of each frame's PSNR in dB on intensities in [0, 1], clipped"}
 
     def write_run(self, fitted: Fitted, signal: VideoSignal, out: Path) -> None:
-        """Model, ``reconstruction.mp4``/``.gif``, ``frames.png`` (ground truth over fit),
+        """``reconstruction.mp4``/``.gif``, ``frames.png`` (ground truth over fit),
         ``psnr.png`` (per frame), metrics and history."""
         from ..figures import curve_figure
-        from ..io import save_model, write_json
+        from ..io import write_json
 
         frames, metrics = fitted.products["reconstruction"][0], fitted.metrics
-        save_model(out, fitted.model, fitted.network, self)
         write_video(out / "reconstruction.mp4", frames, self.fps)
         write_video(out / "reconstruction.gif", frames, self.fps)
         count, height, width = self.shape
