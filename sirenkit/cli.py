@@ -516,7 +516,7 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
 
 @app.command("mesh")
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--resolution", type=click.IntRange(min=8, max=2048), default=SdfConfig.mesh_resolution,
+@click.option("--resolution", type=click.IntRange(min=8), default=SdfConfig.mesh_resolution,
               help="Grid points per side.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="mesh.ply, .obj, .stl or .off.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")

@@ -227,16 +227,20 @@ def coordinate_grid(
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
+    rows: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """``(H*W, 2)`` coordinates ``(x, y)`` of an ``(H, W)`` grid in row-major order.
 
     ``extent`` (half-widths along x and y) defaults to the convention of this module; pass an
-    image's extent to sample the same area at another resolution.
+    image's extent to sample the same area at another resolution. ``rows = (first, stop)`` gives
+    only those rows of the grid (a band, for rendering in pieces).
     """
     height, width = shape
     x_extent, y_extent = image_extent(shape) if extent is None else extent
     xs = torch.linspace(-x_extent, x_extent, width, device=device, dtype=dtype)
     ys = torch.linspace(-y_extent, y_extent, height, device=device, dtype=dtype)
+    if rows is not None:
+        ys = ys[rows[0] : rows[1]]
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")  # (H, W) each
     return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2)
 

@@ -1,13 +1,15 @@
-"""Meshes out of signed distance networks: the grid evaluated in chunks, marching cubes,
+"""Meshes out of signed distance networks: the grid evaluated in slabs, marching cubes,
 export, and a shaded picture.
 
-The grid is evaluated slab by slab under ``no_grad`` (512³ values are 0.5 GB of float32; the
-network's activations for all of them at once would be ~100 GB), and the vertices marching cubes
-returns in grid units are mapped to [-1, 1]³ and then to the input's own coordinates.
+The grid is evaluated slab by slab under ``no_grad`` and meshed slab by slab (2048³ values would
+be 34 GB of float32, the network's activations for all of them far more), and the vertices
+marching cubes returns in grid units are mapped to [-1, 1]³ and then to the input's own
+coordinates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,13 +34,26 @@ def evaluate_grid_points(model: nn.Module, axis: torch.Tensor, index: np.ndarray
     return out
 
 
+def evaluate_planes(model: nn.Module, axis: torch.Tensor, first: int, stop: int, chunk: int) -> np.ndarray:
+    """``Φ`` on the x-planes ``first:stop`` of the grid ``axis³``: ``(stop − first, n, n)``."""
+    count, size = stop - first, len(axis)
+    index = np.indices((count, size, size)).reshape(3, -1).T + [first, 0, 0]
+    return evaluate_grid_points(model, axis, index, chunk).reshape(count, size, size)
+
+
 GRID_BYTES_PER_POINT = 4 * 5
-"""The grid in float32, its coarse estimate brought to full size, and marching cubes' working arrays."""
+"""A whole grid in float32 (:func:`sdf_grid`), with room for marching cubes' working arrays."""
+SLAB_BYTES_PER_POINT = 4 * 8
+"""One slab of the grid: its values, the trilinear estimate, marching cubes' working arrays."""
+SLAB_BYTES = 1 << 28
+"""Memory one slab may take (less where the machine has less to spare)."""
+MESH_BYTES_PER_FACE = 72
+"""A face and its share of vertices and normals, counted twice while slabs are stitched."""
 
 
 def check_grid_memory(resolution: int) -> None:
     """A ``ValueError`` naming the largest resolution this machine's memory holds, before a
-    ``resolution³`` grid is allocated."""
+    whole ``resolution³`` grid is allocated (:func:`sdf_grid`)."""
     from .resources import available_memory, check_memory
 
     available = available_memory()
@@ -49,51 +64,121 @@ def check_grid_memory(resolution: int) -> None:
                  available=available)
 
 
-def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
-             block: int | None = 8, band: float = 0.5) -> np.ndarray:
-    """``Φ`` on a ``resolution³`` grid over ``[-bound, bound]³``, indexed ``[x, y, z]``, float32.
+def slab_planes(resolution: int) -> int:
+    """Grid planes per slab: as many as :data:`SLAB_BYTES` (or a quarter of the available
+    memory) holds, at least 2; a ``ValueError`` where not even that fits."""
+    from .resources import available_memory, check_memory
+
+    available = available_memory()
+    budget = SLAB_BYTES if available is None else min(SLAB_BYTES, available // 4)
+    plane = resolution**2 * SLAB_BYTES_PER_POINT
+    largest = int((0.4 * (available or 0) / SLAB_BYTES_PER_POINT) ** 0.5)
+    check_memory(2 * plane, f"a slab of a {resolution}³ grid", f"use --resolution {largest} or less",
+                 available=available)
+    return int(min(resolution, max(2, budget // plane)))
+
+
+def sdf_slabs(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
+              block: int | None = 8, band: float = 0.5, planes: int | None = None,
+              surfaces: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``Φ`` on a ``resolution³`` grid over ``[-bound, bound]³`` (indexed ``[x, y, z]``, float32),
+    slab by slab along x: yields ``(first x index, values (n, R, R))``, ``planes`` planes at a time
+    (default: :func:`slab_planes`). Consecutive slabs share their boundary plane, with the same
+    values, so that marching cubes of each slab meet exactly. Memory holds one slab and the
+    coarse grid, at any resolution.
 
     Coarse to fine: ``Φ`` is first evaluated on a grid ``block`` times coarser; only the coarse
     cells where it changes sign or comes within ``band`` cell diagonals of zero, and their
     neighbours, are evaluated at full resolution. Every point of a cell lies within half a diagonal
     of a corner, and an SDF changes by at most the distance travelled, so a surface through a cell
-    leaves a corner within half a diagonal of zero (0.5, the default). Elsewhere the
-    values are the coarse grid's trilinear interpolation: right in sign, which is all marching
-    cubes needs away from the surface. On the fitted bunny it evaluates 42 % of the points at 256³
-    and 17 % at 512³ (README).
-    ``block=None`` evaluates every point.
+    leaves a corner within half a diagonal of zero (0.5, the default). Elsewhere the values are
+    the coarse grid's trilinear interpolation: right in sign, which is all marching cubes needs
+    away from the surface. On the fitted bunny it evaluates 42 % of the points at 256³ and 17 % at
+    512³ (README). ``block=None`` evaluates every point. ``surfaces``, where given, receives the
+    number of coarse cells the level set crosses (before any slab), to size the mesh.
     """
     if resolution < 2:
         raise ValueError(f"the grid needs a resolution of at least 2, got {resolution}")
-    check_grid_memory(resolution)
+    planes = planes or slab_planes(resolution)
     device = next(model.parameters()).device
     axis = torch.linspace(-bound, bound, resolution, device=device)
+    cells = (resolution - 1) // block if block else 0
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            cells = (resolution - 1) // block if block else 0
-            if cells < 4:  # small grids: every point
-                index = np.indices((resolution,) * 3).reshape(3, -1).T
-                return evaluate_grid_points(model, axis, index, chunk).reshape((resolution,) * 3)
-            coarse_axis = torch.linspace(-bound, bound, cells + 1, device=device)
-            coarse_index = np.indices((cells + 1,) * 3).reshape(3, -1).T
-            coarse = evaluate_grid_points(model, coarse_axis, coarse_index, chunk).reshape((cells + 1,) * 3)
-            values = torch.nn.functional.interpolate(
-                torch.from_numpy(coarse)[None, None], size=(resolution,) * 3, mode="trilinear", align_corners=True,
-            )[0, 0].numpy()
-            near = _near_cells(coarse, band * np.sqrt(3) * 2 * bound / cells)
-            owner = np.minimum(np.arange(resolution) * cells // (resolution - 1), cells - 1)  # fine index → cell
-            fine = near[owner[:, None, None], owner[None, :, None], owner[None, None, :]]
-            index = np.argwhere(fine)
-            values[fine] = evaluate_grid_points(model, axis, index, chunk)
-            return values
+            if cells >= 4:
+                coarse_axis = torch.linspace(-bound, bound, cells + 1, device=device)
+                step = max(1, (1 << 22) // (cells + 1) ** 2)  # planes of the coarse grid evaluated at a time
+                coarse = np.concatenate([evaluate_planes(model, coarse_axis, start, min(start + step, cells + 1), chunk)
+                                         for start in range(0, cells + 1, step)])
+                near, crossing = _near_cells(coarse, band * np.sqrt(3) * 2 * bound / cells)
+                if surfaces is not None:
+                    surfaces.append(int(crossing.sum()))
+                owner = np.minimum(np.arange(resolution) * cells // (resolution - 1), cells - 1)  # fine → cell
+                weights = _linear_weights(resolution, cells + 1)
+                coarse_tensor = torch.from_numpy(coarse)
+            elif surfaces is not None:
+                surfaces.append(resolution**2)  # small grids: a bound, not an estimate
+            previous = None
+            first = 0
+            while True:
+                stop = min(first + planes, resolution)
+                if cells < 4:  # small grids: every point
+                    values = evaluate_planes(model, axis, first, stop, chunk)
+                else:
+                    values = _interpolated_slab(coarse_tensor, weights, first, stop)
+                    fine = near[np.ix_(owner[first:stop], owner, owner)]
+                    index = np.argwhere(fine)
+                    values[fine] = evaluate_grid_points(model, axis, index + [first, 0, 0], chunk)
+                if previous is not None:
+                    values[0] = previous  # the shared plane, exactly as the slab before saw it
+                yield first, values
+                if stop == resolution:
+                    return
+                previous, first = values[-1].copy(), stop - 1
     finally:
         model.train(was_training)
 
 
-def _near_cells(coarse: np.ndarray, distance: float) -> np.ndarray:
-    """Coarse cells with a corner within ``distance`` of zero or a sign change, and their neighbours."""
+def _linear_weights(fine: int, coarse: int) -> torch.Tensor:
+    """``(fine, coarse)`` weights of linear interpolation between grids spanning the same
+    interval, end points aligned (``align_corners``)."""
+    position = torch.arange(fine, dtype=torch.float64) * (coarse - 1) / (fine - 1)
+    low = position.floor().long().clamp(max=coarse - 2)
+    step = (position - low).float()
+    weights = torch.zeros(fine, coarse)
+    weights[torch.arange(fine), low] = 1 - step
+    weights[torch.arange(fine), low + 1] += step
+    return weights
+
+
+def _interpolated_slab(coarse: torch.Tensor, weights: torch.Tensor, first: int, stop: int) -> np.ndarray:
+    """Trilinear interpolation of the coarse grid at the fine planes ``first:stop`` (x)."""
+    rows = weights[first:stop]
+    used = torch.nonzero(rows.any(dim=0)).reshape(-1)
+    low, high = int(used.min()), int(used.max()) + 1
+    along_x = torch.einsum("ia,abc->ibc", rows[:, low:high], coarse[low:high])
+    along_y = torch.einsum("ibc,jb->ijc", along_x, weights)
+    return torch.einsum("ijc,kc->ijk", along_y, weights).numpy()
+
+
+def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
+             block: int | None = 8, band: float = 0.5) -> np.ndarray:
+    """``Φ`` on a whole ``resolution³`` grid (:func:`sdf_slabs` joined), indexed ``[x, y, z]``,
+    float32; its memory is checked first. :func:`extract_surface` meshes without holding it."""
+    if resolution < 2:
+        raise ValueError(f"the grid needs a resolution of at least 2, got {resolution}")
+    check_grid_memory(resolution)
+    values = np.empty((resolution,) * 3, dtype=np.float32)
+    for first, slab in sdf_slabs(model, resolution, bound=bound, chunk=chunk, block=block, band=band):
+        values[first : first + len(slab)] = slab
+    return values
+
+
+def _near_cells(coarse: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse cells with a corner within ``distance`` of zero or a sign change, and their
+    neighbours; and the cells with a sign change alone."""
     from scipy.ndimage import binary_dilation
 
     corners = [coarse[i : i + coarse.shape[0] - 1, j : j + coarse.shape[1] - 1, k : k + coarse.shape[2] - 1]
@@ -101,8 +186,19 @@ def _near_cells(coarse: np.ndarray, distance: float) -> np.ndarray:
     low = np.minimum.reduce(corners)
     high = np.maximum.reduce(corners)
     closest = np.minimum.reduce([np.abs(c) for c in corners])
-    near = (closest < distance) | ((low < 0) & (high > 0))
-    return binary_dilation(near, iterations=1)
+    crossing = (low < 0) & (high > 0)
+    return binary_dilation((closest < distance) | crossing, iterations=1), crossing
+
+
+def _check_level(low: float, high: float, level: float) -> None:
+    """A ``ValueError`` where ``level`` is not strictly inside the grid's range, instead of an
+    empty mesh."""
+    if not (low < level < high):
+        side = "positive" if low >= level else "negative"
+        raise ValueError(
+            f"the level set Φ = {level:g} is empty: Φ is {side} on the whole grid "
+            f"(range {low:.3g} to {high:.3g}); the fit has not found a surface"
+        )
 
 
 def marching_cubes(values: np.ndarray, *, bound: float = 1.0,
@@ -113,21 +209,78 @@ def marching_cubes(values: np.ndarray, *, bound: float = 1.0,
     Raises ``ValueError`` where the level set is empty (Φ of one sign everywhere), instead of
     writing an empty mesh.
     """
+    _check_level(float(values.min()), float(values.max()), level)
+    vertices, faces, normals = _cubes(values, level)
+    spacing = 2 * bound / (values.shape[0] - 1)
+    return vertices * spacing - bound, faces, normals
+
+
+def _cubes(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Marching cubes in grid units, faces wound outward, normals towards positive Φ."""
     from skimage import measure
 
-    low, high = float(values.min()), float(values.max())
-    if not (low < level < high):
-        side = "positive" if low >= level else "negative"
-        raise ValueError(
-            f"the level set Φ = {level:g} is empty: Φ is {side} on the whole grid "
-            f"(range {low:.3g} to {high:.3g}); the fit has not found a surface"
-        )
-    spacing = 2 * bound / (values.shape[0] - 1)
-    vertices, faces, normals, _ = measure.marching_cubes(values, level=level, spacing=(spacing,) * 3,
-                                                         gradient_direction="descent")
+    vertices, faces, normals, _ = measure.marching_cubes(values, level=level, gradient_direction="descent")
     # "descent" winds the faces outward (towards positive Φ, a positive volume); scikit-image's
     # vertex normals point the other way in either mode, so they are turned round
-    return vertices - bound, faces.astype(np.int64), -normals
+    return vertices, faces.astype(np.int64), -normals
+
+
+def extract_surface(model: nn.Module, resolution: int, *, bound: float = 1.0, level: float = 0.0,
+                    chunk: int = 262_144, block: int | None = 8,
+                    planes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``level`` set of an SDF network as :func:`marching_cubes` of :func:`sdf_grid` gives
+    it, without the whole grid in memory: marching cubes runs on each slab of :func:`sdf_slabs`,
+    and the vertices that two slabs find on their shared plane (the same values give the same
+    vertex) are merged, so the mesh is watertight across slabs. The mesh's own size is estimated
+    from the coarse grid and checked against memory before any slab is evaluated."""
+    from .resources import available_memory, check_memory, release_free_memory
+
+    surfaces: list[int] = []
+    low, high = np.inf, -np.inf
+    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    boundaries = []
+    for first, values in sdf_slabs(model, resolution, bound=bound, chunk=chunk, block=block, planes=planes,
+                                   surfaces=surfaces):
+        if first == 0 and block and surfaces[0] < resolution**2:
+            scale = ((resolution - 1) / max((resolution - 1) // block, 1)) ** 2
+            expected = int(2.5 * surfaces[0] * scale)
+            available = available_memory()
+            largest = resolution if available is None else int(
+                resolution * (0.8 * available / max(expected * MESH_BYTES_PER_FACE, 1)) ** 0.5)
+            check_memory(expected * MESH_BYTES_PER_FACE, f"the mesh at {resolution}³ (~{expected:,} faces)",
+                         f"use --resolution {min(largest, resolution - 1)} or less", available=available)
+        low, high = min(low, float(values.min())), max(high, float(values.max()))
+        if first:
+            boundaries.append(first)
+        if values.min() < level < values.max():
+            vertices, faces, normals = _cubes(values, level)
+            vertices[:, 0] += first
+            pieces.append((vertices, faces, normals))
+        release_free_memory()
+    _check_level(low, high, level)
+    vertices, faces, normals = _stitch(pieces, boundaries)
+    spacing = 2 * bound / (resolution - 1)
+    return vertices * spacing - bound, faces, normals
+
+
+def _stitch(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+            boundaries: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One mesh out of the slabs' meshes (grid units), each vertex on a shared plane kept once."""
+    offsets = np.cumsum([0] + [len(piece[0]) for piece in pieces])
+    vertices = np.concatenate([piece[0] for piece in pieces])
+    normals = np.concatenate([piece[2] for piece in pieces])
+    faces = np.concatenate([piece[1] + offset for piece, offset in zip(pieces, offsets[:-1], strict=True)])
+    shared = np.flatnonzero(np.isin(vertices[:, 0], np.asarray(boundaries, dtype=vertices.dtype)))
+    if len(shared) == 0:
+        return vertices, faces, normals
+    keys = np.round(vertices[shared], 4)  # the same edge of the same values: equal to far below 1e-4 of a cell
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    remap = np.arange(len(vertices))
+    remap[shared] = shared[first[inverse.reshape(-1)]]
+    used = np.unique(remap)
+    compact = np.full(len(vertices), -1, dtype=np.int64)
+    compact[used] = np.arange(len(used))
+    return vertices[used], compact[remap[faces]], normals[used]
 
 
 def supported_components(vertices: np.ndarray, faces: np.ndarray, support: np.ndarray, *,
@@ -228,8 +381,8 @@ def extract_mesh(source: str | Path | Fitted, out: str | Path, *, resolution: in
     from .kinds.shape import SUPPORT_FILE, ShapeKind
     from .training import resolve_device
 
-    if not 8 <= resolution <= 2048:
-        raise ValueError(f"the mesh resolution must be between 8 and 2048, got {resolution}")
+    if resolution < 8:
+        raise ValueError(f"the mesh resolution must be at least 8, got {resolution}")
     fitted = source if not isinstance(source, (str, Path)) else load(source, device=resolve_device(device))
     if not isinstance(fitted.kind, ShapeKind):
         raise ValueError(f"{fitted.out}: not an SDF model (it holds a {fitted.kind.name})")

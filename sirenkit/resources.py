@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 MEMORY_FRACTION = 0.8
 """Share of the available memory one allocation may plan to use."""
@@ -39,3 +40,27 @@ def check_memory(needed: float, what: str, advice: str, *, available: int | None
     if available is not None and needed > MEMORY_FRACTION * available:
         raise ValueError(f"{what} needs ~{readable_bytes(needed)}; this machine has {readable_bytes(available)} "
                          f"available; {advice}")
+
+
+def release_free_memory() -> None:
+    """Give the memory freed by a loop of large, short-lived arrays back to the system.
+
+    glibc serves arrays below its adaptive threshold (up to 32 MB) from the heap; when long-lived
+    small arrays land between them, the freed gaps are too small for the next ones and the heap
+    only grows (meshing a 1024³ grid in slabs of three planes: 3.2 GB resident instead of 0.6).
+    ``malloc_trim`` returns the free pages; elsewhere than glibc this does nothing.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None

@@ -12,7 +12,7 @@ import torch
 import trimesh
 from torch import nn
 
-from sirenkit.mesh import marching_cubes, save_mesh, sdf_grid
+from sirenkit.mesh import extract_surface, marching_cubes, save_mesh, sdf_grid, sdf_slabs
 
 
 class Spheres(nn.Module):
@@ -110,3 +110,52 @@ def test_no_surface_at_the_level_set_is_a_clear_error_not_an_empty_mesh(values, 
         marching_cubes(values, level=level)
     message = str(raised.value)
     assert side in message and "\n" not in message
+
+
+@pytest.mark.parametrize("block, planes", [(None, 2), (None, 7), (8, 3), (8, 90)])
+def test_meshing_slab_by_slab_gives_the_mesh_of_the_whole_grid(block, planes):
+    """Marching cubes per slab, the slabs' shared planes merged: the vertices of the whole grid's
+    mesh, as many faces, watertight (no seam left open, no vertex doubled)."""
+    shape = Spheres([[0.3, -0.2, 0.1], [-0.9, 0.8, -0.6]], [0.6, 0.3])
+    whole_vertices, whole_faces, _ = marching_cubes(sdf_grid(shape, 90, bound=1.5, block=block), bound=1.5)
+    vertices, faces, normals = extract_surface(shape, 90, bound=1.5, block=block, planes=planes)
+    assert len(faces) == len(whole_faces) and len(vertices) == len(whole_vertices) == len(normals)
+    assert np.allclose(np.unique(vertices.round(5), axis=0), np.unique(whole_vertices.round(5), axis=0), atol=1e-5)
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    assert mesh.is_watertight and len(mesh.split(only_watertight=False)) == 2
+    assert mesh.volume == pytest.approx(trimesh.Trimesh(whole_vertices, whole_faces, process=False).volume, rel=1e-6)
+    centres = np.where(np.linalg.norm(vertices - [0.3, -0.2, 0.1], axis=1, keepdims=True) < 0.7,
+                       [[0.3, -0.2, 0.1]], [[-0.9, 0.8, -0.6]])
+    assert np.mean(np.einsum("ij,ij->i", normals, vertices - centres) > 0) > 0.99  # outward
+
+
+def test_slabs_share_their_boundary_plane_and_cover_the_grid():
+    shape = Spheres([[0.0, 0.0, 0.0]], [0.5])
+    firsts, sizes = [], []
+    previous = None
+    for first, slab in sdf_slabs(shape, 40, planes=6):
+        if previous is not None:
+            assert np.array_equal(slab[0], previous)
+        firsts.append(first)
+        sizes.append(len(slab))
+        previous = slab[-1]
+    assert firsts == [0, 5, 10, 15, 20, 25, 30, 35] and firsts[-1] + sizes[-1] == 40
+
+
+def test_the_mesh_of_a_grid_larger_than_memory_is_refused_before_its_slabs(monkeypatch):
+    """Slabs keep the grid within memory at any resolution; the mesh itself is estimated from the
+    coarse grid and refused with the resolution that fits, before any slab is evaluated."""
+    import sirenkit.mesh as mesh_module
+    import sirenkit.resources as resources
+
+    shape = Spheres([[0.0, 0.0, 0.0]], [0.5])
+    monkeypatch.setattr(resources, "available_memory", lambda: 4 * 10**6)
+    assert mesh_module.slab_planes(90) == 3  # a quarter of 4 MB in planes of 90² × 32 bytes
+    vertices, faces, _ = extract_surface(shape, 90)
+    assert trimesh.Trimesh(vertices, faces, process=False).is_watertight
+    monkeypatch.setattr(mesh_module, "MESH_BYTES_PER_FACE", 10_000)
+    with pytest.raises(ValueError, match=r"the mesh at 90³ \(~[\d,]+ faces\) needs ~.*use --resolution \d+ or less"):
+        extract_surface(shape, 90)
+    monkeypatch.setattr(resources, "available_memory", lambda: 10**5)
+    with pytest.raises(ValueError, match=r"a slab of a 90³ grid needs"):
+        extract_surface(shape, 90)

@@ -104,3 +104,42 @@ def test_rendering_a_model_that_is_not_an_image_is_refused(tmp_path):
              sk.TrainConfig(steps=2, compile=False, device="cpu"), out=tmp_path / "run", progress=False)
     with pytest.raises(ValueError, match="not an image"):
         sk.render_image(sk.load(tmp_path / "run"))
+
+
+@pytest.mark.parametrize("what", ["value", "gradient", "laplacian"])
+def test_a_rendering_streamed_band_by_band_is_the_one_rendered_whole(wide_image_run, tmp_path, monkeypatch, what):
+    """``sirenkit render`` writes the PNG a band of rows at a time (one row here), with the
+    derivative map waiting for its colour scale in a temporary file: the pixels are those of the
+    rendering made whole in memory, and nothing is left beside the file."""
+    from PIL import Image
+
+    import sirenkit.kinds.image as image_kind
+
+    out, _ = wide_image_run
+    fitted = sk.load(out)
+    kind = fitted.kind
+    whole, streamed = tmp_path / "whole.png", tmp_path / "streamed.png"
+    kind.write_rendering(kind.render(fitted.model, size=(33, 17), what=what), whole, what=what)
+    monkeypatch.setattr(image_kind, "RENDER_BAND_PIXELS", 40)  # one row of 33 pixels per band
+    monkeypatch.setattr(image_kind, "MAP_IN_MEMORY_BYTES", 0)  # the map in a temporary file
+    assert sk.render(fitted, streamed, size=(33, 17), what=what) == f"33×17 {what}"
+    expected, got = (np.asarray(Image.open(path)).astype(int) for path in (whole, streamed))
+    assert got.shape == expected.shape == ((17, 33, 3) if what != "gradient" else (17, 33))
+    assert np.abs(got - expected).max() <= 1  # the streamed map is float32, the whole one float64
+    assert (got == expected).mean() > 0.98
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["streamed.png", "whole.png"]
+
+
+def test_the_colour_scale_of_a_large_map_comes_from_evenly_spaced_samples(wide_image_run, tmp_path, monkeypatch):
+    from PIL import Image
+
+    import sirenkit.kinds.image as image_kind
+
+    out, _ = wide_image_run
+    fitted = sk.load(out)
+    sk.render(fitted, tmp_path / "all.png", size=(64, 32), what="gradient")
+    monkeypatch.setattr(image_kind, "RENDER_BAND_PIXELS", 100)
+    monkeypatch.setattr(image_kind, "SCALE_SAMPLES", 300)  # every 7th value
+    sk.render(fitted, tmp_path / "sampled.png", size=(64, 32), what="gradient")
+    exact, sampled = (np.asarray(Image.open(tmp_path / name)).astype(int) for name in ("all.png", "sampled.png"))
+    assert np.abs(exact - sampled).mean() < 3 and np.median(np.abs(exact - sampled)) <= 2

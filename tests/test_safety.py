@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import sirenkit as sk
+
 from conftest import assert_one_line_error, run_cli
 
 TINY = ["--steps", "6", "--width", "16", "--layers", "2", "--device", "cpu", "--compile", "off", "-q"]
@@ -93,7 +95,7 @@ def test_default_run_folders_of_files_with_one_name_do_not_collide(tmp_path):
 
 
 def test_the_model_is_saved_before_post_processing_can_fail(tmp_path, monkeypatch):
-    import sirenkit as sk
+
     from sirenkit.config import NetworkConfig, TrainConfig
     from sirenkit.kinds.image import ImageKind
 
@@ -150,7 +152,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     assert finished.returncode == 0, finished.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 400
-    import sirenkit as sk
+
 
     assert sk.load(out).render().shape == (24, 24, 1)
 
@@ -216,9 +218,13 @@ def test_a_huge_png_is_refused_from_its_header_or_reduced_while_decoding(tmp_pat
 
 @pytest.mark.parametrize("argv, message", [
     (["--fps", "1e9", "--out", "{tmp}/x.mp4"], "frames of"),
-    (["--size", "16384x16384", "--what", "gradient", "--out", "{tmp}/x.png"], "choose a smaller --size"),
+    (["--size", "16384x16384", "--what", "gradient", "--out", "{tmp}/x.png"], "1.1 GB of temporary disk space"),
 ])
-def test_renders_that_would_not_fit_in_memory_are_refused(tmp_path, capsys, small_machine, argv, message):
+def test_renders_that_would_not_fit_are_refused(tmp_path, capsys, small_machine, monkeypatch, argv, message):
+    """A clip is held in memory; an image is streamed to its file, but a derivative map waits for
+    its colour scale on disk (here, a disk with 0.5 GB free)."""
+    import shutil
+
     from sirenkit.config import NetworkConfig, TrainConfig
     from sirenkit.tasks.image import fit_image
     from sirenkit.tasks.video import fit_video
@@ -229,10 +235,33 @@ def test_renders_that_would_not_fit_in_memory_are_refused(tmp_path, capsys, smal
     else:
         fit_image("camera", size=8, network=NetworkConfig(2, 1, hidden_features=8, hidden_layers=1),
                   train=TrainConfig(steps=2, compile=False), out=tmp_path / "run", progress=False)
+    half_a_gigabyte_free = shutil._ntuple_diskusage(10**12, 10**12 - 5 * 10**8, 5 * 10**8)  # type: ignore[attr-defined]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: half_a_gigabyte_free)
     started = time.monotonic()
     code, _, err = run_cli(["render", tmp_path / "run", *[a.replace("{tmp}", str(tmp_path)) for a in argv]], capsys)
     assert_one_line_error(code, err, message)
     assert "needs ~" in err and time.monotonic() - started < 10
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # no partial file left
+
+
+def test_an_image_render_larger_than_memory_is_streamed_to_its_file(tmp_path, capsys, monkeypatch):
+    """On a machine with 8 MB available a 1024² gradient map cannot be held (the Python call is
+    refused with a hint), but ``sirenkit render`` writes it band by band."""
+    import sirenkit.kinds.image as image_kind
+    import sirenkit.resources as resources
+    from sirenkit.config import NetworkConfig, TrainConfig
+    from sirenkit.tasks.image import fit_image
+
+    fit_image("camera", size=8, network=NetworkConfig(2, 1, hidden_features=8, hidden_layers=1),
+              train=TrainConfig(steps=2, compile=False), out=tmp_path / "run", progress=False)
+    monkeypatch.setattr(resources, "available_memory", lambda: 8 * 10**6)
+    monkeypatch.setattr(image_kind, "RENDER_BAND_PIXELS", 1 << 16)
+    with pytest.raises(ValueError, match="write it to a file with sirenkit render, which streams it"):
+        sk.load(tmp_path / "run").render(size=(1024, 1024), what="gradient")
+    code, output, err = run_cli(["render", tmp_path / "run", "--size", "1024x1024", "--what", "gradient",
+                                 "--out", tmp_path / "big.png"], capsys)
+    assert code == 0, err
+    assert Image.open(tmp_path / "big.png").size == (1024, 1024)
 
 
 def test_a_mesh_grid_larger_than_memory_names_the_resolution_that_fits(small_machine):

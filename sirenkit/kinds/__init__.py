@@ -143,6 +143,11 @@ class SignalKind:
         """Write a rendering to ``path`` (one of :attr:`suffixes`); returns a one-line summary."""
         raise ValueError(f"{article(self.name)} {self.name} model is not rendered to a file")
 
+    def render_file(self, model: nn.Module, path: Path, **sampling: Any) -> str:
+        """Render and write to ``path`` in one go (``sirenkit render``); returns a one-line summary.
+        A kind whose renderings can outgrow memory streams them to the file instead."""
+        return self.write_rendering(self.render(model, **sampling), path, **sampling)
+
     def to_json(self) -> dict[str, Any]:
         """What ``model.json`` stores under ``"signal"``."""
         return {"kind": self.name, **_json_ready(dataclasses.asdict(self))}

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,12 +22,24 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
+from ..io import atomic_write_path
 from ..metrics import psnr, ssim
-from ..render import WHATS, What, evaluate_points, gradient_magnitude_map, laplacian_map, save_png, to_png_array
+from ..render import (
+    WHATS,
+    PngRows,
+    What,
+    evaluate_points,
+    gradient_magnitude_map,
+    laplacian_map,
+    map_scale,
+    save_png,
+    to_png_array,
+)
 from ..resources import check_memory
 from . import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted, SignalKind, article, register_kind
 
@@ -35,6 +50,14 @@ IMAGE_BATCH_FLOAT32 = 4096
 as much, and twice the steps of half the pixels reach more in the same time (53 s of fitting,
 float32 on the 2-core Xeon: camera 42.5 against 37.1 dB, astronaut 39.1 against 36.3, coffee 36.9
 against 36.2)."""
+
+RENDER_BAND_PIXELS = 1 << 20
+"""Pixels rendered at a time when an image is written to a file: memory holds one such band."""
+SCALE_SAMPLES = 1 << 22
+"""Values a derivative map's colour scale is taken from: every value up to this many, evenly
+spaced ones beyond (the 99.5th percentile of 4 million values is as good as of all)."""
+MAP_IN_MEMORY_BYTES = 1 << 28
+"""A derivative map larger than this (float32) waits for its colour scale in a temporary file."""
 
 MapRow = tuple[str, np.ndarray, np.ndarray, np.ndarray]
 """A figure row: label, image ``(H, W, C)``, gradient magnitude ``(H, W)``, Laplacian ``(H, W)``."""
@@ -120,16 +143,77 @@ class ImageKind(SignalKind):
         height, width = self.shape if size is None else (size[1], size[0])
         if width < 1 or height < 1:
             raise ValueError(f"render size must be positive, got {width}×{height}")
-        outputs = self.channels * (2 if what == "gradient" else 1)
-        check_memory(height * width * (4 * (2 + 2 * outputs) + 8), f"rendering the {what} at {width}×{height}",
-                     "choose a smaller --size")
-        coords = coordinate_grid((height, width), self.extent)
+        check_memory(height * width * self._bytes_per_pixel(what), f"rendering the {what} at {width}×{height}",
+                     "choose a smaller --size, or write it to a file with sirenkit render, which streams it")
+        return self._rows(model, (height, width), what, (0, height), clip=clip, chunk_size=chunk_size)
+
+    def _bytes_per_pixel(self, what: What) -> int:
+        """Memory a rendered pixel takes: coordinates, the network's outputs and their float copies."""
+        return 4 * (2 + 2 * self.channels * (2 if what == "gradient" else 1)) + 8
+
+    def _rows(self, model: nn.Module, shape: tuple[int, int], what: What, rows: tuple[int, int], *,
+              clip: bool = True, chunk_size: int | None = None) -> np.ndarray:
+        """Rows ``first:stop`` of the rendering at ``shape = (H, W)`` (see :meth:`render`)."""
+        coords = coordinate_grid(shape, self.extent, rows=rows)
         values = evaluate_points(model, coords, what, chunk_size=chunk_size).numpy()
+        height, width = rows[1] - rows[0], shape[1]
         if what == "value":
             intensity = ((values - self.output_offset) / self.output_scale).reshape(height, width, self.channels)
             return np.clip(intensity, 0.0, 1.0) if clip else intensity
-        shape = (height, width, self.channels) + ((2,) if what == "gradient" else ())
-        return (values / self.output_scale).reshape(shape)
+        return (values / self.output_scale).reshape((height, width, self.channels) + ((2,) * (what == "gradient")))
+
+    def render_file(self, model: nn.Module, path: Path, *, size: tuple[int, int] | None = None,
+                    what: What = "value", **sampling: Any) -> str:
+        """Render band by band straight into a PNG (:class:`~sirenkit.render.PngRows`): memory
+        holds one band of about a million pixels whatever the size. A derivative map's colour
+        scale needs every value first: the map is kept in float32 in memory where it is small and
+        in a temporary file beside ``path`` where it is not, then coloured band by band."""
+        if what not in WHATS:
+            raise ValueError(f"unknown quantity {what!r}; expected one of {', '.join(WHATS)}")
+        height, width = self.shape if size is None else (size[1], size[0])
+        if width < 1 or height < 1:
+            raise ValueError(f"render size must be positive, got {width}×{height}")
+        band = max(1, RENDER_BAND_PIXELS // width)
+        bands = [(first, min(first + band, height)) for first in range(0, height, band)]
+        check_memory(band * width * self._bytes_per_pixel(what), f"rendering the {what} in bands of {band} rows",
+                     "choose a smaller --size")
+        channels = {"value": 1 if self.channels == 1 else self.channels, "gradient": 1, "laplacian": 3}[what]
+        if what != "value":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            check_map_disk((height, width), path.parent)
+        show = tqdm(total=height, unit="row", desc=f"rendering {path.name}", disable=len(bands) < 8, leave=False)
+
+        def rows_of(first_stop: tuple[int, int]) -> np.ndarray:
+            rendered = self._rows(model, (height, width), what, first_stop)
+            show.update(first_stop[1] - first_stop[0])
+            if what == "gradient":
+                return gradient_magnitude_map(rendered, self.mode).astype(np.float32)
+            return laplacian_map(rendered, self.mode).astype(np.float32) if what == "laplacian" else rendered
+
+        def write(temporary: Path) -> None:
+            with open(temporary, "wb") as stream:
+                png = PngRows(stream, width, height, channels)
+                if what == "value":
+                    for rows in bands:
+                        png.write(to_png_array(rows_of(rows), what))
+                else:
+                    with map_store((height, width), path.parent) as values:
+                        stride = max(1, math.ceil(height * width / SCALE_SAMPLES))
+                        samples = []
+                        for first, stop in bands:
+                            values[first:stop] = rows_of((first, stop))
+                            offset = (-first * width) % stride  # every stride-th pixel of the whole map
+                            samples.append(np.asarray(values[first:stop]).reshape(-1)[offset::stride])
+                        scale = map_scale(np.concatenate(samples))
+                        for first, stop in bands:
+                            png.write(to_png_array(np.asarray(values[first:stop]), what, scale))
+                png.close()
+
+        try:
+            atomic_write_path(path, write)
+        finally:
+            show.close()
+        return f"{width}×{height} {what}"
 
     def measure(self, rendered: np.ndarray, signal: ImageSignal, *, final: bool = True) -> dict[str, Any]:
         metrics: dict[str, Any] = {"psnr": psnr(rendered, signal.pixels)}
@@ -184,6 +268,36 @@ class ImageKind(SignalKind):
             rendered = laplacian_map(rendered, self.mode)
         save_png(path, to_png_array(rendered, what))
         return f"{rendered.shape[1]}×{rendered.shape[0]} {what}"
+
+
+def check_map_disk(shape: tuple[int, int], folder: Path) -> bool:
+    """Whether a float32 map of ``shape`` goes to a temporary file in ``folder`` (it is larger
+    than :data:`MAP_IN_MEMORY_BYTES`); a ``ValueError`` where the disk there cannot hold it."""
+    size = shape[0] * shape[1] * 4
+    if size <= MAP_IN_MEMORY_BYTES:
+        return False
+    free = shutil.disk_usage(folder).free
+    if size > 0.9 * free:
+        raise ValueError(f"{folder}: rendering a {shape[1]}×{shape[0]} derivative map needs ~{size / 1e9:.1f} GB of "
+                         f"temporary disk space there, and {free / 1e9:.1f} GB are free; choose a smaller --size")
+    return True
+
+
+@contextmanager
+def map_store(shape: tuple[int, int], folder: Path) -> Iterator[np.ndarray]:
+    """A float32 array of ``shape``: in memory when small, else a memory map on an unnamed
+    temporary file in ``folder`` (the disk checked first), gone when the block ends."""
+    if not check_map_disk(shape, folder):
+        yield np.empty(shape, dtype=np.float32)
+        return
+    size = shape[0] * shape[1] * 4
+    with tempfile.TemporaryFile(dir=folder, prefix=".sirenkit-map.") as handle:
+        handle.truncate(size)
+        values = np.memmap(handle, dtype=np.float32, mode="r+", shape=shape)
+        try:
+            yield values
+        finally:
+            del values
 
 
 def finite_difference_maps(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
-from ..mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_components
+from ..mesh import extract_surface, render_mesh, save_mesh, supported_components
 from ..metrics import METRIC_SAMPLES, SURFACE_METRIC_CONVENTIONS, compare_meshes, surface_distances
 from ..pointcloud import PointCloud
 from ..render import save_png
@@ -188,7 +188,7 @@ class ShapeKind(SignalKind):
         """Marching cubes of the zero level set on a ``resolution³`` grid, in the input's
         coordinates. With ``support`` (input surface points in the normalised frame), pieces the
         data does not support are dropped (:func:`sirenkit.mesh.supported_components`)."""
-        vertices, faces, _ = marching_cubes(sdf_grid(model, resolution, bound=self.bound), bound=self.bound)
+        vertices, faces, _ = extract_surface(model, resolution, bound=self.bound)
         dropped = 0
         if support is not None:
             vertices, faces, dropped = supported_components(vertices, faces, support)
