@@ -8,6 +8,7 @@ channel. Coordinates are ``(t, y, x)``, each from -1 (first frame, top row, left
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,9 +246,12 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
     return np.round(np.clip(frames, 0, 1) * 255).astype(np.uint8)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:
-    """Write ``(T, H, W, C)`` frames in [0, 1] as MP4 (H.264, through imageio's ffmpeg) or GIF,
-    atomically. H.264 needs even sides: an odd last row or column is repeated for the MP4."""
+def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: float) -> Path:
+    """Write frames in [0, 1] (``(T, H, W, C)``, or any iterable of ``(H, W, C)`` frames) as MP4
+    (H.264, through imageio's ffmpeg) or GIF, atomically. An MP4 is written frame by frame as the
+    frames come, so an iterable of rendered frames never has to be held whole; a GIF's 8-bit
+    frames are collected first. H.264 needs even sides: an odd last row or column is repeated."""
+    import imageio.v2 as iio2
     import imageio.v3 as iio
 
     path = Path(path)
@@ -256,15 +260,25 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:
         raise ValueError(f"{path}: unsupported video format; expected one of {', '.join(VIDEO_OUT_FORMATS)}")
     if fps <= 0:
         raise ValueError(f"frame rate must be positive, got {fps}")
-    pixels = to_uint8(frames)
-    if pixels.shape[3] == 1:
-        pixels = np.repeat(pixels, 3, axis=3) if suffix == ".mp4" else pixels[..., 0]
+
+    def pixels_of(frame: np.ndarray) -> np.ndarray:
+        pixels = to_uint8(frame)
+        if pixels.shape[2] == 1:
+            pixels = np.repeat(pixels, 3, axis=2) if suffix == ".mp4" else pixels[..., 0]
+        if suffix == ".mp4":
+            pixels = np.pad(pixels, ((0, pixels.shape[0] % 2), (0, pixels.shape[1] % 2), (0, 0)), mode="edge")
+        return pixels
+
     if suffix == ".mp4":
-        pad = ((0, 0), (0, pixels.shape[1] % 2), (0, pixels.shape[2] % 2), (0, 0))
-        pixels = np.pad(pixels, pad, mode="edge")
-        atomic_write_path(path, lambda temporary: iio.imwrite(temporary, pixels, plugin="FFMPEG", fps=fps,
-                                                              codec="libx264", quality=8, macro_block_size=1))
+        def write(temporary: Path) -> None:
+            with iio2.get_writer(temporary, format="FFMPEG", fps=fps, codec="libx264", quality=8,
+                                 macro_block_size=1) as writer:
+                for frame in frames:
+                    writer.append_data(pixels_of(frame))  # type: ignore[attr-defined]
+
+        atomic_write_path(path, write)
     else:
+        pixels = np.stack([pixels_of(frame) for frame in frames])
         atomic_write_path(path, lambda temporary: iio.imwrite(temporary, pixels, extension=".gif",
                                                               duration=1000.0 / fps, loop=0))
     return path

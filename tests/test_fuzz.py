@@ -19,8 +19,8 @@ from PIL import Image
 
 from conftest import run_cli, smooth_image
 
-EXAMPLES = 24
-"""Cases per file kind: 12 kinds, about 300 cases in all."""
+EXAMPLES = 20
+"""Cases per file kind: 16 kinds, 320 cases in all."""
 
 
 def _valid_files(folder: Path) -> dict[str, Path]:
@@ -36,8 +36,10 @@ def _valid_files(folder: Path) -> dict[str, Path]:
     for suffix in ("png", "jpg", "gif"):
         files[suffix] = folder / f"photo.{suffix}"
         Image.fromarray(pixels).save(files[suffix])
-    files["wav"] = folder / "sound.wav"
-    soundfile.write(files["wav"], np.sin(np.linspace(0, 60, 800)).astype(np.float32), 8000)
+    tone = np.sin(np.linspace(0, 60, 800)).astype(np.float32)
+    for suffix in ("wav", "flac", "ogg"):
+        files[suffix] = folder / f"sound.{suffix}"
+        soundfile.write(files[suffix], tone, 8000)
     clip = np.stack([smooth_image(16, 16, 3, seed=s) for s in range(4)])
     files["mp4"] = folder / "clip.mp4"
     write_video(files["mp4"], clip, 10.0)
@@ -53,8 +55,9 @@ def _valid_files(folder: Path) -> dict[str, Path]:
     sphere = trimesh.creation.icosphere(subdivisions=1)
     files["obj"] = folder / "shape.obj"
     sphere.export(files["obj"])
-    files["ply"] = folder / "shape.ply"
-    sphere.export(files["ply"])
+    for suffix in ("ply", "off", "stl"):
+        files[suffix] = folder / f"shape.{suffix}"
+        sphere.export(files[suffix])
     run = folder / "run"
     fit_image("camera", size=8, network=NetworkConfig(2, 1, hidden_features=8, hidden_layers=1),
               train=TrainConfig(steps=2, compile=False), out=run, progress=False)
@@ -80,9 +83,11 @@ def _loaders() -> dict[str, Callable[[Path], object]]:
         return load(path.parent)
 
     return {"png": lambda p: load_image(p, size=8), "jpg": lambda p: load_image(p, size=8),
-            "gif": lambda p: load_image(p), "wav": load_audio, "mp4": lambda p: load_video(p, size=8),
-            "clip.gif": lambda p: load_video(p), "xyz": lambda p: load_point_cloud(p, samples=200),
-            "obj": lambda p: load_point_cloud(p, samples=200), "ply": lambda p: load_point_cloud(p, samples=200),
+            "gif": lambda p: load_image(p), "wav": load_audio, "flac": load_audio, "ogg": load_audio,
+            "mp4": lambda p: load_video(p, size=8), "clip.gif": lambda p: load_video(p),
+            "xyz": lambda p: load_point_cloud(p, samples=200), "obj": lambda p: load_point_cloud(p, samples=200),
+            "ply": lambda p: load_point_cloud(p, samples=200), "off": lambda p: load_point_cloud(p, samples=200),
+            "stl": lambda p: load_point_cloud(p, samples=200),
             "safetensors": model, "model.json": model, "checkpoint": load_checkpoint_file}
 
 

@@ -93,6 +93,38 @@ def test_a_moving_pattern_is_fitted_and_the_in_between_frames_follow_it():
     assert bigger.shape == (6, 24, 32, 3)
 
 
+def test_a_clip_rendered_to_a_file_is_streamed_frame_by_frame(tmp_path, monkeypatch):
+    """``sirenkit render`` to an MP4 holds one frame at a time: on a machine with too little
+    memory for the whole clip (refused in Python, with the hint) it is written, frame for frame
+    the clip rendered whole; a GIF, whose 8-bit frames are held, is the same too."""
+    import sirenkit as sk
+    import sirenkit.resources as resources
+
+    clip = VideoSignal(moving_blob(frames=4, height=8, width=10), 5.0, "blob")
+    train = TrainConfig(steps=3, compile=False, device="cpu")
+    fitted = fit_video(clip, network=video_network(clip, hidden_features=16, hidden_layers=2), train=train,
+                       progress=False)
+    frames, fps = render_video(fitted, fps=20.0, size=(40, 30))
+    assert frames.shape == (13, 30, 40, 3)
+    for suffix in (".mp4", ".gif"):
+        write_video(tmp_path / f"whole{suffix}", frames, fps)
+    streamed = sk.render(fitted, tmp_path / "streamed.mp4", fps=20.0, size=(40, 30))
+    assert streamed == "13 frames of 40×30 at 20 frames/s"
+    assert np.array_equal(iio.imread(tmp_path / "streamed.mp4", index=None),
+                          iio.imread(tmp_path / "whole.mp4", index=None))
+    sk.render(fitted, tmp_path / "streamed.gif", fps=20.0, size=(40, 30))
+    assert np.array_equal(iio.imread(tmp_path / "streamed.gif", index=None),
+                          iio.imread(tmp_path / "whole.gif", index=None))
+    monkeypatch.setattr(resources, "available_memory", lambda: 4 * 10**6)  # 13 float frames of 3200×3200 ≈ 1.2 GB
+    with pytest.raises(ValueError, match="write the clip to an MP4 with sirenkit render, which streams it"):
+        render_video(fitted, fps=20.0, size=(3200, 3200))
+    with pytest.raises(ValueError, match="or write an MP4, which is streamed"):
+        sk.render(fitted, tmp_path / "big.gif", size=(800, 800))
+    assert sk.render(fitted, tmp_path / "big.mp4", size=(200, 150)) == "4 frames of 200×150 at 5 frames/s"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "big.mp4", "streamed.gif", "streamed.mp4", "whole.gif", "whole.mp4"]
+
+
 TINY = ["--steps", "4", "--width", "16", "--layers", "2", "--device", "cpu", "--compile", "off", "-q"]
 
 

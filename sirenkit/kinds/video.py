@@ -7,6 +7,7 @@ rendering can be at any frame rate and size, since the network is continuous in 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, GridSamples, Problem
@@ -90,6 +92,16 @@ class VideoKind(SignalKind):
         the same span of time (or ``frames`` frames evenly spanning it, or the original frames'
         times when ``frames`` is a list of frame numbers), at ``size = (W', H')``; one frame
         evaluated at a time."""
+        times, fps, shape = self._sampling(fps, size, frames, bytes_per_frame_pixel=9 * self.channels,
+                                           advice="choose a lower --fps or a smaller --size, or write the clip "
+                                                  "to an MP4 with sirenkit render, which streams it")
+        return self._frames(model, times, shape), fps
+
+    def _sampling(self, fps: float | None, size: tuple[int, int] | None, frames: int | None, *,
+                  bytes_per_frame_pixel: int, advice: str) -> tuple[list[float], float, tuple[int, int]]:
+        """``(times, fps, (H, W))`` of a rendering (see :meth:`render`), its memory checked:
+        ``bytes_per_frame_pixel`` per pixel of every frame held, each frame's time, and one frame
+        being evaluated."""
         count, height, width = self.shape
         if fps is not None and fps <= 0:
             raise ValueError(f"frame rate must be positive, got {fps}")
@@ -100,15 +112,39 @@ class VideoKind(SignalKind):
             total = int(round((count - 1) * fps / self.fps)) + 1
         else:
             total = count
-        check_memory(total * shape[0] * shape[1] * 9 * self.channels + 16 * shape[0] * shape[1] * 3,
-                     f"rendering {total:,} frames of {shape[1]}×{shape[0]}", "choose a lower --fps or a smaller --size")
+        check_memory(total * (shape[0] * shape[1] * bytes_per_frame_pixel + 64) + 16 * shape[0] * shape[1] * 3,
+                     f"rendering {total:,} frames of {shape[1]}×{shape[0]}", advice)
         if frames is not None:
             times, fps = frame_times(frames), (fps or self.fps * (frames - 1) / max(count - 1, 1))
         elif fps is not None and fps != self.fps:
             times = frame_times(total, fps=fps, original=(count, self.fps))
         else:
             times, fps = frame_times(count), self.fps
-        return self._frames(model, times.tolist(), shape), float(fps)
+        return times.tolist(), float(fps), shape
+
+    def render_file(self, model: nn.Module, path: Path, *, fps: float | None = None,
+                    size: tuple[int, int] | None = None, frames: int | None = None, **sampling: Any) -> str:
+        """Render frame by frame into the file: an MP4 holds one frame in memory at a time, a GIF
+        its 8-bit frames (:func:`~sirenkit.video.write_video`)."""
+        if path.suffix.lower() not in self.suffixes:
+            raise ValueError(f"{path}: a video is written as {' or '.join(self.suffixes)}")
+        held = 0 if path.suffix.lower() == ".mp4" else self.channels
+        times, fps, shape = self._sampling(fps, size, frames, bytes_per_frame_pixel=held,
+                                           advice="choose a lower --fps or a smaller --size"
+                                                  + (", or write an MP4, which is streamed" if held else ""))
+        show = tqdm(total=len(times), unit="frame", desc=f"rendering {path.name}", disable=len(times) < 50,
+                    leave=False)
+
+        def each_frame() -> Iterator[np.ndarray]:
+            for moment in times:
+                yield self._frames(model, [moment], shape)[0]
+                show.update()
+
+        try:
+            write_video(path, each_frame(), fps)
+        finally:
+            show.close()
+        return f"{len(times)} frames of {shape[1]}×{shape[0]} at {fps:g} frames/s"
 
     def _frames(self, model: nn.Module, times: list[float], shape: tuple[int, int]) -> np.ndarray:
         out = []
