@@ -94,7 +94,8 @@ def training_options(default_steps: int | None = None) -> Callable:
                                      f"[default: the task's, {NetworkConfig.hidden_layers}]")),
         click.option("--omega", type=POSITIVE, default=None,
                      help=documented(NetworkConfig, "first_omega", "[default: the task's: 30 for images, shapes "
-                                                                   "and video, 1000 per second for audio]")),
+                                                                   "and video, 60 from gradients and for fusion, "
+                                                                   "1000 per second for audio]")),
         click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
                      help=documented(TrainConfig, "precision", TASKS_DEFAULT)),
         click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]),
@@ -297,13 +298,14 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
     solution of the same discrete problem.
     """
     from .image import load_image
-    from .tasks.poisson import Source, fit_poisson, poisson_train_config
+    from .tasks.poisson import Source, fit_poisson, poisson_network, poisson_train_config
 
     signal = load_image(source, size=size)
     given_by = cast(Source, derivative)
     out = options["out"] or default_out(f"poisson-{derivative}", source)
     train = train_config(options, defaults=poisson_train_config(given_by), out=out)
-    fitted = fit_poisson(signal, given_by, size=size, network=image_network_options(signal, options),
+    fitted = fit_poisson(signal, given_by, size=size,
+                         network=poisson_network(signal, options["model"], given_by, **network_settings(options)),
                          train=train, means=parse_floats(means, "--means"), segment_weight=segments,
                          box_weight=boxes, out=out,
                        resume=options["resume"], overwrite=options["overwrite"], progress=not options["quiet"])

@@ -242,3 +242,30 @@ def test_box_fluxes_obey_the_divergence_theorem():
     scale = data["integral"].abs().mean() * 2
     assert residual.abs().mean() < 0.02 * scale
     assert wrong.abs().mean() > 0.2 * scale
+
+
+def test_the_network_from_gradients_starts_at_twice_the_image_frequencies(tmp_path, capsys):
+    """From gradients (and for fusion) a SIREN's first ω0 defaults to POISSON_FIRST_OMEGA; from the
+    Laplacian and for the baselines it stays the image default; ``--omega`` still decides."""
+    import json
+
+    from sirenkit.tasks.poisson import POISSON_FIRST_OMEGA, poisson_network
+
+    from conftest import run_cli
+
+    signal = signal_of(smooth_image(12, 12, channels=1))
+    assert POISSON_FIRST_OMEGA == 60.0
+    assert poisson_network(signal).first_omega == POISSON_FIRST_OMEGA
+    assert poisson_network(signal, source="laplacian").first_omega == 30.0
+    assert poisson_network(signal, first_omega=12.0).first_omega == 12.0
+    assert poisson_network(signal, "tanh").model == "tanh"
+    tiny = ["--size", "12", "--steps", "2", "--width", "8", "--layers", "1", "--device", "cpu", "--compile", "off",
+            "-q"]
+    for argv, omega in ((["poisson", "camera", "--from", "gradient"], 60.0),
+                        (["poisson", "camera", "--from", "gradient", "--omega", "20"], 20.0),
+                        (["poisson", "camera", "--from", "laplacian"], 30.0),
+                        (["fuse", "camera", "brick", "--mode", "average", "--resize"], 60.0)):
+        out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        code, _, err = run_cli([*argv, *tiny, "--out", out], capsys)
+        assert code == 0, err
+        assert json.loads((out / "model.json").read_text())["network"]["first_omega"] == omega, argv

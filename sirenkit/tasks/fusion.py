@@ -26,7 +26,7 @@ from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..kinds import Fitted
 from ..kinds.image import ImageKind, finite_difference_maps
 from ..metrics import psnr, ssim
-from .poisson import MULTISCALE_WEIGHTS, align_constant, derivative_problem, poisson_train_config
+from .poisson import MULTISCALE_WEIGHTS, align_constant, derivative_problem, poisson_network, poisson_train_config
 
 Mode = Literal["average", "mixed", "clone"]
 MODES = ("average", "mixed", "clone")
@@ -159,7 +159,7 @@ def fuse_images(
                          original_shape=image_a.shape)
     kind = ImageKind.describe(signal)
     train = train or poisson_train_config("gradient")
-    network = network or kind.network(model, **dict(network_settings or {}))
+    network = network or poisson_network(signal, model, **dict(network_settings or {}))
     spacing = grid_spacing(signal.shape)
     classical = np.clip(set_mean(integrate_gradient(composite, spacing), reference, weights), 0, 1)
     settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,
