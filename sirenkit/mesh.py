@@ -9,7 +9,7 @@ coordinates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,7 +80,7 @@ def slab_planes(resolution: int) -> int:
 
 def sdf_slabs(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
               block: int | None = 8, band: float = 0.5, planes: int | None = None,
-              surfaces: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+              on_coarse: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """``Φ`` on a ``resolution³`` grid over ``[-bound, bound]³`` (indexed ``[x, y, z]``, float32),
     slab by slab along x: yields ``(first x index, values (n, R, R))``, ``planes`` planes at a time
     (default: :func:`slab_planes`). Consecutive slabs share their boundary plane, with the same
@@ -94,8 +94,9 @@ def sdf_slabs(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: i
     leaves a corner within half a diagonal of zero (0.5, the default). Elsewhere the values are
     the coarse grid's trilinear interpolation: right in sign, which is all marching cubes needs
     away from the surface. On the fitted bunny it evaluates 42 % of the points at 256³ and 17 % at
-    512³ (README). ``block=None`` evaluates every point. ``surfaces``, where given, receives the
-    number of coarse cells the level set crosses (before any slab), to size the mesh.
+    512³ (README). ``block=None`` evaluates every point. ``on_coarse``, where given, is called with
+    the number of coarse cells the level set crosses and the cells per side, before any slab is
+    evaluated (to size the mesh); small grids, evaluated whole, have no coarse grid and no call.
     """
     if resolution < 2:
         raise ValueError(f"the grid needs a resolution of at least 2, got {resolution}")
@@ -113,13 +114,11 @@ def sdf_slabs(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: i
                 coarse = np.concatenate([evaluate_planes(model, coarse_axis, start, min(start + step, cells + 1), chunk)
                                          for start in range(0, cells + 1, step)])
                 near, crossing = _near_cells(coarse, band * np.sqrt(3) * 2 * bound / cells)
-                if surfaces is not None:
-                    surfaces.append(int(crossing.sum()))
+                if on_coarse is not None:
+                    on_coarse(int(crossing.sum()), cells)
                 owner = np.minimum(np.arange(resolution) * cells // (resolution - 1), cells - 1)  # fine → cell
                 weights = _linear_weights(resolution, cells + 1)
                 coarse_tensor = torch.from_numpy(coarse)
-            elif surfaces is not None:
-                surfaces.append(resolution**2)  # small grids: a bound, not an estimate
             previous = None
             first = 0
             while True:
@@ -167,8 +166,6 @@ def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: in
              block: int | None = 8, band: float = 0.5) -> np.ndarray:
     """``Φ`` on a whole ``resolution³`` grid (:func:`sdf_slabs` joined), indexed ``[x, y, z]``,
     float32; its memory is checked first. :func:`extract_surface` meshes without holding it."""
-    if resolution < 2:
-        raise ValueError(f"the grid needs a resolution of at least 2, got {resolution}")
     check_grid_memory(resolution)
     values = np.empty((resolution,) * 3, dtype=np.float32)
     for first, slab in sdf_slabs(model, resolution, bound=bound, chunk=chunk, block=block, band=band):
@@ -235,24 +232,24 @@ def extract_surface(model: nn.Module, resolution: int, *, bound: float = 1.0, le
     from the coarse grid and checked against memory before any slab is evaluated."""
     from .resources import available_memory, check_memory, release_free_memory
 
-    surfaces: list[int] = []
+    def check_mesh_size(crossing: int, cells: int) -> None:
+        expected = int(2.5 * crossing * ((resolution - 1) / cells) ** 2)  # fine cells per coarse one: block²
+        available = available_memory()
+        largest = resolution if available is None else int(
+            resolution * (0.8 * available / max(expected * MESH_BYTES_PER_FACE, 1)) ** 0.5)
+        check_memory(expected * MESH_BYTES_PER_FACE, f"the mesh at {resolution}³ (~{expected:,} faces)",
+                     f"use --resolution {min(largest, resolution - 1)} or less", available=available)
+
     low, high = np.inf, -np.inf
     pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     boundaries = []
     for first, values in sdf_slabs(model, resolution, bound=bound, chunk=chunk, block=block, planes=planes,
-                                   surfaces=surfaces):
-        if first == 0 and block and surfaces[0] < resolution**2:
-            scale = ((resolution - 1) / max((resolution - 1) // block, 1)) ** 2
-            expected = int(2.5 * surfaces[0] * scale)
-            available = available_memory()
-            largest = resolution if available is None else int(
-                resolution * (0.8 * available / max(expected * MESH_BYTES_PER_FACE, 1)) ** 0.5)
-            check_memory(expected * MESH_BYTES_PER_FACE, f"the mesh at {resolution}³ (~{expected:,} faces)",
-                         f"use --resolution {min(largest, resolution - 1)} or less", available=available)
-        low, high = min(low, float(values.min())), max(high, float(values.max()))
+                                   on_coarse=check_mesh_size):
+        slab_low, slab_high = float(values.min()), float(values.max())
+        low, high = min(low, slab_low), max(high, slab_high)
         if first:
             boundaries.append(first)
-        if values.min() < level < values.max():
+        if slab_low < level < slab_high:
             vertices, faces, normals = _cubes(values, level)
             vertices[:, 0] += first
             pieces.append((vertices, faces, normals))

@@ -138,14 +138,20 @@ class ImageKind(SignalKind):
         original covered. ``value``: ``(H, W, C)`` intensities, clipped to [0, 1] unless ``clip`` is
         false; ``gradient``: ``(H, W, C, 2)`` in intensity per coordinate unit; ``laplacian``:
         ``(H, W, C)``."""
+        height, width = self._render_shape(size, what)
+        check_memory(height * width * self._bytes_per_pixel(what), f"rendering the {what} at {width}×{height}",
+                     "choose a smaller --size, or write it to a file with sirenkit render, which streams it")
+        return self._rows(model, (height, width), what, (0, height), clip=clip, chunk_size=chunk_size)
+
+    def _render_shape(self, size: tuple[int, int] | None, what: What) -> tuple[int, int]:
+        """``(H, W)`` of a rendering at ``size = (W, H)`` (the original's by default); a
+        ``ValueError`` for an unknown quantity or a size below one pixel."""
         if what not in WHATS:
             raise ValueError(f"unknown quantity {what!r}; expected one of {', '.join(WHATS)}")
         height, width = self.shape if size is None else (size[1], size[0])
         if width < 1 or height < 1:
             raise ValueError(f"render size must be positive, got {width}×{height}")
-        check_memory(height * width * self._bytes_per_pixel(what), f"rendering the {what} at {width}×{height}",
-                     "choose a smaller --size, or write it to a file with sirenkit render, which streams it")
-        return self._rows(model, (height, width), what, (0, height), clip=clip, chunk_size=chunk_size)
+        return height, width
 
     def _bytes_per_pixel(self, what: What) -> int:
         """Memory a rendered pixel takes: coordinates, the network's outputs and their float copies."""
@@ -168,11 +174,7 @@ class ImageKind(SignalKind):
         holds one band of about a million pixels whatever the size. A derivative map's colour
         scale needs every value first: the map is kept in float32 in memory where it is small and
         in a temporary file beside ``path`` where it is not, then coloured band by band."""
-        if what not in WHATS:
-            raise ValueError(f"unknown quantity {what!r}; expected one of {', '.join(WHATS)}")
-        height, width = self.shape if size is None else (size[1], size[0])
-        if width < 1 or height < 1:
-            raise ValueError(f"render size must be positive, got {width}×{height}")
+        height, width = self._render_shape(size, what)
         band = max(1, RENDER_BAND_PIXELS // width)
         bands = [(first, min(first + band, height)) for first in range(0, height, band)]
         check_memory(band * width * self._bytes_per_pixel(what), f"rendering the {what} in bands of {band} rows",

@@ -126,8 +126,6 @@ class VideoKind(SignalKind):
                     size: tuple[int, int] | None = None, frames: int | None = None, **sampling: Any) -> str:
         """Render frame by frame into the file: an MP4 holds one frame in memory at a time, a GIF
         its 8-bit frames (:func:`~sirenkit.video.write_video`)."""
-        if path.suffix.lower() not in self.suffixes:
-            raise ValueError(f"{path}: a video is written as {' or '.join(self.suffixes)}")
         held = 0 if path.suffix.lower() == ".mp4" else self.channels
         times, fps, shape = self._sampling(fps, size, frames, bytes_per_frame_pixel=held,
                                            advice="choose a lower --fps or a smaller --size"
