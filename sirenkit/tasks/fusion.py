@@ -26,7 +26,7 @@ from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..kinds import Fitted
 from ..kinds.image import ImageKind, finite_difference_maps
 from ..metrics import psnr, ssim
-from .poisson import MULTISCALE_WEIGHTS, align_constant, derivative_problem, poisson_network, poisson_train_config
+from .poisson import FUSION_SEGMENT_WEIGHT, align_constant, derivative_problem, poisson_network, poisson_train_config
 
 Mode = Literal["average", "mixed", "clone"]
 MODES = ("average", "mixed", "clone")
@@ -118,7 +118,7 @@ def fuse_images(
     network_settings: Mapping[str, Any] | None = None,
     train: TrainConfig | None = None,
     model: str = "siren",
-    segment_weight: float = MULTISCALE_WEIGHTS["gradient"],
+    segment_weight: float = FUSION_SEGMENT_WEIGHT,
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
