@@ -129,6 +129,11 @@ class TrainConfig:
     """Clip the norm of the weight gradient to this value; ``None`` does not clip."""
     divergence_factor: float = 1e4
     """Stop when the loss exceeds this factor times the first step's loss."""
+    stall_check: int = 0
+    """At this step (0: never), a fit whose loss over the last steps is still within
+    ``sirenkit.training.STALL_GAIN_DB`` of its problem's baseline (the loss of the best constant,
+    for a problem that states one in ``metadata["baseline_loss"]``) has stalled at too high a
+    learning rate: the rest of the run goes on at ``STALL_LR_FACTOR`` of the schedule."""
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -144,6 +149,8 @@ class TrainConfig:
             raise ValueError(f"divergence_factor must be a finite number above 1, got {self.divergence_factor}")
         if not 0 <= self.final_lr_fraction <= 1:
             raise ValueError(f"final_lr_fraction must be between 0 and 1, got {self.final_lr_fraction}")
+        if self.stall_check < 0:
+            raise ValueError(f"stall_check must be 0 or more, got {self.stall_check}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
         if self.batch_size is not None and self.batch_size < 1:

@@ -84,6 +84,7 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[
         "compiled": result.compiled,
         "precision": result.precision,
         "stopped_by": result.stopped_by,
+        **({"stalled_at": result.stalled_at} if result.stalled_at is not None else {}),
     }
 
 

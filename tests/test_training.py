@@ -497,3 +497,58 @@ def test_a_target_past_what_an_8_bit_file_can_show_is_refused():
     signal = tiny_signal(8, 8)
     with pytest.raises(ValueError, match=r"more psnr than an image's written result can show \(58\.92\)"):
         sk.fit_image(signal, network=small_network(signal), train=TrainConfig(steps=5, until=70.0), progress=False)
+
+
+def problem_with_baseline(signal, baseline):
+    """``tiny_problem`` stating ``baseline`` as the loss of the best constant."""
+    plain = tiny_problem(signal)
+    return Problem(plain.constraints, metadata={"baseline_loss": baseline})
+
+
+@pytest.mark.parametrize("baseline, stalls", [(1e9, False), (1e-9, True), (None, False)])
+def test_the_stall_check_lowers_the_rate_only_for_a_fit_still_near_its_baseline(baseline, stalls):
+    """At ``stall_check`` a fit whose recent loss is within 2 dB of the best constant's goes on at
+    0.3 of the schedule (a baseline of 1e-9 is always out of reach, 1e9 always beaten); a problem
+    without a baseline is never checked."""
+    from sirenkit.training import STALL_LR_FACTOR
+
+    signal = tiny_signal()
+    config = TrainConfig(steps=40, learning_rate=1e-3, compile=False, log_every=1, stall_check=20)
+    problem = problem_with_baseline(signal, baseline) if baseline is not None else tiny_problem(signal)
+    result = fit(build_network(small_network(signal), seed=0), problem, config, progress=False)
+    assert result.stalled_at == (20 if stalls else None)
+    for row in result.history:  # a row's lr is the rate its step ran at (step - 1, 0-based)
+        scale = STALL_LR_FACTOR if stalls and row["step"] > 20 else 1.0
+        assert row["lr"] == pytest.approx(scale * learning_rate(row["step"] - 1, config))
+
+
+def test_a_run_resumed_after_its_stall_check_keeps_the_lowered_rate(tmp_path):
+    signal = tiny_signal()
+    network = small_network(signal)
+    problem = problem_with_baseline(signal, 1e-9)
+    config = TrainConfig(steps=30, compile=False, checkpoint_every=10, log_every=5, stall_check=5)
+    straight = fit(build_network(network, seed=0), problem, config, network_config=network, progress=False)
+
+    def interrupt(row):
+        if row["step"] == 10:
+            os.kill(os.getpid(), signals.SIGINT)
+
+    with pytest.raises(TrainingInterrupted):
+        fit(build_network(network, seed=0), problem, config, network_config=network, checkpoint_dir=tmp_path,
+            progress=False, on_log=interrupt)
+    resumed = fit(build_network(network, seed=1), problem, config, network_config=network, checkpoint_dir=tmp_path,
+                  resume=True, progress=False)
+    assert resumed.stalled_at == straight.stalled_at == 5
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_the_image_problem_states_the_loss_of_its_best_constant():
+    """The baseline of the image recipe's stall check: each channel's variance in network units,
+    which is the loss of a network that outputs each channel's mean."""
+    from sirenkit.kinds.image import ImageKind
+
+    signal = tiny_signal(channels=3)
+    problem = ImageKind.describe(signal).problem(signal, batch_size=None, device=torch.device("cpu"))
+    targets = signal.pixels.reshape(-1, 3).astype(np.float64) * 2 - 1
+    assert problem.metadata["baseline_loss"] == pytest.approx(((targets - targets.mean(0)) ** 2).mean(), rel=1e-5)
