@@ -8,7 +8,7 @@ A float32-only machine (AVX2, no AVX-512) runs float32 about 1.5× slower than a
 budget of 360 s on the Xeon stands for the default 540 s there.
 
     python benchmarks/derivatives.py [--photos camera,astronaut,...] [--held-out terrier,...]
-        [--source gradient] [--size 256] [--time 540] [--precision float32] [--json out.json]
+        [--source gradient] [--size 256] [--time 540] [--precision float32] [--json out.json] [--out runs/]
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ HELD_OUT = ("../shared/data/yorkshire_terrier.jpg", "immunohistochemistry", "gra
 """Photos it was checked on afterwards, never used to choose a setting (grass replaced gravel)."""
 
 
-def one_photo(photo: str, *, source: str, size: int, budget: float, precision: str, steps: int | None) -> dict:
+def one_photo(photo: str, *, source: str, size: int, budget: float, precision: str, steps: int | None,
+              out: Path | None = None) -> dict:
     from sirenkit.image import load_image
     from sirenkit.tasks.poisson import fit_poisson, poisson_train_config
 
@@ -42,7 +43,8 @@ def one_photo(photo: str, *, source: str, size: int, budget: float, precision: s
     if steps is not None:
         train = replace(train, steps=steps)
     started = time.perf_counter()
-    fitted = fit_poisson(signal, source, train=train, progress=False)  # type: ignore[arg-type]
+    run = out / f"{Path(photo).stem}-{source}" if out is not None else None
+    fitted = fit_poisson(signal, source, train=train, progress=False, out=run, overwrite=True)  # type: ignore[arg-type]
     metrics = fitted.metrics
     return {"photo": Path(photo).name, "shape": f"{signal.shape[1]}×{signal.shape[0]}", "channels": signal.channels,
             "source": source, "precision": metrics["precision"], "budget": budget, "steps": metrics["steps"],
@@ -60,6 +62,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="At most this many steps (default: the recipe's).")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="Write each photo's run folder (figure, reconstruction, metrics) under this folder.")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -71,7 +75,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for role, photo in sets:
         row = one_photo(photo, source=args.source, size=args.size, budget=args.time, precision=args.precision,
-                        steps=args.steps) | {"set": role}
+                        steps=args.steps, out=args.out) | {"set": role}
         rows.append(row)
         mark = "" if row["psnr"] >= 30 or args.source != "gradient" else " (below 30)"
         print(f"| {row['photo']} | {role} | {row['shape']}, {row['channels']} ch | {row['source']} | "

@@ -285,7 +285,7 @@ def network_settings(options: dict[str, Any]) -> dict[str, Any]:
                    "aligning to the ground truth.")
 @click.option("--segments", type=NON_NEGATIVE, default=None,
               help="--from gradient: weight of the multiscale constraint, line integrals of the gradient; "
-                   "0 turns it off [default: 0.1].")
+                   "0 turns it off [default: 1].")
 @click.option("--boxes", type=NON_NEGATIVE, default=None,
               help="--from laplacian: weight of the multiscale constraint, fluxes of the gradient through "
                    "boxes; 0 turns it off [default: 0.0001].")
