@@ -26,10 +26,14 @@ from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..kinds import Fitted
 from ..kinds.image import ImageKind, finite_difference_maps
 from ..metrics import psnr, ssim
-from .poisson import FUSION_SEGMENT_WEIGHT, align_constant, derivative_problem, poisson_network, poisson_train_config
+from .poisson import align_constant, derivative_problem, poisson_network, poisson_train_config
 
 Mode = Literal["average", "mixed", "clone"]
 MODES = ("average", "mixed", "clone")
+
+FUSION_SEGMENT_WEIGHT = 0.01
+"""The line integrals' weight for fusion, whose composite field is not the gradient of any image:
+the weight fusion's figures were measured with (the Poisson default, 1, is untried there)."""
 
 
 def _matching_channels(a: ImageSignal, b: ImageSignal) -> tuple[np.ndarray, np.ndarray, str]:

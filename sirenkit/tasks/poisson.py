@@ -35,10 +35,6 @@ the weight matters: 0.01 / 0.1 / 1 gave grass 28.6 / 31.8 / 40.7 dB and camera 3
 40.7 dB (1,500 float32 steps); with the trapezoid rule it made no difference (grass 28.3 dB at
 0.01 and 0.1)."""
 
-FUSION_SEGMENT_WEIGHT = 0.01
-"""The line integrals' weight for fusion, whose composite field is not the gradient of any image:
-the weight fusion's figures were measured with (the Poisson default, 1, is untried there)."""
-
 Source = Literal["gradient", "laplacian"]
 SOURCES = ("gradient", "laplacian")
 
