@@ -19,7 +19,7 @@ from typing import Any, cast
 import click
 
 from .config import MODEL_NAMES, NetworkConfig, TrainConfig, field_docs, replace
-from .families import model_names
+from .families import FAMILIES, model_names
 from .kinds.shape import SdfConfig
 from .metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
 from .tasks.fusion import MODES, Mode
@@ -93,9 +93,18 @@ def training_options(default_steps: int | None = None) -> Callable:
                      help=documented(NetworkConfig, "hidden_layers",
                                      f"[default: the task's, {NetworkConfig.hidden_layers}]")),
         click.option("--omega", type=POSITIVE, default=None,
-                     help=documented(NetworkConfig, "first_omega", "[default: the task's: 30 for images, shapes "
+                     help=documented(NetworkConfig, "first_omega", "Other families: their frequency (WIRE's ω0, "
+                                                                   "Gauss's s, rff's σ); refused by those without one. "
+                                                                   "[default: the task's: 30 for images, shapes "
                                                                    "and video, 60 from gradients and for fusion, "
                                                                    "1000 per second for audio]")),
+        click.option("--bias-scale", type=POSITIVE, default=None,
+                     help=documented(NetworkConfig, "first_bias_scale",
+                                     f"[default: {NetworkConfig.first_bias_scale:g}]")),
+        click.option("--table-size", type=click.IntRange(min=1), default=None,
+                     help=documented(NetworkConfig, "grid_table_size", f"[default: {NetworkConfig.grid_table_size}]")),
+        click.option("--grid-nodes", type=click.IntRange(min=2), default=None,
+                     help=documented(NetworkConfig, "grid_resolution", "[default: one per sample]")),
         click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
                      help=documented(TrainConfig, "precision", TASKS_DEFAULT)),
         click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]),
@@ -268,9 +277,27 @@ def image_network_options(signal, options: dict[str, Any]):
     return image_network(signal, options["model"], **network_settings(options))
 
 
-def network_settings(options: dict[str, Any]) -> dict[str, Any]:
-    """The network options given on the command line; the rest stay the task's defaults."""
-    given = {"hidden_features": options["width"], "hidden_layers": options["layers"], "first_omega": options["omega"]}
+FAMILY_OPTIONS = {"bias_scale": "first_bias_scale", "table_size": "grid_table_size", "grid_nodes": "grid_resolution"}
+"""Command-line options that set one family's own setting, and the setting."""
+
+
+def network_settings(options: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+    """The network options given on the command line; the rest stay the task's defaults.
+    ``--omega`` sets the family's frequency (:attr:`~sirenkit.families.NetworkFamily.frequency`);
+    an option that belongs to another family is a ``ValueError``."""
+    family = FAMILIES[model or options["model"]]
+    given = {"hidden_features": options["width"], "hidden_layers": options["layers"]}
+    if options["omega"] is not None:
+        if family.frequency is None:
+            raise ValueError(f"--omega does not apply to a {family.name} network: it has no frequency to set")
+        given[family.frequency] = options["omega"]
+    for option, setting in FAMILY_OPTIONS.items():
+        if options.get(option) is not None:
+            if setting not in family.settings:
+                flag = "--" + option.replace("_", "-")
+                raise ValueError(f"{flag} does not apply to a {family.name} network; it sets {setting}, a setting "
+                                 f"of {', '.join(f.name for f in FAMILIES.values() if setting in f.settings)}")
+            given[setting] = options[option]
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -395,13 +422,16 @@ def render_command(run: Path, out: Path, size: str | None, what: str | None, rat
 @click.argument("source")
 @size_option(default=COMPARE_SIZE)
 @training_options()
-@click.option("--models", default=",".join(MODEL_NAMES), help="Comma-separated models to compare.")
+@click.option("--models", default=",".join(MODEL_NAMES),
+              help=f"Comma-separated models to compare, of {', '.join(model_names())} [default: SIREN and the "
+                   f"paper's baselines].")
 def compare_command(source: str, size: int | None, models: str, **options: Any) -> None:
-    """Fit SIREN and the baselines with the same parameter budget and steps.
+    """Fit SIREN and other networks with the same parameter budget and steps.
 
     Writes one run folder per model, comparison.png (rows = models; columns = image, gradient,
-    Laplacian) and comparison.json, and prints the PSNR table. --width sets SIREN's width;
-    the baselines get the width that matches its parameter count.
+    Laplacian) and comparison.json, and prints the PSNR table. --width sets SIREN's width; the
+    others get the size that matches its parameter count (the hidden width; a hash grid's table
+    size, a dense grid's nodes).
     """
     from .image import load_image
     from .tasks.image import compare_models, comparison_row
@@ -414,13 +444,13 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     fits = compare_models(
         signal, models=names, train=replace(train_config(options, defaults=image_recipe(signal, options)),
                                             checkpoint_every=0),
-        network_settings=network_settings(options), out=out, overwrite=options["overwrite"],
+        network_settings=network_settings(options, "siren"), out=out, overwrite=options["overwrite"],
         progress=not options["quiet"],
     )
-    click.echo(f"{'model':<8} {'width':>5} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
+    click.echo(f"{'model':<9} {'width':>5} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
     for row in map(comparison_row, fits):
         ssim_text = f"{row['ssim']:.3f}" if row["ssim"] is not None else "-"
-        click.echo(f"{row['model']:<8} {row['hidden_features']:>5} {row['parameters']:>8} "
+        click.echo(f"{row['model']:<9} {row['hidden_features']:>5} {row['parameters']:>8} "
                    f"{row['psnr']:>8.2f} {ssim_text:>6} {row['seconds']:>8.1f}")
     click.echo(str(out / "comparison.png"))
 

@@ -59,7 +59,16 @@ def width_for_budget(config: NetworkConfig, parameters: int) -> int:
     return below if abs(count(below) - parameters) < abs(count(low) - parameters) else low
 
 
+def network_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:
+    """``config`` resized to about ``parameters`` parameters: by the family's own rule where it
+    has one (a hash grid's table size, a dense grid's resolution), by the hidden width otherwise."""
+    family = get_family(config.model)
+    if family.for_budget is not None:
+        return family.for_budget(config, parameters)
+    return dataclasses.replace(config, hidden_features=width_for_budget(config, parameters))
+
+
 __all__ = [
     "MLP", "FourierFeatures", "PositionalEncoding", "Siren", "build_network", "count_parameters", "first_layer",
-    "nyquist_frequencies", "parameter_count", "width_for_budget",
+    "network_for_budget", "nyquist_frequencies", "parameter_count", "width_for_budget",
 ]

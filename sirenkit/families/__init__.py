@@ -19,9 +19,9 @@ A new family is one module: build an ``nn.Module`` whose ``config`` attribute is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, overload
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import torch
 from torch import nn
@@ -90,6 +90,18 @@ class NetworkFamily:
     """Whether ``precision="auto"`` may run the hidden layers in bfloat16 where the hardware has it."""
     parameter_count: Callable[[NetworkConfig], int] | None = None
     """Parameters of a configuration; ``None`` counts those of a network built on the meta device."""
+    frequency: str | None = None
+    """The :class:`~sirenkit.config.NetworkConfig` setting that plays ω0's part (``--omega``): the
+    first layer's ω0 of a SIREN, a Gaussian's bandwidth, ...; ``None`` where there is none."""
+    settings: tuple[str, ...] = ()
+    """The family's own :class:`~sirenkit.config.NetworkConfig` settings besides its frequency,
+    which mean nothing to other families (a command line refuses them there)."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of :class:`~sirenkit.config.NetworkConfig` that the family's authors chose and a
+    task's defaults should not override (a hash grid's small MLP); a user's settings still do."""
+    for_budget: Callable[[NetworkConfig, int], NetworkConfig] | None = None
+    """The configuration of about the given number of parameters; ``None``: the hidden width that
+    gives it (:func:`sirenkit.network.width_for_budget`)."""
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():
@@ -156,6 +168,8 @@ def model_names() -> tuple[str, ...]:
 # the built-in families register themselves, SIREN first
 from . import siren  # noqa: E402,F401,I001
 from . import mlp  # noqa: E402,F401
+from . import finer, gauss, wire  # noqa: E402,F401
+from . import grids  # noqa: E402,F401
 
 __all__ = [
     "FAMILIES", "DerivativeEngine", "Linears", "NetworkFamily", "family_of", "get_family", "model_names",

@@ -107,11 +107,13 @@ class MLP(nn.Module):
 
 PIECEWISE_LINEAR = "are zero almost everywhere (it is piecewise linear)"
 
-for _name, _summary in (
-    ("relu", "ReLU MLP (the paper's baseline)"),
-    ("relu-pe", "ReLU MLP on NeRF-style positional encoding"),
-    ("rff", "ReLU MLP on Gaussian random Fourier features (Tancik et al. 2020)"),
+for _name, _summary, _frequency, _settings in (
+    ("relu", "ReLU MLP (the paper's baseline)", None, ()),
+    ("relu-pe", "ReLU MLP on NeRF-style positional encoding", None, ("pe_frequencies",)),
+    ("rff", "ReLU MLP on Gaussian random Fourier features (Tancik et al. 2020)", "rff_scale",
+     ("rff_features", "rff_seed")),
 ):
     register_family(NetworkFamily(_name, build=MLP, summary=_summary, second_derivatives=False,
-                                  why_no_second_derivatives=PIECEWISE_LINEAR))
+                                  why_no_second_derivatives=PIECEWISE_LINEAR, frequency=_frequency,
+                                  settings=_settings))
 register_family(NetworkFamily("tanh", build=MLP, summary="tanh MLP (the paper's baseline)"))

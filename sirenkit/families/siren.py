@@ -14,7 +14,9 @@ Jacobian columns ``J_i = ∂h/∂x_i`` and one stream per requested second-order
 
 The value, Jacobian and second-order streams share each weight matrix and are stacked into one
 matrix product per layer; reverse-mode autograd through this forward pass gives the weight
-gradients in one backward pass. Only what is asked for is computed.
+gradients in one backward pass. Only what is asked for is computed. Nothing in it is particular to
+the sine but ``σ' = ω0 c`` and ``σ'' = −ω0² s``: any MLP whose activations give their first two
+derivatives (:class:`ClosedFormNetwork`: FINER and Gauss too) runs through the same engine.
 
 When only the Jacobian is asked for, the adjoint (reverse) pass is written out instead: after the
 forward pass, ``g_L = W_out ⊙ ω0 c_L`` and ``g_(l−1) = (g_l W_l) ⊙ ω0 c_(l−1)``, then
@@ -31,7 +33,7 @@ import functools
 import math
 import operator
 from collections.abc import Iterable
-from typing import cast
+from typing import NamedTuple, Protocol, cast
 
 import torch
 from torch import nn
@@ -39,6 +41,25 @@ from torch import nn
 from ..config import NetworkConfig
 from ..derivatives import Derivatives
 from . import Linears, NetworkFamily, register_family
+
+
+class Activation(NamedTuple):
+    """An activation ``σ(z)`` and, where asked for, ``σ'(z)`` and ``σ''(z)``, elementwise."""
+
+    value: torch.Tensor
+    first: torch.Tensor | None = None
+    second: torch.Tensor | None = None
+
+
+class ClosedFormNetwork(Protocol):
+    """What the closed-form engine needs of a network: an MLP ``h_l = σ_l(W_l h_(l−1) + b_l)``
+    with a linear output, whose activations give their first two derivatives (SIREN, FINER,
+    Gauss)."""
+
+    layers: Linears
+    output: nn.Linear
+
+    def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation: ...
 
 
 class Siren(nn.Module):
@@ -81,6 +102,17 @@ class Siren(nn.Module):
         """ω0 of each sine layer, first to last."""
         return [self.first_omega] + [self.hidden_omega] * (len(self.layers) - 1)
 
+    def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
+        """``sin(ω z)`` of layer ``index`` at ``z = pre`` and, up to ``order``, its derivatives
+        ``ω cos(ω z)`` and ``−ω² sin(ω z)`` (the closed-form engine's interface)."""
+        omega = self.first_omega if index == 0 else self.hidden_omega
+        phase = omega * pre
+        sine = torch.sin(phase)
+        if order == 0:
+            return Activation(sine)
+        first = omega * torch.cos(phase)
+        return Activation(sine, first, -(omega * omega) * sine if order > 1 else None)
+
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """``coords: (..., d)`` in [-1, 1] → ``(..., out_features)``."""
         hidden = torch.sin(self.first_omega * first_layer(self.layers[0], coords))
@@ -102,20 +134,22 @@ def first_layer(layer: nn.Linear, coords: torch.Tensor) -> torch.Tensor:
     return layer(coords)
 
 
-def adjoint_derivatives(model: Siren, coords: torch.Tensor, *, jacobian: bool = True) -> Derivatives:
-    """Value and Jacobian of a SIREN by its written-out adjoint pass (see module docstring)."""
-    hidden, cosines = coords, []
-    for index, (omega, layer) in enumerate(zip(model.omegas(), model.layers)):
-        phase = omega * (first_layer(layer, hidden) if index == 0 else layer(hidden))
-        hidden = torch.sin(phase)
+def adjoint_derivatives(model: ClosedFormNetwork, coords: torch.Tensor, *, jacobian: bool = True) -> Derivatives:
+    """Value and Jacobian by the written-out adjoint pass (see module docstring)."""
+    hidden, slopes = coords, []
+    for index, layer in enumerate(model.layers):
+        pre = first_layer(layer, hidden) if index == 0 else layer(hidden)
+        activation = model.activate(index, pre, 1 if jacobian else 0)
+        hidden = activation.value
         if jacobian:
-            cosines.append(omega * torch.cos(phase))  # (N, n)
+            assert activation.first is not None
+            slopes.append(activation.first)  # (N, n): σ'(z)
     value = model.output(hidden)
     if not jacobian:
         return Derivatives(value=value)
-    adjoint = cosines[-1][None] * model.output.weight[:, None, :]  # (m, N, n): ∂y_k/∂z_L
-    for layer, cosine in zip(reversed(model.layers[1:]), reversed(cosines[:-1])):
-        adjoint = (adjoint @ layer.weight) * cosine  # ∂y_k/∂z_(l-1)
+    adjoint = slopes[-1][None] * model.output.weight[:, None, :]  # (m, N, n): ∂y_k/∂z_L
+    for layer, slope in zip(reversed(model.layers[1:]), reversed(slopes[:-1])):
+        adjoint = (adjoint @ layer.weight) * slope  # ∂y_k/∂z_(l-1)
     jac = adjoint @ model.layers[0].weight  # (m, N, d)
     return Derivatives(value=value, jacobian=jac.permute(1, 0, 2))
 
@@ -134,7 +168,7 @@ def _second_order_groups(
 
 
 def forward_derivatives(
-    model: Siren,
+    model: ClosedFormNetwork,
     coords: torch.Tensor,
     *,
     jacobian: bool = False,
@@ -142,14 +176,16 @@ def forward_derivatives(
     hessian: bool = False,
     axes: tuple[int, ...] | None = None,
 ) -> Derivatives:
-    """Closed-form forward propagation of derivatives through a SIREN (see module docstring)."""
+    """Closed-form forward propagation of derivatives (see module docstring): with ``σ'`` and
+    ``σ''`` of each layer's activation, ``J_h = σ' ⊙ J_z`` and ``S_h = σ' ⊙ S_z + σ'' ⊙ Σ J_z,i J_z,j``."""
     points, dims = coords.shape
     axes = tuple(range(dims)) if axes is None else axes
     groups, hessian_pairs = _second_order_groups(dims, laplacian, hessian, axes)
     first_order = jacobian or bool(groups)
+    order = 2 if groups else 1 if first_order else 0
 
     stack: torch.Tensor | None = None  # (1 + d + k, N, n): value, Jacobian columns, second-order
-    for index, (omega, layer) in enumerate(zip(model.omegas(), model.layers)):
+    for index, layer in enumerate(model.layers):
         if index == 0:
             pre = first_layer(layer, coords)  # (N, n)
             jac_z = layer.weight.T[:, None, :]  # (d, 1, n): the same for every point
@@ -160,20 +196,20 @@ def forward_derivatives(
             pre = mixed[0] + layer.bias
             jac_z = mixed[1 : 1 + dims]
             second_z = mixed[1 + dims :]
-        phase = omega * pre
-        sine = torch.sin(phase)
+        activation = model.activate(index, pre, order)
         if not first_order:
-            stack = sine[None]
+            stack = activation.value[None]
             continue
-        cosine_term = omega * torch.cos(phase)  # (N, n)
-        streams = [sine[None], cosine_term * jac_z]
+        slope = activation.first  # (N, n)
+        assert slope is not None
+        streams = [activation.value[None], slope * jac_z]
         if groups:
-            sine_term = (omega * omega) * sine
+            assert activation.second is not None
             quadratic = torch.stack(
                 [tensor_sum(jac_z[i] * jac_z[j] for i, j in group) for group in groups]
             )  # (k, ·, n)
-            curvature = -sine_term * quadratic
-            streams.append(curvature if second_z is None else cosine_term * second_z + curvature)
+            curvature = activation.second * quadratic
+            streams.append(curvature if second_z is None else slope * second_z + curvature)
         stack = torch.cat([s.expand(-1, points, -1) for s in streams])
     assert stack is not None
     output = stack @ model.output.weight.T  # (1 + d + k, N, m)
@@ -202,26 +238,27 @@ def tensor_sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
     return functools.reduce(operator.add, terms)
 
 
-def siren_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian: bool, laplacian: bool, hessian: bool,
-                      axes: tuple[int, ...], method: str) -> Derivatives:
-    """SIREN's engine. Second derivatives: forward propagation. The Jacobian alone: the adjoint
-    pass costs one extra pass per output, forward propagation one extra stream per input, so
-    ``auto`` takes the adjoint where outputs ≤ inputs and forward where there are more outputs (a
-    colour image's 3 over 2 coordinates at 16,384 points on the 2-core CPU: 0.73 s against 0.93 s
-    per eager step; compiled, 0.671 against 0.686 s in float32 and 0.301 against 0.317 s in
-    bfloat16, a gradient-fusion step with its line integrals)."""
-    siren = cast(Siren, model)  # the family's engine is only asked about its own networks
+def closed_form_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian: bool, laplacian: bool,
+                            hessian: bool, axes: tuple[int, ...], method: str) -> Derivatives:
+    """The engine of SIREN and of every :class:`ClosedFormNetwork`. Second derivatives: forward
+    propagation. The Jacobian alone: the adjoint pass costs one extra pass per output, forward
+    propagation one extra stream per input, so ``auto`` takes the adjoint where outputs ≤ inputs
+    and forward where there are more outputs (a colour image's 3 over 2 coordinates at 16,384
+    points on the 2-core CPU: 0.73 s against 0.93 s per eager step; compiled, 0.671 against
+    0.686 s in float32 and 0.301 against 0.317 s in bfloat16, a gradient-fusion step with its
+    line integrals)."""
+    network = cast(ClosedFormNetwork, model)  # the family's engine is only asked about its own networks
     if method == "adjoint" and (laplacian or hessian):
         raise ValueError("the adjoint method gives the Jacobian only; use forward for second derivatives")
     if method == "auto":
-        more_outputs = siren.output.out_features > coords.shape[1]
+        more_outputs = network.output.out_features > coords.shape[1]
         method = "forward" if laplacian or hessian or more_outputs else "adjoint"
     if method == "adjoint":
-        return adjoint_derivatives(siren, coords, jacobian=jacobian)
-    return forward_derivatives(siren, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian, axes=axes)
+        return adjoint_derivatives(network, coords, jacobian=jacobian)
+    return forward_derivatives(network, coords, jacobian=jacobian, laplacian=laplacian, hessian=hessian, axes=axes)
 
 
 SIREN = register_family(NetworkFamily(
     "siren", build=Siren, summary="sine activations sin(ω0 (W x + b)) with SIREN's initialisation",
-    derivatives=siren_derivatives, methods=("forward", "adjoint"),
+    derivatives=closed_form_derivatives, methods=("forward", "adjoint"), frequency="first_omega",
 ))

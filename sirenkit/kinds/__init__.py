@@ -73,7 +73,11 @@ class SignalKind:
         raise NotImplementedError
 
     def network(self, model: str = "siren", **settings: Any) -> NetworkConfig:
-        """The default network for this signal (or a baseline of that size)."""
+        """The default network for this signal (or a baseline of that size); the family's own
+        defaults (:attr:`~sirenkit.families.NetworkFamily.defaults`) before the kind's, ``settings`` last."""
+        from ..families import get_family
+
+        settings = {**get_family(model).defaults, **settings}
         return NetworkConfig(in_features=self.in_features, out_features=self.out_features, model=model, **settings)
 
     def train_config(self) -> TrainConfig:

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
-from ..families import model_names
+from ..families import get_family, model_names
 from ..figures import image_rows_figure
 from ..fitting import fit_signal
 from ..image import ImageSignal, load_image
 from ..io import write_json
 from ..kinds import Fitted
 from ..kinds.image import IMAGE_BATCH, ImageKind, finite_difference_maps  # noqa: F401  (IMAGE_BATCH: the recipe's, here too)
-from ..network import parameter_count, width_for_budget
+from ..network import network_for_budget, parameter_count
 
 logger = logging.getLogger("sirenkit")
 
@@ -99,10 +99,10 @@ def compare_models(
     out_path = Path(out) if out is not None else None
     fits = []
     for name in models:
-        network = replace(reference, model=name)
+        network = replace(reference, model=name, **get_family(name).defaults)
         if name != "siren":
-            network = replace(network, hidden_features=width_for_budget(network, budget))
-        logger.info("fitting %s (%d wide)", name, network.hidden_features)
+            network = network_for_budget(network, budget)
+        logger.info("fitting %s (%d parameters)", name, parameter_count(network))
         fits.append(fit_image(signal, network=network, train=train, out=out_path / name if out_path else None,
                               overwrite=overwrite, progress=progress))
     if out_path is not None:

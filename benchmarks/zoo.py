@@ -1,0 +1,179 @@
+"""Which network? SIREN against its successors and the grids, at one parameter budget.
+
+Every family (``--models``) is sized to the parameter count of SIREN's image network of width
+``--siren-width`` (256: the paper's 198k parameters; 80: about 20k) by its own rule (the hidden
+width; a hash grid's table size; a dense grid's nodes) and fitted with sirenkit's image recipe,
+the learning rate excepted: each family's rate is chosen by a small sweep (``--rates``, each for
+``--sweep-time`` seconds on the ``--sweep-photos``, which should not be among the evaluated ones).
+Then each family fits each photo under ``--time`` seconds (or ``--steps`` steps) and is measured:
+PSNR and SSIM of the image, and the PSNR of its gradient and its Laplacian (from the network)
+against finite differences of the photo (central differences, the 5-point stencil), with the
+reference field's range as peak. A family whose second derivatives are zero almost everywhere
+shows what that costs here.
+
+    python benchmarks/zoo.py [--photos camera,astronaut,...] [--models siren,finer,...] [--size 256]
+        [--siren-width 256] [--time 60 | --steps N] [--rates 1e-4,3e-4,1e-3,3e-3] [--sweep-photos coffee]
+        [--sweep-time 20] [--precision float32] [--json out.json] [--figure zoo.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import machine  # noqa: E402
+
+PHOTOS = ("camera", "astronaut", "chelsea", "brick", "grass", "rocket", "text", "immunohistochemistry",
+          "hubble_deep_field", "../shared/data/yorkshire_terrier.jpg")
+"""Ten public photos: scikit-image's, grey and colour, smooth and textured, and the terrier."""
+SWEEP_PHOTOS = ("coffee",)
+"""Where each family's learning rate is chosen: not among the evaluated photos."""
+MODELS = ("siren", "finer", "wire", "gauss", "hash-grid", "grid")
+
+
+def field_psnr(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """PSNR of a derivative field, the reference's range as peak."""
+    from sirenkit.metrics import psnr
+
+    peak = float(reference.max() - reference.min())
+    return psnr(estimate, reference, peak=peak)
+
+
+def sized_network(kind, model: str, siren_width: int):
+    """``model``'s network for this image (its family's defaults) at SIREN's parameter count."""
+    from sirenkit.network import network_for_budget, parameter_count
+
+    reference = kind.network("siren", hidden_features=siren_width)
+    return reference if model == "siren" else network_for_budget(kind.network(model), parameter_count(reference))
+
+
+def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, budget: float | None,
+        steps: int | None, precision: str, measure_derivatives: bool = True) -> dict:
+    from sirenkit.image import grid_spacing, image_gradient, image_laplacian, load_image
+    from sirenkit.kinds.image import ImageKind
+    from sirenkit.tasks.image import fit_image, image_train_config
+
+    signal = load_image(photo, size=size)
+    kind = ImageKind.describe(signal)
+    network = sized_network(kind, model, siren_width)
+    train = replace(image_train_config(signal, precision=precision), learning_rate=rate, checkpoint_every=0,
+                    time_budget=budget, steps=steps or 10**6)
+    fitted = fit_image(signal, network=network, train=train, progress=False)
+    metrics = fitted.metrics
+    row = {"photo": Path(photo).stem, "model": model, "parameters": metrics["parameters"], "rate": rate,
+           "steps": metrics["steps"], "seconds": metrics["seconds"], "psnr": metrics["psnr"], "ssim": metrics["ssim"],
+           "history": [(entry["step"], entry.get("seconds"), entry["psnr"]) for entry in fitted.history]}
+    if measure_derivatives:
+        spacing = grid_spacing(signal.shape)
+        row["gradient_psnr"] = field_psnr(kind.render(fitted.model, what="gradient"),
+                                          image_gradient(signal.pixels, spacing))
+        row["laplacian_psnr"] = field_psnr(kind.render(fitted.model, what="laplacian"),
+                                           image_laplacian(signal.pixels, spacing))
+    return row
+
+
+def figure(rows: list[dict], photo: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        if row["photo"] != photo:
+            continue
+        points = [(seconds, value) for _, seconds, value in row["history"] if seconds is not None]
+        if points:
+            ax.plot(*zip(*points), label=f"{row['model']} ({row['psnr']:.1f} dB)")
+    ax.set_xlabel("seconds of fitting")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"{photo}: every family at the same parameter budget")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", default=",".join(PHOTOS))
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--siren-width", type=int, default=256, help="256: 198k parameters; 80: about 20k.")
+    parser.add_argument("--time", type=float, default=60.0, help="Seconds of fitting per photo (0: no limit).")
+    parser.add_argument("--steps", type=int, default=None, help="A fixed number of steps instead of, or with, --time.")
+    parser.add_argument("--rates", default="1e-4,3e-4,1e-3,3e-3", help="The learning rates swept per family.")
+    parser.add_argument("--sweep-photos", default=",".join(SWEEP_PHOTOS))
+    parser.add_argument("--sweep-time", type=float, default=20.0)
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--figure", type=Path, default=None, help="PSNR against seconds on the first photo.")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}", flush=True)
+    models = [m for m in args.models.split(",") if m]
+    photos = [p for p in args.photos.split(",") if p]
+    rates = [float(r) for r in args.rates.split(",") if r]
+    budget = args.time or None
+    chosen, sweep = {}, []
+    for model in models:
+        scores = {}
+        for rate in rates:
+            values = [fit(photo, model, size=args.size, siren_width=args.siren_width, rate=rate,
+                          budget=args.sweep_time, steps=None, precision=args.precision, measure_derivatives=False)
+                      for photo in args.sweep_photos.split(",") if photo]
+            scores[rate] = float(np.mean([v["psnr"] for v in values]))
+            sweep.append({"model": model, "rate": rate, "psnr": scores[rate]})
+        chosen[model] = max(scores, key=lambda rate: scores[rate])
+        print(f"{model}: rate {chosen[model]:g} ({', '.join(f'{r:g}: {p:.2f}' for r, p in scores.items())} dB "
+              f"on {args.sweep_photos} in {args.sweep_time:g} s)", flush=True)
+    limit = f"{args.time:g} s" if budget else f"{args.steps} steps"
+    print(f"\n| photo | model | parameters | rate | steps | PSNR (dB) | SSIM | gradient PSNR | Laplacian PSNR |"
+          f"  ({limit}, {args.size} px)")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    rows = []
+    started = time.perf_counter()
+    for photo in photos:
+        for model in models:
+            row = fit(photo, model, size=args.size, siren_width=args.siren_width, rate=chosen[model], budget=budget,
+                      steps=args.steps, precision=args.precision)
+            rows.append(row)
+            print(f"| {row['photo']} | {model} | {row['parameters']:,} | {row['rate']:g} | {row['steps']} | "
+                  f"{row['psnr']:.2f} | {row['ssim']:.3f} | {row['gradient_psnr']:.2f} | {row['laplacian_psnr']:.2f} |",
+                  flush=True)
+    print(f"\nmean over {len(photos)} photos ({time.perf_counter() - started:.0f} s):")
+    print("| model | PSNR (dB) | SSIM | gradient PSNR | Laplacian PSNR | against SIREN (PSNR) |")
+    print("|---|---|---|---|---|---|")
+    means = {}
+    for model in models:
+        mine = [row for row in rows if row["model"] == model]
+        means[model] = {key: float(np.mean([row[key] for row in mine]))
+                        for key in ("psnr", "ssim", "gradient_psnr", "laplacian_psnr")}
+    for model, mean in means.items():
+        against = mean["psnr"] - means["siren"]["psnr"] if "siren" in means else float("nan")
+        print(f"| {model} | {mean['psnr']:.2f} | {mean['ssim']:.3f} | {mean['gradient_psnr']:.2f} | "
+              f"{mean['laplacian_psnr']:.2f} | {against:+.2f} dB |")
+    if args.figure:
+        figure(rows, rows[0]["photo"], args.figure)
+        print(args.figure)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                                         "size": args.size, "siren_width": args.siren_width, "time": args.time,
+                                         "steps": args.steps, "precision": args.precision, "rates": chosen,
+                                         "sweep": sweep, "rows": rows, "means": means}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

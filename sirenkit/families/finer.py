@@ -1,0 +1,83 @@
+"""FINER (Liu et al., "FINER: Flexible spectral-bias tuning in Implicit NEural Representation by
+Variable-periodic Activation Functions", CVPR 2024): ``sin(ω0 (|z| + 1) z)``.
+
+The activation's local frequency ``ω0 (2|z| + 1)`` grows with ``|z|``, so a neuron's frequency is
+set by where its pre-activation sits, not by ω0 alone. The authors' initialisation is SIREN's for
+the weights, and for the first layer's biases ``U(−k, k)`` with ``k > 1`` (here
+:attr:`~sirenkit.config.NetworkConfig.first_bias_scale`, 20 by default), which puts the first
+layer's neurons across a wide range of frequencies from the start.
+
+Derivatives go through SIREN's closed-form engine (:class:`~sirenkit.families.siren.ClosedFormNetwork`)
+with, for ``φ = ω0 (|z| + 1) z``, ``σ' = ω0 (2|z| + 1) cos φ`` and
+``σ'' = 2 ω0 sign(z) cos φ − ω0² (2|z| + 1)² sin φ``. The authors' code stops the weight gradient
+through the factor ``|z| + 1``; here it flows, so that the derivatives with respect to the
+coordinates are those of the function the network represents.
+
+Not run in bfloat16: with ``|z|`` up to 20 the phase reaches thousands of radians, which bfloat16's
+8-bit mantissa cannot hold to a fraction of a turn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..config import NetworkConfig
+from . import Linears, NetworkFamily, register_family
+from .siren import Activation, closed_form_derivatives, first_layer
+
+
+class Finer(nn.Module):
+    """The FINER MLP: ``hidden_layers`` layers ``sin(ω0 (|z| + 1) z)``, ``z = W h + b``, and a
+    linear output; SIREN's weight initialisation, first-layer biases ``U(−k, k)``."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        if config.model != "finer":
+            raise ValueError(f"Finer needs model='finer', got {config.model!r}")
+        self.config = config
+        self.first_omega, self.hidden_omega = float(config.first_omega), float(config.hidden_omega)
+        self.layers = Linears.of_sizes([config.in_features] + [config.hidden_features] * config.hidden_layers)
+        self.output = nn.Linear(config.hidden_features, config.out_features)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """SIREN's weights; the first layer's biases ``U(−k, k)``, the others PyTorch's default."""
+        hidden_bound = math.sqrt(6.0 / self.config.hidden_features) / self.hidden_omega
+        with torch.no_grad():
+            for index, layer in enumerate(self.layers):
+                layer.reset_parameters()
+                layer.weight.uniform_(*((-1.0 / layer.in_features, 1.0 / layer.in_features) if index == 0
+                                        else (-hidden_bound, hidden_bound)))
+            self.layers[0].bias.uniform_(-self.config.first_bias_scale, self.config.first_bias_scale)
+            self.output.reset_parameters()
+            self.output.weight.uniform_(-hidden_bound, hidden_bound)
+
+    def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
+        omega = self.first_omega if index == 0 else self.hidden_omega
+        magnitude = pre.abs()
+        phase = omega * (magnitude + 1) * pre
+        sine = torch.sin(phase)
+        if order == 0:
+            return Activation(sine)
+        cosine = torch.cos(phase)
+        rate = omega * (2 * magnitude + 1)  # dφ/dz
+        second = None
+        if order > 1:
+            second = (2 * omega) * torch.sign(pre) * cosine - rate * rate * sine
+        return Activation(sine, rate * cosine, second)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        hidden = coords
+        for index, layer in enumerate(self.layers):
+            hidden = self.activate(index, first_layer(layer, hidden) if index == 0 else layer(hidden), 0).value
+        return self.output(hidden)
+
+
+register_family(NetworkFamily(
+    "finer", build=Finer, summary="FINER: variable-periodic sin(ω0 (|z| + 1) z) (Liu et al. 2024)",
+    derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False,
+    frequency="first_omega", settings=("first_bias_scale",),
+))

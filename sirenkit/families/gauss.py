@@ -1,0 +1,55 @@
+"""Gauss (Ramasinghe & Lucey, "Beyond Periodicity: Towards a Unifying Framework for Activations in
+Coordinate-MLPs", ECCV 2022): the Gaussian activation ``exp(−(s z)² / 2)``.
+
+The authors show that a non-periodic activation works in a coordinate MLP without positional
+encoding, provided its derivatives are well behaved; the Gaussian's bandwidth ``s``
+(:attr:`~sirenkit.config.NetworkConfig.gauss_scale`) plays ω0's part. Weights and biases keep
+PyTorch's default initialisation, as in the authors' and WIRE's benchmark code; the default
+``s = 10√2`` is WIRE's benchmark setting ``exp(−(10 z)²)``.
+
+Derivatives go through SIREN's closed-form engine (:class:`~sirenkit.families.siren.ClosedFormNetwork`):
+``σ' = −s² z σ`` and ``σ'' = (s⁴ z² − s²) σ``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import NetworkConfig
+from . import Linears, NetworkFamily, register_family
+from .siren import Activation, closed_form_derivatives, first_layer
+
+
+class Gauss(nn.Module):
+    """MLP with ``exp(−(s z)² / 2)`` activations and a linear output, PyTorch's initialisation."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        if config.model != "gauss":
+            raise ValueError(f"Gauss needs model='gauss', got {config.model!r}")
+        self.config = config
+        self.scale = float(config.gauss_scale)
+        self.layers = Linears.of_sizes([config.in_features] + [config.hidden_features] * config.hidden_layers)
+        self.output = nn.Linear(config.hidden_features, config.out_features)
+
+    def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
+        squared = self.scale * self.scale
+        value = torch.exp(-0.5 * squared * pre * pre)
+        if order == 0:
+            return Activation(value)
+        first = -squared * pre * value
+        second = (squared * squared * pre * pre - squared) * value if order > 1 else None
+        return Activation(value, first, second)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        hidden = coords
+        for index, layer in enumerate(self.layers):
+            hidden = self.activate(index, first_layer(layer, hidden) if index == 0 else layer(hidden), 0).value
+        return self.output(hidden)
+
+
+register_family(NetworkFamily(
+    "gauss", build=Gauss, summary="Gaussian activations exp(−(s z)² / 2) (Ramasinghe & Lucey 2022)",
+    derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False, frequency="gauss_scale",
+))

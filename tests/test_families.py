@@ -1,0 +1,225 @@
+"""The networks SIREN is compared with (FINER, WIRE, Gauss, hash grid, dense grid): each one's
+function against its formula written out here in float64, its derivatives against torch.func,
+its initialisation against the authors', its parameter budget, and a fit through the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from test_derivatives import close, reference
+
+import sirenkit as sk
+from sirenkit.cli import main
+from sirenkit.network import network_for_budget, parameter_count
+
+from conftest import assert_one_line_error
+from conftest import run_cli as run
+
+NEW_FAMILIES = ("finer", "gauss", "wire", "hash-grid", "grid")
+
+
+def build(model: str, dims: int = 2, outputs: int = 1, seed: int = 0, **settings) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    config = sk.NetworkConfig(in_features=dims, out_features=outputs, model=model, **settings)
+    return sk.build_network(config)
+
+
+def randomised(net: torch.nn.Module, spread: float = 1.0) -> torch.nn.Module:
+    """Every parameter nudged at random, so that no term is trivially zero (grids start at zero)."""
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(torch.randn_like(parameter) * spread * (parameter.std() if parameter.numel() > 1 else 1)
+                           + (0.1 * spread if parameter.abs().max() == 0 else 0.0))
+    return net.double()
+
+
+@pytest.mark.parametrize("model", ["finer", "gauss"])
+@pytest.mark.parametrize("dims,outputs", [(1, 1), (2, 3), (3, 1)])
+def test_closed_form_derivatives_of_finer_and_gauss_match_torch_func(model, dims, outputs):
+    net = build(model, dims, outputs, seed=dims + outputs, hidden_features=24, hidden_layers=3).double()
+    with torch.no_grad():  # pre-activations of both signs in every layer (FINER's |z| has a kink at 0)
+        for layer in net.layers[1:]:
+            layer.bias.uniform_(-0.3, 0.3)
+    points = torch.rand(48, dims, dtype=torch.float64) * 2 - 1
+    expected = reference(net, points)
+    for method in ("forward", "auto"):
+        fields = sk.derivatives(net, points, jacobian=True, laplacian=True, hessian=True, method=method)
+        for name in ("value", "jacobian", "laplacian", "hessian"):
+            assert close(getattr(fields, name), expected[name], rtol=1e-9), (method, name)
+    adjoint = sk.derivatives(net, points, jacobian=True, method="adjoint")
+    assert close(adjoint.jacobian, expected["jacobian"], rtol=1e-9)
+
+
+def test_finer_is_its_formula_with_its_authors_initialisation():
+    net = build("finer", 2, 1, hidden_features=64, hidden_layers=1)
+    first = net.layers[0]
+    assert first.bias.abs().max() > 15 and first.bias.abs().max() <= 20  # U(-20, 20), the default k
+    assert first.weight.abs().max() <= 0.5  # U(-1/d, 1/d)
+    bound = math.sqrt(6 / 64) / 30
+    assert net.output.weight.abs().max() <= bound
+    points = torch.rand(20, 2) * 2 - 1
+    x = points.double().numpy()
+    w, b = first.weight.detach().double().numpy(), first.bias.detach().double().numpy()
+    z = x @ w.T + b
+    hidden = np.sin(30 * (np.abs(z) + 1) * z)
+    expected = hidden @ net.output.weight.detach().double().numpy().T + net.output.bias.detach().double().numpy()
+    assert np.allclose(net.double()(points.double()).detach().numpy(), expected, atol=1e-9)
+    wider = build("finer", 2, 1, hidden_features=64, hidden_layers=1, first_bias_scale=2.0)
+    assert wider.layers[0].bias.abs().max() <= 2
+
+
+def test_gauss_is_its_formula():
+    net = build("gauss", 2, 2, hidden_features=16, hidden_layers=2, gauss_scale=3.0).double()
+    points = torch.rand(10, 2, dtype=torch.float64) * 2 - 1
+    hidden = points.numpy()
+    for layer in net.layers:
+        z = hidden @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
+        hidden = np.exp(-((3.0 * z) ** 2) / 2)
+    expected = hidden @ net.output.weight.detach().numpy().T + net.output.bias.detach().numpy()
+    assert np.allclose(net(points).detach().numpy(), expected, atol=1e-12)
+
+
+def test_wire_is_its_complex_formula_and_counts_real_values():
+    net = build("wire", 2, 3, hidden_features=8, hidden_layers=3).double()
+    points = torch.rand(10, 2, dtype=torch.float64) * 2 - 1
+
+    def complex_of(layer):
+        weight = layer.weight_real.detach().numpy() + 1j * layer.weight_imag.detach().numpy()
+        return weight, layer.bias_real.detach().numpy() + 1j * layer.bias_imag.detach().numpy()
+
+    def gabor(z):
+        return np.exp(1j * 20.0 * z - np.abs(10.0 * z) ** 2)
+
+    hidden = gabor(points.numpy() @ net.first.weight.detach().numpy().T + net.first.bias.detach().numpy())
+    for layer in net.layers:
+        weight, bias = complex_of(layer)
+        hidden = gabor(hidden @ weight.T + bias)
+    weight, bias = complex_of(net.output)
+    expected = (hidden @ weight.T + bias).real
+    assert np.allclose(net(points).detach().numpy(), expected, atol=1e-12)
+    # every stored tensor is real; a complex weight counts as two values
+    assert all(not p.is_complex() for p in net.parameters())
+    width = 8
+    assert parameter_count(net.config) == 2 * width + width + 2 * (2 * (width * width + width)) + 2 * (3 * width + 3)
+
+
+@pytest.mark.parametrize("model", ["wire", "hash-grid", "grid"])
+def test_autograd_derivatives_of_the_other_families_match_finite_differences(model):
+    """Their derivatives go through autograd; checked here against central differences of the
+    network itself in float64, an independent reference that does not differentiate anything."""
+    settings = {"hidden_features": 12, "hidden_layers": 2, "pe_sidelength": 32, "grid_levels": 4,
+                "grid_table_size": 64, "grid_base_resolution": 4}
+    net = randomised(build(model, 2, 2, seed=3, **settings), spread=0.5)
+    points = torch.rand(30, 2, dtype=torch.float64) * 1.8 - 0.9
+    jacobian = sk.derivatives(net, points, jacobian=True).jacobian
+    step = 1e-6
+    for axis in range(2):
+        offset = torch.zeros(2, dtype=torch.float64)
+        offset[axis] = step
+        difference = (net(points + offset) - net(points - offset)) / (2 * step)
+        assert torch.allclose(jacobian[:, :, axis], difference, atol=1e-5, rtol=1e-5), axis
+
+
+def test_a_dense_grid_interpolates_its_nodes_and_reproduces_a_plane():
+    net = build("grid", 2, 1, grid_resolution=5).double()
+    nodes = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    row = torch.arange(25)
+    with torch.no_grad():  # node (i, j) at row i + 5 j (i along the first coordinate) holds 2x − 3y + 1
+        net.values.copy_((2 * nodes[row % 5] - 3 * nodes[row // 5] + 1)[:, None])
+    points = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    expected = 2 * points[:, 0] - 3 * points[:, 1] + 1
+    assert torch.allclose(net(points)[:, 0], expected, atol=1e-12)
+    jacobian = sk.derivatives(net, points, jacobian=True).jacobian[:, 0]
+    assert torch.allclose(jacobian, torch.tensor([2.0, -3.0], dtype=torch.float64).expand(50, 2), atol=1e-12)
+
+
+def test_the_hash_grid_indexes_coarse_levels_directly_and_hashes_fine_ones_into_its_table():
+    net = build("hash-grid", 2, 1, pe_sidelength=512, grid_levels=8, grid_table_size=2**10, grid_base_resolution=4)
+    assert net.resolutions[0] == 4 and net.resolutions[-1] == 512
+    assert all(b >= a for a, b in zip(net.resolutions, net.resolutions[1:]))
+    assert net.dense[0] and not net.dense[-1]
+    assert net.tables[0].shape == (25, 2) and net.tables[-1].shape == (2**10, 2)
+    assert net.tables[-1].abs().max() <= 1e-4  # U(-1e-4, 1e-4)
+    nodes = torch.randint(0, 513, (4000, 2))
+    rows = net.node_index(len(net.resolutions) - 1, nodes)
+    assert rows.min() >= 0 and rows.max() < 2**10
+    assert len(torch.unique(rows)) > 900  # the hash spreads the nodes over the table
+    coarse = net.node_index(0, torch.tensor([[0, 0], [4, 0], [0, 4], [4, 4]]))
+    assert coarse.tolist() == [0, 4, 20, 24]
+
+
+@pytest.mark.parametrize("model", NEW_FAMILIES)
+def test_each_family_meets_a_parameter_budget(model):
+    reference_count = parameter_count(sk.NetworkConfig(2, 3, pe_sidelength=256))
+    family = sk.get_family(model)
+    config = sk.NetworkConfig(2, 3, model=model, pe_sidelength=256, **family.defaults)
+    sized = network_for_budget(config, reference_count)
+    assert abs(parameter_count(sized) - reference_count) <= 0.03 * reference_count, (model, parameter_count(sized))
+
+
+@pytest.mark.parametrize("model", ["hash-grid", "grid"])
+def test_grids_refuse_a_laplacian_constraint_with_the_reason(model):
+    net = build(model, 2, 1, hidden_features=8, pe_sidelength=16, grid_table_size=64)
+    problem = sk.Problem([sk.Constraint("curved", lambda f: f.laplacian, sk.Box([-1, -1], [1, 1], 8),
+                                        needs=("laplacian",))])
+    with pytest.raises(ValueError, match=f"second derivatives of a {model} network are zero inside every cell"):
+        problem.check(net)
+
+
+def test_the_new_families_count_their_parameters_without_building_the_weights():
+    for name in NEW_FAMILIES:
+        config = sk.NetworkConfig(in_features=2, out_features=3, model=name, hidden_features=12, hidden_layers=2,
+                                  pe_sidelength=40, grid_table_size=128)
+        assert parameter_count(config) == sk.count_parameters(sk.build_network(config)), name
+
+
+@pytest.mark.parametrize("model", NEW_FAMILIES)
+def test_fit_image_with_each_new_family(tmp_path, model):
+    out = tmp_path / model
+    code = main(["fit", "image", "camera", "--size", "16", "--steps", "6", "--model", model, "--device", "cpu",
+                 "--compile", "off", "-q", "--out", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == model and np.isfinite(metrics["psnr"]) and metrics["steps"] == 6
+
+
+@pytest.mark.parametrize("model", ["gauss", "hash-grid"])
+def test_a_gradient_constraint_trains_each_kind_of_engine(tmp_path, model):
+    """Poisson from gradients: Gauss through the closed-form engine, the hash grid through autograd
+    (its weight gradient differentiates a Jacobian once more)."""
+    fitted = sk.fit_poisson("camera", "gradient", size=16, model=model, out=tmp_path / model, progress=False,
+                            train=sk.TrainConfig(steps=4, batch_size=64, compile="off", device="cpu"))
+    assert np.isfinite(fitted.metrics["psnr"]) and fitted.metrics["steps"] == 4
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "hash-grid", "--omega", "30"], "--omega does not apply to a hash-grid network"),
+    (["--model", "relu", "--omega", "30"], "--omega does not apply to a relu network"),
+    (["--table-size", "1024"], "--table-size does not apply to a siren network"),
+    (["--model", "finer", "--grid-nodes", "64"], "--grid-nodes does not apply to a finer network"),
+    (["--model", "wire", "--bias-scale", "3"], "--bias-scale does not apply to a wire network"),
+    (["--model", "no-such-net"], "no-such-net"),
+])
+def test_an_option_of_another_family_is_one_line(tmp_path, capsys, argv, message):
+    code, _, err = run(["fit", "image", "camera", "--size", "12", "--steps", "2", "-q", *argv,
+                        "--out", tmp_path / "run"], capsys)
+    assert_one_line_error(code, err, message)
+    assert not (tmp_path / "run").exists()
+
+
+def test_each_family_takes_its_own_options(tmp_path):
+    """--omega sets the family's frequency; --bias-scale FINER's, --table-size the hash grid's,
+    --grid-nodes the dense grid's, as written in each run's config."""
+    cases = [("finer", ["--omega", "20", "--bias-scale", "5"], {"first_omega": 20, "first_bias_scale": 5}),
+             ("gauss", ["--omega", "7"], {"gauss_scale": 7}),
+             ("wire", ["--omega", "9"], {"wire_omega": 9}),
+             ("hash-grid", ["--table-size", "512"], {"grid_table_size": 512, "hidden_features": 64}),
+             ("grid", ["--grid-nodes", "9"], {"grid_resolution": 9})]
+    for model, argv, expected in cases:
+        out = tmp_path / model
+        assert main(["fit", "image", "camera", "--size", "12", "--steps", "2", "-q", "--model", model, *argv,
+                     "--compile", "off", "--out", str(out)]) == 0
+        network = json.loads((out / "config.json").read_text())["network"]
+        assert {key: network[key] for key in expected} == expected, model
