@@ -8,8 +8,9 @@ the learning rate excepted: each family's rate is chosen by a small sweep (``--r
 Then each family fits each photo under ``--time`` seconds (or ``--steps`` steps) and is measured:
 PSNR and SSIM of the image, and the PSNR of its gradient and its Laplacian (from the network)
 against finite differences of the photo (central differences, the 5-point stencil), with the
-reference field's range as peak. A family whose second derivatives are zero almost everywhere
-shows what that costs here.
+reference field's range as peak; each photo's table starts with what a zero field scores, the
+floor those two must beat to mean anything. A family whose second derivatives are zero almost
+everywhere shows what that costs here.
 
     python benchmarks/zoo.py [--photos camera,astronaut,...] [--models siren,finer,...] [--size 256]
         [--siren-width 256] [--time 60 | --steps N] [--rates 1e-4,3e-4,1e-3,3e-3] [--sweep-photos coffee]
@@ -80,6 +81,18 @@ def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, bud
     return row
 
 
+def zero_fields(photo: str, size: int) -> dict:
+    """What predicting zero derivatives scores: the floor a derivative PSNR must beat to mean
+    anything (a noisy Laplacian's range is wide, so zero already scores well above 0 dB)."""
+    from sirenkit.image import grid_spacing, image_gradient, image_laplacian, load_image
+
+    signal = load_image(photo, size=size)
+    spacing = grid_spacing(signal.shape)
+    gradient, laplacian = image_gradient(signal.pixels, spacing), image_laplacian(signal.pixels, spacing)
+    return {"photo": Path(photo).stem, "gradient_psnr": field_psnr(np.zeros_like(gradient), gradient),
+            "laplacian_psnr": field_psnr(np.zeros_like(laplacian), laplacian)}
+
+
 def figure(rows: list[dict], photo: str, path: Path) -> None:
     import matplotlib
 
@@ -145,6 +158,9 @@ def main() -> None:
     rows = []
     started = time.perf_counter()
     for photo in photos:
+        zero = zero_fields(photo, args.size)
+        print(f"| {zero['photo']} | (a zero field) | | | | | | {zero['gradient_psnr']:.2f} | "
+              f"{zero['laplacian_psnr']:.2f} |", flush=True)
         for model in models:
             row = fit(photo, model, size=args.size, siren_width=args.siren_width, rate=chosen[model], budget=budget,
                       steps=args.steps, precision=args.precision)
