@@ -4,7 +4,8 @@ Every family (``--models``) is sized to the parameter count of SIREN's image net
 ``--siren-width`` (256: the paper's 198k parameters; 80: about 20k) by its own rule (the hidden
 width; a hash grid's table size; a dense grid's nodes) and fitted with sirenkit's image recipe,
 the learning rate excepted: each family's rate is chosen by a small sweep (``--rates``, each for
-``--sweep-time`` seconds on the ``--sweep-photos``, which should not be among the evaluated ones).
+``--sweep-time`` seconds on the ``--sweep-photos``, which should not be among the evaluated ones;
+a best rate at an end of the list is followed past it, up to three times ×3 or ÷3).
 Then each family fits each photo under ``--time`` seconds (or ``--steps`` steps) and is measured:
 PSNR and SSIM of the image, and the PSNR of its gradient and its Laplacian (from the network)
 against finite differences of the photo (central differences, the 5-point stencil), with the
@@ -38,6 +39,8 @@ PHOTOS = ("camera", "astronaut", "chelsea", "brick", "grass", "rocket", "text", 
 SWEEP_PHOTOS = ("coffee",)
 """Where each family's learning rate is chosen: not among the evaluated photos."""
 MODELS = ("siren", "finer", "wire", "gauss", "hash-grid", "grid")
+EXTENSIONS = 3
+"""Rates tried past the end of ``--rates`` (×3 or ÷3 each) while the best is at an end."""
 
 
 def field_psnr(estimate: np.ndarray, reference: np.ndarray) -> float:
@@ -141,13 +144,25 @@ def main() -> None:
     budget = args.time or None
     chosen, sweep = {}, []
     for model in models:
-        scores = {}
-        for rate in rates:
+        scores: dict[float, float] = {}
+
+        def score(rate: float, model: str = model, scores: dict[float, float] = scores) -> None:
             values = [fit(photo, model, size=args.size, siren_width=args.siren_width, rate=rate,
                           budget=args.sweep_time, steps=None, precision=args.precision, measure_derivatives=False)
                       for photo in args.sweep_photos.split(",") if photo]
             scores[rate] = float(np.mean([v["psnr"] for v in values]))
             sweep.append({"model": model, "rate": rate, "psnr": scores[rate]})
+
+        for rate in rates:
+            score(rate)
+        for _ in range(EXTENSIONS):  # a best rate at the edge of the sweep is not a choice: go on past it
+            best = max(scores, key=lambda rate: scores[rate])
+            if best == max(scores):
+                score(best * 3)
+            elif best == min(scores):
+                score(best / 3)
+            else:
+                break
         chosen[model] = max(scores, key=lambda rate: scores[rate])
         print(f"{model}: rate {chosen[model]:g} ({', '.join(f'{r:g}: {p:.2f}' for r, p in scores.items())} dB "
               f"on {args.sweep_photos} in {args.sweep_time:g} s)", flush=True)

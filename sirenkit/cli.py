@@ -43,6 +43,21 @@ NON_NEGATIVE = FiniteFloat(min=0)
 """A finite number, 0 or more (a weight that 0 turns off)."""
 
 
+class OmegaType(FiniteFloat):
+    """``auto`` or a finite number above 0."""
+
+    name = "auto|float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return super().convert(value, param, ctx)
+
+
+OMEGA = OmegaType(min=0, min_open=True)
+"""``--omega``: a frequency, or ``auto`` (chosen from the signal, :mod:`sirenkit.frequency`)."""
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="sirenkit")
 def app() -> None:
@@ -92,9 +107,11 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--layers", type=click.IntRange(min=1), default=None,
                      help=documented(NetworkConfig, "hidden_layers",
                                      f"[default: the task's, {NetworkConfig.hidden_layers}]")),
-        click.option("--omega", type=POSITIVE, default=None,
+        click.option("--omega", type=OMEGA, default=None,
                      help=documented(NetworkConfig, "first_omega", "Other families: their frequency (WIRE's ω0, "
                                                                    "Gauss's s, rff's σ); refused by those without one. "
+                                                                   "auto (images and audio): chosen from the signal's "
+                                                                   "spectrum before training (FreSh). "
                                                                    "[default: the task's: 30 for images, shapes "
                                                                    "and video, 60 from gradients and for fusion, "
                                                                    "1000 per second for audio]")),
@@ -197,7 +214,11 @@ def fit_image_command(source: str, size: int | None, **options: Any) -> None:
     signal = load_image(source, size=size)
     out = options["out"] or default_out("image", source)
     train = train_config(options, defaults=image_recipe(signal, options), out=out)
-    network = image_network_options(signal, options)
+    network = image_network_options(signal, options, auto_omega=True)
+    if options["omega"] == "auto":
+        from .image import coordinate_grid
+
+        network = auto_frequency(network, signal.pixels, coordinate_grid(signal.shape))
     fitted = fit_image(signal, size=size, network=network, train=train, out=out,
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
@@ -221,7 +242,11 @@ def fit_audio_command(source: Path, seconds: float | None, **options: Any) -> No
     signal = load_audio(source, seconds=seconds)
     out = options["out"] or default_out("audio", str(source))
     train = train_config(options, defaults=audio_train_config(signal), out=out)
-    network = audio_network(signal, options["model"], **network_settings(options))
+    network = audio_network(signal, options["model"], **network_settings(options, auto_omega=True))
+    if options["omega"] == "auto":
+        from .audio import time_coordinates
+
+        network = auto_frequency(network, signal.samples, time_coordinates(len(signal.samples)))
     fitted = fit_audio(signal, seconds=seconds, network=network, train=train, out=out,
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
@@ -271,26 +296,41 @@ def image_recipe(signal, options: dict[str, Any]) -> TrainConfig:
     return image_train_config(signal, precision=options["precision"] or "auto", device=options["device"])
 
 
-def image_network_options(signal, options: dict[str, Any]):
+def image_network_options(signal, options: dict[str, Any], *, auto_omega: bool = False):
     from .tasks.image import image_network
 
-    return image_network(signal, options["model"], **network_settings(options))
+    return image_network(signal, options["model"], **network_settings(options, auto_omega=auto_omega))
+
+
+def auto_frequency(network: NetworkConfig, values: Any, coords: Any) -> NetworkConfig:
+    """``--omega auto``: the network's frequency chosen from the signal, said on stderr."""
+    from .frequency import with_chosen_frequency
+
+    network, choice = with_chosen_frequency(network, values, coords)
+    distances = ", ".join(f"{value:g}: {distance:.2f}" for value, distance in choice.distances.items())
+    click.echo(f"--omega auto: {choice.setting} = {choice.value:g} (spectral distance {distances}; "
+               f"{choice.seconds:.1f} s)", err=True)
+    return network
 
 
 FAMILY_OPTIONS = {"bias_scale": "first_bias_scale", "table_size": "grid_table_size", "grid_nodes": "grid_resolution"}
 """Command-line options that set one family's own setting, and the setting."""
 
 
-def network_settings(options: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+def network_settings(options: dict[str, Any], model: str | None = None, *, auto_omega: bool = False) -> dict[str, Any]:
     """The network options given on the command line; the rest stay the task's defaults.
     ``--omega`` sets the family's frequency (:attr:`~sirenkit.families.NetworkFamily.frequency`);
-    an option that belongs to another family is a ``ValueError``."""
+    ``--omega auto`` only where the command chooses it (``auto_omega``); an option that belongs
+    to another family is a ``ValueError``."""
     family = FAMILIES[model or options["model"]]
     given = {"hidden_features": options["width"], "hidden_layers": options["layers"]}
     if options["omega"] is not None:
         if family.frequency is None:
             raise ValueError(f"--omega does not apply to a {family.name} network: it has no frequency to set")
-        given[family.frequency] = options["omega"]
+        if options["omega"] == "auto" and not auto_omega:
+            raise ValueError("--omega auto is for fit image and fit audio; give this command a number")
+        if options["omega"] != "auto":
+            given[family.frequency] = options["omega"]
     for option, setting in FAMILY_OPTIONS.items():
         if options.get(option) is not None:
             if setting not in family.settings:

@@ -65,7 +65,8 @@ def image_rows_figure(
                 axes[row, column].set_title(heading, fontsize=10)
     if title:
         figure.suptitle(title, fontsize=11)
-    figure.tight_layout()
+    # the title keeps its own 0.4 inch: tight_layout alone lets a tall figure's column headings run into it
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / figure.get_figheight()) if title else None)
     save_figure(figure, path)
 
 

@@ -179,7 +179,7 @@ def test_the_new_families_count_their_parameters_without_building_the_weights():
 def test_fit_image_with_each_new_family(tmp_path, model):
     out = tmp_path / model
     code = main(["fit", "image", "camera", "--size", "16", "--steps", "6", "--model", model, "--device", "cpu",
-                 "--compile", "off", "-q", "--out", str(out)])
+                 "--width", "24", "--layers", "2", "--compile", "off", "-q", "--out", str(out)])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == model and np.isfinite(metrics["psnr"]) and metrics["steps"] == 6

@@ -20,6 +20,12 @@ from ..config import NetworkConfig
 from . import Linears, NetworkFamily, register_family
 from .siren import Activation, closed_form_derivatives, first_layer
 
+TAIL_EXPONENT = 40.0
+"""The Gaussian's exponent is held at ``−40`` beyond that (values below ``4·10⁻¹⁸``): further out its
+tail, and the gradients through it, reach float32's subnormal numbers, on which a CPU's matrix
+products run several times slower (Gauss 198k, 4,096 points, forward and backward on the 2-core
+Xeon: 0.93 s per step against 0.40 s for SIREN). Nothing a fit can see changes."""
+
 
 class Gauss(nn.Module):
     """MLP with ``exp(−(s z)² / 2)`` activations and a linear output, PyTorch's initialisation."""
@@ -35,7 +41,7 @@ class Gauss(nn.Module):
 
     def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
         squared = self.scale * self.scale
-        value = torch.exp(-0.5 * squared * pre * pre)
+        value = torch.exp(torch.clamp(-0.5 * squared * pre * pre, min=-TAIL_EXPONENT))
         if order == 0:
             return Activation(value)
         first = -squared * pre * value

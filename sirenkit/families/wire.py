@@ -23,6 +23,7 @@ from torch import nn
 
 from ..config import NetworkConfig
 from . import NetworkFamily, register_family
+from .gauss import TAIL_EXPONENT
 from .siren import first_layer
 
 
@@ -66,8 +67,9 @@ class Wire(nn.Module):
         self.output = ComplexLinear(width, config.out_features)
 
     def gabor(self, pre: torch.Tensor) -> torch.Tensor:
-        """``exp(i ω0 z − |s0 z|²)``."""
-        window = (self.scale * pre).abs().square()
+        """``exp(i ω0 z − |s0 z|²)``, the window's exponent held at ``−40`` beyond that, as
+        :data:`~sirenkit.families.gauss.TAIL_EXPONENT` says why."""
+        window = torch.clamp((self.scale * pre).abs().square(), max=TAIL_EXPONENT)
         return torch.exp(1j * self.omega * pre - window)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
