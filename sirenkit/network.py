@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .config import NetworkConfig
-from .families import get_family
+from .families import closest_size, get_family
 from .families.mlp import MLP, FourierFeatures, PositionalEncoding, nyquist_frequencies
 from .families.siren import Siren, first_layer
 
@@ -48,15 +48,7 @@ def width_for_budget(config: NetworkConfig, parameters: int) -> int:
     def count(width: int) -> int:
         return parameter_count(dataclasses.replace(config, hidden_features=width))
 
-    low, high = 1, 8192
-    while low < high:  # smallest width whose count reaches the budget
-        middle = (low + high) // 2
-        if count(middle) >= parameters:
-            high = middle
-        else:
-            low = middle + 1
-    below = max(1, low - 1)
-    return below if abs(count(below) - parameters) < abs(count(low) - parameters) else low
+    return closest_size(count, parameters, 8192)
 
 
 def network_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:

@@ -160,6 +160,21 @@ def family_of(model: nn.Module) -> NetworkFamily | None:
     return None
 
 
+def closest_size(count: Callable[[int], int], parameters: int, largest: int) -> int:
+    """The size in ``1 .. largest`` whose ``count`` (growing with the size) comes closest to
+    ``parameters``: a bisection for the smallest size that reaches it, then the nearer of it and
+    the one below (a hidden width, a hash table's entries)."""
+    low, high = 1, largest
+    while low < high:
+        middle = (low + high) // 2
+        if count(middle) >= parameters:
+            high = middle
+        else:
+            low = middle + 1
+    below = max(1, low - 1)
+    return below if abs(count(below) - parameters) < abs(count(low) - parameters) else low
+
+
 def model_names() -> tuple[str, ...]:
     """Names of the registered families."""
     return tuple(FAMILIES)
@@ -172,6 +187,6 @@ from . import finer, gauss, wire  # noqa: E402,F401
 from . import grids  # noqa: E402,F401
 
 __all__ = [
-    "FAMILIES", "DerivativeEngine", "Linears", "NetworkFamily", "family_of", "get_family", "model_names",
-    "register_family", "unregister_family",
+    "FAMILIES", "DerivativeEngine", "Linears", "NetworkFamily", "closest_size", "family_of", "get_family",
+    "model_names", "register_family", "unregister_family",
 ]

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..config import NetworkConfig
 from . import Linears, NetworkFamily, register_family
-from .siren import Activation, closed_form_derivatives, first_layer
+from .siren import Activation, adjoint_derivatives, closed_form_derivatives
 
 
 class Finer(nn.Module):
@@ -70,10 +70,7 @@ class Finer(nn.Module):
         return Activation(sine, rate * cosine, second)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        hidden = coords
-        for index, layer in enumerate(self.layers):
-            hidden = self.activate(index, first_layer(layer, hidden) if index == 0 else layer(hidden), 0).value
-        return self.output(hidden)
+        return adjoint_derivatives(self, coords, jacobian=False).value  # the engine's value pass
 
 
 register_family(NetworkFamily(

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import NetworkConfig
 from . import Linears, NetworkFamily, register_family
-from .siren import Activation, closed_form_derivatives, first_layer
+from .siren import Activation, adjoint_derivatives, closed_form_derivatives
 
 TAIL_EXPONENT = 40.0
 """The Gaussian's exponent is held at ``−40`` beyond that (values below ``4·10⁻¹⁸``): further out its
@@ -49,10 +49,7 @@ class Gauss(nn.Module):
         return Activation(value, first, second)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        hidden = coords
-        for index, layer in enumerate(self.layers):
-            hidden = self.activate(index, first_layer(layer, hidden) if index == 0 else layer(hidden), 0).value
-        return self.output(hidden)
+        return adjoint_derivatives(self, coords, jacobian=False).value  # the engine's value pass
 
 
 register_family(NetworkFamily(

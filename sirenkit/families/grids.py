@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..config import NetworkConfig
-from . import Linears, NetworkFamily, register_family
+from . import Linears, NetworkFamily, closest_size, get_family, register_family
 
 PRIMES = (1, 2654435761, 805459861, 3674653429)
 """The hash's per-axis multipliers (Müller et al. 2022, after Teschner et al. 2003)."""
@@ -145,21 +145,12 @@ class DenseGrid(nn.Module):
 
 def hash_grid_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:
     """The table size that brings a hash grid closest to ``parameters`` (its MLP as configured)."""
-    family = FAMILIES_BY_NAME["hash-grid"]
+    family = get_family("hash-grid")
 
     def count(size: int) -> int:
         return family.count_parameters(dataclasses.replace(config, grid_table_size=size))
 
-    low, high = 1, 1 << 26
-    while low < high:
-        middle = (low + high) // 2
-        if count(middle) >= parameters:
-            high = middle
-        else:
-            low = middle + 1
-    below = max(1, low - 1)
-    best = below if abs(count(below) - parameters) < abs(count(low) - parameters) else low
-    return dataclasses.replace(config, grid_table_size=best)
+    return dataclasses.replace(config, grid_table_size=closest_size(count, parameters, 1 << 26))
 
 
 def dense_grid_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:
@@ -170,14 +161,12 @@ def dense_grid_for_budget(config: NetworkConfig, parameters: int) -> NetworkConf
 
 LINEAR_CELLS = "are zero inside every cell along each axis (multilinear interpolation)"
 
-FAMILIES_BY_NAME = {
-    "hash-grid": register_family(NetworkFamily(
-        "hash-grid", build=HashGrid, summary="multiresolution hash encoding + ReLU MLP (Müller et al. 2022)",
-        second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS + " and its ReLU head is piecewise linear",
-        bfloat16=False, defaults={"hidden_features": 64, "hidden_layers": 2}, for_budget=hash_grid_for_budget,
-        settings=("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution"))),
-    "grid": register_family(NetworkFamily(
-        "grid", build=DenseGrid, summary="a plain learned grid, multilinear interpolation",
-        second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS, bfloat16=False,
-        for_budget=dense_grid_for_budget, settings=("grid_resolution",))),
-}
+register_family(NetworkFamily(
+    "hash-grid", build=HashGrid, summary="multiresolution hash encoding + ReLU MLP (Müller et al. 2022)",
+    second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS + " and its ReLU head is piecewise linear",
+    bfloat16=False, defaults={"hidden_features": 64, "hidden_layers": 2}, for_budget=hash_grid_for_budget,
+    settings=("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution")))
+register_family(NetworkFamily(
+    "grid", build=DenseGrid, summary="a plain learned grid, multilinear interpolation",
+    second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS, bfloat16=False,
+    for_budget=dense_grid_for_budget, settings=("grid_resolution",)))
