@@ -487,10 +487,10 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
         network_settings=network_settings(options, "siren"), out=out, overwrite=options["overwrite"],
         progress=not options["quiet"],
     )
-    click.echo(f"{'model':<9} {'width':>5} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
+    click.echo(f"{'model':<9} {'size':>22} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
     for row in map(comparison_row, fits):
         ssim_text = f"{row['ssim']:.3f}" if row["ssim"] is not None else "-"
-        click.echo(f"{row['model']:<9} {row['hidden_features']:>5} {row['parameters']:>8} "
+        click.echo(f"{row['model']:<9} {row['size']:>22} {row['parameters']:>8} "
                    f"{row['psnr']:>8.2f} {ssim_text:>6} {row['seconds']:>8.1f}")
     click.echo(str(out / "comparison.png"))
 

@@ -358,6 +358,10 @@ class Constraint:
     """ρ: ``mse``, ``l1`` or an elementwise callable."""
     laplacian_axes: tuple[int, ...] | None = None
     """Axes the Laplacian sums over; all by default."""
+    schedule: Callable[[float], float] | None = None
+    """Multiplies ``weight`` as the run goes on: called with the run's progress, 0 at the first
+    step and 1 at the last (of its steps, or of those its time budget allows, as the learning
+    rate's schedule counts them); ``None``: a constant weight."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.needs) - set(DERIVATIVES))
@@ -403,6 +407,10 @@ class Problem:
     def points_per_step(self) -> int:
         """Points drawn in one step, each shared domain counted once."""
         return sum(points_per_step(domain) for domain in self.domains.values())
+
+    def schedule_factors(self, progress: float) -> dict[str, float]:
+        """The factor on each scheduled term's weight at ``progress`` (in [0, 1]), by name."""
+        return {c.name: float(c.schedule(progress)) for c in self.constraints if c.schedule is not None}
 
     def with_batch_size(self, batch_size: int) -> Problem:
         """A copy in which every domain that yields all its points each step (``batch_size`` None)

@@ -148,6 +148,13 @@ def learning_rate(step: int, config: TrainConfig, total_steps: float | None = No
     return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+def run_progress(step: int, config: TrainConfig, total_steps: float | None = None) -> float:
+    """How far a run is at ``step`` (0-based), from 0 to 1, over the steps the learning rate's
+    schedule runs over (:func:`learning_rate`): what a scheduled loss weight follows."""
+    total = config.steps if total_steps is None else min(config.steps, max(total_steps, step + 1.0))
+    return min(step / max(total - 1, 1.0), 1.0)
+
+
 def native_bfloat16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 matrices in hardware: a GPU from Ampere on, or a CPU
     with AVX-512 BF16 or AMX (elsewhere bfloat16 is emulated and slower than float32)."""
@@ -300,13 +307,14 @@ def fit(
                 scale = 1.0 if stalled_at is None else STALL_LR_FACTOR
                 for group in optimizer.param_groups:
                     group["lr"] = scale * learning_rate(step, config, expected)
+                factors = problem.schedule_factors(run_progress(step, config, expected))
                 batches = problem.sample(generator)
                 optimizer.zero_grad(set_to_none=True)
                 if compiled and step == start_step:
                     compiled, loss_terms, terms, loss = _first_compiled_step(loss_terms, eager_terms, model, batches,
-                                                                             optimizer)
+                                                                             optimizer, factors)
                 else:
-                    terms, loss = _forward_backward(loss_terms, model, batches)
+                    terms, loss = _forward_backward(loss_terms, model, batches, factors)
                 if config.clip_grad_norm is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
                 loss_value = float(loss.detach())
@@ -393,24 +401,28 @@ def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Ca
 
 def _first_compiled_step(
     loss_terms: Callable, eager_terms: Callable, model: nn.Module, batches: list, optimizer: torch.optim.Optimizer,
+    factors: dict[str, float],
 ) -> tuple[bool, Callable, dict[str, torch.Tensor], torch.Tensor]:
     """The first step of a compiled run, where compilation happens. If it fails and the same step
     runs eagerly, the compiler is what failed (no C compiler, an unsupported operation): say so and
     go on eagerly. If the eager step fails too, the error is the user's (a residual that raises,
     wrong shapes) and is raised as the eager step raised it. Later steps are never retried."""
     try:
-        terms, loss = _forward_backward(loss_terms, model, batches)
+        terms, loss = _forward_backward(loss_terms, model, batches, factors)
         return True, loss_terms, terms, loss
     except Exception as compile_error:
         optimizer.zero_grad(set_to_none=True)
-        terms, loss = _forward_backward(eager_terms, model, batches)  # raises the user's own error
+        terms, loss = _forward_backward(eager_terms, model, batches, factors)  # raises the user's own error
         logger.warning("torch.compile failed (%s: %s); running eagerly", type(compile_error).__name__,
                        " ".join(str(compile_error).split())[:300])
         return False, eager_terms, terms, loss
 
 
-def _forward_backward(loss_terms, model, batches):
-    terms = {name: value.float() for name, value in loss_terms(model, batches).items()}
+def _forward_backward(loss_terms, model, batches, factors: dict[str, float]):
+    """The loss terms (each scheduled one times its factor, outside anything compiled, so that a
+    changing weight does not recompile) and their sum, differentiated."""
+    terms = {name: value.float() * factors[name] if name in factors else value.float()
+             for name, value in loss_terms(model, batches).items()}
     loss = sum(terms.values())
     loss.backward()
     return terms, loss

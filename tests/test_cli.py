@@ -67,6 +67,7 @@ def test_compare_writes_figure_and_table(tmp_path, capsys):
     assert (tmp_path / "cmp" / "comparison.png").is_file()
     table = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert [row["model"] for row in table] == ["siren", "relu-pe"]
+    assert table[0]["size"] == "16×2" and "16×2" in out  # the size each family is made of, not a width
     assert abs(table[0]["parameters"] - table[1]["parameters"]) / table[0]["parameters"] < 0.05
 
 

@@ -4,6 +4,7 @@ its initialisation against the authors', its parameter budget, and a fit through
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -105,6 +106,22 @@ def test_wire_is_its_complex_formula_and_counts_real_values():
     assert parameter_count(net.config) == 2 * width + width + 2 * (2 * (width * width + width)) + 2 * (3 * width + 3)
 
 
+def test_wire_wavelets_stay_bounded_far_from_zero():
+    """|exp(i ω0 z − |s0 z|²)| is at most e^(ω0²/4s0²) for every complex z: the window bounds the
+    growth of e^(−ω0 Im z). Holding only the window's exponent at −40 let it overflow to inf."""
+    net = build("wire", 2, 1, hidden_features=8, hidden_layers=2)
+    real = torch.linspace(-30, 30, 201)[:, None].expand(-1, 201)
+    imag = torch.linspace(-30, 30, 201)[None, :].expand(201, -1)
+    cos, sin = net.gabor(real, imag)
+    magnitude = torch.sqrt(cos.square() + sin.square())
+    assert torch.isfinite(magnitude).all()
+    assert magnitude.max() <= math.exp(20.0**2 / (4 * 10.0**2)) * (1 + 1e-5)
+    z = torch.complex(real.double(), imag.double())
+    exact = torch.exp(1j * 20.0 * z - (10.0 * z).abs() ** 2)
+    near = exact.abs() > 1e-12  # where the tail is not held
+    assert torch.allclose(cos.double()[near], exact.real[near], rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("model", ["wire", "hash-grid", "grid"])
 def test_autograd_derivatives_of_the_other_families_match_finite_differences(model):
     """Their derivatives go through autograd; checked here against central differences of the
@@ -157,6 +174,18 @@ def test_each_family_meets_a_parameter_budget(model):
     config = sk.NetworkConfig(2, 3, model=model, pe_sidelength=256, **family.defaults)
     sized = network_for_budget(config, reference_count)
     assert abs(parameter_count(sized) - reference_count) <= 0.03 * reference_count, (model, parameter_count(sized))
+
+
+def test_each_family_names_its_size_in_its_own_terms():
+    """The comparison table's size column: width × layers for an MLP, the table and head of a
+    hash grid, the nodes of a dense grid (a dense grid has no width)."""
+    size_of = {name: sk.get_family(name).size_of for name in ("siren", "wire", "hash-grid", "grid")}
+    assert size_of["siren"](sk.NetworkConfig(2, 1, hidden_features=40, hidden_layers=3)) == "40×3"
+    assert size_of["wire"](sk.NetworkConfig(2, 1, model="wire", hidden_features=30, hidden_layers=2)) == "30×2"
+    hashed = sk.NetworkConfig(2, 1, model="hash-grid", hidden_features=64, hidden_layers=2, grid_table_size=2**14)
+    assert size_of["hash-grid"](hashed) == "T=2^14×16 + 64×2"
+    assert size_of["hash-grid"](replace(hashed, grid_table_size=3000)) == "T=3000×16 + 64×2"
+    assert size_of["grid"](sk.NetworkConfig(2, 3, model="grid", grid_resolution=445)) == "445^2 nodes"
 
 
 @pytest.mark.parametrize("model", ["hash-grid", "grid"])

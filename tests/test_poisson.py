@@ -246,6 +246,29 @@ def test_box_fluxes_obey_the_divergence_theorem():
     assert wrong.abs().mean() > 0.2 * scale
 
 
+def test_the_box_weight_decays_over_the_run_by_default():
+    """From the Laplacian the box fluxes weigh 0.01 at the first step and 0.00001 at the last,
+    log-linearly; a single weight stays constant; a decaying weight must stay positive."""
+    from sirenkit.tasks.poisson import BOX_WEIGHT, decaying_weight, derivative_problem
+
+    assert BOX_WEIGHT == (0.01, 0.00001)
+    start, factor = decaying_weight(BOX_WEIGHT)
+    assert start == 0.01 and factor is not None
+    assert factor(0.0) == 1.0 and np.isclose(factor(1.0), 0.001) and np.isclose(factor(0.5), 0.001**0.5)
+    assert decaying_weight(0.5) == (0.5, None)
+    with pytest.raises(ValueError, match="positive start and end"):
+        decaying_weight((0.01, 0.0))
+    target = derivative_targets(smooth_image(16, 16, channels=1), "laplacian")
+    problem = derivative_problem(target, "laplacian", batch_size=64, device=torch.device("cpu"),
+                                 box_weight=BOX_WEIGHT)
+    boxes = next(c for c in problem.constraints if c.name == "boxes")
+    h = grid_spacing((16, 16))
+    assert np.isclose(boxes.weight, 0.01 / h**4) and boxes.schedule is not None
+    assert np.isclose(problem.schedule_factors(1.0)["boxes"], 0.001)
+    constant = derivative_problem(target, "laplacian", batch_size=64, device=torch.device("cpu"), box_weight=0.001)
+    assert constant.schedule_factors(0.5) == {}
+
+
 def test_the_network_from_gradients_starts_at_twice_the_image_frequencies(tmp_path, capsys):
     """From gradients (and for fusion) a SIREN's first ω0 defaults to POISSON_FIRST_OMEGA; from the
     Laplacian and for the baselines it stays the image default; ``--omega`` still decides."""

@@ -193,6 +193,38 @@ def test_several_constraints_are_logged_term_by_term():
     assert result.history[-1]["slope"] < 1e-3
 
 
+def test_a_scheduled_weight_follows_the_run_from_its_first_step_to_its_last():
+    """A constraint's schedule multiplies its weight, called with the run's progress (0 at the first
+    step, 1 at the last); a constant factor of 2 trains exactly as twice the weight does."""
+    from sirenkit.training import run_progress
+
+    points = torch.linspace(-1, 1, 64)[:, None]
+    target = torch.sin(3 * points)
+    seen = []
+
+    def problem(weight, schedule):
+        return Problem([
+            Constraint("value", lambda f: f.value - f.data["target"], PointSet(points, {"target": target})),
+            Constraint("slope", lambda f: f.gradient - 3 * torch.cos(3 * f.points), PointSet(points),
+                       needs=("jacobian",), weight=weight, schedule=schedule),
+        ])
+
+    def recorded(progress):
+        seen.append(progress)
+        return 2.0
+
+    config = NetworkConfig(in_features=1, out_features=1, hidden_features=16, hidden_layers=2, first_omega=10)
+    train = TrainConfig(steps=30, compile=False, log_every=10)
+    scheduled = fit(build_network(config, seed=0), problem(0.01, recorded), train, progress=False).model
+    doubled = fit(build_network(config, seed=0), problem(0.02, None), train, progress=False).model
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and len(seen) == 30
+    assert all(later > earlier for earlier, later in zip(seen, seen[1:]))
+    for a, b in zip(scheduled.parameters(), doubled.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert run_progress(0, train) == 0.0 and run_progress(29, train) == 1.0
+    assert run_progress(9, train, total_steps=10.0) == 1.0  # a budget expected to allow 10 steps
+
+
 def test_compiled_and_eager_steps_agree():
     """The compiled path is the default on long runs; it must compute what the eager one does."""
     pytest.importorskip("torch._inductor")

@@ -102,6 +102,8 @@ class NetworkFamily:
     for_budget: Callable[[NetworkConfig, int], NetworkConfig] | None = None
     """The configuration of about the given number of parameters; ``None``: the hidden width that
     gives it (:func:`sirenkit.network.width_for_budget`)."""
+    describe_size: Callable[[NetworkConfig], str] | None = None
+    """What sets the family's size, for a table (a grid's nodes); ``None``: ``width×layers``."""
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():
@@ -114,6 +116,13 @@ class NetworkFamily:
         if self.compiles_with_derivatives is None:
             return self.derivatives is not None
         return self.compiles_with_derivatives
+
+    def size_of(self, config: NetworkConfig) -> str:
+        """The size of ``config``'s network in the family's terms: ``256×3`` (hidden width ×
+        layers) for an MLP, what :attr:`describe_size` says otherwise."""
+        if self.describe_size is not None:
+            return self.describe_size(config)
+        return f"{config.hidden_features}×{config.hidden_layers}"
 
     def count_parameters(self, config: NetworkConfig) -> int:
         """Trainable parameters of ``config``'s network, without allocating its weights."""

@@ -159,14 +159,27 @@ def dense_grid_for_budget(config: NetworkConfig, parameters: int) -> NetworkConf
     return dataclasses.replace(config, grid_resolution=nodes)
 
 
+def hash_grid_size(config: NetworkConfig) -> str:
+    """``T=2^14 ×16 + 64×2``: the table size per level, the levels, the head's width × layers."""
+    table = config.grid_table_size
+    shown = f"2^{table.bit_length() - 1}" if table & (table - 1) == 0 else str(table)
+    return f"T={shown}×{config.grid_levels} + {config.hidden_features}×{config.hidden_layers}"
+
+
+def dense_grid_size(config: NetworkConfig) -> str:
+    """``445^2 nodes``."""
+    return f"{grid_nodes(config)}^{config.in_features} nodes"
+
+
 LINEAR_CELLS = "are zero inside every cell along each axis (multilinear interpolation)"
 
 register_family(NetworkFamily(
     "hash-grid", build=HashGrid, summary="multiresolution hash encoding + ReLU MLP (Müller et al. 2022)",
     second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS + " and its ReLU head is piecewise linear",
     bfloat16=False, defaults={"hidden_features": 64, "hidden_layers": 2}, for_budget=hash_grid_for_budget,
+    describe_size=hash_grid_size,
     settings=("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution")))
 register_family(NetworkFamily(
     "grid", build=DenseGrid, summary="a plain learned grid, multilinear interpolation",
     second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS, bfloat16=False,
-    for_budget=dense_grid_for_budget, settings=("grid_resolution",)))
+    for_budget=dense_grid_for_budget, describe_size=dense_grid_size, settings=("grid_resolution",)))

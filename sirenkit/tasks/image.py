@@ -117,4 +117,5 @@ def compare_models(
 def comparison_row(fitting: Fitted) -> dict[str, Any]:
     """One line of the comparison table."""
     keys = ("model", "parameters", "psnr", "ssim", "steps", "seconds")
-    return {key: fitting.metrics[key] for key in keys} | {"hidden_features": fitting.network.hidden_features}
+    size = get_family(fitting.network.model).size_of(fitting.network)
+    return {key: fitting.metrics[key] for key in keys} | {"size": size}
