@@ -355,7 +355,8 @@ def network_settings(options: dict[str, Any], model: str | None = None, *, auto_
                    "0 turns it off [default: 1].")
 @click.option("--boxes", type=NON_NEGATIVE, default=None,
               help="--from laplacian: weight of the multiscale constraint, fluxes of the gradient through "
-                   "boxes; 0 turns it off [default: 0.0001].")
+                   "boxes, constant over the run; 0 turns it off [default: 0.01 at the start, decaying to "
+                   "0.00001 at the end].")
 def poisson_command(source: str, derivative: str, size: int | None, means: str | None, segments: float | None,
                     boxes: float | None, **options: Any) -> None:
     """Reconstruct an image from its gradients or its Laplacian alone (Poisson's equation).

@@ -584,3 +584,17 @@ def test_the_image_problem_states_the_loss_of_its_best_constant():
     problem = ImageKind.describe(signal).problem(signal, batch_size=None, device=torch.device("cpu"))
     targets = signal.pixels.reshape(-1, 3).astype(np.float64) * 2 - 1
     assert problem.metadata["baseline_loss"] == pytest.approx(((targets - targets.mean(0)) ** 2).mean(), rel=1e-5)
+
+
+def test_derivative_steps_are_compiled_from_half_the_points_of_value_steps(monkeypatch):
+    """A point with derivatives costs several plain ones: the Laplacian recipe's 4,096 pixels and
+    128 boxes (6,144 points) repay compiling, as many value-only points do not."""
+    from sirenkit import training
+
+    monkeypatch.setattr(training, "compiler_available", lambda device: True)
+    config, cpu = TrainConfig(steps=6000), torch.device("cpu")
+    assert training._use_compile(config, cpu, 6144, derivatives=True)
+    assert not training._use_compile(config, cpu, 6144)
+    assert training._use_compile(config, cpu, training.COMPILE_POINTS)
+    assert not training._use_compile(config, cpu, 6144, derivatives=True, double_backward=True)
+    assert not training._use_compile(TrainConfig(steps=100), cpu, 6144, derivatives=True)
