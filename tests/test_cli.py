@@ -71,6 +71,18 @@ def test_compare_writes_figure_and_table(tmp_path, capsys):
     assert abs(table[0]["parameters"] - table[1]["parameters"]) / table[0]["parameters"] < 0.05
 
 
+def test_a_default_laplacian_run_resumes(tmp_path, capsys):
+    """Its box weight is a pair that config.json keeps as a list: resuming compares them equal."""
+    out = tmp_path / "lap"
+    assert run(["poisson", "camera", "--from", "laplacian", "--size", "16", *TINY, "--out", out], capsys)[0] == 0
+    assert json.loads((out / "config.json").read_text())["poisson"]["box_weight"] == [0.01, 0.00001]
+    more = [a if a != "6" else "9" for a in TINY]
+    code, _, err = run(["poisson", "camera", "--from", "laplacian", "--size", "16", *more, "--out", out, "--resume"],
+                       capsys)
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 9
+
+
 @pytest.mark.parametrize("source", ["gradient", "laplacian"])
 def test_poisson_smoke(tmp_path, capsys, source):
     out = tmp_path / source

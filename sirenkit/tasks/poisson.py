@@ -41,15 +41,15 @@ first (0.01, the shading settles), weak at the end (0.00001, the texture forms);
 float32: 15.7 dB and fine-texture correlation 0.82, against 15.5 dB / 0.53 with a constant 0.0001
 (and Adam 3e-5, the recipe before) and 13.8 dB / 0.92 with a constant 0.0001 at Adam 1e-4."""
 
-Weight = float | tuple[float, float]
+Weight = float | tuple[float, float] | list[float]
 """A constant weight, or ``(start, end)``: from ``start`` to ``end`` over the run, log-linearly."""
 
 
 def decaying_weight(weight: Weight) -> tuple[float, Callable[[float], float] | None]:
     """``(weight at the start, the factor on it as a function of the run's progress)`` of a
     :data:`Weight`; the factor is ``None`` for a constant weight."""
-    if isinstance(weight, tuple):
-        start, end = weight
+    if isinstance(weight, (tuple, list)):  # a list: the pair as config.json keeps it
+        start, end = (float(value) for value in weight)
         if start <= 0 or end <= 0:
             raise ValueError(f"a decaying weight needs a positive start and end, got {start} and {end}")
         ratio = end / start
@@ -391,7 +391,8 @@ def fit_poisson(
     else:
         segment_weight, box_weight = 0.0, BOX_WEIGHT if box_weight is None else box_weight
     settings = {"source_image": signal.name, "size": size, "from": source, "means": means,
-                "segment_weight": segment_weight, "box_weight": box_weight}
+                "segment_weight": segment_weight,  # a pair as config.json reads it back, so that a resume matches
+                "box_weight": list(box_weight) if isinstance(box_weight, tuple) else box_weight}
     name, description, align = ALIGNMENTS[source]
     spacing = grid_spacing(signal.shape)
     classical = (integrate_gradient(target, spacing) if source == "gradient"
