@@ -136,7 +136,7 @@ def learning_rate(step: int, config: TrainConfig, total_steps: float | None = No
     or over ``total_steps`` where fewer are expected (a time budget: the loop predicts them from the
     measured step times), so that a run stopped by either rule has annealed."""
     peak = config.learning_rate
-    total = config.steps if total_steps is None else min(config.steps, max(total_steps, step + 1.0))
+    total = _schedule_steps(step, config, total_steps)
     warmup = min(config.warmup_steps, max(config.steps - 1, 0))
     if step < warmup:
         return peak * (0.1 + 0.9 * step / warmup)
@@ -151,8 +151,13 @@ def learning_rate(step: int, config: TrainConfig, total_steps: float | None = No
 def run_progress(step: int, config: TrainConfig, total_steps: float | None = None) -> float:
     """How far a run is at ``step`` (0-based), from 0 to 1, over the steps the learning rate's
     schedule runs over (:func:`learning_rate`): what a scheduled loss weight follows."""
-    total = config.steps if total_steps is None else min(config.steps, max(total_steps, step + 1.0))
-    return min(step / max(total - 1, 1.0), 1.0)
+    return min(step / max(_schedule_steps(step, config, total_steps) - 1, 1.0), 1.0)
+
+
+def _schedule_steps(step: int, config: TrainConfig, total_steps: float | None) -> float:
+    """The steps a schedule runs over at ``step``: ``config.steps``, or the fewer a budget is
+    expected to allow (never fewer than the steps already taken)."""
+    return config.steps if total_steps is None else min(config.steps, max(total_steps, step + 1.0))
 
 
 def native_bfloat16(device: torch.device) -> bool:
@@ -196,8 +201,8 @@ def _use_compile(config: TrainConfig, device: torch.device, points_per_step: int
         # Compiling costs 10 to 40 seconds on a CPU; it repays itself on runs of a few hundred
         # steps of thousands of points (a compiled step is 1.8 to 3.4 times faster; see the bench).
         # A point with derivatives costs several plain ones, so half as many are enough: the
-        # Laplacian's 4,096 pixels and 128 boxes per step ran 1,675 steps in 300 s compiled
-        # against 1,954 in 540 s eagerly (2-core Xeon, float32).
+        # Laplacian's 4,096 pixels and 128 boxes per step ran 2,673 steps in 540 s compiled
+        # against 1,954 eagerly (camera 256², 2-core Xeon, float32).
         # torch.compile cannot differentiate twice (aot_autograd): a derivative constraint on a
         # network that goes through autograd would only fail to compile and fall back.
         least = COMPILE_POINTS // 2 if derivatives else COMPILE_POINTS
