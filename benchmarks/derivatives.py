@@ -50,6 +50,7 @@ def one_photo(photo: str, *, source: str, size: int, budget: float, precision: s
     return {"photo": Path(photo).name, "shape": f"{signal.shape[1]}×{signal.shape[0]}", "channels": signal.channels,
             "source": source, "precision": metrics["precision"], "budget": budget, "steps": metrics["steps"],
             "seconds": metrics["seconds"], "stopped_by": metrics["stopped_by"], "psnr": metrics["psnr"],
+            "ssim": metrics["ssim"], "texture": metrics["texture"],
             "classical_psnr": metrics["classical_psnr"], "wall_seconds": time.perf_counter() - started}
 
 
@@ -72,8 +73,9 @@ def main() -> None:
     sets = [("tuning", photo) for photo in args.photos.split(",") if photo]
     sets += [("held out", photo) for photo in args.held_out.split(",") if photo]
     rows = []
-    print("\n| photo | set | size | from | precision | budget | steps | seconds | PSNR | classical (DCT) |")
-    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("\n| photo | set | size | from | precision | budget | steps | seconds | PSNR | SSIM | texture "
+          "| classical (DCT) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for role, photo in sets:
         row = one_photo(photo, source=args.source, size=args.size, budget=args.time, precision=args.precision,
                         steps=args.steps, out=args.out) | {"set": role}
@@ -81,7 +83,8 @@ def main() -> None:
         mark = "" if row["psnr"] >= 30 or args.source != "gradient" else " (below 30)"
         print(f"| {row['photo']} | {role} | {row['shape']}, {row['channels']} ch | {row['source']} | "
               f"{row['precision']} | {row['budget']:.0f} s | {row['steps']} | {row['seconds']:.0f} | "
-              f"**{row['psnr']:.2f} dB**{mark} | {row['classical_psnr']:.1f} dB |", flush=True)
+              f"**{row['psnr']:.2f} dB**{mark} | {row['ssim']:.2f} | {row['texture']:.2f} | "
+              f"{row['classical_psnr']:.1f} dB |", flush=True)
     worst = min(rows, key=lambda row: row["psnr"])
     print(f"\nlowest: {worst['photo']} {worst['psnr']:.2f} dB", flush=True)
     if args.json:

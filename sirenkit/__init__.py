@@ -35,7 +35,7 @@ from .kinds.problem import ProblemKind  # noqa: E402
 from .kinds.shape import SdfConfig, ShapeKind  # noqa: E402
 from .kinds.video import VideoKind  # noqa: E402
 from .mesh import extract_mesh  # noqa: E402
-from .metrics import compare_meshes, psnr, ssim  # noqa: E402
+from .metrics import compare_meshes, psnr, ssim, texture_correlation  # noqa: E402
 from .network import (  # noqa: E402
     MLP,
     FourierFeatures,
@@ -70,5 +70,5 @@ __all__ = [
     "fit_video", "forward_derivatives", "fuse_images", "get_family", "image_gradient", "image_laplacian",
     "image_train_config", "learning_rate", "load", "load_image", "load_mesh", "load_point_cloud", "model_names",
     "parameter_count", "psnr", "register_family", "register_kind", "render", "render_image", "run_example",
-    "save_model", "solve", "ssim",
+    "save_model", "solve", "ssim", "texture_correlation",
 ]

@@ -45,6 +45,28 @@ def test_ssim_is_none_below_three_pixels_and_falls_with_noise():
     assert 1.0 > sk.ssim(slightly, image) > sk.ssim(badly, image)
 
 
+def test_texture_correlation_sees_detail_that_psnr_barely_does():
+    """The residual after a Gaussian blur, correlated: 1 for the image itself (and for any brightness
+    offset, which the blur removes), near 0 for a blurred copy or one with its detail moved, ``None``
+    for a reference with no detail; checked against the same correlation computed directly."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(3)
+    image = np.clip(0.5 + 0.1 * rng.normal(size=(48, 40, 2)), 0.2, 0.8)  # detail at every scale
+    assert sk.texture_correlation(image, image) == pytest.approx(1.0)
+    assert sk.texture_correlation(np.clip(image + 0.1, 0, 1), image) == pytest.approx(1.0, abs=1e-6)
+    blurred = gaussian_filter(image, (3, 3, 0), mode="nearest")
+    shifted = np.roll(image, 5, axis=1)
+    assert abs(sk.texture_correlation(blurred, image)) < 0.2
+    assert abs(sk.texture_correlation(shifted, image)) < 0.2
+    assert sk.texture_correlation(image, np.full_like(image, 0.3)) is None
+    noisy = np.clip(image + rng.normal(0, 0.05, image.shape), 0, 1)
+    high = [a - gaussian_filter(a, (1.5, 1.5, 0), mode="nearest") for a in (noisy, image)]
+    direct = np.corrcoef(high[0].ravel(), high[1].ravel())[0, 1]  # the residuals have mean ≈ 0
+    assert sk.texture_correlation(noisy, image) == pytest.approx(direct, abs=0.01)
+    assert 0.2 < sk.texture_correlation(noisy, image) < 0.95
+
+
 def sphere_points(count: int, radius: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     directions = np.random.default_rng(seed).normal(size=(count, 3))
     normals = directions / np.linalg.norm(directions, axis=1, keepdims=True)

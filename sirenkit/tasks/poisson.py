@@ -24,7 +24,7 @@ from ..fitting import fit_signal
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
 from ..kinds import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted
 from ..kinds.image import ImageKind, finite_difference_maps
-from ..metrics import psnr, ssim
+from ..metrics import psnr, ssim, texture_correlation
 from ..render import evaluate_points
 
 SEGMENT_WEIGHT = 1.0
@@ -405,6 +405,7 @@ def fit_poisson(
         if final:
             metrics.update({
                 "ssim": ssim(aligned, signal.pixels),
+                "texture": texture_correlation(aligned, signal.pixels),
                 "alignment": name,
                 "alignment_description": description,
                 "classical_psnr": psnr(classical_aligned, signal.pixels),
