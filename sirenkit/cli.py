@@ -215,11 +215,8 @@ def fit_image_command(source: str, size: int | None, **options: Any) -> None:
     out = options["out"] or default_out("image", source)
     train = train_config(options, defaults=image_recipe(signal, options), out=out)
     network = image_network_options(signal, options, auto_omega=True)
-    if options["omega"] == "auto":
-        from .image import coordinate_grid
-
-        network = auto_frequency(network, signal.pixels, coordinate_grid(signal.shape))
-    fitted = fit_image(signal, size=size, network=network, train=train, out=out,
+    fitted = fit_image(signal, size=size, network=network, train=train,
+                       frequency="auto" if options["omega"] == "auto" else None, out=out,
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
@@ -243,11 +240,8 @@ def fit_audio_command(source: Path, seconds: float | None, **options: Any) -> No
     out = options["out"] or default_out("audio", str(source))
     train = train_config(options, defaults=audio_train_config(signal), out=out)
     network = audio_network(signal, options["model"], **network_settings(options, auto_omega=True))
-    if options["omega"] == "auto":
-        from .audio import time_coordinates
-
-        network = auto_frequency(network, signal.samples, time_coordinates(len(signal.samples)))
-    fitted = fit_audio(signal, seconds=seconds, network=network, train=train, out=out,
+    fitted = fit_audio(signal, seconds=seconds, network=network, train=train,
+                       frequency="auto" if options["omega"] == "auto" else None, out=out,
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("snr", "psnr", "steps", "seconds", "parameters"))
@@ -300,17 +294,6 @@ def image_network_options(signal, options: dict[str, Any], *, auto_omega: bool =
     from .tasks.image import image_network
 
     return image_network(signal, options["model"], **network_settings(options, auto_omega=auto_omega))
-
-
-def auto_frequency(network: NetworkConfig, values: Any, coords: Any) -> NetworkConfig:
-    """``--omega auto``: the network's frequency chosen from the signal, said on stderr."""
-    from .frequency import with_chosen_frequency
-
-    network, choice = with_chosen_frequency(network, values, coords)
-    distances = ", ".join(f"{value:g}: {distance:.2f}" for value, distance in choice.distances.items())
-    click.echo(f"--omega auto: {choice.setting} = {choice.value:g} (spectral distance {distances}; "
-               f"{choice.seconds:.1f} s)", err=True)
-    return network
 
 
 FAMILY_OPTIONS = {"bias_scale": "first_bias_scale", "table_size": "grid_table_size", "grid_nodes": "grid_resolution"}

@@ -184,27 +184,36 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
     ``overwrite``; otherwise a ``ValueError`` says which to pass. Every check comes before anything
     is written, so a refused run leaves the folder as it was."""
     out_path = Path(out) if out is not None else None
-    if resume and overwrite:
-        raise ValueError("--resume continues a run and --overwrite replaces it: pass one of them")
+    refuse_run_folder(out_path, resume, overwrite)
     if resume:
-        if out_path is None:
-            raise ValueError("no run folder: no checkpoint to resume from")
+        assert out_path is not None
         checkpoint = out_path / CHECKPOINT_NAME
-        check_checkpoint_exists(checkpoint)
         state = load_checkpoint_file(checkpoint)  # a corrupt file is named first
         if identity is not None:
             check_same_run(out_path, identity)
         check_state_fits(state, checkpoint, network)
     elif out_path is not None and holds_a_run(out_path):
-        if not overwrite:
-            raise ValueError(f"{out_path}: holds a previous run{_describe_run(out_path)}; continue it with "
-                             f"--resume or replace it with --overwrite")
         clear_run(out_path)
     if out_path is not None:
         if out_path.exists() and not out_path.is_dir():
             raise ValueError(f"{out_path}: is a file, not a run folder")
         out_path.mkdir(parents=True, exist_ok=True)
     return out_path
+
+
+def refuse_run_folder(out: Path | None, resume: bool, overwrite: bool) -> None:
+    """The refusals of :func:`prepare_run_folder` that need nothing but the options: both of
+    ``resume`` and ``overwrite``, a resume with no checkpoint, a folder holding a run that is
+    neither resumed nor replaced. Cheap, so a fit can make them before any costly preparation."""
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite replaces it: pass one of them")
+    if resume:
+        if out is None:
+            raise ValueError("no run folder: no checkpoint to resume from")
+        check_checkpoint_exists(out / CHECKPOINT_NAME)
+    elif out is not None and holds_a_run(out) and not overwrite:
+        raise ValueError(f"{out}: holds a previous run{_describe_run(out)}; continue it with "
+                         f"--resume or replace it with --overwrite")
 
 
 def clear_run(folder: Path) -> None:
@@ -235,6 +244,7 @@ def fit_signal(
     write: Callable[[Fitted, Path], None] | None = None,
     task: str | None = None,
     settings: dict[str, Any] | None = None,
+    choose_network: Callable[[NetworkConfig], tuple[NetworkConfig, dict[str, Any]]] | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -249,11 +259,19 @@ def fit_signal(
     unless ``evaluate(model)`` says what to log), ``products(rendered)`` (what the result keeps,
     ``{"reconstruction": rendered}`` by default) and ``write(fitted, out)``. ``settings`` are the
     task's options, recorded in ``config.json`` under ``task`` (the kind's name by default).
+    ``choose_network(network)`` makes a last, possibly costly choice about the network once the
+    options have been checked (``--omega auto``: its frequency from the signal), and returns the
+    network with what to record of the choice in the metrics.
     """
     begun = time.time() - 1.0  # file times can be coarser than a second
     network = network or kind.network(model)
     kind.check_network(network)
     train = kind.checked_train(train or kind.train_config())
+    report: dict[str, Any] = {}
+    if choose_network is not None:
+        refuse_run_folder(Path(out) if out is not None else None, resume, overwrite)
+        network, report = choose_network(network)
+        kind.check_network(network)
     sampling = dict(sampling or {})
     net, device = build_on_device(network, train)
     built = problem(device) if problem is not None else kind.problem(signal, batch_size=train.batch_size,
@@ -282,7 +300,8 @@ def fit_signal(
         save_model(out_path, net, network, kind)
     rendered = kind.render(net, **sampling)  # once: metrics, files and figures share it
     metrics = {**measure(rendered, final=True), **kind.summary(signal, result.history, network)}
-    metrics = {**metrics, **fit_summary(result, time.perf_counter() - started, network), **kind.conventions()}
+    metrics = {**metrics, **fit_summary(result, time.perf_counter() - started, network), **kind.conventions(),
+               **report}
     made = products(rendered) if products is not None else {"reconstruction": rendered}
     fitted = Fitted(net, network, kind, metrics, result.history, out_path, made)
     if out_path is not None:

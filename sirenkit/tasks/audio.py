@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import AudioSignal, load_audio
+from ..audio import AudioSignal, load_audio, time_coordinates
 from ..config import NetworkConfig, TrainConfig
 from ..fitting import fit_signal
+from ..frequency import Frequency, resolve_frequency
 from ..kinds import Fitted
 from ..kinds.audio import AudioKind
 
@@ -41,6 +42,7 @@ def fit_audio(
     network: NetworkConfig | None = None,
     train: TrainConfig | None = None,
     model: str = "siren",
+    frequency: Frequency = None,
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -49,8 +51,14 @@ def fit_audio(
     """Fit a network to a sound file (optionally its first ``seconds``) and, with ``out``, write
     the run folder: model, ``reconstruction.wav`` (original rate and level), ``audio.png``
     (waveforms and spectrograms of ground truth, fit and error), ``snr.png``, ``metrics.json``,
-    ``history.json``, ``config.json``."""
+    ``history.json``, ``config.json``. ``frequency``: a number or ``"auto"`` sets the network's
+    frequency as for :func:`~sirenkit.fit_image` (the first ω0's per-second rule when left out)."""
     signal = source if isinstance(source, AudioSignal) else load_audio(source, seconds=seconds)
+
+    def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
+        return resolve_frequency(network, signal.samples, lambda: time_coordinates(len(signal.samples)), frequency,
+                                 run=out, resume=resume)
+
     return fit_signal(AudioKind.describe(signal), signal, network=network, train=train, model=model,
-                      settings={"source": signal.name, "seconds": seconds}, out=out, resume=resume, overwrite=overwrite,
-                      progress=progress)
+                      settings={"source": signal.name, "seconds": seconds}, choose_network=choose, out=out,
+                      resume=resume, overwrite=overwrite, progress=progress)

@@ -13,7 +13,8 @@ from ..config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
 from ..families import get_family, model_names
 from ..figures import image_rows_figure
 from ..fitting import fit_signal
-from ..image import ImageSignal, load_image
+from ..frequency import Frequency, resolve_frequency
+from ..image import ImageSignal, coordinate_grid, load_image
 from ..io import write_json
 from ..kinds import Fitted
 from ..kinds.image import IMAGE_BATCH, ImageKind, finite_difference_maps  # noqa: F401  (IMAGE_BATCH: the recipe's, here too)
@@ -50,6 +51,7 @@ def fit_image(
     network: NetworkConfig | None = None,
     train: TrainConfig | None = None,
     model: str = "siren",
+    frequency: Frequency = None,
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -58,10 +60,20 @@ def fit_image(
     """Fit a network to an image file or bundled image name and, with ``out``, write the run
     folder: model, ``reconstruction.png``, ``figure.png`` (image, gradient and Laplacian of
     ground truth and fit), ``psnr.png``, ``metrics.json``, ``history.json``, ``config.json``.
+
+    ``frequency`` sets the network's frequency (a SIREN's first ω0, its family's
+    :attr:`~sirenkit.families.NetworkFamily.frequency`): a number, or ``"auto"`` to choose it from
+    the image's spectrum before training (:mod:`sirenkit.frequency`; ``metrics.json`` records the
+    choice); left out, the network's own (the paper's 30 for a SIREN).
     """
     signal = source if isinstance(source, ImageSignal) else load_image(source, size=size)
+
+    def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
+        return resolve_frequency(network, signal.pixels, lambda: coordinate_grid(signal.shape), frequency, run=out,
+                                 resume=resume)
+
     return fit_signal(ImageKind.describe(signal), signal, network=network, train=train, model=model,
-                      settings={"source": signal.name, "size": size},
+                      settings={"source": signal.name, "size": size}, choose_network=choose,
                       out=out, resume=resume, overwrite=overwrite, progress=progress)
 
 
