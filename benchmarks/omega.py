@@ -9,6 +9,13 @@ no setting tuned on any photo; all photos here are checks.
 
 A float32-only machine runs float32 about 1.5× slower than an AVX-512 Xeon: 57 s here stands for
 the 85 s an image fit is given there.
+
+With ``--audio`` the same is done for sounds instead (files, or ``music`` for benchmarks/media.py's
+synthesised piece), around the per-second rule (ω0 = 1000 per second of audio, times the same
+ratios), with the audio recipe under ``--time`` seconds, scored by SNR; ``--seconds`` keeps the
+first seconds of each clip:
+
+    python benchmarks/omega.py --audio tests/data/speech.wav,music --seconds 1 --time 90
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,17 +35,43 @@ from run import machine  # noqa: E402
 PHOTOS = ("camera", "chelsea", "rocket")
 
 
+def image_case(photo: str, args):
+    """A photo: the signal, its default network, values and coordinates, recipe, fit and score."""
+    from sirenkit.image import coordinate_grid, load_image
+    from sirenkit.tasks.image import fit_image, image_network, image_train_config
+
+    signal = load_image(photo, size=args.size)
+    return (signal, image_network(signal, args.model), signal.pixels, coordinate_grid(signal.shape),
+            image_train_config(signal), fit_image, "psnr")
+
+
+def audio_case(clip: str, args):
+    """A sound (a file, or ``music``): as :func:`image_case`, scored by SNR."""
+    from sirenkit.audio import load_audio, time_coordinates, write_audio
+    from sirenkit.tasks.audio import audio_network, audio_train_config, fit_audio
+
+    if clip == "music":
+        from media import music
+
+        path = Path(tempfile.mkdtemp()) / "music.wav"
+        write_audio(path, music(3.0, 44_100), 44_100)
+        clip = str(path)
+    signal = load_audio(clip, seconds=args.seconds)
+    return (signal, audio_network(signal, args.model), signal.samples, time_coordinates(len(signal.samples)),
+            audio_train_config(signal), fit_audio, "snr")
+
+
 def main() -> None:
     from sirenkit.families import get_family
     from sirenkit.frequency import choose_frequency, with_frequency
-    from sirenkit.image import coordinate_grid, load_image
-    from sirenkit.tasks.image import fit_image, image_network, image_train_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", default=",".join(PHOTOS))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--time", type=float, default=57.0)
     parser.add_argument("--model", default="siren")
+    parser.add_argument("--audio", default=None, help="Sounds instead of photos: files, or 'music'.")
+    parser.add_argument("--seconds", type=float, default=None, help="Keep the first seconds of each sound.")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -46,19 +80,18 @@ def main() -> None:
     setting = get_family(args.model).frequency
     assert setting is not None, f"{args.model} has no frequency"
     rows = []
-    print(f"\n| photo | --omega auto | its PSNR (dB) | grid's best | best PSNR (dB) | gap (dB) "
-          f"| grid: {setting} → PSNR |")
+    unit = "SNR" if args.audio else "PSNR"
+    print(f"\n| {'sound' if args.audio else 'photo'} | --omega auto | its {unit} (dB) | grid's best "
+          f"| best {unit} (dB) | gap (dB) | grid: {setting} → {unit} |")
     print("|---|---|---|---|---|---|---|", flush=True)
-    for photo in [p for p in args.photos.split(",") if p]:
-        signal = load_image(photo, size=args.size)
-        network = image_network(signal, args.model)
-        choice = choose_frequency(network, signal.pixels, coordinate_grid(signal.shape))
-        train = replace(image_train_config(signal, precision=args.precision), time_budget=args.time, steps=10**6,
-                        checkpoint_every=0)
+    for photo in [p for p in (args.audio or args.photos).split(",") if p]:
+        signal, network, values, coords, train, fit, score = (audio_case if args.audio else image_case)(photo, args)
+        choice = choose_frequency(network, values, coords)
+        train = replace(train, precision=args.precision, time_budget=args.time, steps=10**6, checkpoint_every=0)
         scores = {}
         for value in choice.distances:
-            fitted = fit_image(signal, network=with_frequency(network, value), train=train, progress=False)
-            scores[value] = fitted.metrics["psnr"]
+            fitted = fit(signal, network=with_frequency(network, value), train=train, progress=False)
+            scores[value] = fitted.metrics[score]
         best = max(scores, key=lambda value: scores[value])
         row = {"photo": Path(photo).stem, "auto": choice.value, "auto_psnr": scores[choice.value], "best": best,
                "best_psnr": scores[best], "gap": scores[best] - scores[choice.value], "scores": scores,
@@ -74,6 +107,7 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
                                          "size": args.size, "time": args.time, "model": args.model,
+                                         "audio": args.audio, "seconds": args.seconds,
                                          "precision": args.precision, "rows": rows}, indent=2, default=str))
 
 

@@ -1,0 +1,236 @@
+"""Which network, past images: every family of benchmarks/zoo.py on sounds, shapes and Poisson from
+gradients, at the parameter count of SIREN's network for that kind, under one time budget each.
+
+- ``audio``: 3 s of music (benchmarks/media.py, synthesised) and the speech clip of the tests
+  (tests/data/speech.wav, 1.97 s): SNR of the fit;
+- ``shape``: the Stanford bunny and Spot (../shared/data): Chamfer-L1, F-score at 1 % of the
+  diagonal and normal consistency of the mesh the fit writes, against the input mesh;
+- ``poisson``: photos rebuilt from their gradient only: PSNR after the constant alignment.
+
+Each family is sized by its own rule (zoo.py's) and trained with the kind's default recipe under
+``--time`` seconds (the schedule over the budget), its learning rate excepted: the kind's default
+rate times the family's ratio to SIREN's rate in the image zoo (:data:`RATE_RATIO`), swept ×⅓, ×1,
+×3 for ``--sweep-time`` seconds on a signal that is not evaluated (another piece of music, a torus,
+coffee) and followed past an end of the sweep while the best sits there. A family that cannot
+state a kind's problem says why in the table.
+
+    python benchmarks/zoo_kinds.py --kind audio|shape|poisson [--models siren,finer,...] [--time 60]
+        [--sweep-time 20] [--precision float32] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import machine  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT / ".." / "shared" / "data"
+MODELS = ("siren", "finer", "wire", "gauss", "hash-grid", "grid")
+RATE_RATIO = {"siren": 1.0, "finer": 0.3, "wire": 3.0, "gauss": 3.0, "hash-grid": 27.0, "grid": 81.0}
+"""Each family's image learning rate over SIREN's, from the image zoo's sweep on coffee
+(benchmarks/results/zoo-256-198k-60s-cpu.json: 1e-3, 3e-4, 3e-3, 3e-3, 0.027, 0.081): where the
+sweep of another kind starts."""
+EXTENSIONS = 2
+"""Rates tried past an end of the sweep (×3 or ÷3 each) while the best is there."""
+
+
+@dataclass
+class Kind:
+    """One kind of signal: how to load it, the network sized for it, the recipe, the fit and its
+    scores (``score`` is what the sweep maximises)."""
+
+    signals: tuple[str, ...]
+    sweep_signal: str
+    load: Callable[[str], Any]
+    reference_network: Callable[[Any], Any]
+    network: Callable[[Any, str], Any]
+    train: Callable[[Any], Any]
+    fit: Callable[..., Any]
+    columns: tuple[str, ...]
+    score: Callable[[dict], float]
+
+
+def write_music(seconds: float, seed: int) -> str:
+    from sirenkit.audio import write_audio
+
+    from media import music
+
+    path = Path(tempfile.mkdtemp()) / f"music-{seed}.wav"
+    write_audio(path, music(seconds, 44_100, seed=seed), 44_100)
+    return str(path)
+
+
+def load_sound(name: str):
+    from sirenkit.audio import load_audio
+
+    pieces = {"music": 0, "music-2": 1}  # seeds of benchmarks/media.py's piece: evaluated, swept on
+    return load_audio(write_music(3.0, pieces[name]) if name in pieces else name)
+
+
+def load_shape(name: str):
+    import trimesh
+
+    from sirenkit.pointcloud import load_point_cloud
+    from sirenkit.tasks.sdf import SdfConfig
+
+    if name == "torus":
+        path = Path(tempfile.mkdtemp()) / "torus.obj"
+        trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=96, minor_sections=48).export(path)
+        name = str(path)
+    config = SdfConfig()
+    return load_point_cloud(name, samples=config.samples, margin=config.margin)
+
+
+def load_photo(name: str):
+    from sirenkit.image import load_image
+
+    return load_image(name, size=256)
+
+
+def kinds() -> dict[str, Kind]:
+    from sirenkit.kinds.audio import AudioKind
+    from sirenkit.kinds.image import ImageKind
+    from sirenkit.kinds.shape import ShapeKind
+    from sirenkit.tasks.audio import fit_audio
+    from sirenkit.tasks.poisson import fit_poisson, poisson_network, poisson_train_config
+    from sirenkit.tasks.sdf import fit_sdf
+
+    def shape_fit(cloud, **keywords):
+        return fit_sdf(cloud, **keywords)
+
+    def poisson_fit(signal, **keywords):
+        return fit_poisson(signal, "gradient", **keywords)
+
+    return {
+        "audio": Kind(("music", str(ROOT / "tests" / "data" / "speech.wav")), "music-2", load_sound,
+                      lambda s: AudioKind.describe(s).network("siren"),
+                      lambda s, model: AudioKind.describe(s).network(model),
+                      lambda s: AudioKind.describe(s).train_config(), fit_audio, ("snr",), lambda m: m["snr"]),
+        "shape": Kind((str(SHARED / "stanford-bunny.obj"), str(SHARED / "spot.obj")), "torus", load_shape,
+                      lambda c: ShapeKind.describe(c).network("siren"),
+                      lambda c, model: ShapeKind.describe(c).network(model),
+                      lambda c: ShapeKind.describe(c).train_config(), shape_fit,
+                      ("chamfer_l1", "fscore", "normal_consistency"), lambda m: -m["chamfer_l1"]),
+        "poisson": Kind(("camera", "grass", str(SHARED / "yorkshire_terrier.jpg")), "coffee", load_photo,
+                        lambda s: poisson_network(s, "siren"),
+                        lambda s, model: ImageKind.describe(s).network(model),
+                        lambda s: poisson_train_config("gradient"), poisson_fit, ("psnr",), lambda m: m["psnr"]),
+    }
+
+
+def fit_one(kind: Kind, signal, model: str, *, rate: float, budget: float, precision: str) -> dict:
+    from sirenkit.network import network_for_budget, parameter_count
+
+    reference = kind.reference_network(signal)
+    network = reference if model == "siren" else network_for_budget(kind.network(signal, model),
+                                                                     parameter_count(reference))
+    train = replace(kind.train(signal), learning_rate=rate, time_budget=budget, steps=10**6, checkpoint_every=0,
+                    precision=precision)
+    try:
+        fitted = kind.fit(signal, network=network, train=train, progress=False)
+    except ValueError as error:  # a problem this family cannot state (a derivative it does not have)
+        return {"model": model, "rate": rate, "error": str(error)}
+    metrics = fitted.metrics
+    return {"model": model, "rate": rate, "parameters": metrics["parameters"], "steps": metrics["steps"],
+            "seconds": metrics["seconds"], **{key: metrics[key] for key in kind.columns},
+            "score": kind.score(metrics)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kind", choices=("audio", "shape", "poisson"), required=True)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--signals", default=None, help="Comma-separated (default: the kind's).")
+    parser.add_argument("--time", type=float, default=60.0, help="Seconds of fitting per signal.")
+    parser.add_argument("--sweep-time", type=float, default=20.0)
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}", flush=True)
+    kind = kinds()[args.kind]
+    models = [m for m in args.models.split(",") if m]
+    names = args.signals.split(",") if args.signals else list(kind.signals)
+    sweep_signal = kind.load(kind.sweep_signal)
+    chosen, sweep, refused = {}, [], {}
+    for model in models:
+        base = kind.train(sweep_signal).learning_rate * RATE_RATIO.get(model, 1.0)
+        scores: dict[float, float] = {}
+
+        def score(rate: float, model: str = model, scores: dict[float, float] = scores) -> None:
+            row = fit_one(kind, sweep_signal, model, rate=rate, budget=args.sweep_time, precision=args.precision)
+            if "error" in row:
+                refused[model] = row["error"]
+                return
+            scores[rate] = row["score"]
+            sweep.append(row)
+
+        for rate in (base / 3, base, base * 3):
+            if model not in refused:
+                score(rate)
+        for _ in range(EXTENSIONS):
+            if model in refused:
+                break
+            best = max(scores, key=lambda rate: scores[rate])
+            if best == max(scores):
+                score(best * 3)
+            elif best == min(scores):
+                score(best / 3)
+            else:
+                break
+        if model in refused:
+            print(f"{model}: cannot ({refused[model]})", flush=True)
+            continue
+        chosen[model] = max(scores, key=lambda rate: scores[rate])
+        print(f"{model}: rate {chosen[model]:.3g} ({', '.join(f'{r:.3g}: {s:.4g}' for r, s in scores.items())} "
+              f"on {kind.sweep_signal} in {args.sweep_time:g} s)", flush=True)
+    columns = " | ".join(kind.columns)
+    print(f"\n| signal | model | parameters | rate | steps | {columns} |  ({args.time:g} s, {args.precision})")
+    print("|---|---|---|---|---|" + "---|" * len(kind.columns), flush=True)
+    rows = []
+    for name in names:
+        signal = kind.load(name)
+        for model in models:
+            if model in refused:
+                print(f"| {Path(name).stem} | {model} | cannot: {refused[model]} |", flush=True)
+                continue
+            row = fit_one(kind, signal, model, rate=chosen[model], budget=args.time, precision=args.precision)
+            row["signal"] = Path(name).stem
+            rows.append(row)
+            if "error" in row:
+                print(f"| {row['signal']} | {model} | cannot: {row['error']} |", flush=True)
+                continue
+            values = " | ".join(f"{row[key]:.4g}" for key in kind.columns)
+            print(f"| {row['signal']} | {model} | {row['parameters']:,} | {row['rate']:.3g} | {row['steps']} | "
+                  f"{values} |", flush=True)
+    print(f"\nmean over {len(names)} signals:")
+    print(f"| model | {columns} |")
+    print("|---|" + "---|" * len(kind.columns))
+    for model in chosen:
+        mine = [row for row in rows if row["model"] == model and "error" not in row]
+        if mine:
+            print(f"| {model} | " + " | ".join(f"{np.mean([row[key] for row in mine]):.4g}" for key in kind.columns)
+                  + " |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                                         "kind": args.kind, "time": args.time, "sweep_time": args.sweep_time,
+                                         "precision": args.precision, "chosen_rates": chosen, "refused": refused,
+                                         "sweep": sweep, "rows": rows}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
