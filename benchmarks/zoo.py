@@ -70,6 +70,7 @@ def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, bud
     network = sized_network(kind, model, siren_width)
     train = replace(image_train_config(signal, precision=precision), learning_rate=rate, checkpoint_every=0,
                     time_budget=budget, steps=steps or 10**6)
+    torch._dynamo.reset()  # each fit compiles afresh: one process fitting many models passes the recompile limit
     fitted = fit_image(signal, network=network, train=train, progress=False)
     metrics = fitted.metrics
     row = {"photo": Path(photo).stem, "model": model, "parameters": metrics["parameters"], "rate": rate,

@@ -138,6 +138,7 @@ def fit_one(kind: Kind, signal, model: str, *, rate: float, budget: float, preci
                                                                      parameter_count(reference))
     train = replace(kind.train(signal), learning_rate=rate, time_budget=budget, steps=10**6, checkpoint_every=0,
                     precision=precision)
+    torch._dynamo.reset()  # each fit compiles afresh: one process fitting many models passes the recompile limit
     try:
         fitted = kind.fit(signal, network=network, train=train, progress=False)
     except ValueError as error:  # a problem this family cannot state (a derivative it does not have)
