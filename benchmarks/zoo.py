@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,6 +42,27 @@ SWEEP_PHOTOS = ("coffee",)
 MODELS = ("siren", "finer", "wire", "gauss", "hash-grid", "grid")
 EXTENSIONS = 3
 """Rates tried past the end of ``--rates`` (×3 or ÷3 each) while the best is at an end."""
+
+
+def best_rate(score: Callable[[float], float | None], rates: Sequence[float], *,
+              extensions: int = EXTENSIONS) -> tuple[float | None, dict[float, float]]:
+    """A learning-rate sweep: ``score(rate)`` (higher is better; ``None``: the family cannot fit this
+    at all) for each of ``rates``, then, while the best sits at an end of the rates tried, one more
+    past it (×3 or ÷3), at most ``extensions`` times: a best at the edge of a sweep is not a choice.
+    Returns the best rate (``None`` once ``score`` says it cannot) and every score."""
+    scores: dict[float, float] = {}
+    tried = list(rates)
+    for extension in range(extensions + 1):
+        for rate in tried:
+            value = score(rate)
+            if value is None:
+                return None, scores
+            scores[rate] = value
+        best = max(scores, key=lambda rate: scores[rate])
+        if extension == extensions or best not in (max(scores), min(scores)):
+            break
+        tried = [best * 3 if best == max(scores) else best / 3]
+    return max(scores, key=lambda rate: scores[rate]), scores
 
 
 def field_psnr(estimate: np.ndarray, reference: np.ndarray) -> float:
@@ -145,26 +167,17 @@ def main() -> None:
     budget = args.time or None
     chosen, sweep = {}, []
     for model in models:
-        scores: dict[float, float] = {}
-
-        def score(rate: float, model: str = model, scores: dict[float, float] = scores) -> None:
+        def score(rate: float, model: str = model) -> float:
             values = [fit(photo, model, size=args.size, siren_width=args.siren_width, rate=rate,
                           budget=args.sweep_time, steps=None, precision=args.precision, measure_derivatives=False)
                       for photo in args.sweep_photos.split(",") if photo]
-            scores[rate] = float(np.mean([v["psnr"] for v in values]))
-            sweep.append({"model": model, "rate": rate, "psnr": scores[rate]})
+            psnr = float(np.mean([v["psnr"] for v in values]))
+            sweep.append({"model": model, "rate": rate, "psnr": psnr})
+            return psnr
 
-        for rate in rates:
-            score(rate)
-        for _ in range(EXTENSIONS):  # a best rate at the edge of the sweep is not a choice: go on past it
-            best = max(scores, key=lambda rate: scores[rate])
-            if best == max(scores):
-                score(best * 3)
-            elif best == min(scores):
-                score(best / 3)
-            else:
-                break
-        chosen[model] = max(scores, key=lambda rate: scores[rate])
+        best, scores = best_rate(score, rates)
+        assert best is not None  # every image family fits an image
+        chosen[model] = best
         print(f"{model}: rate {chosen[model]:g} ({', '.join(f'{r:g}: {p:.2f}' for r, p in scores.items())} dB "
               f"on {args.sweep_photos} in {args.sweep_time:g} s)", flush=True)
     limit = f"{args.time:g} s" if budget else f"{args.steps} steps"

@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import machine  # noqa: E402
+from zoo import best_rate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data"
@@ -169,33 +170,20 @@ def main() -> None:
     chosen, sweep, refused = {}, [], {}
     for model in models:
         base = kind.train(sweep_signal).learning_rate * RATE_RATIO.get(model, 1.0)
-        scores: dict[float, float] = {}
 
-        def score(rate: float, model: str = model, scores: dict[float, float] = scores) -> None:
+        def score(rate: float, model: str = model) -> float | None:
             row = fit_one(kind, sweep_signal, model, rate=rate, budget=args.sweep_time, precision=args.precision)
             if "error" in row:
                 refused[model] = row["error"]
-                return
-            scores[rate] = row["score"]
+                return None
             sweep.append(row)
+            return row["score"]
 
-        for rate in (base / 3, base, base * 3):
-            if model not in refused:
-                score(rate)
-        for _ in range(EXTENSIONS):
-            if model in refused:
-                break
-            best = max(scores, key=lambda rate: scores[rate])
-            if best == max(scores):
-                score(best * 3)
-            elif best == min(scores):
-                score(best / 3)
-            else:
-                break
-        if model in refused:
+        best, scores = best_rate(score, (base / 3, base, base * 3), extensions=EXTENSIONS)
+        if best is None:
             print(f"{model}: cannot ({refused[model]})", flush=True)
             continue
-        chosen[model] = max(scores, key=lambda rate: scores[rate])
+        chosen[model] = best
         print(f"{model}: rate {chosen[model]:.3g} ({', '.join(f'{r:.3g}: {s:.4g}' for r, s in scores.items())} "
               f"on {kind.sweep_signal} in {args.sweep_time:g} s)", flush=True)
     columns = " | ".join(kind.columns)
