@@ -15,7 +15,10 @@ everywhere shows what that costs here.
 
     python benchmarks/zoo.py [--photos camera,astronaut,...] [--models siren,finer,...] [--size 256]
         [--siren-width 256] [--time 60 | --steps N] [--rates 1e-4,3e-4,1e-3,3e-3] [--sweep-photos coffee]
-        [--sweep-time 20] [--precision float32] [--json out.json] [--figure zoo.png]
+        [--sweep-time 20] [--rate-of siren=1e-3,grid=0.081] [--precision float32] [--json out.json]
+        [--figure zoo.png]
+
+``--rate-of`` gives families their rate (an earlier sweep's, from its JSON) and skips their sweep.
 """
 
 from __future__ import annotations
@@ -154,6 +157,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1e-4,3e-4,1e-3,3e-3", help="The learning rates swept per family.")
     parser.add_argument("--sweep-photos", default=",".join(SWEEP_PHOTOS))
     parser.add_argument("--sweep-time", type=float, default=20.0)
+    parser.add_argument("--rate-of", default="", help="model=rate,...: these families' rates, not swept.")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None, help="PSNR against seconds on the first photo.")
@@ -165,8 +169,12 @@ def main() -> None:
     photos = [p for p in args.photos.split(",") if p]
     rates = [float(r) for r in args.rates.split(",") if r]
     budget = args.time or None
-    chosen, sweep = {}, []
+    chosen = {model: float(rate) for model, rate in (item.split("=") for item in args.rate_of.split(",") if item)}
+    sweep: list[dict] = []
     for model in models:
+        if model in chosen:
+            print(f"{model}: rate {chosen[model]:g} (given)", flush=True)
+            continue
         def score(rate: float, model: str = model) -> float:
             values = [fit(photo, model, size=args.size, siren_width=args.siren_width, rate=rate,
                           budget=args.sweep_time, steps=None, precision=args.precision, measure_derivatives=False)
