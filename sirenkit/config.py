@@ -74,6 +74,11 @@ class NetworkConfig:
     """``wire`` only: ω0 of the Gabor wavelet ``exp(i ω0 z − |s0 z|²)`` (the authors' default)."""
     wire_scale: float = 10.0
     """``wire`` only: s0 of the Gabor wavelet, its Gaussian window (the authors' default)."""
+    first_scale: float = 1.0
+    """``gauss`` and ``wire`` only: the first layer's pre-activation ``W x + b`` is multiplied by it,
+    the part ω0 plays in a SIREN's first layer. 1 (the authors' networks) for images; a kind whose
+    SIREN needs a larger first ω0 sets it to the same ratio (audio: the first ω0 over 30), since
+    their own frequency (``gauss_scale``, ``wire_omega``) acts on every layer alike."""
     grid_levels: int = 16
     """``hash-grid`` only: number of resolution levels, from ``grid_base_resolution`` to the
     signal's sample count (``pe_sidelength``) in a geometric progression."""
@@ -96,7 +101,7 @@ class NetworkConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("first_omega", "hidden_omega", "rff_scale", "first_bias_scale", "gauss_scale", "wire_omega",
-                     "wire_scale"):
+                     "wire_scale", "first_scale"):
             check_positive(name, getattr(self, name))
         for name in ("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution"):
             if getattr(self, name) < 1:

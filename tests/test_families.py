@@ -36,10 +36,11 @@ def randomised(net: torch.nn.Module, spread: float = 1.0) -> torch.nn.Module:
     return net.double()
 
 
-@pytest.mark.parametrize("model", ["finer", "gauss"])
+@pytest.mark.parametrize("model,settings", [("finer", {}), ("gauss", {}), ("gauss", {"first_scale": 7.0})],
+                         ids=["finer", "gauss", "gauss-first-scale"])
 @pytest.mark.parametrize("dims,outputs", [(1, 1), (2, 3), (3, 1)])
-def test_closed_form_derivatives_of_finer_and_gauss_match_torch_func(model, dims, outputs):
-    net = build(model, dims, outputs, seed=dims + outputs, hidden_features=24, hidden_layers=3).double()
+def test_closed_form_derivatives_of_finer_and_gauss_match_torch_func(model, settings, dims, outputs):
+    net = build(model, dims, outputs, seed=dims + outputs, hidden_features=24, hidden_layers=3, **settings).double()
     with torch.no_grad():  # pre-activations of both signs in every layer (FINER's |z| has a kink at 0)
         for layer in net.layers[1:]:
             layer.bias.uniform_(-0.3, 0.3)
@@ -71,19 +72,21 @@ def test_finer_is_its_formula_with_its_authors_initialisation():
     assert wider.layers[0].bias.abs().max() <= 2
 
 
-def test_gauss_is_its_formula():
-    net = build("gauss", 2, 2, hidden_features=16, hidden_layers=2, gauss_scale=3.0).double()
+@pytest.mark.parametrize("first_scale", [1.0, 4.0])
+def test_gauss_is_its_formula(first_scale):
+    net = build("gauss", 2, 2, hidden_features=16, hidden_layers=2, gauss_scale=3.0, first_scale=first_scale).double()
     points = torch.rand(10, 2, dtype=torch.float64) * 2 - 1
     hidden = points.numpy()
-    for layer in net.layers:
+    for index, layer in enumerate(net.layers):
         z = hidden @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
-        hidden = np.exp(-((3.0 * z) ** 2) / 2)
+        hidden = np.exp(-((3.0 * z * (first_scale if index == 0 else 1.0)) ** 2) / 2)
     expected = hidden @ net.output.weight.detach().numpy().T + net.output.bias.detach().numpy()
     assert np.allclose(net(points).detach().numpy(), expected, atol=1e-12)
 
 
-def test_wire_is_its_complex_formula_and_counts_real_values():
-    net = build("wire", 2, 3, hidden_features=8, hidden_layers=3).double()
+@pytest.mark.parametrize("first_scale", [1.0, 4.0])
+def test_wire_is_its_complex_formula_and_counts_real_values(first_scale):
+    net = build("wire", 2, 3, hidden_features=8, hidden_layers=3, first_scale=first_scale).double()
     points = torch.rand(10, 2, dtype=torch.float64) * 2 - 1
 
     def complex_of(layer):
@@ -93,7 +96,8 @@ def test_wire_is_its_complex_formula_and_counts_real_values():
     def gabor(z):
         return np.exp(1j * 20.0 * z - np.abs(10.0 * z) ** 2)
 
-    hidden = gabor(points.numpy() @ net.first.weight.detach().numpy().T + net.first.bias.detach().numpy())
+    hidden = gabor(first_scale * (points.numpy() @ net.first.weight.detach().numpy().T
+                                  + net.first.bias.detach().numpy()))
     for layer in net.layers:
         weight, bias = complex_of(layer)
         hidden = gabor(hidden @ weight.T + bias)
@@ -120,6 +124,22 @@ def test_wire_wavelets_stay_bounded_far_from_zero():
     exact = torch.exp(1j * 20.0 * z - (10.0 * z).abs() ** 2)
     near = exact.abs() > 1e-12  # where the tail is not held
     assert torch.allclose(cos.double()[near], exact.real[near], rtol=1e-4, atol=1e-6)
+
+
+def test_audio_stretches_the_first_layer_of_gauss_and_wire_as_sirens_first_omega():
+    """On a time axis a SIREN's first ω0 follows the clip's length; Gauss's and WIRE's own frequency
+    acts on every layer, so the audio kind stretches their first layer by the same ratio instead."""
+    from sirenkit.kinds.audio import AudioKind
+
+    kind = AudioKind(source="clip", rate=44_100, samples=132_300, channels=1, scale=1.0)  # 3 s
+    assert kind.network("siren").first_omega == pytest.approx(3000)
+    for model in ("gauss", "wire"):
+        assert kind.network(model).first_scale == pytest.approx(100)
+        assert kind.network(model, first_scale=2.0).first_scale == 2.0  # a user's value stands
+    for model in ("siren", "finer", "hash-grid"):
+        assert kind.network(model).first_scale == 1.0
+    with pytest.raises(ValueError, match="first_scale"):
+        sk.NetworkConfig(in_features=1, out_features=1, model="gauss", first_scale=0.0)
 
 
 @pytest.mark.parametrize("model", ["wire", "hash-grid", "grid"])

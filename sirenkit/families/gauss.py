@@ -8,7 +8,9 @@ PyTorch's default initialisation, as in the authors' and WIRE's benchmark code; 
 ``s = 10√2`` is WIRE's benchmark setting ``exp(−(10 z)²)``.
 
 Derivatives go through SIREN's closed-form engine (:class:`~sirenkit.families.siren.ClosedFormNetwork`):
-``σ' = −s² z σ`` and ``σ'' = (s⁴ z² − s²) σ``.
+``σ' = −s² z σ`` and ``σ'' = (s⁴ z² − s²) σ``. The first layer's pre-activation is multiplied by
+:attr:`~sirenkit.config.NetworkConfig.first_scale` (1 for images; a time axis of thousands of
+cycles needs more, as a SIREN's first ω0 does), a factor the chain rule carries into ``σ'``, ``σ''``.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ class Gauss(nn.Module):
         if config.model != "gauss":
             raise ValueError(f"Gauss needs model='gauss', got {config.model!r}")
         self.config = config
-        self.scale = float(config.gauss_scale)
+        self.scale, self.first_scale = float(config.gauss_scale), float(config.first_scale)
         self.layers = Linears.of_sizes([config.in_features] + [config.hidden_features] * config.hidden_layers)
         self.output = nn.Linear(config.hidden_features, config.out_features)
 
     def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
-        squared = self.scale * self.scale
+        factor = self.first_scale if index == 0 else 1.0  # σ(c z): σ' and σ'' take c and c²
+        squared = (self.scale * factor) ** 2
         value = torch.exp(torch.clamp(-0.5 * squared * pre * pre, min=-TAIL_EXPONENT))
         if order == 0:
             return Activation(value)
@@ -55,4 +58,5 @@ class Gauss(nn.Module):
 register_family(NetworkFamily(
     "gauss", build=Gauss, summary="Gaussian activations exp(−(s z)² / 2) (Ramasinghe & Lucey 2022)",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False, frequency="gauss_scale",
+    settings=("first_scale",),
 ))

@@ -5,7 +5,9 @@ As in the authors' code: the first layer is real (coordinates in, ``z`` real), e
 has complex weights and biases, and the output is the real part of a complex linear layer. ω0
 (:attr:`~sirenkit.config.NetworkConfig.wire_omega`, 20) sets the wavelet's frequency and s0
 (:attr:`~sirenkit.config.NetworkConfig.wire_scale`, 10) its window. The weights keep PyTorch's
-default ``nn.Linear`` initialisation, applied to the real and the imaginary part alike.
+default ``nn.Linear`` initialisation, applied to the real and the imaginary part alike. The first
+layer's ``z`` is multiplied by :attr:`~sirenkit.config.NetworkConfig.first_scale` (1, the authors'
+network, for images; more for a time axis of thousands of cycles, as a SIREN's first ω0).
 
 The complex weights are stored as real and imaginary parts, two real tensors each, so that a
 WIRE network saves, loads and trains like any other and its parameter count is the number of
@@ -76,6 +78,7 @@ class Wire(nn.Module):
             raise ValueError(f"Wire needs model='wire', got {config.model!r}")
         self.config = config
         self.omega, self.scale = float(config.wire_omega), float(config.wire_scale)
+        self.first_scale = float(config.first_scale)
         width = config.hidden_features
         self.first = nn.Linear(config.in_features, width)
         self.layers = nn.ModuleList(ComplexLinear(width, width) for _ in range(config.hidden_layers - 1))
@@ -96,7 +99,7 @@ class Wire(nn.Module):
         return amplitude * torch.cos(phase), amplitude * torch.sin(phase)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        real, imag = self.gabor(first_layer(self.first, coords))
+        real, imag = self.gabor(self.first_scale * first_layer(self.first, coords))
         for layer in self.layers:
             real, imag = self.gabor(*layer(real, imag))
         return self.output.real_part(real, imag)
@@ -104,5 +107,5 @@ class Wire(nn.Module):
 
 register_family(NetworkFamily(
     "wire", build=Wire, summary="WIRE: complex Gabor wavelets exp(i ω0 z − |s0 z|²) (Saragadam et al. 2023)",
-    bfloat16=False, frequency="wire_omega", settings=("wire_scale",),
+    bfloat16=False, frequency="wire_omega", settings=("wire_scale", "first_scale"),
 ))

@@ -28,6 +28,7 @@ from ..audio import (
 )
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
+from ..families import get_family
 from ..render import evaluate_points
 from ..resources import check_memory
 from . import PROMISED_SECONDS, Fitted, SignalKind, register_kind
@@ -71,8 +72,12 @@ class AudioKind(SignalKind):
 
     def network(self, model: str = "siren", **settings: Any) -> NetworkConfig:
         """The paper's audio network (1 → 256 × 4 → C) with ω0 from
-        :func:`~sirenkit.audio.audio_first_omega`, or a baseline of that size."""
-        settings.setdefault("first_omega", audio_first_omega(self.duration))
+        :func:`~sirenkit.audio.audio_first_omega`, or a baseline of that size. A family whose
+        frequency acts on every layer (Gauss, WIRE) gets the same stretch of its first layer
+        (:attr:`~sirenkit.config.NetworkConfig.first_scale`: that ω0 over the image default of 30)."""
+        first_omega = settings.setdefault("first_omega", audio_first_omega(self.duration))
+        if "first_scale" in get_family(model).settings:
+            settings.setdefault("first_scale", first_omega / NetworkConfig.first_omega)
         settings.setdefault("pe_sidelength", self.samples)
         return super().network(model, **settings)
 
