@@ -18,7 +18,9 @@ everywhere shows what that costs here.
         [--sweep-time 20] [--rate-of siren=1e-3,grid=0.081] [--precision float32] [--json out.json]
         [--figure zoo.png]
 
-``--rate-of`` gives families their rate (an earlier sweep's, from its JSON) and skips their sweep.
+``--rate-of`` gives families their rate (an earlier sweep's, from its JSON) and skips their sweep;
+``--setting wire_scale=30`` changes a family setting of the families that have it (the others keep
+theirs), as a user's option would.
 """
 
 from __future__ import annotations
@@ -76,12 +78,26 @@ def field_psnr(estimate: np.ndarray, reference: np.ndarray) -> float:
     return psnr(estimate, reference, peak=peak)
 
 
+SETTINGS: dict[str, float] = {}
+"""``--setting`` values: family settings changed where a family has them."""
+
+
+def family_settings(model: str) -> dict[str, float]:
+    """The ``--setting`` values that belong to ``model``'s family (its own settings or frequency)."""
+    from sirenkit.families import get_family
+
+    family = get_family(model)
+    return {name: value for name, value in SETTINGS.items() if name in family.settings or name == family.frequency}
+
+
 def sized_network(kind, model: str, siren_width: int):
     """``model``'s network for this image (its family's defaults) at SIREN's parameter count."""
     from sirenkit.network import network_for_budget, parameter_count
 
     reference = kind.network("siren", hidden_features=siren_width)
-    return reference if model == "siren" else network_for_budget(kind.network(model), parameter_count(reference))
+    if model == "siren":
+        return replace(reference, **family_settings(model))
+    return network_for_budget(kind.network(model, **family_settings(model)), parameter_count(reference))
 
 
 def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, budget: float | None,
@@ -158,11 +174,13 @@ def main() -> None:
     parser.add_argument("--sweep-photos", default=",".join(SWEEP_PHOTOS))
     parser.add_argument("--sweep-time", type=float, default=20.0)
     parser.add_argument("--rate-of", default="", help="model=rate,...: these families' rates, not swept.")
+    parser.add_argument("--setting", action="append", default=[], help="name=value, e.g. wire_scale=30.")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None, help="PSNR against seconds on the first photo.")
     args = parser.parse_args()
 
+    SETTINGS.update({name: float(value) for name, value in (item.split("=") for item in args.setting)})
     torch.manual_seed(0)
     print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}", flush=True)
     models = [m for m in args.models.split(",") if m]
@@ -225,6 +243,7 @@ def main() -> None:
         args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
                                          "size": args.size, "siren_width": args.siren_width, "time": args.time,
                                          "steps": args.steps, "precision": args.precision, "rates": chosen,
+                                         "settings": SETTINGS,
                                          "sweep": sweep, "rows": rows, "means": means}, indent=2))
 
 

@@ -15,7 +15,16 @@ coffee) and followed past an end of the sweep while the best sits there. A famil
 state a kind's problem says why in the table.
 
     python benchmarks/zoo_kinds.py --kind audio|shape|poisson [--models siren,finer,...] [--time 60]
-        [--sweep-time 20] [--precision float32] [--json out.json]
+        [--sweep-time 20] [--siren-width 256] [--rate-of siren=3e-4,...] [--precision float32]
+        [--mesh-resolution 128 --metric-samples 50000] [--json out.json]
+
+``--siren-width`` sets the budget: the parameter count of the kind's SIREN at that hidden width (a
+sound needs a budget below its sample count, or a dense grid simply stores the samples);
+``--rate-of`` gives families their rate and skips their sweep; ``--no-sweep`` gives every family
+the kind's rate times its image ratio, unswept (where the sweep costs more than the table). Shapes
+are meshed and measured after every fit, sweep included: ``--mesh-resolution`` and
+``--metric-samples`` make that cheaper than a run's defaults (256³, 200,000 points), for every
+family alike.
 """
 
 from __future__ import annotations
@@ -100,7 +109,7 @@ def load_photo(name: str):
     return load_image(name, size=256)
 
 
-def kinds() -> dict[str, Kind]:
+def kinds(mesh_resolution: int | None = None, metric_samples: int | None = None) -> dict[str, Kind]:
     from sirenkit.kinds.audio import AudioKind
     from sirenkit.kinds.image import ImageKind
     from sirenkit.kinds.shape import ShapeKind
@@ -109,7 +118,12 @@ def kinds() -> dict[str, Kind]:
     from sirenkit.tasks.sdf import fit_sdf
 
     def shape_fit(cloud, **keywords):
-        return fit_sdf(cloud, **keywords)
+        from sirenkit.tasks.sdf import SdfConfig
+
+        config = SdfConfig()
+        config = replace(config, mesh_resolution=mesh_resolution or config.mesh_resolution,
+                         metric_samples=metric_samples or config.metric_samples)
+        return fit_sdf(cloud, config=config, **keywords)
 
     def poisson_fit(signal, **keywords):
         return fit_poisson(signal, "gradient", **keywords)
@@ -131,10 +145,13 @@ def kinds() -> dict[str, Kind]:
     }
 
 
-def fit_one(kind: Kind, signal, model: str, *, rate: float, budget: float, precision: str) -> dict:
+def fit_one(kind: Kind, signal, model: str, *, rate: float, budget: float, precision: str,
+            siren_width: int | None = None) -> dict:
     from sirenkit.network import network_for_budget, parameter_count
 
     reference = kind.reference_network(signal)
+    if siren_width is not None:
+        reference = replace(reference, hidden_features=siren_width)
     network = reference if model == "siren" else network_for_budget(kind.network(signal, model),
                                                                      parameter_count(reference))
     train = replace(kind.train(signal), learning_rate=rate, time_budget=budget, steps=10**6, checkpoint_every=0,
@@ -157,22 +174,37 @@ def main() -> None:
     parser.add_argument("--signals", default=None, help="Comma-separated (default: the kind's).")
     parser.add_argument("--time", type=float, default=60.0, help="Seconds of fitting per signal.")
     parser.add_argument("--sweep-time", type=float, default=20.0)
+    parser.add_argument("--siren-width", type=int, default=None, help="The budget: SIREN's parameters at this width.")
+    parser.add_argument("--rate-of", default="", help="model=rate,...: these families' rates, not swept.")
+    parser.add_argument("--no-sweep", action="store_true", help="Rates: the kind's times the image ratios.")
+    parser.add_argument("--mesh-resolution", type=int, default=None, help="Shapes: meshing grid (default 256).")
+    parser.add_argument("--metric-samples", type=int, default=None, help="Shapes: points per metric (default 200k).")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
     torch.manual_seed(0)
     print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}", flush=True)
-    kind = kinds()[args.kind]
+    kind = kinds(args.mesh_resolution, args.metric_samples)[args.kind]
     models = [m for m in args.models.split(",") if m]
     names = args.signals.split(",") if args.signals else list(kind.signals)
     sweep_signal = kind.load(kind.sweep_signal)
-    chosen, sweep, refused = {}, [], {}
+    chosen = {model: float(rate) for model, rate in (item.split("=") for item in args.rate_of.split(",") if item)}
+    sweep: list[dict] = []
+    refused: dict[str, str] = {}
     for model in models:
+        if model in chosen:
+            print(f"{model}: rate {chosen[model]:.3g} (given)", flush=True)
+            continue
         base = kind.train(sweep_signal).learning_rate * RATE_RATIO.get(model, 1.0)
+        if args.no_sweep:
+            chosen[model] = base
+            print(f"{model}: rate {base:.3g} (the kind's rate times the image ratio, not swept)", flush=True)
+            continue
 
         def score(rate: float, model: str = model) -> float | None:
-            row = fit_one(kind, sweep_signal, model, rate=rate, budget=args.sweep_time, precision=args.precision)
+            row = fit_one(kind, sweep_signal, model, rate=rate, budget=args.sweep_time, precision=args.precision,
+                          siren_width=args.siren_width)
             if "error" in row:
                 refused[model] = row["error"]
                 return None
@@ -196,7 +228,8 @@ def main() -> None:
             if model in refused:
                 print(f"| {Path(name).stem} | {model} | cannot: {refused[model]} |", flush=True)
                 continue
-            row = fit_one(kind, signal, model, rate=chosen[model], budget=args.time, precision=args.precision)
+            row = fit_one(kind, signal, model, rate=chosen[model], budget=args.time, precision=args.precision,
+                          siren_width=args.siren_width)
             row["signal"] = Path(name).stem
             rows.append(row)
             if "error" in row:
@@ -217,6 +250,8 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
                                          "kind": args.kind, "time": args.time, "sweep_time": args.sweep_time,
+                                         "siren_width": args.siren_width, "mesh_resolution": args.mesh_resolution,
+                                         "metric_samples": args.metric_samples,
                                          "precision": args.precision, "chosen_rates": chosen, "refused": refused,
                                          "sweep": sweep, "rows": rows}, indent=2, default=str))
 
