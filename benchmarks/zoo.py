@@ -17,6 +17,7 @@ everywhere shows what that costs here.
         [--siren-width 256] [--time 60 | --steps N] [--rates 1e-4,3e-4,1e-3,3e-3] [--sweep-photos coffee]
         [--sweep-time 20] [--rate-of siren=1e-3,grid=0.081] [--precision float32] [--json out.json]
         [--figure zoo.png]
+    python benchmarks/zoo.py --merge run1.json run2.json ...   # one table from several runs
 
 ``--rate-of`` gives families their rate (an earlier sweep's, from its JSON) and skips their sweep;
 ``--setting wire_scale=30`` changes a family setting of the families that have it (the others keep
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -162,7 +164,48 @@ def figure(rows: list[dict], photo: str, path: Path) -> None:
     plt.close(fig)
 
 
+def summary(rows: list[dict], models: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Print each photo's PSNR per family and each family's means over the photos; return the means."""
+    photos = list(dict.fromkeys(row["photo"] for row in rows))
+    psnr = {(row["photo"], row["model"]): row["psnr"] for row in rows}
+    print(f"\nPSNR (dB) per photo, {len(photos)} photos:")
+    print("| photo | " + " | ".join(models) + " |")
+    print("|---|" + "---|" * len(models))
+    for photo in photos:
+        cells = (f"{psnr[photo, m]:.2f}" if (photo, m) in psnr else "—" for m in models)
+        print(f"| {photo} | " + " | ".join(cells) + " |")
+    print(f"\nmean over {len(photos)} photos:")
+    print("| model | PSNR (dB) | SSIM | gradient PSNR | Laplacian PSNR | against SIREN (PSNR) | best on |")
+    print("|---|---|---|---|---|---|---|")
+    means: dict[str, dict[str, float]] = {}
+    for model in models:
+        mine = [row for row in rows if row["model"] == model]
+        means[model] = {key: float(np.mean([row[key] for row in mine]))
+                        for key in ("psnr", "ssim", "gradient_psnr", "laplacian_psnr")}
+    winners = [max(models, key=lambda m: psnr.get((photo, m), -math.inf)) for photo in photos]
+    for model, mean in means.items():
+        against = mean["psnr"] - means["siren"]["psnr"] if "siren" in means else float("nan")
+        print(f"| {model} | {mean['psnr']:.2f} | {mean['ssim']:.3f} | {mean['gradient_psnr']:.2f} | "
+              f"{mean['laplacian_psnr']:.2f} | {against:+.2f} dB | {winners.count(model)} photos |")
+    return means
+
+
+def merge(paths: Sequence[Path]) -> None:
+    """The tables of several runs' JSONs as one (a later file's row for a photo and family replaces
+    an earlier one's: a rerun after a fix), e.g. a table extended by more photos at the same rates."""
+    rows: dict[tuple[str, str], dict] = {}
+    for path in paths:
+        data = json.loads(path.read_text())
+        print(f"{path.name}: {data['machine']}, {data['size']} px, {data['time']} s, rates {data['rates']}")
+        rows.update({(row["photo"], row["model"]): row for row in data["rows"]})
+    models = list(dict.fromkeys(model for _, model in rows))
+    summary(list(rows.values()), models)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--merge"]:
+        merge([Path(p) for p in sys.argv[2:]])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", default=",".join(PHOTOS))
     parser.add_argument("--models", default=",".join(MODELS))
@@ -223,18 +266,8 @@ def main() -> None:
             print(f"| {row['photo']} | {model} | {row['parameters']:,} | {row['rate']:g} | {row['steps']} | "
                   f"{row['psnr']:.2f} | {row['ssim']:.3f} | {row['gradient_psnr']:.2f} | {row['laplacian_psnr']:.2f} |",
                   flush=True)
-    print(f"\nmean over {len(photos)} photos ({time.perf_counter() - started:.0f} s):")
-    print("| model | PSNR (dB) | SSIM | gradient PSNR | Laplacian PSNR | against SIREN (PSNR) |")
-    print("|---|---|---|---|---|---|")
-    means = {}
-    for model in models:
-        mine = [row for row in rows if row["model"] == model]
-        means[model] = {key: float(np.mean([row[key] for row in mine]))
-                        for key in ("psnr", "ssim", "gradient_psnr", "laplacian_psnr")}
-    for model, mean in means.items():
-        against = mean["psnr"] - means["siren"]["psnr"] if "siren" in means else float("nan")
-        print(f"| {model} | {mean['psnr']:.2f} | {mean['ssim']:.3f} | {mean['gradient_psnr']:.2f} | "
-              f"{mean['laplacian_psnr']:.2f} | {against:+.2f} dB |")
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    means = summary(rows, models)
     if args.figure:
         figure(rows, rows[0]["photo"], args.figure)
         print(args.figure)
