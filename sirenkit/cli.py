@@ -110,11 +110,11 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--omega", type=OMEGA, default=None,
                      help=documented(NetworkConfig, "first_omega", "Other families: their frequency (WIRE's ω0, "
                                                                    "Gauss's s, rff's σ); refused by those without one. "
-                                                                   "auto (images and audio): chosen from the signal's "
-                                                                   "spectrum before training (FreSh). "
-                                                                   "[default: the task's: 30 for images, shapes "
-                                                                   "and video, 60 from gradients and for fusion, "
-                                                                   "1000 per second for audio]")),
+                                                                   "auto: chosen from the signal's spectrum before "
+                                                                   "training (FreSh; fit image and fit audio). "
+                                                                   "[default: auto for a SIREN in fit image and "
+                                                                   "fit audio; else the task's: 30 for shapes and "
+                                                                   "video, 60 from gradients and for fusion]")),
         click.option("--bias-scale", type=POSITIVE, default=None,
                      help=documented(NetworkConfig, "first_bias_scale",
                                      f"[default: {NetworkConfig.first_bias_scale:g}]")),
@@ -216,7 +216,7 @@ def fit_image_command(source: str, size: int | None, **options: Any) -> None:
     train = train_config(options, defaults=image_recipe(signal, options), out=out)
     network = image_network_options(signal, options, auto_omega=True)
     fitted = fit_image(signal, size=size, network=network, train=train,
-                       frequency="auto" if options["omega"] == "auto" else None, out=out,
+                       frequency=omega_choice(options), out=out,
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
@@ -241,7 +241,7 @@ def fit_audio_command(source: Path, seconds: float | None, **options: Any) -> No
     train = train_config(options, defaults=audio_train_config(signal), out=out)
     network = audio_network(signal, options["model"], **network_settings(options, auto_omega=True))
     fitted = fit_audio(signal, seconds=seconds, network=network, train=train,
-                       frequency="auto" if options["omega"] == "auto" else None, out=out,
+                       frequency=omega_choice(options), out=out,
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(out, fitted.metrics, ("snr", "psnr", "steps", "seconds", "parameters"))
@@ -294,6 +294,17 @@ def image_network_options(signal, options: dict[str, Any], *, auto_omega: bool =
     from .tasks.image import image_network
 
     return image_network(signal, options["model"], **network_settings(options, auto_omega=auto_omega))
+
+
+def omega_choice(options: dict[str, Any]) -> Any:
+    """The ``frequency`` of a fit that may choose it (image, audio): ``--omega auto``, or left out for
+    a family whose frequency is chosen by default (:data:`sirenkit.frequency.AUTO_BY_DEFAULT`);
+    ``None`` where ``--omega VALUE`` already set it in the network, or the family keeps its own."""
+    from .frequency import default_frequency
+
+    if options["omega"] is None:
+        return default_frequency(options["model"], "default")
+    return "auto" if options["omega"] == "auto" else None
 
 
 FAMILY_OPTIONS = {"bias_scale": "first_bias_scale", "table_size": "grid_table_size", "grid_nodes": "grid_resolution"}

@@ -134,9 +134,25 @@ def with_chosen_frequency(network: NetworkConfig, values: np.ndarray,
     return with_frequency(network, choice.value), choice
 
 
-Frequency = float | Literal["auto"] | None
-"""How a fit sets its network's frequency: a number, ``"auto"`` (chosen from the signal), or
-``None`` (the network's own)."""
+Frequency = float | Literal["auto", "default"] | None
+"""How a fit sets its network's frequency: a number, ``"auto"`` (chosen from the signal), ``None``
+(the network's own), or ``"default"``: ``"auto"`` for a network of a family in
+:data:`AUTO_BY_DEFAULT` that sirenkit builds, the network's own otherwise."""
+
+AUTO_BY_DEFAULT = ("siren",)
+"""Families whose frequency ``fit image`` and ``fit audio`` choose from the signal unless told
+otherwise: SIREN, where the choice was measured against a grid search (README, "Which network?":
+on eight photos at 256 px, three at 512 px and two sounds it matched the grid's best within
+0.13 dB). The other families keep their authors' values."""
+
+
+def default_frequency(model: str, frequency: Frequency, *, network_given: bool = False) -> Frequency:
+    """What ``frequency`` means for a fit of a ``model`` network: ``"default"`` becomes ``"auto"``
+    for a family of :data:`AUTO_BY_DEFAULT` whose network sirenkit builds (not ``network_given``),
+    and ``None`` (the network's own value) otherwise; any other value stands."""
+    if frequency != "default":
+        return frequency
+    return "auto" if model in AUTO_BY_DEFAULT and not network_given else None
 
 
 def resolve_frequency(network: NetworkConfig, values: Any, coords: Callable[[], torch.Tensor],

@@ -10,7 +10,7 @@ import numpy as np
 from ..audio import AudioSignal, load_audio, time_coordinates
 from ..config import NetworkConfig, TrainConfig
 from ..fitting import fit_signal
-from ..frequency import Frequency, resolve_frequency
+from ..frequency import Frequency, default_frequency, resolve_frequency
 from ..kinds import Fitted
 from ..kinds.audio import AudioKind
 
@@ -42,7 +42,7 @@ def fit_audio(
     network: NetworkConfig | None = None,
     train: TrainConfig | None = None,
     model: str = "siren",
-    frequency: Frequency = None,
+    frequency: Frequency = "default",
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -51,12 +51,16 @@ def fit_audio(
     """Fit a network to a sound file (optionally its first ``seconds``) and, with ``out``, write
     the run folder: model, ``reconstruction.wav`` (original rate and level), ``audio.png``
     (waveforms and spectrograms of ground truth, fit and error), ``snr.png``, ``metrics.json``,
-    ``history.json``, ``config.json``. ``frequency``: a number or ``"auto"`` sets the network's
-    frequency as for :func:`~sirenkit.fit_image` (the first ω0's per-second rule when left out)."""
+    ``history.json``, ``config.json``. ``frequency`` sets the network's frequency as for
+    :func:`~sirenkit.fit_image`: left out, chosen from the sound for the SIREN sirenkit builds
+    (around the first ω0's per-second rule); ``None`` keeps the rule's value."""
     signal = source if isinstance(source, AudioSignal) else load_audio(source, seconds=seconds)
 
+    wanted = default_frequency(network.model if network is not None else model, frequency,
+                               network_given=network is not None)
+
     def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
-        return resolve_frequency(network, signal.samples, lambda: time_coordinates(len(signal.samples)), frequency,
+        return resolve_frequency(network, signal.samples, lambda: time_coordinates(len(signal.samples)), wanted,
                                  run=out, resume=resume)
 
     return fit_signal(AudioKind.describe(signal), signal, network=network, train=train, model=model,

@@ -13,7 +13,7 @@ from ..config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
 from ..families import get_family, model_names
 from ..figures import image_rows_figure
 from ..fitting import fit_signal
-from ..frequency import Frequency, resolve_frequency
+from ..frequency import Frequency, default_frequency, resolve_frequency
 from ..image import ImageSignal, coordinate_grid, load_image
 from ..io import write_json
 from ..kinds import Fitted
@@ -51,7 +51,7 @@ def fit_image(
     network: NetworkConfig | None = None,
     train: TrainConfig | None = None,
     model: str = "siren",
-    frequency: Frequency = None,
+    frequency: Frequency = "default",
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -62,14 +62,18 @@ def fit_image(
     ground truth and fit), ``psnr.png``, ``metrics.json``, ``history.json``, ``config.json``.
 
     ``frequency`` sets the network's frequency (a SIREN's first ω0, its family's
-    :attr:`~sirenkit.families.NetworkFamily.frequency`): a number, or ``"auto"`` to choose it from
+    :attr:`~sirenkit.families.NetworkFamily.frequency`): a number, ``"auto"`` to choose it from
     the image's spectrum before training (:mod:`sirenkit.frequency`; ``metrics.json`` records the
-    choice); left out, the network's own (the paper's 30 for a SIREN).
+    choice), or ``None`` for the network's own (the paper's 30 for a SIREN). Left out: ``"auto"``
+    for the SIREN sirenkit builds, and a ``network`` you pass keeps its own value.
     """
     signal = source if isinstance(source, ImageSignal) else load_image(source, size=size)
 
+    wanted = default_frequency(network.model if network is not None else model, frequency,
+                               network_given=network is not None)
+
     def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
-        return resolve_frequency(network, signal.pixels, lambda: coordinate_grid(signal.shape), frequency, run=out,
+        return resolve_frequency(network, signal.pixels, lambda: coordinate_grid(signal.shape), wanted, run=out,
                                  resume=resume)
 
     return fit_signal(ImageKind.describe(signal), signal, network=network, train=train, model=model,
