@@ -20,7 +20,9 @@ everywhere shows what that costs here.
     python benchmarks/zoo.py --merge run1.json run2.json ...   # one table from several runs
 
 ``--rate-of`` gives families their rate (an earlier sweep's, from its JSON) and skips their sweep;
-``--setting wire_scale=30`` changes a family setting of the families that have it (the others keep
+A model written ``siren@auto`` has its frequency chosen per photo as ``fit image`` does by
+default (``--omega auto``; the other families keep their authors' values). ``--setting
+wire_scale=30`` changes a family setting of the families that have it (the others keep
 theirs), as a user's option would.
 """
 
@@ -110,13 +112,16 @@ def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, bud
 
     signal = load_image(photo, size=size)
     kind = ImageKind.describe(signal)
-    network = sized_network(kind, model, siren_width)
+    family, _, option = model.partition("@")  # siren@auto: its frequency chosen per photo (--omega auto)
+    network = sized_network(kind, family, siren_width)
     train = replace(image_train_config(signal, precision=precision), learning_rate=rate, checkpoint_every=0,
                     time_budget=budget, steps=steps or 10**6)
     torch._dynamo.reset()  # each fit compiles afresh: one process fitting many models passes the recompile limit
-    fitted = fit_image(signal, network=network, train=train, progress=False)
+    fitted = fit_image(signal, network=network, train=train, progress=False,
+                       frequency="auto" if option == "auto" else None)
     metrics = fitted.metrics
     row = {"photo": Path(photo).stem, "model": model, "parameters": metrics["parameters"], "rate": rate,
+           "frequency": metrics.get("frequency_choice", {}).get("value"),
            "steps": metrics["steps"], "seconds": metrics["seconds"], "psnr": metrics["psnr"], "ssim": metrics["ssim"],
            "history": [(entry["step"], entry.get("seconds"), entry["psnr"]) for entry in fitted.history]}
     if measure_derivatives:
