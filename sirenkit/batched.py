@@ -25,22 +25,27 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
 from tqdm import tqdm
 
-from .config import TrainConfig
+from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
+from .io import save_checkpoint_file
 from .training import (
+    CHECKPOINT_NAME,
     STALL_LR_FACTOR,
     STALL_WINDOW,
     FitResult,
     TrainingDiverged,
+    TrainingInterrupted,
     _loss_terms_in,
     _reached,
     _stalled,
+    _StopRequests,
     _term_values,
     learning_rate,
     resolve_precision,
@@ -78,6 +83,8 @@ class _Slot:
     stalled_at: int | None = None
     recent: list[float] | None = None
     lr_scale: float = 1.0
+    checkpoint: Path | None = None
+    network: NetworkConfig | None = None
 
 
 def stack_parameters(models: Sequence[nn.Module]) -> dict[str, torch.Tensor]:
@@ -175,13 +182,19 @@ def fit_batched(
     *,
     progress: bool = True,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint_dirs: Sequence[str | Path | None] | None = None,
+    network_configs: Sequence[NetworkConfig | None] | None = None,
 ) -> list[FitResult | Exception]:
     """Fit ``models[k]`` to ``problems[k]`` for every k at once (see the module docstring): the
     results :func:`sirenkit.training.fit` would give each, in float32 up to rounding. Returns one
     :class:`~sirenkit.training.FitResult` per signal, or the exception that ended it
     (:class:`~sirenkit.training.TrainingDiverged`): one signal's failure does not stop the others.
     ``on_log(k, row)`` is called with each logged row of signal k. The models end with their fitted
-    weights. Checkpoints are the caller's (a signal is the unit a batch resumes by)."""
+    weights. With ``checkpoint_dirs``, signal k's checkpoint goes to ``checkpoint_dirs[k]`` as its
+    own fit would write it (every ``config.checkpoint_every`` steps or ``checkpoint_seconds``
+    seconds, at its end and on Ctrl-C or SIGTERM, which stop the batch at a step boundary with
+    :class:`~sirenkit.training.TrainingInterrupted`), so that an interrupted signal is resumed by
+    :func:`sirenkit.training.fit` alone; ``network_configs[k]`` is recorded in it."""
     if not models or len(models) != len(problems):
         raise ValueError(f"fit_batched needs one problem per model, got {len(models)} models and "
                          f"{len(problems)} problems")
@@ -204,90 +217,140 @@ def fit_batched(
     loss = _Loss(models[0], template, _loss_terms_in(template, device, precision))
     batched_terms = vmap(lambda p, b: functional_call(loss, {f"model.{n}": v for n, v in p.items()}, (b,)))
     optimizer = _Adam(params)
-    slots = [_Slot(k, model, problem, torch.Generator().manual_seed(config.seed), [], recent=[])
-             for k, (model, problem) in enumerate(zip(models, problems))]
+    folders = list(checkpoint_dirs) if checkpoint_dirs is not None else [None] * len(models)
+    networks = list(network_configs) if network_configs is not None else [None] * len(models)
+    slots = [_Slot(k, model, problem, torch.Generator().manual_seed(config.seed), [], recent=[],
+                   checkpoint=None if folder is None else Path(folder) / CHECKPOINT_NAME, network=network)
+             for k, (model, problem, folder, network) in enumerate(zip(models, problems, folders, networks))]
     results: list[FitResult | Exception | None] = [None] * len(models)
     lower_is_better = {"loss", *(c.name for c in template.constraints)}
     elapsed, step, timed_seconds, timed_steps, step_seconds = 0.0, 0, 0.0, 0, 0.0
     stopped_by = "steps"
+    saved_at = time.perf_counter()
+    stops = _StopRequests()
+    rate = learning_rate(0, config)
+
+    def save_all(step: int) -> None:
+        for row, slot in enumerate(slots):
+            _save(slot, params, row, optimizer, step, elapsed, rate, config)
+
     bar = tqdm(total=config.steps if config.steps < 10**7 else None, disable=not progress, unit="step",
                dynamic_ncols=True, mininterval=0.5, desc=f"{len(models)} signals")
     try:
-        while slots and step < config.steps:
-            if config.time_budget is not None and elapsed + 0.5 * step_seconds >= config.time_budget:
-                stopped_by = "time"
-                break
-            tick = time.perf_counter()
-            expected = None
-            if config.time_budget is not None and timed_steps >= 20:
-                expected = step + max(config.time_budget - elapsed, 0.0) * timed_steps / timed_seconds
-                if expected >= 0.98 * config.steps:
-                    expected = None
-            rate = learning_rate(step, config, expected)
-            factors = template.schedule_factors(run_progress(step, config, expected))
-            drawn = [slot.problem.sample(slot.generator) for slot in slots]
-            for p in params.values():
-                p.grad = None
-            terms = batched_terms(params, _stack_batches(drawn))
-            terms = {name: value.float() * factors[name] if name in factors else value.float()
-                     for name, value in terms.items()}
-            losses = sum(terms.values())  # (K,)
-            assert isinstance(losses, torch.Tensor)
-            if step == 0:
-                _check_batched(slots, drawn, terms, factors, lambda problem: _loss_terms_in(problem, device, precision))
-            losses.sum().backward()
-            if config.clip_grad_norm is not None:
-                _clip(params, config.clip_grad_norm)
-            values = losses.detach().tolist()
-            failed = []
-            for row, (slot, value) in enumerate(zip(slots, values)):
-                if slot.first_loss is None:
-                    slot.first_loss = value
-                if not math.isfinite(value) or value > config.divergence_factor * max(slot.first_loss, 1e-12):
-                    results[slot.index] = TrainingDiverged(
-                        f"training diverged at step {step + 1}: loss {value:.4g} (first {slot.first_loss:.4g}); "
-                        f"try a lower learning rate")
-                    failed.append(row)
-            if failed:
-                params = _drop(slots, params, optimizer, failed)
-                if not slots:
+        with stops:
+            while slots and step < config.steps and stops.received is None:
+                if config.time_budget is not None and elapsed + 0.5 * step_seconds >= config.time_budget:
+                    stopped_by = "time"
                     break
-                values = [v for row, v in enumerate(values) if row not in failed]
-                terms = {name: value.detach()[[r for r in range(len(value)) if r not in failed]]
+                tick = time.perf_counter()
+                expected = None
+                if config.time_budget is not None and timed_steps >= 20:
+                    expected = step + max(config.time_budget - elapsed, 0.0) * timed_steps / timed_seconds
+                    if expected >= 0.98 * config.steps:
+                        expected = None
+                rate = learning_rate(step, config, expected)
+                factors = template.schedule_factors(run_progress(step, config, expected))
+                drawn = [slot.problem.sample(slot.generator) for slot in slots]
+                for p in params.values():
+                    p.grad = None
+                terms = batched_terms(params, _stack_batches(drawn))
+                terms = {name: value.float() * factors[name] if name in factors else value.float()
                          for name, value in terms.items()}
-            optimizer.step(torch.tensor([rate * slot.lr_scale for slot in slots], dtype=torch.float64))
-            step += 1
-            for slot, value in zip(slots, values):
-                assert slot.recent is not None
-                slot.recent = (slot.recent + [value])[-STALL_WINDOW:]
-                baseline = slot.problem.metadata.get("baseline_loss") if config.stall_check else None
-                if step == config.stall_check and baseline and slot.stalled_at is None and _stalled(
-                        slot.recent, baseline):  # type: ignore[arg-type]
-                    slot.stalled_at, slot.lr_scale = step, STALL_LR_FACTOR
-            step_seconds = time.perf_counter() - tick
-            elapsed += step_seconds
-            if step > 1:
-                timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.steps or step == 1:
-                reached = _log(slots, params, terms, values, step, elapsed, rate, config, lower_is_better, on_log)
-                if reached:
-                    for row in reached:
-                        slot = slots[row]
-                        results[slot.index] = FitResult(model=slot.model, steps=step, seconds=elapsed,
-                                                        history=slot.history, precision=precision,
-                                                        stopped_by="until", stalled_at=slot.stalled_at)
-                    params = _drop(slots, params, optimizer, reached)
-        if slots and stopped_by == "time" and slots[0].history and slots[0].history[-1]["step"] != step:
-            _log(slots, params, {}, [s.recent[-1] if s.recent else math.nan for s in slots], step, elapsed,
-                 learning_rate(max(step - 1, 0), config), config, lower_is_better, on_log, check_until=False)
+                losses = sum(terms.values())  # (K,)
+                assert isinstance(losses, torch.Tensor)
+                if step == 0:
+                    _check_batched(slots, drawn, terms, factors,
+                                   lambda problem: _loss_terms_in(problem, device, precision))
+                losses.sum().backward()
+                if config.clip_grad_norm is not None:
+                    _clip(params, config.clip_grad_norm)
+                values = losses.detach().tolist()
+                failed = []
+                for row, (slot, value) in enumerate(zip(slots, values)):
+                    if slot.first_loss is None:
+                        slot.first_loss = value
+                    if not math.isfinite(value) or value > config.divergence_factor * max(slot.first_loss, 1e-12):
+                        results[slot.index] = TrainingDiverged(
+                            f"training diverged at step {step + 1}: loss {value:.4g} (first {slot.first_loss:.4g}); "
+                            f"try a lower learning rate")
+                        failed.append(row)
+                if failed:
+                    params = _drop(slots, params, optimizer, failed)
+                    if not slots:
+                        break
+                    values = [v for row, v in enumerate(values) if row not in failed]
+                    terms = {name: value.detach()[[r for r in range(len(value)) if r not in failed]]
+                             for name, value in terms.items()}
+                optimizer.step(torch.tensor([rate * slot.lr_scale for slot in slots], dtype=torch.float64))
+                step += 1
+                for slot, value in zip(slots, values):
+                    assert slot.recent is not None
+                    slot.recent = (slot.recent + [value])[-STALL_WINDOW:]
+                    baseline = slot.problem.metadata.get("baseline_loss") if config.stall_check else None
+                    if step == config.stall_check and baseline and slot.stalled_at is None and _stalled(
+                            slot.recent, baseline):  # type: ignore[arg-type]
+                        slot.stalled_at, slot.lr_scale = step, STALL_LR_FACTOR
+                step_seconds = time.perf_counter() - tick
+                elapsed += step_seconds
+                if step > 1:
+                    timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
+                bar.update(1)
+                if step % config.log_every == 0 or step == config.steps or step == 1:
+                    reached = _log(slots, params, terms, values, step, elapsed, rate, config, lower_is_better, on_log)
+                    if reached:
+                        for row in reached:
+                            slot = slots[row]
+                            _save(slot, params, row, optimizer, step, elapsed, rate, config)
+                            results[slot.index] = FitResult(model=slot.model, steps=step, seconds=elapsed,
+                                                            history=slot.history, precision=precision,
+                                                            stopped_by="until", stalled_at=slot.stalled_at)
+                        params = _drop(slots, params, optimizer, reached)
+                due = (config.checkpoint_every and step % config.checkpoint_every == 0) or (
+                    time.perf_counter() - saved_at >= config.checkpoint_seconds)
+                if due and step < config.steps:
+                    save_all(step)
+                    saved_at = time.perf_counter()
+            if slots and stopped_by == "time" and slots[0].history and slots[0].history[-1]["step"] != step:
+                _log(slots, params, {}, [s.recent[-1] if s.recent else math.nan for s in slots], step, elapsed,
+                     learning_rate(max(step - 1, 0), config), config, lower_is_better, on_log, check_until=False)
     finally:
         bar.close()
+    save_all(step)
+    if stops.received is not None:  # at a step boundary: every signal's checkpoint is consistent
+        raise TrainingInterrupted(step, None, stops.received)
     for row, slot in enumerate(slots):
         _load(slot.model, params, row)
         results[slot.index] = FitResult(model=slot.model, steps=step, seconds=elapsed, history=slot.history,
                                         precision=precision, stopped_by=stopped_by, stalled_at=slot.stalled_at)
     return [result for result in results if result is not None]
+
+
+def _save(slot: _Slot, params: dict[str, torch.Tensor], row: int, optimizer: _Adam, step: int, elapsed: float,
+          rate: float, config: TrainConfig) -> None:
+    """Signal ``row``'s checkpoint, as :func:`sirenkit.training.fit` writes one (its weights, its
+    Adam state in ``torch.optim.Adam``'s form, its step, history and generator), so that the signal
+    can be resumed alone."""
+    if slot.checkpoint is None:
+        return
+    _load(slot.model, params, row)
+    adam = torch.optim.Adam(slot.model.parameters(), lr=rate * slot.lr_scale)
+    for name, parameter in slot.model.named_parameters():
+        adam.state[parameter] = {"step": torch.tensor(float(optimizer.step_count)),
+                                 "exp_avg": optimizer.exp_avg[name][row].detach().clone(),
+                                 "exp_avg_sq": optimizer.exp_avg_sq[name][row].detach().clone()}
+    save_checkpoint_file(slot.checkpoint, {
+        "format": "sirenkit-checkpoint",
+        "version": 1,
+        "model": slot.model.state_dict(),
+        "optimizer": adam.state_dict(),
+        "step": step,
+        "seconds": elapsed,
+        "history": slot.history,
+        "generator": slot.generator.get_state(),
+        "stalled_at": slot.stalled_at,
+        "train_config": to_dict(config),
+        "network_config": to_dict(slot.network) if slot.network is not None else None,
+    })
 
 
 def _drop(slots: list[_Slot], params: dict[str, torch.Tensor], optimizer: _Adam,

@@ -20,6 +20,7 @@ import click
 
 from .config import MODEL_NAMES, NetworkConfig, TrainConfig, field_docs, replace
 from .families import FAMILIES, model_names
+from .kinds import Fitted
 from .kinds.shape import SdfConfig
 from .metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
 from .tasks.fusion import MODES, Mode
@@ -199,51 +200,104 @@ def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
     click.echo(f"{out}: {shown}")
 
 
-@fit_group.command("image")
-@click.argument("source")
-@size_option()
-@training_options()
-def fit_image_command(source: str, size: int | None, **options: Any) -> None:
-    """Fit an image file or bundled image (camera, astronaut, coffee, ...).
+def group_option() -> Callable:
+    return click.option("--group", type=click.IntRange(min=1), default=None,
+                        help="With several signals: how many are trained together in one batch "
+                             "[default: as many as fit in memory, measured on the first].")
 
-    Writes model.safetensors/json, reconstruction.png, figure.png, psnr.png and metrics.json.
+
+@fit_group.command("image")
+@click.argument("sources", nargs=-1, required=True)
+@size_option()
+@group_option()
+@training_options()
+def fit_image_command(sources: tuple[str, ...], size: int | None, group: int | None, **options: Any) -> None:
+    """Fit an image file or bundled image (camera, astronaut, coffee, ...), or several: files,
+    folders (their .png, .jpg, .tif, .bmp, .webp files) and names, trained together in batches.
+
+    Writes model.safetensors/json, reconstruction.png, figure.png, psnr.png and metrics.json; for
+    several, one such run folder per image under --out, with summary.csv, summary.json and
+    contact.png beside them.
     """
     from .image import load_image
     from .tasks.image import fit_image
 
-    signal = load_image(source, size=size)
-    out = options["out"] or default_out("image", source)
-    train = train_config(options, defaults=image_recipe(signal, options), out=out)
-    network = image_network_options(signal, options, auto_omega=True)
-    fitted = fit_image(signal, size=size, network=network, train=train,
-                       frequency=omega_choice(options), out=out,
-                       resume=options["resume"], overwrite=options["overwrite"],
-                       progress=not options["quiet"])
+    def fit_one(source: str, out: Path, resume: bool) -> Fitted:
+        signal = load_image(source, size=size)
+        given = {**options, "resume": resume}
+        train = train_config(given, defaults=image_recipe(signal, given), out=out)
+        network = image_network_options(signal, given, auto_omega=True)
+        return fit_image(signal, size=size, network=network, train=train, frequency=omega_choice(given), out=out,
+                         resume=resume, overwrite=options["overwrite"],
+                         progress=not options["quiet"] and len(sources) == 1)
+
+    if fit_several("image", sources, group, options, fit_one):
+        return
+    out = options["out"] or default_out("image", sources[0])
+    fitted = fit_one(sources[0], out, options["resume"])
     print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
 
 
+def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options: dict[str, Any],
+                fit_one: Callable[[str, Path, bool], Fitted]) -> bool:
+    """Several signals (or a folder): fit them with :func:`sirenkit.many.fit_all`, print a line per
+    signal and where the summary is, and return True; one signal: return False (the caller fits
+    it as before). A signal that failed makes the exit code 1, after the others are done."""
+    from .many import expand_sources, fit_all
+
+    if len(sources) == 1 and not Path(sources[0]).is_dir():
+        if group is not None:
+            raise ValueError("--group is for several signals: give files, or a folder")
+        return False
+    if options["resume"] and options["overwrite"]:
+        raise ValueError("--resume continues runs and --overwrite replaces them: pass one of them")
+    found = expand_sources(sources, kind)
+    out = options["out"] or default_out(f"{kind}-many", sources[0])
+    result = fit_all(found, fit_one, out=out, kind=kind, group=group, resume=options["resume"],
+                     progress=not options["quiet"])
+    score = "psnr" if kind == "image" else "snr" if kind == "audio" else "chamfer_l1"
+    for row in result.rows:
+        value = f"{row[score]:.2f}" if isinstance(row.get(score), float) else "—"
+        detail = f": {row['error']}" if "error" in row else ""
+        click.echo(f"{row['signal']}: {row['status']}, {score} {value}{detail}")
+    click.echo(str(Path(out) / "summary.csv"))
+    if result.failed:
+        click.echo(f"sirenkit: {len(result.failed)} of {len(result.rows)} signals failed (see summary.csv); "
+                   f"the others are done", err=True)
+        raise click.exceptions.Exit(1)
+    return True
+
+
 @fit_group.command("audio")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.option("--seconds", type=POSITIVE, default=None,
               help="Fit only the first SECONDS of the file [default: all of it].")
+@group_option()
 @training_options()
-def fit_audio_command(source: Path, seconds: float | None, **options: Any) -> None:
-    """Fit a sound (WAV, FLAC, OGG; any rate, any number of channels).
+def fit_audio_command(sources: tuple[str, ...], seconds: float | None, group: int | None, **options: Any) -> None:
+    """Fit a sound (WAV, FLAC, OGG; any rate, any number of channels), or several: files and
+    folders, trained together in batches.
 
     Writes model.safetensors/json, reconstruction.wav, audio.png (waveforms and spectrograms of
-    ground truth, fit and error), snr.png and metrics.json (SNR, PSNR).
+    ground truth, fit and error), snr.png and metrics.json (SNR, PSNR); for several, one run
+    folder per sound with summary.csv, summary.json and contact.png beside them.
     """
     from .audio import load_audio
     from .tasks.audio import audio_network, audio_train_config, fit_audio
 
-    signal = load_audio(source, seconds=seconds)
-    out = options["out"] or default_out("audio", str(source))
-    train = train_config(options, defaults=audio_train_config(signal), out=out)
-    network = audio_network(signal, options["model"], **network_settings(options, auto_omega=True))
-    fitted = fit_audio(signal, seconds=seconds, network=network, train=train,
-                       frequency=omega_choice(options), out=out,
-                       resume=options["resume"], overwrite=options["overwrite"],
-                       progress=not options["quiet"])
+    def fit_one(source: str, out: Path, resume: bool) -> Fitted:
+        signal = load_audio(Path(source), seconds=seconds)
+        given = {**options, "resume": resume}
+        train = train_config(given, defaults=audio_train_config(signal), out=out)
+        network = audio_network(signal, options["model"], **network_settings(given, auto_omega=True))
+        return fit_audio(signal, seconds=seconds, network=network, train=train, frequency=omega_choice(given),
+                         out=out, resume=resume, overwrite=options["overwrite"],
+                         progress=not options["quiet"] and len(sources) == 1)
+
+    if fit_several("audio", sources, group, options, fit_one):
+        return
+    out = options["out"] or default_out("audio", str(sources[0]))
+    fitted = fit_one(sources[0], out, options["resume"])
     print_metrics(out, fitted.metrics, ("snr", "psnr", "steps", "seconds", "parameters"))
     click.echo(str(out / "reconstruction.wav"))
 
@@ -673,7 +727,9 @@ def _run_app(argv: list[str] | None, terminated: list[int]) -> int:
     from .training import TrainingDiverged, TrainingInterrupted
 
     try:
-        app.main(args=argv, prog_name="sirenkit", standalone_mode=False)
+        code = app.main(args=argv, prog_name="sirenkit", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's Exit(n): without standalone mode click returns it
+            return code
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:  # usage errors: one line, exit 2

@@ -12,6 +12,8 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -293,20 +295,80 @@ def fit_signal(
     out_path = prepare_run_folder(out, resume, network, identity, overwrite=overwrite)
     if out_path is not None:
         write_config(out_path, identity, device)
-    started = time.perf_counter()
+    prepared = PreparedFit(kind, signal, network, train, net, built, out_path, resume, progress, sampling, measure,
+                           products, write, report, begun, time.perf_counter())
+    if _PREPARE_ONLY.get():
+        raise Prepared(prepared)
     result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
                  progress=progress)
+    return finish_fit(prepared, result)
+
+
+@dataclass
+class PreparedFit:
+    """A fit of :func:`fit_signal` ready to train: its network on its device, its problem and its
+    run folder written up to ``config.json``; :func:`finish_fit` does the rest once it is trained
+    (by :func:`sirenkit.training.fit`, or with others by :func:`sirenkit.batched.fit_batched`)."""
+
+    kind: SignalKind
+    signal: Any
+    network: NetworkConfig
+    train: TrainConfig
+    model: nn.Module
+    problem: Problem
+    out: Path | None
+    resume: bool
+    progress: bool
+    sampling: dict[str, Any]
+    measure: Callable[..., dict[str, Any]]
+    products: Callable[[Any], dict[str, Any]] | None
+    write: Callable[[Fitted, Path], None] | None
+    report: dict[str, Any]
+    begun: float
+    started: float
+
+
+class Prepared(Exception):  # noqa: N818 (it carries a result out, it reports no error)
+    """Carries a :class:`PreparedFit` out of a task function called under :func:`prepare_only`."""
+
+    def __init__(self, prepared: PreparedFit) -> None:
+        super().__init__("prepared")
+        self.prepared = prepared
+
+
+_PREPARE_ONLY: ContextVar[bool] = ContextVar("sirenkit_prepare_only", default=False)
+
+
+def prepare_only(task: Callable[[], Any]) -> PreparedFit:
+    """Run ``task`` (a call of a task function: ``lambda: fit_image(path, out=...)``) up to its
+    training: every check, the network, the problem, the run folder's ``config.json``; and return
+    the prepared fit instead of training it. How many fits share one training loop
+    (:mod:`sirenkit.many`) while each keeps its task's own preparation, metrics and files."""
+    token = _PREPARE_ONLY.set(True)
+    try:
+        task()
+    except Prepared as carried:
+        return carried.prepared
+    finally:
+        _PREPARE_ONLY.reset(token)
+    raise RuntimeError("the task returned without preparing a fit (it does not go through fit_signal)")
+
+
+def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
+    """Everything after training: the model saved, rendered once, measured, the run folder's files."""
+    kind, signal, net, network = prepared.kind, prepared.signal, prepared.model, prepared.network
+    out_path = prepared.out
     if out_path is not None:  # before any post-processing (meshing, figures) that could fail
         save_model(out_path, net, network, kind)
-    rendered = kind.render(net, **sampling)  # once: metrics, files and figures share it
-    metrics = {**measure(rendered, final=True), **kind.summary(signal, result.history, network)}
-    metrics = {**metrics, **fit_summary(result, time.perf_counter() - started, network), **kind.conventions(),
-               **report}
-    made = products(rendered) if products is not None else {"reconstruction": rendered}
+    rendered = kind.render(net, **prepared.sampling)  # once: metrics, files and figures share it
+    metrics = {**prepared.measure(rendered, final=True), **kind.summary(signal, result.history, network)}
+    metrics = {**metrics, **fit_summary(result, time.perf_counter() - prepared.started, network), **kind.conventions(),
+               **prepared.report}
+    made = prepared.products(rendered) if prepared.products is not None else {"reconstruction": rendered}
     fitted = Fitted(net, network, kind, metrics, result.history, out_path, made)
     if out_path is not None:
-        (write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)
-        record_written_files(out_path, begun)
+        (prepared.write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)
+        record_written_files(out_path, prepared.begun)
     return fitted
 
 

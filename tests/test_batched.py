@@ -211,3 +211,21 @@ def test_adam_matches_torch_adam_slice_by_slice():
             optimizer.step()
     for row, p in enumerate(theirs):
         assert torch.allclose(stacked["w"][row], p, atol=1e-7, rtol=1e-6)
+
+
+def test_each_signal_checkpoints_as_its_own_fit_and_resumes_alone(tmp_path):
+    """A batch writes every signal's checkpoint in the single fit's format: 20 batched steps, then
+    10 more of one signal alone (``fit(resume=True)``), end where 30 steps of its own fit end."""
+    problems = [image_problem(p, batch=64) for p in pictures(2)]
+    config = replace(CONFIG, schedule="constant", warmup_steps=0, steps=20, checkpoint_every=7)
+    folders = [tmp_path / "a", tmp_path / "b"]
+    net = network()
+    models = [sk.build_network(net, seed=0) for _ in problems]
+    fit_batched(models, problems, config, progress=False, checkpoint_dirs=folders, network_configs=[net, net])
+    for folder, problem in zip(folders, problems):
+        resumed = fit(sk.build_network(net, seed=0), problem, replace(config, steps=30), network_config=net,
+                      checkpoint_dir=folder, resume=True, progress=False)
+        whole = fit(sk.build_network(net, seed=0), problem, replace(config, steps=30), progress=False)
+        assert resumed.steps == 30
+        assert_same_weights(whole.model, resumed.model)
+        assert [row["step"] for row in resumed.history] == [row["step"] for row in whole.history]

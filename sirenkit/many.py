@@ -1,0 +1,354 @@
+"""Many signals at once: ``sirenkit fit image FOLDER_OR_FILES...`` and :func:`fit_many`.
+
+Every signal is prepared by its own task function (its checks, its network, its ``--omega auto``
+choice, its run folder), exactly as a single fit is; the prepared fits that share a network, a
+recipe and the shapes of their per-step batches are trained together by
+:func:`sirenkit.batched.fit_batched`, ``group`` at a time; each then gets its ordinary run folder
+(loadable, renderable, resumable), and the folder above them ``summary.csv``, ``summary.json``
+(one row per signal: status, metrics, steps, seconds, run folder, error) and, for images and
+sounds, ``contact.png`` (each ground truth over its fit, with its score).
+
+A signal that cannot be read or fails is listed with its error and the others go on. With
+``resume``, a signal whose run finished is kept as it is, one with a checkpoint is continued
+alone, and the rest are fitted: a rerun finishes only what is unfinished.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io as _io
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import to_dict
+from .constraints import points_per_step
+from .fitting import PreparedFit, finish_fit, prepare_only
+from .io import atomic_write, write_json
+from .kinds import Fitted
+from .resources import MEMORY_FRACTION, available_memory
+from .training import CHECKPOINT_NAME, FitResult, TrainingDiverged, TrainingInterrupted, fit
+
+logger = logging.getLogger("sirenkit")
+
+SUFFIXES = {
+    "image": (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"),
+    "audio": (".wav", ".flac", ".ogg"),
+    "sdf": (".obj", ".ply", ".stl", ".off", ".glb", ".xyz", ".npy"),
+}
+"""The files a folder contributes, per kind of fit (other files in it are left alone)."""
+
+FitOne = Callable[[str, Path, bool], Fitted]
+"""``fit_one(source, run_folder, resume)``: one signal's fit through its task function."""
+
+
+@dataclass
+class ManyResult:
+    """What :func:`fit_many` did: one row per signal (``summary.json``'s), and where."""
+
+    out: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [row for row in self.rows if row["status"] == "failed"]
+
+
+def expand_sources(sources: Sequence[str | Path], kind: str) -> list[str]:
+    """Files and folders (a folder: its files of the kind, sorted by name) and bundled names, in
+    the order given; a ``ValueError`` for a folder with none, or for nothing at all."""
+    suffixes = SUFFIXES[kind]
+    found: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+            if not files:
+                raise ValueError(f"{path}: no {kind} files in it (looked for {', '.join(suffixes)})")
+            found.extend(str(p) for p in files)
+        else:
+            found.append(str(source))
+    if not found:
+        raise ValueError("no signals given")
+    return found
+
+
+def run_names(sources: Sequence[str]) -> list[str]:
+    """A run folder name per source: its stem; where two collide, its folder's name and its stem
+    (``a/cat.png``, ``b/cat.png``), then its file name (``cat.png``, ``cat.jpg``), then its position."""
+    names = [Path(source).stem or f"signal-{i}" for i, source in enumerate(sources)]
+    for rename in (lambda path: f"{path.parent.name}-{path.stem}", lambda path: path.name.replace(".", "_")):
+        names = [name if names.count(name) == 1 else rename(Path(source)) for name, source in zip(names, sources)]
+    return [name if names.count(name) == 1 else f"{name}-{i}" for i, name in enumerate(names)]
+
+
+def finished(folder: Path) -> bool:
+    """Whether ``folder`` holds a run that ended (its ``metrics.json`` written last)."""
+    try:
+        return "steps" in json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def batch_key(prepared: PreparedFit) -> str:
+    """What fits trained together must share: the network, the recipe, the device and the shapes
+    of each step's batches (every domain's points per step)."""
+    device = next(prepared.model.parameters()).device
+    shapes = [points_per_step(domain) for domain in prepared.problem.domains.values()]
+    return json.dumps([to_dict(prepared.network), to_dict(prepared.train), str(device), shapes], sort_keys=True,
+                      default=str)
+
+
+def step_memory(prepared: PreparedFit) -> int:
+    """Bytes one signal adds to a batch: what its step keeps for the backward pass (measured by
+    running its loss once and adding up the tensors autograd saves), its weights four times
+    (weights, gradients, two Adam moments) and its data."""
+    saved = 0
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        saved += tensor.numel() * tensor.element_size()
+        return tensor
+
+    problem = prepared.problem
+    if prepared.train.batch_size is not None:
+        problem = problem.with_batch_size(prepared.train.batch_size)
+    batches = problem.sample(torch.Generator().manual_seed(0))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        problem.loss_terms(prepared.model, batches)
+    weights = sum(p.numel() * p.element_size() for p in prepared.model.parameters())
+    data = sum(t.numel() * t.element_size() for points, values in batches for t in (points, *values.values()))
+    return saved + 4 * weights + data
+
+
+def group_size(prepared: PreparedFit, count: int) -> int:
+    """How many fits like ``prepared`` one batch holds: as many as the free memory takes at
+    :data:`~sirenkit.resources.MEMORY_FRACTION`, twice each one's measured :func:`step_memory`
+    (room for the step's temporaries), at most ``count``."""
+    device = next(prepared.model.parameters()).device
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory()
+    if free is None:
+        return count
+    return max(1, min(count, int(MEMORY_FRACTION * free // (2 * step_memory(prepared)))))
+
+
+def fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: str, group: int | None = None,
+            resume: bool = False, progress: bool = True) -> ManyResult:
+    """Fit every source (see the module docstring); ``fit_one`` is one signal's task call."""
+    if group is not None and group < 1:
+        raise ValueError(f"--group must be at least 1, got {group}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file, not a folder for the runs")
+    result = ManyResult(out)
+    rows: dict[int, dict[str, Any]] = {}
+    fitted: dict[int, Fitted] = {}
+    prepared: dict[int, PreparedFit] = {}
+    names = run_names(sources)
+    for index, (source, name) in enumerate(zip(sources, names)):
+        folder = out / name
+        row = rows[index] = {"signal": name, "source": source, "run": str(folder)}
+        try:
+            if resume and finished(folder):
+                row.update(status="done earlier", **_scores(json.loads((folder / "metrics.json").read_text())))
+            elif resume and (folder / CHECKPOINT_NAME).exists():
+                fitted[index] = fit_one(source, folder, True)  # continued alone, from its checkpoint
+                row.update(status="resumed")
+            else:
+                prepared[index] = prepare_only(functools.partial(fit_one, source, folder, False))
+        except (ValueError, OSError, RuntimeError) as error:
+            row.update(status="failed", error=_one_line(error))
+    groups: dict[str, list[int]] = {}
+    for index, ready in prepared.items():
+        groups.setdefault(batch_key(ready), []).append(index)
+    try:
+        for members in groups.values():
+            size = group or group_size(prepared[members[0]], len(members))
+            for start in range(0, len(members), size):
+                chunk = members[start:start + size]
+                outcomes = _train([prepared[i] for i in chunk], progress)
+                for index, outcome in zip(chunk, outcomes):
+                    if isinstance(outcome, Exception):
+                        rows[index].update(status="failed", error=_one_line(outcome))
+                        continue
+                    try:
+                        fitted[index] = finish_fit(prepared[index], outcome)
+                        rows[index].update(status="fitted")
+                    except (ValueError, OSError, RuntimeError) as error:
+                        rows[index].update(status="failed", error=_one_line(error))
+    except TrainingInterrupted:
+        for index in prepared:
+            if "status" not in rows[index]:
+                rows[index].update(status="interrupted",
+                                   error="stopped with a checkpoint in its run folder; rerun with --resume")
+        raise
+    finally:
+        for index, done in fitted.items():
+            rows[index].update(_scores(done.metrics))
+        result.rows = [rows[i] for i in range(len(sources))]
+        out.mkdir(parents=True, exist_ok=True)
+        write_summary(result)
+    contact_sheet(result, kind, {i: (prepared[i].signal, fitted[i]) for i in fitted if i in prepared},
+                  out / "contact.png")
+    return result
+
+
+def _train(batch: list[PreparedFit], progress: bool) -> list[FitResult | Exception]:
+    """One group's fits trained together (alone: the ordinary loop); a group that turns out not to
+    be batchable (a residual holding per-signal data) is trained one by one instead."""
+    from .batched import fit_batched
+
+    first = batch[0]
+    if len(batch) == 1:
+        return [_fit_alone(first, progress)]
+    train = first.train
+    if train.time_budget is not None:  # a budget is per signal: the group shares the sum
+        from dataclasses import replace
+
+        train = replace(train, time_budget=train.time_budget * len(batch))
+    try:
+        return fit_batched([p.model for p in batch], [p.problem for p in batch], train, progress=progress,
+                           checkpoint_dirs=[p.out for p in batch], network_configs=[p.network for p in batch])
+    except TrainingInterrupted:
+        raise
+    except (ValueError, RuntimeError) as error:
+        logger.warning("these %d fits cannot share a batch (%s); fitting them one by one", len(batch),
+                       _one_line(error))
+        return [_fit_alone(p, progress) for p in batch]
+
+
+def _fit_alone(prepared: PreparedFit, progress: bool) -> FitResult | Exception:
+    try:
+        return fit(prepared.model, prepared.problem, prepared.train, network_config=prepared.network,
+                   checkpoint_dir=prepared.out, progress=progress)
+    except TrainingDiverged as error:
+        return error
+
+
+def _scores(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The numbers of a run's ``metrics.json`` that a summary row keeps."""
+    keep = ("psnr", "ssim", "snr", "chamfer_l1", "fscore", "normal_consistency", "steps", "seconds", "parameters",
+            "stopped_by")
+    return {key: metrics[key] for key in keep if key in metrics}
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+COLUMNS = ("signal", "status", "psnr", "ssim", "snr", "chamfer_l1", "fscore", "normal_consistency", "steps",
+           "seconds", "parameters", "stopped_by", "run", "source", "error")
+
+
+def write_summary(result: ManyResult) -> None:
+    """``summary.json`` and ``summary.csv`` in the runs' folder, each written whole or not at all."""
+    write_json(result.out / "summary.json", {"signals": len(result.rows), "failed": len(result.failed),
+                                             "rows": result.rows})
+    present = [c for c in COLUMNS if any(c in row for row in result.rows)]
+    text = _io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=present, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in result.rows:
+        writer.writerow({key: _cell(row.get(key)) for key in present})
+    data = text.getvalue().encode()
+    atomic_write(result.out / "summary.csv", lambda stream: stream.write(data))
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    return "" if value is None else value
+
+
+def contact_sheet(result: ManyResult, kind: str, fits: dict[int, tuple[Any, Fitted]], path: Path,
+                  limit: int = 48) -> None:
+    """``contact.png``: for images, each photo over its fit with its PSNR; for sounds, each
+    waveform with its fit's over it and its SNR; the first ``limit`` signals. Nothing for shapes
+    (each run folder has its ``mesh.png``)."""
+    if kind not in ("image", "audio") or not fits:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .figures import save_figure
+
+    shown = sorted(fits)[:limit]
+    columns = min(8, len(shown))
+    blocks = math.ceil(len(shown) / columns)
+    rows_per = 2 if kind == "image" else 1
+    figure, axes = plt.subplots(blocks * rows_per, columns, figsize=(2.2 * columns, 2.3 * blocks * rows_per),
+                                squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for place, index in enumerate(shown):
+        signal, done = fits[index]
+        block, column = divmod(place, columns)
+        name = result.rows[index]["signal"]
+        if kind == "image":
+            truth, fit_ = np.asarray(signal.pixels), np.asarray(done.products["reconstruction"])
+            grey = truth.shape[-1] == 1
+            for offset, picture in enumerate((truth, fit_)):
+                ax = axes[block * 2 + offset, column]
+                ax.imshow(picture[..., 0] if grey else np.clip(picture, 0, 1), cmap="gray" if grey else None,
+                          vmin=0, vmax=1)
+            axes[block * 2, column].set_title(name, fontsize=8)
+            axes[block * 2 + 1, column].set_title(f"fit {done.metrics.get('psnr', float('nan')):.1f} dB", fontsize=8)
+        else:
+            ax = axes[block, column]
+            ax.axis("on")
+            truth = np.asarray(signal.samples)[:, 0]
+            fit_ = np.asarray(done.products["reconstruction"]).reshape(len(truth), -1)[:, 0]
+            ax.plot(truth, lw=0.4, color="0.5", label="sound")
+            ax.plot(fit_, lw=0.4, color="tab:red", alpha=0.7, label="fit")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{name}: {done.metrics.get('snr', float('nan')):.1f} dB", fontsize=8)
+    title = ("ground truth (top) and fit (below)" if kind == "image" else "sound (grey) and fit (red)")
+    figure.suptitle(f"{len(shown)} of {len(result.rows)} signals: {title}", fontsize=9)
+    figure.tight_layout()
+    save_figure(figure, path)
+    plt.close(figure)
+
+
+def fit_many(sources: Sequence[str | Path], *, kind: str = "image", out: str | Path = "runs/many",
+             group: int | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
+             **options: Any) -> ManyResult:
+    """Fit every signal of ``sources`` (files, folders, bundled names) as ``kind`` (``image``,
+    ``audio``, ``sdf``), each into ``out/<name>``, the ones that can share a batch trained together
+    (``group`` at a time; by default as many as fit in memory); ``options`` go to the task
+    function (:func:`~sirenkit.fit_image`'s ``size``, ``network``, ``train``, ``model``, ...).
+    Writes ``summary.csv``, ``summary.json`` and ``contact.png`` into ``out``."""
+    from .tasks.audio import fit_audio
+    from .tasks.image import fit_image
+    from .tasks.sdf import fit_sdf
+
+    tasks: dict[str, Callable[..., Fitted]] = {"image": fit_image, "audio": fit_audio, "sdf": fit_sdf}
+    if kind not in tasks:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(tasks)}")
+    if resume and overwrite:
+        raise ValueError("resume continues runs and overwrite replaces them: pass one of them")
+    task = tasks[kind]
+
+    def fit_one(source: str, folder: Path, resume_one: bool) -> Fitted:
+        return task(source, out=folder, resume=resume_one, overwrite=overwrite, progress=False, **options)
+
+    started = time.perf_counter()
+    result = fit_all(expand_sources(sources, kind), fit_one, out=out, kind=kind, group=group, resume=resume,
+                     progress=progress)
+    logger.info("%d signals in %.1f s: %d failed", len(result.rows), time.perf_counter() - started,
+                len(result.failed))
+    return result
+
+
+__all__ = ["ManyResult", "expand_sources", "fit_all", "fit_many"]

@@ -1,0 +1,105 @@
+"""Many signals at once (sirenkit.many): a folder of images through ``fit image``, one run folder
+each plus the summary and contact sheet; the same weights as fitting each alone; a failed file
+listed while the others finish; ``--resume`` finishing only what is unfinished; bad input."""
+
+import csv
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import sirenkit as sk
+from sirenkit.io import load
+
+from conftest import assert_one_line_error
+from conftest import run_cli as run
+
+TINY = ["--steps", "6", "--width", "16", "--layers", "2", "--compile", "off", "--precision", "float32",
+        "--omega", "30", "-q"]
+
+
+def photos(folder, count=3, size=10):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:1:size * 1j, 0:1:size * 1j]
+    for i in range(count):
+        picture = 0.5 + 0.4 * np.sin(rng.uniform(2, 6) * x + rng.uniform(0, 3)) * np.cos(3 * y)
+        iio.imwrite(folder / f"photo{i}.png", (picture * 255).astype(np.uint8))
+    return sorted(folder.glob("*.png"))
+
+
+def weights(run):
+    return [p.detach().clone() for p in load(run).model.parameters()]
+
+
+def test_a_folder_is_fitted_in_batches_each_run_as_its_own_fit(tmp_path, capsys):
+    files = photos(tmp_path / "in")
+    out = tmp_path / "runs"
+    code, printed, err = run(["fit", "image", tmp_path / "in", *TINY, "--group", "2", "--out", out], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [row["signal"] for row in rows] == ["photo0", "photo1", "photo2"]
+    assert all(row["status"] == "fitted" and float(row["psnr"]) > 0 and row["steps"] == "6" for row in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["signals"] == 3 and summary["failed"] == 0
+    assert (out / "contact.png").stat().st_size > 0
+    for file in files:
+        assert (out / file.stem / "metrics.json").is_file() and (out / file.stem / "reconstruction.png").is_file()
+        # the same image fitted alone ends with the same weights (batched: stacked products, same arithmetic)
+        alone = tmp_path / f"alone-{file.stem}"
+        assert run(["fit", "image", file, *TINY, "--out", alone], capsys)[0] == 0
+        for a, b in zip(weights(out / file.stem), weights(alone)):
+            assert np.allclose(a.numpy(), b.numpy(), atol=2e-5), file.stem
+    code, _, err = run(["render", out / "photo1", "--size", "20", "--out", tmp_path / "big.png"], capsys)
+    assert code == 0, err
+
+
+def test_a_broken_file_is_listed_and_the_others_finish_then_resume_finishes_the_rest(tmp_path, capsys):
+    photos(tmp_path / "in", count=2)
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png at all")
+    out = tmp_path / "runs"
+    code, printed, err = run(["fit", "image", tmp_path / "in", *TINY, "--out", out], capsys)
+    assert code == 1
+    assert "1 of 3 signals failed" in err and "Traceback" not in err
+    rows = {row["signal"]: row for row in json.loads((out / "summary.json").read_text())["rows"]}
+    assert rows["broken"]["status"] == "failed" and "broken.png" in rows["broken"]["error"]
+    assert rows["photo0"]["status"] == rows["photo1"]["status"] == "fitted"
+    # an unfinished run (its checkpoint but no metrics) is continued alone; finished ones are kept
+    (out / "photo1" / "metrics.json").unlink()
+    before = (out / "photo0" / "model.safetensors").stat().st_mtime_ns
+    (tmp_path / "in" / "broken.png").unlink()
+    code, printed, err = run(["fit", "image", tmp_path / "in", *TINY, "--out", out, "--resume"], capsys)
+    assert code == 0, err
+    rows = {row["signal"]: row["status"] for row in json.loads((out / "summary.json").read_text())["rows"]}
+    assert rows == {"photo0": "done earlier", "photo1": "resumed"}
+    assert (out / "photo0" / "model.safetensors").stat().st_mtime_ns == before
+    assert (out / "photo1" / "metrics.json").is_file()
+
+
+def test_the_python_api_fits_many_and_groups_what_can_share_a_batch(tmp_path):
+    files = photos(tmp_path / "in", count=2, size=10) + photos(tmp_path / "other", count=1, size=12)
+    train = sk.TrainConfig(steps=5, compile=False, precision="float32", checkpoint_every=0)
+    network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=16, hidden_layers=2)
+    result = sk.fit_many([str(f) for f in files], out=tmp_path / "runs", network=network, train=train,
+                         frequency=None, progress=False)
+    assert [row["status"] for row in result.rows] == ["fitted"] * 3
+    assert [row["signal"] for row in result.rows] == ["in-photo0", "photo1", "other-photo0"]
+    assert not result.failed
+    # two sizes of image: the 10² pair shares a batch, the 12² one is fitted on its own; each as alone
+    for file, row in zip(files, result.rows):
+        alone = sk.fit_image(str(file), network=network, train=train, frequency=None, progress=False)
+        for a, b in zip(load(row["run"]).model.parameters(), alone.model.parameters()):
+            assert np.allclose(a.detach().numpy(), b.detach().numpy(), atol=2e-5), row["signal"]
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(["fit", "image", tmp_path / "empty", *TINY, "--out", tmp_path / "r"], capsys)
+    assert_one_line_error(code, err, "no image files")
+    code, _, err = run(["fit", "image", "camera", *TINY, "--group", "2", "--out", tmp_path / "r"], capsys)
+    assert_one_line_error(code, err, "--group is for several signals")
+    code, _, err = run(["fit", "image", "camera", "coins", *TINY, "--group", "0", "--out", tmp_path / "r"], capsys)
+    assert code == 2 and "--group" in err
+    with pytest.raises(ValueError, match="unknown kind"):
+        sk.fit_many(["camera"], kind="poem", out=tmp_path / "p")
