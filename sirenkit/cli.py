@@ -255,6 +255,8 @@ def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options:
     out = options["out"] or default_out(f"{kind}-many", sources[0])
     result = fit_all(found, fit_one, out=out, kind=kind, group=group, resume=options["resume"],
                      progress=not options["quiet"])
+    if not result.primary:  # another torchrun rank: rank 0 reports for all
+        return True
     score = "psnr" if kind == "image" else "snr" if kind == "audio" else "chamfer_l1"
     for row in result.rows:
         value = f"{row[score]:.2f}" if isinstance(row.get(score), float) else "—"

@@ -76,9 +76,9 @@ class NetworkConfig:
     """``wire`` only: s0 of the Gabor wavelet, its Gaussian window (the authors' default)."""
     first_scale: float = 1.0
     """``gauss`` and ``wire`` only: the first layer's pre-activation ``W x + b`` is multiplied by it,
-    the part ω0 plays in a SIREN's first layer. 1 (the authors' networks) for images; a kind whose
-    SIREN needs a larger first ω0 sets it to the same ratio (audio: the first ω0 over 30), since
-    their own frequency (``gauss_scale``, ``wire_omega``) acts on every layer alike."""
+    the part ω0 plays in a SIREN's first layer (their own frequency, ``gauss_scale`` or
+    ``wire_omega``, acts on every layer alike). 1: the authors' networks. On 3 s of music, the
+    SIREN's stretch (100) made WIRE worse and Gauss no better, so no task sets it."""
     grid_levels: int = 16
     """``hash-grid`` only: number of resolution levels, from ``grid_base_resolution`` to the
     signal's sample count (``pe_sidelength``) in a geometric progression."""

@@ -295,8 +295,8 @@ def fit_signal(
     out_path = prepare_run_folder(out, resume, network, identity, overwrite=overwrite)
     if out_path is not None:
         write_config(out_path, identity, device)
-    prepared = PreparedFit(kind, signal, network, train, net, built, out_path, resume, progress, sampling, measure,
-                           products, write, report, begun, time.perf_counter())
+    prepared = PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, products, write,
+                           report, begun, time.perf_counter())
     if _PREPARE_ONLY.get():
         raise Prepared(prepared)
     result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
@@ -317,8 +317,6 @@ class PreparedFit:
     model: nn.Module
     problem: Problem
     out: Path | None
-    resume: bool
-    progress: bool
     sampling: dict[str, Any]
     measure: Callable[..., dict[str, Any]]
     products: Callable[[Any], dict[str, Any]] | None
@@ -326,6 +324,8 @@ class PreparedFit:
     report: dict[str, Any]
     begun: float
     started: float
+    """When training began (``perf_counter``): ``metrics.json``'s ``wall_seconds`` count from it (in a
+    batch, the whole batch's training, which the signal shared)."""
 
 
 class Prepared(Exception):  # noqa: N818 (it carries a result out, it reports no error)

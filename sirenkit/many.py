@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import imageio.v3 as iio
 import numpy as np
 import torch
 
 from .config import to_dict
 from .constraints import points_per_step
-from .fitting import PreparedFit, finish_fit, prepare_only
+from .fitting import PreparedFit, clear_run, finish_fit, holds_a_run, prepare_only
 from .io import atomic_write, write_json
 from .kinds import Fitted
 from .resources import MEMORY_FRACTION, available_memory
@@ -57,6 +58,8 @@ class ManyResult:
 
     out: Path
     rows: list[dict[str, Any]] = field(default_factory=list)
+    primary: bool = True
+    """False on a torchrun rank other than 0: ``rows`` are that rank's own, and rank 0 wrote the summary."""
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -130,15 +133,15 @@ def step_memory(prepared: PreparedFit) -> int:
     return saved + 4 * weights + data
 
 
-def group_size(prepared: PreparedFit, count: int) -> int:
-    """How many fits like ``prepared`` one batch holds: as many as the free memory takes at
-    :data:`~sirenkit.resources.MEMORY_FRACTION`, twice each one's measured :func:`step_memory`
-    (room for the step's temporaries), at most ``count``."""
+def group_size(prepared: PreparedFit, count: int, *, sharing: int = 1) -> int:
+    """How many fits like ``prepared`` one batch holds: as many as this process's share of the free
+    memory (``sharing`` processes on the machine) takes at :data:`~sirenkit.resources.MEMORY_FRACTION`,
+    twice each one's measured :func:`step_memory` (room for the step's temporaries), at most ``count``."""
     device = next(prepared.model.parameters()).device
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory()
     if free is None:
         return count
-    return max(1, min(count, int(MEMORY_FRACTION * free // (2 * step_memory(prepared)))))
+    return max(1, min(count, int(MEMORY_FRACTION * free / sharing // (2 * step_memory(prepared)))))
 
 
 def fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: str, group: int | None = None,
@@ -149,12 +152,15 @@ def fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: s
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: is a file, not a folder for the runs")
-    result = ManyResult(out)
+    rank, world = distributed_world()
+    result = ManyResult(out, primary=rank == 0)
     rows: dict[int, dict[str, Any]] = {}
     fitted: dict[int, Fitted] = {}
     prepared: dict[int, PreparedFit] = {}
     names = run_names(sources)
     for index, (source, name) in enumerate(zip(sources, names)):
+        if index % world != rank:  # another process's share: signal i goes to rank i mod world
+            continue
         folder = out / name
         row = rows[index] = {"signal": name, "source": source, "run": str(folder)}
         try:
@@ -164,6 +170,8 @@ def fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: s
                 fitted[index] = fit_one(source, folder, True)  # continued alone, from its checkpoint
                 row.update(status="resumed")
             else:
+                if resume and holds_a_run(folder):
+                    clear_run(folder)  # prepared once (its config.json) but never trained: start it afresh
                 prepared[index] = prepare_only(functools.partial(fit_one, source, folder, False))
         except (ValueError, OSError, RuntimeError) as error:
             row.update(status="failed", error=_one_line(error))
@@ -172,7 +180,7 @@ def fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: s
         groups.setdefault(batch_key(ready), []).append(index)
     try:
         for members in groups.values():
-            size = group or group_size(prepared[members[0]], len(members))
+            size = group or group_size(prepared[members[0]], len(members), sharing=local_world())
             for start in range(0, len(members), size):
                 chunk = members[start:start + size]
                 outcomes = _train([prepared[i] for i in chunk], progress)
@@ -194,12 +202,82 @@ def fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: s
     finally:
         for index, done in fitted.items():
             rows[index].update(_scores(done.metrics))
-        result.rows = [rows[i] for i in range(len(sources))]
         out.mkdir(parents=True, exist_ok=True)
-        write_summary(result)
-    contact_sheet(result, kind, {i: (prepared[i].signal, fitted[i]) for i in fitted if i in prepared},
-                  out / "contact.png")
+        result.rows = gather_rows(rows, sources, names, out, rank, world)
+        if result.primary:
+            write_summary(result)
+    if result.primary:
+        contact_sheet(result, kind, out / "contact.png")
     return result
+
+
+def distributed_world() -> tuple[int, int]:
+    """``(rank, world size)`` of this process: under ``torchrun`` (``WORLD_SIZE`` > 1) the default
+    process group is joined (NCCL where there are GPUs, each rank on its ``LOCAL_RANK``'s GPU; gloo
+    on CPUs); otherwise ``(0, 1)``."""
+    import os
+
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        return 0, 1
+    if not dist.is_initialized():
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return 0, 1
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def local_world() -> int:
+    """Processes of this job on this machine (torchrun's ``LOCAL_WORLD_SIZE``): on CPUs they share
+    its memory, so each sizes its batches for its share."""
+    import os
+
+    return 1 if torch.cuda.is_available() else max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+def gather_rows(rows: dict[int, dict[str, Any]], sources: Sequence[str], names: Sequence[str], out: Path, rank: int,
+                world: int) -> list[dict[str, Any]]:
+    """Every signal's row, in the order given. Alone: this process's rows. Under torchrun: each
+    rank writes its rows to ``out/.rows-<rank>.json`` and waits for the others; rank 0 reads them
+    all, and a signal whose rank wrote nothing (it died, or was stopped) is listed as ``missing``
+    (its run folder, if any, is left for ``--resume``). Other ranks return their own rows."""
+    if world == 1:
+        return [rows[i] for i in range(len(sources))]
+    import torch.distributed as dist
+
+    write_json(out / f".rows-{rank}.json", {str(index): row for index, row in rows.items()})
+    try:
+        dist.barrier()
+    except RuntimeError as error:  # a rank died: the others still report what they have
+        logger.warning("not every process reached the end (%s)", _one_line(error))
+    if rank != 0:
+        _leave(dist)
+        return [rows[i] for i in sorted(rows)]
+    merged: dict[int, dict[str, Any]] = {}
+    for other in range(world):
+        part = out / f".rows-{other}.json"
+        try:
+            merged.update({int(k): v for k, v in json.loads(part.read_text()).items()})
+            part.unlink()
+        except (OSError, ValueError):
+            pass
+    _leave(dist)  # every rank's part is read: nothing more is said between them
+    return [merged.get(i) or {"signal": names[i], "source": sources[i], "run": str(out / names[i]),
+                              "status": "missing",
+                              "error": f"rank {i % world} did not report (it stopped or failed); rerun with --resume"}
+            for i in range(len(sources))]
+
+
+def _leave(dist: Any) -> None:
+    """Leave the process group; after a rank died this may fail, and nothing depends on it."""
+    try:
+        dist.destroy_process_group()
+    except (RuntimeError, ValueError) as error:
+        logger.warning("leaving the process group: %s", _one_line(error))
 
 
 def _train(batch: list[PreparedFit], progress: bool) -> list[FitResult | Exception]:
@@ -269,12 +347,21 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def contact_sheet(result: ManyResult, kind: str, fits: dict[int, tuple[Any, Fitted]], path: Path,
-                  limit: int = 48) -> None:
-    """``contact.png``: for images, each photo over its fit with its PSNR; for sounds, each
-    waveform with its fit's over it and its SNR; the first ``limit`` signals. Nothing for shapes
-    (each run folder has its ``mesh.png``)."""
-    if kind not in ("image", "audio") or not fits:
+def contact_sheet(result: ManyResult, kind: str, path: Path, limit: int = 48) -> None:
+    """``contact.png`` from the run folders (whichever process or earlier run made them): for
+    images, each photo over its fit with its PSNR; for sounds, each waveform with its fit's over
+    it and its SNR; the first ``limit`` signals that have a run. Nothing for shapes (each run
+    folder has its ``mesh.png``)."""
+    if kind not in ("image", "audio"):
+        return
+    pairs: list[tuple[dict[str, Any], np.ndarray, np.ndarray]] = []
+    for row in result.rows:
+        if row["status"] in ("fitted", "resumed", "done earlier") and len(pairs) < limit:
+            try:
+                pairs.append((row, *_truth_and_fit(row, kind)))
+            except (OSError, ValueError, KeyError) as error:  # a run folder changed since: left out, said
+                logger.warning("contact sheet: %s left out (%s)", row["signal"], _one_line(error))
+    if not pairs:
         return
     import matplotlib
 
@@ -283,42 +370,54 @@ def contact_sheet(result: ManyResult, kind: str, fits: dict[int, tuple[Any, Fitt
 
     from .figures import save_figure
 
-    shown = sorted(fits)[:limit]
-    columns = min(8, len(shown))
-    blocks = math.ceil(len(shown) / columns)
+    columns = min(8, len(pairs))
+    blocks = math.ceil(len(pairs) / columns)
     rows_per = 2 if kind == "image" else 1
     figure, axes = plt.subplots(blocks * rows_per, columns, figsize=(2.2 * columns, 2.3 * blocks * rows_per),
                                 squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for place, index in enumerate(shown):
-        signal, done = fits[index]
+    for place, (row, truth, fitted) in enumerate(pairs):
         block, column = divmod(place, columns)
-        name = result.rows[index]["signal"]
         if kind == "image":
-            truth, fit_ = np.asarray(signal.pixels), np.asarray(done.products["reconstruction"])
             grey = truth.shape[-1] == 1
-            for offset, picture in enumerate((truth, fit_)):
+            for offset, picture in enumerate((truth, fitted)):
                 ax = axes[block * 2 + offset, column]
                 ax.imshow(picture[..., 0] if grey else np.clip(picture, 0, 1), cmap="gray" if grey else None,
                           vmin=0, vmax=1)
-            axes[block * 2, column].set_title(name, fontsize=8)
-            axes[block * 2 + 1, column].set_title(f"fit {done.metrics.get('psnr', float('nan')):.1f} dB", fontsize=8)
+            axes[block * 2, column].set_title(row["signal"], fontsize=8)
+            axes[block * 2 + 1, column].set_title(f"fit {row.get('psnr', float('nan')):.1f} dB", fontsize=8)
         else:
             ax = axes[block, column]
             ax.axis("on")
-            truth = np.asarray(signal.samples)[:, 0]
-            fit_ = np.asarray(done.products["reconstruction"]).reshape(len(truth), -1)[:, 0]
-            ax.plot(truth, lw=0.4, color="0.5", label="sound")
-            ax.plot(fit_, lw=0.4, color="tab:red", alpha=0.7, label="fit")
+            ax.plot(truth, lw=0.4, color="0.5")
+            ax.plot(fitted, lw=0.4, color="tab:red", alpha=0.7)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{name}: {done.metrics.get('snr', float('nan')):.1f} dB", fontsize=8)
-    title = ("ground truth (top) and fit (below)" if kind == "image" else "sound (grey) and fit (red)")
-    figure.suptitle(f"{len(shown)} of {len(result.rows)} signals: {title}", fontsize=9)
+            ax.set_title(f"{row['signal']}: {row.get('snr', float('nan')):.1f} dB", fontsize=8)
+    title = "ground truth (top) and fit (below)" if kind == "image" else "sound (grey) and fit (red)"
+    figure.suptitle(f"{len(pairs)} of {len(result.rows)} signals: {title}", fontsize=9)
     figure.tight_layout()
     save_figure(figure, path)
     plt.close(figure)
+
+
+def _truth_and_fit(row: dict[str, Any], kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """A run's signal as its fit saw it (its source at the size or length its ``config.json``
+    records) and the fit's main file, read back."""
+    run = Path(row["run"])
+    settings = json.loads((run / "config.json").read_text())[kind]
+    if kind == "image":
+        from .image import load_image
+
+        truth = load_image(row["source"], size=settings.get("size")).pixels
+        saved = iio.imread(run / "reconstruction.png")
+        fitted = np.asarray(saved, dtype=np.float64) / np.iinfo(saved.dtype).max
+        return truth, fitted.reshape(truth.shape)
+    from .audio import load_audio
+
+    sound = load_audio(row["source"], seconds=settings.get("seconds")).samples[:, 0]
+    return sound, load_audio(run / "reconstruction.wav").samples[:, 0]
 
 
 def fit_many(sources: Sequence[str | Path], *, kind: str = "image", out: str | Path = "runs/many",

@@ -69,6 +69,9 @@ def test_compare_writes_figure_and_table(tmp_path, capsys):
     assert [row["model"] for row in table] == ["siren", "relu-pe"]
     assert table[0]["size"] == "16×2" and "16×2" in out  # the size each family is made of, not a width
     assert abs(table[0]["parameters"] - table[1]["parameters"]) / table[0]["parameters"] < 0.05
+    # SIREN as fit image makes it: its first ω0 chosen from the image (the baseline has no frequency)
+    assert json.loads((tmp_path / "cmp" / "siren" / "metrics.json").read_text())["frequency_choice"]["chosen"] == "auto"
+    assert "frequency_choice" not in json.loads((tmp_path / "cmp" / "relu-pe" / "metrics.json").read_text())
 
 
 def test_a_default_laplacian_run_resumes(tmp_path, capsys):

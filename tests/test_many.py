@@ -103,3 +103,27 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert code == 2 and "--group" in err
     with pytest.raises(ValueError, match="unknown kind"):
         sk.fit_many(["camera"], kind="poem", out=tmp_path / "p")
+
+
+def test_torchrun_shares_a_folder_between_processes_with_the_same_results(tmp_path, capsys):
+    """``torchrun --nproc_per_node=2 -m sirenkit fit image FOLDER`` (gloo on CPU): signal i goes to
+    rank i mod 2, rank 0 writes the summary of all, and every run ends as in one process."""
+    import os
+    import subprocess
+    import sys
+
+    photos(tmp_path / "in", count=3)
+    alone, shared = tmp_path / "one", tmp_path / "two"
+    assert run(["fit", "image", tmp_path / "in", *TINY, "--out", alone], capsys)[0] == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "sirenkit", "fit", "image", str(tmp_path / "in"), *TINY, "--out", str(shared)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads((shared / "summary.json").read_text())["rows"]
+    assert [(row["signal"], row["status"]) for row in rows] == [(f"photo{i}", "fitted") for i in range(3)]
+    assert not list(shared.glob(".rows-*"))  # the ranks' parts were merged and removed
+    assert (shared / "contact.png").is_file()
+    for i in range(3):
+        for a, b in zip(weights(shared / f"photo{i}"), weights(alone / f"photo{i}")):
+            assert np.allclose(a.numpy(), b.numpy(), atol=2e-5), i

@@ -103,7 +103,9 @@ def compare_models(
     """Fit SIREN and each baseline with the same parameter budget (SIREN's default image network,
     with ``network_settings`` such as ``hidden_features`` changed) and the same steps; with
     ``out``, write each run folder, ``comparison.png`` (rows = models; columns = image, gradient,
-    Laplacian) and ``comparison.json`` (``overwrite`` replaces the runs of an earlier comparison)."""
+    Laplacian) and ``comparison.json`` (``overwrite`` replaces the runs of an earlier comparison).
+    Each family's frequency is what :func:`fit_image` would use: a SIREN's chosen from the image
+    unless ``network_settings`` give ``first_omega``; the others' their authors' values."""
     known = model_names()
     unknown = [m for m in models if m not in known]
     if unknown or not models:
@@ -119,8 +121,10 @@ def compare_models(
         if name != "siren":
             network = network_for_budget(network, budget)
         logger.info("fitting %s (%d parameters)", name, parameter_count(network))
-        fits.append(fit_image(signal, network=network, train=train, out=out_path / name if out_path else None,
-                              overwrite=overwrite, progress=progress))
+        given = get_family(name).frequency in dict(network_settings or {})
+        frequency = None if given else default_frequency(name, "default")
+        fits.append(fit_image(signal, network=network, train=train, frequency=frequency,
+                              out=out_path / name if out_path else None, overwrite=overwrite, progress=progress))
     if out_path is not None:
         rows = [("ground truth", *finite_difference_maps(signal.pixels, signal.mode))]
         rows += [(f"{f.network.model}\n{f.metrics['psnr']:.2f} dB", *derivative_maps(f)) for f in fits]
