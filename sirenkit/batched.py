@@ -60,10 +60,9 @@ class _Loss(nn.Module):
     """A problem's loss terms as a module of the network, so that ``functional_call`` can swap in
     one signal's weights."""
 
-    def __init__(self, model: nn.Module, problem: Problem, terms: Callable) -> None:
+    def __init__(self, model: nn.Module, terms: Callable) -> None:
         super().__init__()
         self.model = model
-        self.problem = problem
         self.terms = terms
 
     def forward(self, batches: list) -> dict[str, torch.Tensor]:
@@ -85,6 +84,13 @@ class _Slot:
     lr_scale: float = 1.0
     checkpoint: Path | None = None
     network: NetworkConfig | None = None
+
+
+def _signature(problem: Problem) -> list[tuple]:
+    """What must be equal between problems trained as one: each constraint's name, derivatives,
+    weight, norm and Laplacian axes (a callable norm by identity)."""
+    return [(c.name, c.needs, c.weight, c.norm if isinstance(c.norm, str) else id(c.norm), c.laplacian_axes)
+            for c in problem.constraints]
 
 
 def stack_parameters(models: Sequence[nn.Module]) -> dict[str, torch.Tensor]:
@@ -203,18 +209,14 @@ def fit_batched(
     if config.batch_size is not None:
         problems = [problem.with_batch_size(config.batch_size) for problem in problems]
     template = problems[0]
-    names = [(c.name, c.needs, c.weight, c.norm if isinstance(c.norm, str) else id(c.norm), c.laplacian_axes)
-             for c in template.constraints]
-    for problem in problems[1:]:
-        if [(c.name, c.needs, c.weight, c.norm if isinstance(c.norm, str) else id(c.norm), c.laplacian_axes)
-                for c in problem.constraints] != names:
-            raise ValueError("fit_batched needs problems with the same constraints (names, derivatives, weights, "
-                             "norms)")
+    if any(_signature(problem) != _signature(template) for problem in problems[1:]):
+        raise ValueError("fit_batched needs problems with the same constraints (names, derivatives, weights, "
+                         "norms)")
     for model, problem in zip(models, problems):
         problem.check(model)
     params = stack_parameters(models)
     precision = resolve_precision(config, device, models[0])
-    loss = _Loss(models[0], template, _loss_terms_in(template, device, precision))
+    loss = _Loss(models[0], _loss_terms_in(template, device, precision))
     batched_terms = vmap(lambda p, b: functional_call(loss, {f"model.{n}": v for n, v in p.items()}, (b,)))
     optimizer = _Adam(params)
     folders = list(checkpoint_dirs) if checkpoint_dirs is not None else [None] * len(models)
