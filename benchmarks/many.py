@@ -5,10 +5,13 @@ after another with the ordinary loop, the same steps, the same per-signal result
 fitted for ``--steps`` steps by each network of ``--networks``: ``small`` (10 hidden layers of
 28, about 7k parameters: the size used for compression) and ``paper`` (256 × 4, 198k). The table
 gives signals × steps per second both ways, the ratio, and how far the batched fits' PSNR is from
-the one-at-a-time fits' (they should agree to rounding).
+the one-at-a-time fits' (equal to rounding when neither is compiled; a compiled step rounds
+differently, and over hundreds of Adam steps the fits drift apart as two seeds would), and what
+``sirenkit fit image FOLDER`` decides for such a group: it times a few eager steps both ways first
+(:func:`sirenkit.many.batching_pays`) and batches only where that is faster.
 
     python benchmarks/many.py [--count 24] [--size 128] [--steps 300] [--networks small,paper]
-        [--precision float32] [--device auto] [--json out.json]
+        [--precision float32] [--device auto] [--compile auto|on|off] [--json out.json]
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def grey_photos(count: int, size: int):
 def main() -> None:
     from sirenkit.batched import fit_batched
     from sirenkit.kinds.image import ImageKind
+    from sirenkit.many import batching_pays
     from sirenkit.metrics import psnr
     from sirenkit.network import build_network, count_parameters
     from sirenkit.training import fit, resolve_device
@@ -71,6 +75,8 @@ def main() -> None:
     parser.add_argument("--networks", default="small,paper")
     parser.add_argument("--precision", choices=("float32", "bfloat16", "auto"), default="float32")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
+                        help="torch.compile for both ways (auto: as a fit decides, by the points per step)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -79,14 +85,15 @@ def main() -> None:
     print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}; {args.count} grey photos "
           f"of {args.size}², {args.steps} steps, {args.precision}", flush=True)
     print("\n| network | parameters | one after another (signal-steps/s) | batched (signal-steps/s) | ratio | "
-          "PSNR one by one (mean) | batched − one by one (largest) |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+          "PSNR one by one (mean) | batched − one by one: mean, largest | `fit image FOLDER` chooses |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
     rows = []
     for name in [n for n in args.networks.split(",") if n]:
         kinds = [ImageKind.describe(signal) for signal in signals]
         network = kinds[0].network("siren", **NETWORKS[name])
         train = replace(kinds[0].train_config(precision=args.precision, device=str(device)), steps=args.steps,
-                        time_budget=None, stall_check=0, checkpoint_every=0, log_every=args.steps)
+                        time_budget=None, stall_check=0, checkpoint_every=0, log_every=args.steps,
+                        compile={"auto": "auto", "on": True, "off": False}[args.compile])
 
         def problems(train=train, kinds=kinds):
             return [kind.problem(signal, batch_size=train.batch_size, device=device)
@@ -100,21 +107,32 @@ def main() -> None:
         alone = []
         for kind, signal, problem in zip(kinds, signals, problems()):
             model = build_network(network, seed=train.seed).to(device)
-            fit(model, problem, train, network_config=network, progress=False)
+            compiled_alone = fit(model, problem, train, network_config=network, progress=False).compiled
             alone.append(score(model, kind, signal))
         sequential = time.perf_counter() - started
         models = [build_network(network, seed=train.seed).to(device) for _ in signals]
         started = time.perf_counter()
-        fit_batched(models, problems(), train, progress=False)
+        ends = fit_batched(models, problems(), train, progress=False)
         batched = time.perf_counter() - started
+        compiled_batched = all(getattr(end, "compiled", False) for end in ends)
         together = [score(model, kind, signal) for model, kind, signal in zip(models, kinds, signals)]
+        started = time.perf_counter()  # what `fit image FOLDER` decides for this group (it measures)
+        pays = batching_pays([build_network(network, seed=train.seed).to(device) for _ in signals], problems(), train)
+        probe = time.perf_counter() - started
         work = args.count * args.steps
         row = {"network": name, "parameters": count_parameters(models[0]), "sequential_seconds": sequential,
                "batched_seconds": batched, "ratio": sequential / batched, "psnr_alone": float(np.mean(alone)),
-               "largest_psnr_difference": float(np.max(np.abs(np.subtract(together, alone))))}
+               "mean_psnr_difference": float(np.mean(np.subtract(together, alone))),
+               "largest_psnr_difference": float(np.max(np.abs(np.subtract(together, alone)))),
+               "compiled_alone": compiled_alone, "compiled_batched": compiled_batched,
+               "folder_fit_batches": pays, "probe_seconds": probe}
         rows.append(row)
-        print(f"| {name} | {row['parameters']:,} | {work / sequential:.0f} | {work / batched:.0f} | "
-              f"**{row['ratio']:.2f}×** | {row['psnr_alone']:.2f} dB | {row['largest_psnr_difference']:.3f} dB |",
+        how = {True: "compiled", False: "eager"}
+        print(f"| {name} | {row['parameters']:,} | {work / sequential:.0f} ({how[compiled_alone]}) | "
+              f"{work / batched:.0f} ({how[compiled_batched]}) | "
+              f"**{row['ratio']:.2f}×** | {row['psnr_alone']:.2f} dB | "
+              f"{row['mean_psnr_difference']:+.3f} dB, {row['largest_psnr_difference']:.3f} dB | "
+              f"{'batched' if pays else 'one after another'} (probe {probe:.1f} s) |",
               flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ from .network import (  # noqa: E402
     count_parameters,
     parameter_count,
 )
+from .parallel import DataParallel, data_parallel  # noqa: E402
 from .pointcloud import load_mesh, load_point_cloud  # noqa: E402
 from .render import evaluate_points, render  # noqa: E402
 from .solve import Solution, solve  # noqa: E402
@@ -62,15 +63,15 @@ LoadedModel = Fitted
 """The former name of what :func:`load` returns."""
 
 __all__ = [
-    "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "Constraint", "Derivatives",
-    "Fields", "FitResult", "Fitted", "FourierFeatures", "GridSamples", "ImageFit", "ImageKind", "ImageSignal",
-    "LoadedModel", "ManyResult", "NetworkConfig", "NetworkFamily", "PointSet", "PositionalEncoding", "Problem",
-    "ProblemKind", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "TrainConfig",
+    "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "Constraint", "DataParallel",
+    "Derivatives", "Fields", "FitResult", "Fitted", "FourierFeatures", "GridSamples", "ImageFit", "ImageKind",
+    "ImageSignal", "LoadedModel", "ManyResult", "NetworkConfig", "NetworkFamily", "PointSet", "PositionalEncoding",
+    "Problem", "ProblemKind", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "TrainConfig",
     "TrainingDiverged", "TrainingInterrupted", "VideoKind", "adjoint_derivatives", "autograd_derivatives",
-    "build_network", "compare_meshes", "compare_models", "coordinate_grid", "count_parameters", "derivatives",
-    "evaluate_points", "extract_mesh", "family_of", "fit", "fit_audio", "fit_batched", "fit_image", "fit_many",
-    "fit_poisson", "fit_sdf", "fit_signal", "fit_video", "forward_derivatives", "fuse_images", "get_family",
-    "image_gradient", "image_laplacian", "image_train_config", "learning_rate", "load", "load_image", "load_mesh",
-    "load_point_cloud", "model_names", "parameter_count", "psnr", "register_family", "register_kind", "render",
-    "render_image", "run_example", "save_model", "solve", "ssim", "texture_correlation",
+    "build_network", "compare_meshes", "compare_models", "coordinate_grid", "count_parameters", "data_parallel",
+    "derivatives", "evaluate_points", "extract_mesh", "family_of", "fit", "fit_audio", "fit_batched", "fit_image",
+    "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video", "forward_derivatives", "fuse_images",
+    "get_family", "image_gradient", "image_laplacian", "image_train_config", "learning_rate", "load", "load_image",
+    "load_mesh", "load_point_cloud", "model_names", "parameter_count", "psnr", "register_family", "register_kind",
+    "render", "render_image", "run_example", "save_model", "solve", "ssim", "texture_correlation",
 ]

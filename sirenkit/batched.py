@@ -21,6 +21,7 @@ inside ``vmap``. Signals that cannot share a batch are grouped apart by the call
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -47,10 +48,13 @@ from .training import (
     _stalled,
     _StopRequests,
     _term_values,
+    _use_compile,
     learning_rate,
     resolve_precision,
     run_progress,
 )
+
+logger = logging.getLogger("sirenkit")
 
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 """``torch.optim.Adam``'s defaults, which :func:`sirenkit.training.fit` uses."""
@@ -217,7 +221,10 @@ def fit_batched(
     params = stack_parameters(models)
     precision = resolve_precision(config, device, models[0])
     loss = _Loss(models[0], _loss_terms_in(template, device, precision))
-    batched_terms = vmap(lambda p, b: functional_call(loss, {f"model.{n}": v for n, v in p.items()}, (b,)))
+    eager_terms = vmap(lambda p, b: functional_call(loss, {f"model.{n}": v for n, v in p.items()}, (b,)))
+    with_derivatives = any(c.needs for c in template.constraints)
+    compiled = _use_compile(config, device, len(models) * template.points_per_step, derivatives=with_derivatives)
+    batched_terms = torch.compile(eager_terms) if compiled else eager_terms
     optimizer = _Adam(params)
     folders = list(checkpoint_dirs) if checkpoint_dirs is not None else [None] * len(models)
     networks = list(network_configs) if network_configs is not None else [None] * len(models)
@@ -255,14 +262,19 @@ def fit_batched(
                 drawn = [slot.problem.sample(slot.generator) for slot in slots]
                 for p in params.values():
                     p.grad = None
-                terms = batched_terms(params, _stack_batches(drawn))
+                stacked = _stack_batches(drawn)
+                if compiled and step == 0:
+                    compiled, batched_terms, terms = _first_compiled_terms(batched_terms, eager_terms, params, stacked)
+                else:
+                    terms = batched_terms(params, stacked)
                 terms = {name: value.float() * factors[name] if name in factors else value.float()
                          for name, value in terms.items()}
                 losses = sum(terms.values())  # (K,)
                 assert isinstance(losses, torch.Tensor)
                 if step == 0:
                     _check_batched(slots, drawn, terms, factors,
-                                   lambda problem: _loss_terms_in(problem, device, precision))
+                                   lambda problem: _loss_terms_in(problem, device, precision),
+                                   tolerance=1e-3 if precision == "float32" else 3e-2)
                 losses.sum().backward()
                 if config.clip_grad_norm is not None:
                     _clip(params, config.clip_grad_norm)
@@ -323,8 +335,22 @@ def fit_batched(
     for row, slot in enumerate(slots):
         _load(slot.model, params, row)
         results[slot.index] = FitResult(model=slot.model, steps=step, seconds=elapsed, history=slot.history,
-                                        precision=precision, stopped_by=stopped_by, stalled_at=slot.stalled_at)
+                                        compiled=compiled, precision=precision, stopped_by=stopped_by,
+                                        stalled_at=slot.stalled_at)
     return [result for result in results if result is not None]
+
+
+def _first_compiled_terms(compiled_terms: Callable, eager_terms: Callable, params: dict[str, torch.Tensor],
+                          stacked: list) -> tuple[bool, Callable, dict[str, torch.Tensor]]:
+    """The first batched step's loss terms, where compilation happens; if the compiler fails (no C
+    compiler, an operation it cannot trace under ``vmap``), say so and go on eagerly, as
+    :func:`sirenkit.training.fit` does."""
+    try:
+        return True, compiled_terms, compiled_terms(params, stacked)
+    except Exception as error:
+        logger.warning("torch.compile failed on the batched step (%s: %s); running eagerly", type(error).__name__,
+                       " ".join(str(error).split())[:300])
+        return False, eager_terms, eager_terms(params, stacked)
 
 
 def _save(slot: _Slot, params: dict[str, torch.Tensor], row: int, optimizer: _Adam, step: int, elapsed: float,
@@ -396,8 +422,9 @@ def _log(slots: list[_Slot], params: dict[str, torch.Tensor], terms: dict[str, t
 
 
 def _check_batched(slots: list[_Slot], drawn: list, terms: dict[str, torch.Tensor], factors: dict[str, float],
-                   terms_of: Callable[[Problem], Callable]) -> None:
-    """The first step's batched loss terms against each signal's own, computed on its own model:
+                   terms_of: Callable[[Problem], Callable], *, tolerance: float) -> None:
+    """The first step's batched loss terms against each signal's own, computed on its own model,
+    to a relative ``tolerance`` (the arithmetic's: bfloat16 products differ in the third digit):
     a residual that holds per-signal tensors of its own (not in its batch) would silently use the
     first signal's, and is refused instead."""
     with torch.no_grad():
@@ -406,6 +433,6 @@ def _check_batched(slots: list[_Slot], drawn: list, terms: dict[str, torch.Tenso
             for name, value in own.items():
                 expected = float(value) * factors.get(name, 1.0)
                 got = float(terms[name][row])
-                if not math.isclose(got, expected, rel_tol=1e-3, abs_tol=1e-6):
+                if not math.isclose(got, expected, rel_tol=tolerance, abs_tol=1e-6):
                     raise ValueError(f"constraint {name!r} cannot be batched: its residual reads per-signal data that "
                                      f"is not in its batch ({got:.6g} batched against {expected:.6g} alone)")

@@ -7,6 +7,8 @@ in one line on stderr and exit code 2; a diverged run exits 3, an interrupted on
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import signal
@@ -23,6 +25,7 @@ from .families import FAMILIES, model_names
 from .kinds import Fitted
 from .kinds.shape import SdfConfig
 from .metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
+from .parallel import data_parallel, launched_rank, launched_world
 from .tasks.fusion import MODES, Mode
 from .tasks.image import COMPARE_SIZE
 
@@ -567,7 +570,8 @@ def info_command(run: Path) -> None:
 
 
 @fit_group.command("sdf")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
+@group_option()
 @training_options()
 @click.option("--surface-points", type=click.IntRange(min=1), default=None,
               help=documented(SdfConfig, "surface_points", f"[default: {SdfConfig.surface_points}]"))
@@ -581,12 +585,14 @@ def info_command(run: Path) -> None:
               help=documented(SdfConfig, "mesh_resolution", f"[default: {SdfConfig.mesh_resolution}]"))
 @click.option("--keep-unsupported", is_flag=True, help="Keep mesh pieces no input point supports (a void inside the "
               "solid, a blob in free space); by default they are dropped.")
-def fit_sdf_command(source: Path, surface_points: int | None, free_points: int | None, near_surface: float | None,
-                    weights: str | None, resolution: int | None, keep_unsupported: bool,
+def fit_sdf_command(sources: tuple[str, ...], group: int | None, surface_points: int | None, free_points: int | None,
+                    near_surface: float | None, weights: str | None, resolution: int | None, keep_unsupported: bool,
                     **options: Any) -> None:
     """Fit a signed distance function to a point cloud (.xyz with normals, .ply) or a mesh
     (.ply, .obj, .off, .stl), and write mesh.ply (in the input's coordinates), mesh.png,
-    slices.png, loss.png and metrics.json (Chamfer, F-score, normal consistency against the input).
+    slices.png, loss.png and metrics.json (Chamfer, F-score, normal consistency against the input);
+    or to several (files, folders), trained together in batches, with summary.csv, summary.json
+    and contact.png (each run's mesh.png) beside their run folders.
     """
     from .tasks.sdf import fit_sdf, sdf_network, sdf_train_config
 
@@ -600,11 +606,16 @@ def fit_sdf_command(source: Path, surface_points: int | None, free_points: int |
                                near_surface_fraction=near_surface, mesh_resolution=resolution),
                        keep_unsupported=keep_unsupported, **weight_fields)
     network = sdf_network(options["model"], **network_settings(options))
-    out = options["out"] or default_out("sdf", str(source))
-    train = train_config(options, defaults=sdf_train_config(), out=out)
-    fitted = fit_sdf(source, network=network, train=train, config=config, out=out,
-                       resume=options["resume"], overwrite=options["overwrite"],
-                     progress=not options["quiet"])
+
+    def fit_one(source: str, out: Path, resume: bool) -> Fitted:
+        train = train_config({**options, "resume": resume}, defaults=sdf_train_config(), out=out)
+        return fit_sdf(Path(source), network=network, train=train, config=config, out=out, resume=resume,
+                       overwrite=options["overwrite"], progress=not options["quiet"] and len(sources) == 1)
+
+    if fit_several("sdf", sources, group, options, fit_one):
+        return
+    out = options["out"] or default_out("sdf", str(sources[0]))
+    fitted = fit_one(sources[0], out, options["resume"])
     print_metrics(out, fitted.metrics, ("chamfer_l1", "fscore", "normal_consistency", "steps", "seconds"))
     click.echo(str(out / "mesh.ply"))
 
@@ -719,7 +730,12 @@ def _main(argv: list[str] | None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_terminate) if main_thread else None
     try:
-        return _run_app(argv, terminated)
+        with contextlib.ExitStack() as launched:
+            if launched_world() > 1:  # under torchrun: one signal is fitted by every rank (several are shared out)
+                launched.enter_context(data_parallel())
+                if launched_rank() != 0:  # rank 0 reports; the others' errors still go to stderr
+                    launched.enter_context(contextlib.redirect_stdout(io.StringIO()))
+            return _run_app(argv, terminated)
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

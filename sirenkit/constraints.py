@@ -179,7 +179,7 @@ class GridSamples:
     """
 
     def __init__(self, shape: tuple[int, ...], data: Mapping[str, torch.Tensor] | None = None, *,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, rows: torch.Tensor | None = None) -> None:
         if not shape or any(n < 1 for n in shape):
             raise ValueError(f"expected a grid shape of positive sizes, got {tuple(shape)}")
         self.shape = tuple(int(n) for n in shape)
@@ -188,19 +188,26 @@ class GridSamples:
             count *= n
         self.data = _checked_rows(data, count, "grid points")
         self.batch_size = _checked_batch_size(batch_size)
+        self.rows = rows
+        """Only these flat indices of the grid (a process's share of it), or every point."""
         self._count = count
 
     @property
     def size(self) -> int:
-        return self._count
+        return self._count if self.rows is None else int(self.rows.numel())
 
     def to(self, device: torch.device) -> GridSamples:
         return GridSamples(self.shape, {name: v.to(device) for name, v in self.data.items()},
-                           batch_size=self.batch_size)
+                           batch_size=self.batch_size, rows=None if self.rows is None else self.rows.to(device))
 
     def with_batch_size(self, batch_size: int | None) -> GridSamples:
         """The same grid, ``batch_size`` points drawn per step."""
-        return GridSamples(self.shape, self.data, batch_size=batch_size)
+        return GridSamples(self.shape, self.data, batch_size=batch_size, rows=self.rows)
+
+    def subset(self, rows: torch.Tensor) -> GridSamples:
+        """Only the grid points of flat indices ``rows`` (the data stays whole)."""
+        device = next(iter(self.data.values())).device if self.data else torch.device("cpu")
+        return GridSamples(self.shape, self.data, batch_size=self.batch_size, rows=rows.to(device))
 
     def coordinates(self, index: torch.Tensor) -> torch.Tensor:
         """``(N, d)`` coordinates of flat indices ``(N,)``."""
@@ -215,9 +222,13 @@ class GridSamples:
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         device = next(iter(self.data.values())).device if self.data else torch.device("cpu")
         if self.batch_size is None or self.batch_size >= self.size:
-            index = torch.arange(self.size, device=device)
-            return self.coordinates(index), self.data
-        index = torch.randint(self.size, (self.batch_size,), generator=generator).to(device)
+            if self.rows is None:
+                return self.coordinates(torch.arange(self.size, device=device)), self.data
+            index = self.rows
+        else:
+            index = torch.randint(self.size, (self.batch_size,), generator=generator).to(device)
+            if self.rows is not None:
+                index = self.rows[index]
         return self.coordinates(index), {name: values[index] for name, values in self.data.items()}
 
 

@@ -7,6 +7,7 @@ under one name (``reconstruction.png``, ``.wav``, ``.mp4`` or ``mesh.ply``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
@@ -26,6 +27,7 @@ from .constraints import Problem
 from .io import MODEL_INFO, MODEL_WEIGHTS, load_checkpoint_file, save_model, strict_json, write_json
 from .kinds import Fitted, SignalKind
 from .network import build_network, count_parameters
+from .parallel import active
 from .training import (
     CHECKPOINT_NAME,
     OLD_CHECKPOINT_NAME,
@@ -270,9 +272,18 @@ def fit_signal(
     kind.check_network(network)
     train = kind.checked_train(train or kind.train_config())
     report: dict[str, Any] = {}
+    parallel = active()
+    if parallel is not None and parallel.world > 1:
+        refuse_run_folder(Path(out) if out is not None else None, resume, overwrite)  # every rank, before any writes
+        parallel.barrier()
+    else:
+        parallel = None
+    writes = parallel is None or parallel.primary
     if choose_network is not None:
         refuse_run_folder(Path(out) if out is not None else None, resume, overwrite)
         network, report = choose_network(network)
+        if parallel is not None:  # every rank trains rank 0's choice
+            network, report = parallel.share((network, report))
         kind.check_network(network)
     sampling = dict(sampling or {})
     net, device = build_on_device(network, train)
@@ -292,15 +303,22 @@ def fit_signal(
     settings = settings if settings is not None else {"source": kind.source}
     identity = {"task": task or kind.name, "settings": settings, "network": to_dict(network), "train": to_dict(train),
                 "inputs": input_fingerprints(kind, settings) if out is not None else {}}
-    out_path = prepare_run_folder(out, resume, network, identity, overwrite=overwrite)
-    if out_path is not None:
-        write_config(out_path, identity, device)
+    if writes:
+        out_path = prepare_run_folder(out, resume, network, identity, overwrite=overwrite)
+        if out_path is not None:
+            write_config(out_path, identity, device)
+    else:  # another rank of a data-parallel fit: rank 0 writes the run folder; a resumed run is read from it
+        out_path = Path(out) if out is not None else None
+    if parallel is not None:
+        parallel.barrier()
     prepared = PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, products, write,
                            report, begun, time.perf_counter())
     if _PREPARE_ONLY.get():
         raise Prepared(prepared)
     result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
                  progress=progress)
+    if not writes:  # another rank of a data-parallel fit: the same network, measured here, written by rank 0
+        prepared = dataclasses.replace(prepared, out=None)
     return finish_fit(prepared, result)
 
 

@@ -229,14 +229,22 @@ def fit(
     ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds, whichever comes
     first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it.
     """
+    from .parallel import active
+
     device = next(model.parameters()).device
+    parallel = active()
+    if parallel is not None and parallel.world == 1:
+        parallel = None  # one process: an ordinary fit
+    primary = parallel is None or parallel.primary
     problem = problem.to(device)
+    if parallel is not None:
+        problem = parallel.shard(problem)
     if config.batch_size is not None:
         problem = problem.with_batch_size(config.batch_size)
     problem.check(model)
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed if parallel is None else parallel.seed(config.seed))
     start_step, elapsed, history = 0, 0.0, []
     stalled_at: int | None = None
     if resume:
@@ -250,6 +258,10 @@ def fit(
         generator.set_state(state["generator"])
         start_step, elapsed, history = state["step"], state["seconds"], state["history"]
         stalled_at = state.get("stalled_at")
+        if parallel is not None and not primary:  # the checkpoint holds rank 0's random stream
+            generator.manual_seed(parallel.seed(config.seed, start_step))
+    if parallel is not None:
+        parallel.broadcast_parameters(model)
 
     family = family_of(model)
     with_derivatives = any(c.needs for c in problem.constraints)
@@ -264,7 +276,7 @@ def fit(
 
     def save(step: int) -> None:
         saved.update(step=step, at=time.perf_counter())
-        if checkpoint_path is None:
+        if checkpoint_path is None or not primary:
             return
         state = {
             "format": "sirenkit-checkpoint",
@@ -283,7 +295,7 @@ def fit(
 
     def log(step: int, loss: float, terms: dict[str, float]) -> dict[str, float]:
         row = {"step": step, "seconds": round(elapsed, 3), "lr": optimizer.param_groups[0]["lr"], "loss": loss, **terms}
-        if problem.evaluate is not None:
+        if problem.evaluate is not None and primary:  # the metrics of a data-parallel run: rank 0's
             model.eval()
             with torch.no_grad():
                 row.update(problem.evaluate(model))
@@ -295,7 +307,7 @@ def fit(
 
     first_loss = history[0]["loss"] if history else None
     bar = tqdm(
-        total=config.steps if config.steps < 10**7 else None, initial=start_step, disable=not progress,
+        total=config.steps if config.steps < 10**7 else None, initial=start_step, disable=not progress or not primary,
         unit="step", dynamic_ncols=True, mininterval=0.5, leave=True,
     )
     step = start_step
@@ -308,7 +320,13 @@ def fit(
     stops = _StopRequests()
     try:
         with stops:
-            while step < config.steps and stops.received is None:
+            while step < config.steps:
+                if parallel is not None:  # every rank stops at the same step, on the same clock
+                    elapsed, stop = parallel.agree(elapsed, stops.received is not None, device)
+                    if stop and stops.received is None:
+                        stops.received = signal.SIGTERM  # another rank was asked to stop
+                if stops.received is not None:
+                    break
                 # stop when the next step would end nearer past the budget than before it
                 if config.time_budget is not None and elapsed + 0.5 * step_seconds >= config.time_budget:
                     stopped_by = "time"
@@ -330,6 +348,10 @@ def fit(
                                                                              optimizer, factors)
                 else:
                     terms, loss = _forward_backward(loss_terms, model, batches, factors)
+                if parallel is not None:  # the ranks' gradients, loss and terms averaged
+                    averaged = parallel.average(model, [loss, *terms.values()])
+                    loss = torch.tensor(averaged[0])
+                    terms = dict(zip(terms, map(torch.tensor, averaged[1:])))
                 if config.clip_grad_norm is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
                 loss_value = float(loss.detach())
@@ -355,7 +377,8 @@ def fit(
                 if step % config.log_every == 0 or step == config.steps or step == 1:
                     last_row = log(step, loss_value, _term_values(terms))
                     bar.set_postfix(_postfix(last_row), refresh=False)
-                    if config.until is not None and _reached(last_row, config, lower_is_better):
+                    if config.until is not None and _decided(
+                            primary and _reached(last_row, config, lower_is_better), parallel, device):
                         stopped_by = "until"
                         break
                 due = (config.checkpoint_every and step % config.checkpoint_every == 0) or (
@@ -375,6 +398,11 @@ def fit(
     save(step)
     return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled,
                      precision=precision, stopped_by=stopped_by, stalled_at=stalled_at)
+
+
+def _decided(flag: bool, parallel: Any, device: torch.device) -> bool:
+    """``flag`` as rank 0 decided it, on every rank of a data-parallel fit."""
+    return flag if parallel is None else parallel.decide(flag, device)
 
 
 def _stalled(recent: deque[float], baseline: float) -> bool:

@@ -127,3 +127,68 @@ def test_torchrun_shares_a_folder_between_processes_with_the_same_results(tmp_pa
     for i in range(3):
         for a, b in zip(weights(shared / f"photo{i}"), weights(alone / f"photo{i}")):
             assert np.allclose(a.numpy(), b.numpy(), atol=2e-5), i
+
+
+def test_a_folder_of_shapes_is_fitted_in_one_batch_with_its_contact_sheet(tmp_path, capsys):
+    """``fit sdf FOLDER``: two shapes (point clouds of different sizes) share a batch through the
+    derivative engine (normals, eikonal term) and end as each fitted alone."""
+    import trimesh
+
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    for name, radius, count in (("ball", 1.0, 600), ("egg", 1.5, 900)):
+        sphere = trimesh.creation.icosphere(subdivisions=2, radius=radius)
+        sphere.apply_scale([1.0, 1.0, 1.3] if name == "egg" else 1.0)
+        points, faces = trimesh.sample.sample_surface(sphere, count, seed=0)
+        np.savetxt(folder / f"{name}.xyz", np.concatenate([points, sphere.face_normals[faces]], axis=1))
+    tiny = ["--steps", "5", "--width", "16", "--layers", "2", "--compile", "off", "--precision", "float32", "-q",
+            "--surface-points", "256", "--free-points", "256", "--resolution", "16"]
+    out = tmp_path / "runs"
+    code, printed, err = run(["fit", "sdf", folder, *tiny, "--out", out], capsys)
+    assert code == 0, err
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    assert [(row["signal"], row["status"]) for row in rows] == [("ball", "fitted"), ("egg", "fitted")]
+    assert all(row["chamfer_l1"] > 0 for row in rows)
+    assert (out / "contact.png").stat().st_size > 0
+    alone = tmp_path / "alone"
+    assert run(["fit", "sdf", folder / "egg.xyz", *tiny, "--out", alone], capsys)[0] == 0
+    for a, b in zip(weights(out / "egg"), weights(alone)):
+        assert np.allclose(a.numpy(), b.numpy(), atol=1e-4)
+
+
+def test_without_group_a_folder_is_batched_only_where_the_probe_measured_it_faster(tmp_path, capsys, monkeypatch):
+    """``batching_pays`` times a few steps both ways on copies (the models are left untouched); where
+    it says no, the folder is fitted one after another, each run as before; ``--group`` skips it."""
+    import torch
+
+    import sirenkit.batched
+    import sirenkit.many as many
+
+    photos(tmp_path / "in", count=3)
+    kind = sk.ImageKind.describe(sk.load_image(str(tmp_path / "in" / "photo0.png")))
+    network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1)
+    models = [sk.build_network(network, seed=0) for _ in range(2)]
+    before = [p.detach().clone() for p in models[0].parameters()]
+    problems = [kind.problem(sk.load_image(str(tmp_path / "in" / f"photo{i}.png")), batch_size=None,
+                             device=torch.device("cpu")) for i in range(2)]
+    train = sk.TrainConfig(steps=100, compile=False, precision="float32")
+    assert isinstance(many.batching_pays(models, problems, train), bool)
+    assert all(torch.equal(a, b) for a, b in zip(before, models[0].parameters()))
+
+    asked = []
+    original = sirenkit.batched.fit_batched
+    monkeypatch.setattr(many, "batching_pays", lambda models, problems, train: asked.append(len(models)) or False)
+
+    def batched(*args, **kwargs):
+        raise AssertionError("trained batched although the probe said no")
+
+    monkeypatch.setattr(sirenkit.batched, "fit_batched", batched)
+    code, _, err = run(["fit", "image", tmp_path / "in", *TINY, "--out", tmp_path / "runs"], capsys)
+    assert code == 0, err
+    assert asked == [3]
+    rows = json.loads((tmp_path / "runs" / "summary.json").read_text())["rows"]
+    assert [row["status"] for row in rows] == ["fitted"] * 3
+    monkeypatch.setattr(sirenkit.batched, "fit_batched", original)
+    asked.clear()
+    code, _, err = run(["fit", "image", tmp_path / "in", *TINY, "--group", "3", "--out", tmp_path / "grouped"], capsys)
+    assert code == 0 and asked == [], err

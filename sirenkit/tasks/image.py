@@ -19,6 +19,7 @@ from ..io import write_json
 from ..kinds import Fitted
 from ..kinds.image import IMAGE_BATCH, ImageKind, finite_difference_maps  # noqa: F401  (IMAGE_BATCH: the recipe's, here too)
 from ..network import network_for_budget, parameter_count
+from ..parallel import writes_here
 
 logger = logging.getLogger("sirenkit")
 
@@ -125,7 +126,7 @@ def compare_models(
         frequency = None if given else default_frequency(name, "default")
         fits.append(fit_image(signal, network=network, train=train, frequency=frequency,
                               out=out_path / name if out_path else None, overwrite=overwrite, progress=progress))
-    if out_path is not None:
+    if out_path is not None and writes_here():  # under torchrun, rank 0 writes
         rows = [("ground truth", *finite_difference_maps(signal.pixels, signal.mode))]
         rows += [(f"{f.network.model}\n{f.metrics['psnr']:.2f} dB", *derivative_maps(f)) for f in fits]
         image_rows_figure(rows, out_path / "comparison.png",

@@ -1,0 +1,103 @@
+"""One signal on several processes (sirenkit.parallel): each rank's share of the points, the
+gradients averaged over ranks; two ranks under torchrun end where one rank does with both halves
+of every step's points (an image, and a Poisson fit through the derivative engine)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+import sirenkit as sk
+from sirenkit.constraints import GridSamples, PointSet
+from sirenkit.io import load
+from sirenkit.parallel import shard_domain
+
+from conftest import run_cli as run
+
+TINY = ["--width", "16", "--layers", "2", "--compile", "off", "--precision", "float32", "--omega", "30", "-q"]
+
+
+def test_the_ranks_shares_of_a_point_set_and_a_grid_hold_every_point_once():
+    points = torch.arange(14, dtype=torch.float32).reshape(7, 2)
+    whole = PointSet(points, {"target": points[:, :1] * 10})
+    shares = [shard_domain(whole, rank, 2) for rank in range(2)]
+    assert [share.size for share in shares] == [4, 3]
+    together = torch.cat([share.points for share in shares])
+    assert sorted(together[:, 0].tolist()) == points[:, 0].tolist()
+    assert all(torch.equal(share.data["target"], share.points[:, :1] * 10) for share in shares)
+
+    grid = GridSamples((3, 4), {"target": torch.arange(12.0)[:, None]})
+    full_points, full_data = grid.sample(torch.Generator())
+    drawn = [shard_domain(grid, rank, 3).sample(torch.Generator()) for rank in range(3)]
+    assert [len(p) for p, _ in drawn] == [4, 4, 4]
+    rows = torch.cat([data["target"] for _, data in drawn])[:, 0].long()
+    assert sorted(rows.tolist()) == list(range(12))
+    for (share_points, data) in drawn:  # each share's coordinates are its own rows' grid positions
+        assert torch.equal(share_points, full_points[data["target"][:, 0].long()])
+    # a random batch from a share draws only that share's points
+    share = shard_domain(grid, 1, 3).with_batch_size(50)
+    _, data = share.sample(torch.Generator().manual_seed(0))
+    assert set(data["target"][:, 0].long().tolist()) <= {1, 4, 7, 10}
+    with pytest.raises(ValueError, match="cannot be shared by 8 processes"):
+        shard_domain(PointSet(points), 0, 8)
+
+
+def test_data_parallel_in_one_process_is_an_ordinary_fit():
+    image = sk.ImageSignal(pixels=np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1), name="ramp", mode="L")
+    train = sk.TrainConfig(steps=5, compile=False, precision="float32", log_every=5)
+    network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1)
+    alone = sk.fit_image(image, network=network, train=train, frequency=None, progress=False)
+    with sk.data_parallel() as group:
+        assert (group.rank, group.world, group.primary) == (0, 1, True)
+        together = sk.fit_image(image, network=network, train=train, frequency=None, progress=False)
+    for a, b in zip(alone.model.parameters(), together.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def torchrun(args, env=None):
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "sirenkit", *map(str, args)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def weights(folder):
+    return [p.detach().clone().numpy() for p in load(folder).model.parameters()]
+
+
+def test_one_image_on_two_ranks_ends_as_one_rank_with_both_halves(tmp_path, capsys):
+    """Every pixel each step (a 16² image is below the batch size): rank r takes pixels r, r + 2,
+    ...; the averaged gradient is the gradient of the whole image's loss, so the weights match one
+    process fitting every pixel, up to the order of the sums."""
+    y, x = np.mgrid[0:1:16j, 0:1:16j]
+    iio.imwrite(tmp_path / "photo.png", ((0.5 + 0.4 * np.sin(5 * x) * np.cos(3 * y)) * 255).astype(np.uint8))
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run(["fit", "image", tmp_path / "photo.png", "--steps", "25", *TINY, "--out", one], capsys)[0] == 0
+    done = torchrun(["fit", "image", tmp_path / "photo.png", "--steps", "25", *TINY, "--out", two])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count(str(two)) == 1  # rank 0 reports, once
+    for a, b in zip(weights(two), weights(one)):
+        assert np.allclose(a, b, atol=1e-4)
+    metrics = json.loads((two / "metrics.json").read_text())
+    assert metrics["steps"] == 25
+    assert abs(metrics["psnr"] - json.loads((one / "metrics.json").read_text())["psnr"]) < 0.05
+
+
+def test_a_poisson_fit_through_the_derivative_engine_is_data_parallel_too(tmp_path, capsys):
+    """The gradient constraint evaluates the network through its derivative engine (not its
+    forward): the averaging still gives the one-process result. (The multiscale segments are
+    turned off: they are drawn at random each step, from each rank's own stream.)"""
+    y, x = np.mgrid[0:1:16j, 0:1:16j]
+    iio.imwrite(tmp_path / "photo.png", ((0.5 + 0.4 * np.sin(4 * x + 2 * y)) * 255).astype(np.uint8))
+    one, two = tmp_path / "one", tmp_path / "two"
+    options = ["--from", "gradient", "--segments", "0", "--steps", "20", *TINY]
+    code, _, err = run(["poisson", tmp_path / "photo.png", *options, "--out", one], capsys)
+    assert code == 0, err
+    done = torchrun(["poisson", tmp_path / "photo.png", *options, "--out", two])
+    assert done.returncode == 0, done.stderr[-3000:]
+    for a, b in zip(weights(two), weights(one)):
+        assert np.allclose(a, b, atol=1e-4)
