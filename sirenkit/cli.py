@@ -262,7 +262,8 @@ def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options:
         return True
     score = "psnr" if kind == "image" else "snr" if kind == "audio" else "chamfer_l1"
     for row in result.rows:
-        value = f"{row[score]:.2f}" if isinstance(row.get(score), float) else "—"
+        shown = ".4g" if score == "chamfer_l1" else ".2f"
+        value = format(row[score], shown) if isinstance(row.get(score), float) else "—"
         detail = f": {row['error']}" if "error" in row else ""
         click.echo(f"{row['signal']}: {row['status']}, {score} {value}{detail}")
     click.echo(str(Path(out) / "summary.csv"))
