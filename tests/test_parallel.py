@@ -101,3 +101,14 @@ def test_a_poisson_fit_through_the_derivative_engine_is_data_parallel_too(tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     for a, b in zip(weights(two), weights(one)):
         assert np.allclose(a, b, atol=1e-4)
+
+
+def test_ranks_agree_on_the_time_budget_and_stop_at_the_same_step(tmp_path):
+    """A time budget is decided on the slowest rank's clock, before every step: both ranks stop at
+    the same step (a rank stopping alone would leave the other waiting in its all_reduce)."""
+    y, x = np.mgrid[0:1:16j, 0:1:16j]
+    iio.imwrite(tmp_path / "photo.png", ((0.5 + 0.4 * np.sin(5 * x) * np.cos(3 * y)) * 255).astype(np.uint8))
+    done = torchrun(["fit", "image", tmp_path / "photo.png", "--time", "1.5", *TINY, "--out", tmp_path / "two"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "time" and metrics["steps"] > 1
