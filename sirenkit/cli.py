@@ -734,8 +734,11 @@ def _main(argv: list[str] | None) -> int:
         with contextlib.ExitStack() as launched:
             if launched_world() > 1:  # under torchrun: one signal is fitted by every rank (several are shared out)
                 launched.enter_context(data_parallel())
-                if launched_rank() != 0:  # rank 0 reports; the others' errors still go to stderr
+                if launched_rank() != 0:  # rank 0 reports; the others' warnings and errors still go to stderr
                     launched.enter_context(contextlib.redirect_stdout(io.StringIO()))
+                    library = logging.getLogger("sirenkit")
+                    launched.callback(library.setLevel, library.level)
+                    library.setLevel(logging.WARNING)
             return _run_app(argv, terminated)
     finally:
         if main_thread:
