@@ -19,9 +19,10 @@ term) evaluates the network through its family's derivative engine instead. The 
 what DDP's does (one ``all_reduce`` of the flattened gradients, divided by the world size) without
 overlapping it with the backward pass, and it holds for every constraint.
 
-Decisions stay in step: the time budget and a stop request (Ctrl-C, SIGTERM, a scheduler's time
-limit) are agreed on before each step (the largest elapsed time; any rank's request stops all of
-them at the same step boundary), logged losses are the ranks' averages, and the metrics that decide
+Decisions stay in step: the clock readings that the time budget and the learning-rate schedule are
+computed from, and a stop request (Ctrl-C, SIGTERM, a scheduler's time limit), are agreed on before
+each step (the slowest rank's readings; any rank's request stops all of them at the same step
+boundary), logged losses are the ranks' averages, and the metrics that decide
 ``--until`` are measured on rank 0 and sent to the others. Only rank 0 writes the run folder and its
 checkpoints; resuming reads rank 0's checkpoint on every rank (the other ranks' random streams
 restart from a seed of the step, so a resumed multi-process run does not repeat the uninterrupted
@@ -137,14 +138,31 @@ class DataParallel:
             offset += count
         return flat[offset:].tolist()
 
-    def agree(self, elapsed: float, stop: bool, device: torch.device) -> tuple[float, bool]:
-        """Before a step: the largest elapsed time of any rank, and whether any rank was asked to
-        stop."""
+    def agree(self, clock: list[float], stop: bool, device: torch.device) -> tuple[list[float], bool]:
+        """Before a step: the largest of each of the ranks' ``clock`` readings (elapsed time, the last
+        step's time, the timed total: what the time budget and the schedule are computed from, so
+        that every rank computes the same), and whether any rank was asked to stop."""
         if self.world == 1:
-            return elapsed, stop
-        state = torch.tensor([elapsed, float(stop)], dtype=torch.float64, device=device)
+            return clock, stop
+        state = torch.tensor([*clock, float(stop)], dtype=torch.float64, device=device)
         self._dist.all_reduce(state, op=self._dist.ReduceOp.MAX)
-        return float(state[0]), bool(state[1] > 0)
+        values = state.tolist()
+        return values[:-1], values[-1] > 0
+
+    def check_in_step(self, model: nn.Module) -> None:
+        """A ``RuntimeError`` if the ranks' networks differ (they take the same steps from the same
+        weights, so they should not by a bit): a divergence is never written as a result."""
+        if self.world == 1:
+            return
+        with torch.no_grad():
+            total = sum(float(p.double().sum()) + float(p.double().abs().sum()) for p in model.parameters())
+        device = next(model.parameters()).device
+        state = torch.tensor([total, -total], dtype=torch.float64, device=device)
+        self._dist.all_reduce(state, op=self._dist.ReduceOp.MAX)
+        largest, smallest = float(state[0]), -float(state[1])
+        if abs(largest - smallest) > 1e-9 * max(abs(largest), 1.0):
+            raise RuntimeError(f"the processes' networks drifted apart during data-parallel training (weight sums "
+                               f"{smallest:.12g} to {largest:.12g}); please report this")
 
     def decide(self, flag: bool, device: torch.device) -> bool:
         """Rank 0's ``flag`` on every rank (a stop on a metric only rank 0 measured)."""

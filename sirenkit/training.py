@@ -321,8 +321,10 @@ def fit(
     try:
         with stops:
             while step < config.steps:
-                if parallel is not None:  # every rank stops at the same step, on the same clock
-                    elapsed, stop = parallel.agree(elapsed, stops.received is not None, device)
+                if parallel is not None:  # every rank schedules and stops on the same clock (the slowest)
+                    clock, stop = parallel.agree([elapsed, step_seconds, timed_seconds], stops.received is not None,
+                                                 device)
+                    elapsed, step_seconds, timed_seconds = clock
                     if stop and stops.received is None:
                         stops.received = signal.SIGTERM  # another rank was asked to stop
                 if stops.received is not None:
@@ -392,6 +394,8 @@ def fit(
         raise TrainingInterrupted(int(saved["step"]), _existing(checkpoint_path)) from None
     finally:
         bar.close()
+    if parallel is not None:
+        parallel.check_in_step(model)
     if stops.received is not None:  # stopped at a step boundary: a consistent checkpoint
         save(step)
         raise TrainingInterrupted(step, checkpoint_path, stops.received)
