@@ -204,10 +204,12 @@ class GridSamples:
         """The same grid, ``batch_size`` points drawn per step."""
         return GridSamples(self.shape, self.data, batch_size=batch_size, rows=self.rows)
 
-    def subset(self, rows: torch.Tensor) -> GridSamples:
-        """Only the grid points of flat indices ``rows`` (the data stays whole)."""
+    def subset(self, positions: torch.Tensor) -> GridSamples:
+        """Only the points at ``positions`` among this domain's (the data stays whole)."""
         device = next(iter(self.data.values())).device if self.data else torch.device("cpu")
-        return GridSamples(self.shape, self.data, batch_size=self.batch_size, rows=rows.to(device))
+        positions = positions.to(device)
+        return GridSamples(self.shape, self.data, batch_size=self.batch_size,
+                           rows=positions if self.rows is None else self.rows[positions])
 
     def coordinates(self, index: torch.Tensor) -> torch.Tensor:
         """``(N, d)`` coordinates of flat indices ``(N,)``."""

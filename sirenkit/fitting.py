@@ -273,14 +273,12 @@ def fit_signal(
     train = kind.checked_train(train or kind.train_config())
     report: dict[str, Any] = {}
     parallel = active()
-    if parallel is not None and parallel.world > 1:
-        refuse_run_folder(Path(out) if out is not None else None, resume, overwrite)  # every rank, before any writes
-        parallel.barrier()
-    else:
-        parallel = None
     writes = parallel is None or parallel.primary
-    if choose_network is not None:
+    if choose_network is not None or parallel is not None:  # before a costly choice; on every rank before any writes
         refuse_run_folder(Path(out) if out is not None else None, resume, overwrite)
+    if parallel is not None:
+        parallel.barrier()
+    if choose_network is not None:
         network, report = choose_network(network)
         if parallel is not None:  # every rank trains rank 0's choice
             network, report = parallel.share((network, report))

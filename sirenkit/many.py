@@ -15,6 +15,7 @@ alone, and the rest are fitted: a rerun finishes only what is unfinished.
 
 from __future__ import annotations
 
+import copy
 import csv
 import functools
 import io as _io
@@ -23,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -279,9 +280,6 @@ def batching_pays(models: Sequence[torch.nn.Module], problems: Sequence[Problem]
     if device.type != "cpu" or len(models) < 2:
         return True
     models, problems = models[:most], problems[:most]
-    import copy
-    from dataclasses import replace
-
     from .batched import fit_batched
 
     probe = replace(train, steps=steps, time_budget=None, until=None, log_every=10**9, checkpoint_every=0,
@@ -311,8 +309,6 @@ def _train(batch: list[PreparedFit], progress: bool) -> list[FitResult | Excepti
         return [_fit_alone(first, progress)]
     train = first.train
     if train.time_budget is not None:  # a budget is per signal: the group shares the sum
-        from dataclasses import replace
-
         train = replace(train, time_budget=train.time_budget * len(batch))
     try:
         return fit_batched([p.model for p in batch], [p.problem for p in batch], train, progress=progress,

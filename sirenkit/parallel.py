@@ -233,5 +233,7 @@ def writes_here() -> bool:
 
 
 def active() -> DataParallel | None:
-    """The data-parallel group fits use now, or None (each process fits alone)."""
-    return _ACTIVE.get()
+    """The data-parallel group fits use now, or None (each process fits alone; so does one process
+    inside :func:`data_parallel`, as an ordinary fit)."""
+    parallel = _ACTIVE.get()
+    return parallel if parallel is not None and parallel.world > 1 else None

@@ -233,8 +233,6 @@ def fit(
 
     device = next(model.parameters()).device
     parallel = active()
-    if parallel is not None and parallel.world == 1:
-        parallel = None  # one process: an ordinary fit
     primary = parallel is None or parallel.primary
     problem = problem.to(device)
     if parallel is not None:

@@ -43,6 +43,9 @@ def test_the_ranks_shares_of_a_point_set_and_a_grid_hold_every_point_once():
     share = shard_domain(grid, 1, 3).with_batch_size(50)
     _, data = share.sample(torch.Generator().manual_seed(0))
     assert set(data["target"][:, 0].long().tolist()) <= {1, 4, 7, 10}
+    # a share of a share: positions within it, not within the whole grid
+    _, data = shard_domain(shard_domain(grid, 1, 3), 0, 2).sample(torch.Generator())
+    assert data["target"][:, 0].long().tolist() == [1, 7]
     with pytest.raises(ValueError, match="cannot be shared by 8 processes"):
         shard_domain(PointSet(points), 0, 8)
 
