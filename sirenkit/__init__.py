@@ -20,6 +20,7 @@ Every command of the ``sirenkit`` tool is one call here: ``fit image|audio|video
 __version__ = "0.1.0"
 
 from .batched import fit_batched  # noqa: E402
+from .codec import CodecError, Compressed, compress, decompress  # noqa: E402
 from .config import MODEL_NAMES, NetworkConfig, TrainConfig  # noqa: E402
 from .constraints import Box, BoxBoundary, Constraint, Fields, GridSamples, PointSet, Problem, Sampler  # noqa: E402
 from .derivatives import Derivatives, autograd_derivatives, derivatives  # noqa: E402
@@ -37,7 +38,7 @@ from .kinds.shape import SdfConfig, ShapeKind  # noqa: E402
 from .kinds.video import VideoKind  # noqa: E402
 from .many import ManyResult, fit_many  # noqa: E402
 from .mesh import extract_mesh  # noqa: E402
-from .metrics import compare_meshes, psnr, ssim, texture_correlation  # noqa: E402
+from .metrics import compare_meshes, ms_ssim, psnr, ssim, texture_correlation  # noqa: E402
 from .network import (  # noqa: E402
     MLP,
     FourierFeatures,
@@ -63,15 +64,16 @@ LoadedModel = Fitted
 """The former name of what :func:`load` returns."""
 
 __all__ = [
-    "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "Constraint", "DataParallel",
-    "Derivatives", "Fields", "FitResult", "Fitted", "FourierFeatures", "GridSamples", "ImageFit", "ImageKind",
-    "ImageSignal", "LoadedModel", "ManyResult", "NetworkConfig", "NetworkFamily", "PointSet", "PositionalEncoding",
-    "Problem", "ProblemKind", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "TrainConfig",
-    "TrainingDiverged", "TrainingInterrupted", "VideoKind", "adjoint_derivatives", "autograd_derivatives",
-    "build_network", "compare_meshes", "compare_models", "coordinate_grid", "count_parameters", "data_parallel",
-    "derivatives", "evaluate_points", "extract_mesh", "family_of", "fit", "fit_audio", "fit_batched", "fit_image",
-    "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video", "forward_derivatives", "fuse_images",
-    "get_family", "image_gradient", "image_laplacian", "image_train_config", "learning_rate", "load", "load_image",
-    "load_mesh", "load_point_cloud", "model_names", "parameter_count", "psnr", "register_family", "register_kind",
-    "render", "render_image", "run_example", "save_model", "solve", "ssim", "texture_correlation",
+    "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "CodecError", "Compressed",
+    "Constraint", "DataParallel", "Derivatives", "Fields", "FitResult", "Fitted", "FourierFeatures", "GridSamples",
+    "ImageFit", "ImageKind", "ImageSignal", "LoadedModel", "ManyResult", "NetworkConfig", "NetworkFamily", "PointSet",
+    "PositionalEncoding", "Problem", "ProblemKind", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren",
+    "Solution", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "VideoKind", "adjoint_derivatives",
+    "autograd_derivatives", "build_network", "compare_meshes", "compare_models", "compress", "coordinate_grid",
+    "count_parameters", "data_parallel", "decompress", "derivatives", "evaluate_points", "extract_mesh", "family_of",
+    "fit", "fit_audio", "fit_batched", "fit_image", "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video",
+    "forward_derivatives", "fuse_images", "get_family", "image_gradient", "image_laplacian", "image_train_config",
+    "learning_rate", "load", "load_image", "load_mesh", "load_point_cloud", "model_names", "ms_ssim", "parameter_count",
+    "psnr", "register_family", "register_kind", "render", "render_image", "run_example", "save_model", "solve", "ssim",
+    "texture_correlation",
 ]

@@ -550,12 +550,73 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     click.echo(str(out / "comparison.png"))
 
 
+@app.command("compress")
+@click.argument("source")
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="The .sirk file to write.")
+@click.option("--bpp", type=POSITIVE, default=None,
+              help="Bits per pixel of the whole file (header included): the file is at most this large.")
+@click.option("--params", type=click.IntRange(min=1), default=None,
+              help="Parameters of the network instead of a rate; the quantisation then costs at most "
+                   "0.1 dB.")
+@click.option("--time", "seconds", type=POSITIVE, default=None,
+              help="Seconds of fitting and fine-tuning, compilation included [default: 150].")
+@click.option("--layers", type=click.IntRange(min=1, max=255), default=None, help="Hidden layers [default: 5].")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto",
+              help=documented(TrainConfig, "precision"))
+@click.option("--device", default=TrainConfig.device, help=documented(TrainConfig, "device"))
+@click.option("--seed", type=int, default=0, help=documented(TrainConfig, "seed"))
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def compress_command(source: str, out: Path, bpp: float | None, params: int | None, seconds: float | None,
+                     layers: int | None, precision: str, device: str, seed: int, overwrite: bool, quiet: bool) -> None:
+    """Compress an image to a .sirk file: a SIREN fitted to it, quantised and entropy-coded.
+
+    SOURCE is an image file or a bundled name (camera, astronaut, ...). Give the rate (--bpp) or
+    the network's size (--params). The file decodes at any size (sirenkit decompress).
+    """
+    from . import codec
+
+    if out.suffix != codec.SUFFIX:
+        raise ValueError(f"{out}: the output's name must end in {codec.SUFFIX}")
+    if out.exists() and not overwrite:
+        raise ValueError(f"{out}: exists (--overwrite replaces it)")
+    result = codec.compress(source, out, bpp=bpp, params=params,
+                            seconds=codec.DEFAULT_SECONDS if seconds is None else seconds,
+                            hidden_layers=codec.HIDDEN_LAYERS if layers is None else layers,
+                            precision=precision, device=device, seed=seed, progress=not quiet)
+    stages = ", ".join(f"{name} {value:.2f}" for name, value in result.stages.items())
+    click.echo(f"{out}: {len(result.data):,} bytes, {result.bpp:.4f} bpp, PSNR {result.psnr:.2f} dB "
+               f"({result.parameters:,} parameters; PSNR after each step: {stages}; {result.seconds:.0f} s)")
+
+
+@app.command("decompress")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="The PNG to write.")
+@click.option("--size", default=None, help="WxH, or N for N×N [default: the original size].")
+def decompress_command(file: Path, out: Path, size: str | None) -> None:
+    """Decode a .sirk file to a PNG, at its own size or any other."""
+    from .codec import decompress
+
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"{out}: decompress writes PNG; give a name ending in .png")
+    decompress(file, out, size=parse_size(size) if size else None)
+    click.echo(str(out))
+
+
 @app.command("info")
 @click.argument("run", type=click.Path(path_type=Path))
 def info_command(run: Path) -> None:
-    """Show what a saved model holds and, for a run folder, its metrics."""
+    """Show what a saved model holds and, for a run folder, its metrics; for a .sirk file, its header."""
+    from .codec import MAGIC, file_header
     from .io import load
     from .network import count_parameters
+
+    if run.is_file() and (run.suffix == ".sirk" or run.read_bytes()[:len(MAGIC)] == MAGIC):
+        header = file_header(run)
+        bpp = 8 * run.stat().st_size / (header.width * header.height)
+        click.echo(json.dumps({"file": str(run), "bytes": run.stat().st_size, "bpp": bpp, **header.describe()},
+                              indent=2))
+        return
 
     loaded = load(run)
     summary = {"network": loaded.network.__dict__, "signal": loaded.kind.to_json(),

@@ -41,6 +41,56 @@ def ssim(estimate: np.ndarray, reference: np.ndarray) -> float | None:
     )
 
 
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+"""Exponents of the five scales of :func:`ms_ssim` (Wang, Simoncelli & Bovik 2003)."""
+
+
+def ms_ssim(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Multi-scale structural similarity (Wang, Simoncelli & Bovik 2003) of ``(H, W, C)`` images in
+    [0, 1], as image codecs report it: an 11×11 Gaussian window (σ = 1.5), constants K1 = 0.01 and
+    K2 = 0.03, five scales halved by 2×2 averaging; contrast-structure at every scale and luminance
+    at the coarsest, raised to :data:`MS_SSIM_WEIGHTS` and multiplied, per channel, then averaged
+    over the channels. An image too small for five scales (the coarsest must hold the window: 176
+    pixels on the shorter side) uses as many as it has, the weights renormalised. Negative terms
+    count as 0. One scale is SSIM with the Gaussian window (scikit-image's ``gaussian_weights``)."""
+    from scipy.ndimage import gaussian_filter
+
+    estimate = np.clip(np.asarray(estimate, dtype=np.float64), 0.0, 1.0)
+    reference = np.asarray(reference, dtype=np.float64)
+    if estimate.shape != reference.shape or estimate.ndim != 3:
+        raise ValueError(f"expected two (H, W, C) images of one shape, got {estimate.shape} and {reference.shape}")
+    scales = 1
+    while scales < len(MS_SSIM_WEIGHTS) and min(reference.shape[:2]) // 2**scales >= 11:
+        scales += 1
+    if min(reference.shape[:2]) < 11:
+        raise ValueError(f"MS-SSIM needs at least 11×11 pixels, got {reference.shape[1]}×{reference.shape[0]}")
+    weights = np.array(MS_SSIM_WEIGHTS[:scales]) / sum(MS_SSIM_WEIGHTS[:scales])
+    c1, c2 = 0.01**2, 0.03**2
+
+    def blur(image: np.ndarray) -> np.ndarray:  # (H, W, C): each channel alone; 3.5 σ: an 11-tap window
+        return gaussian_filter(image, sigma=(1.5, 1.5, 0), truncate=3.5, mode="reflect")
+
+    def halve(image: np.ndarray) -> np.ndarray:  # 2×2 means; an odd last row or column is dropped
+        height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+        return image[:height, :width].reshape(height // 2, 2, width // 2, 2, -1).mean(axis=(1, 3))
+
+    a, b = estimate, reference
+    total = np.ones(reference.shape[2])
+    for scale in range(scales):
+        mean_a, mean_b = blur(a), blur(b)
+        var_a = blur(a * a) - mean_a**2
+        var_b = blur(b * b) - mean_b**2
+        covariance = blur(a * b) - mean_a * mean_b
+        contrast_structure = (2 * covariance + c2) / (var_a + var_b + c2)
+        term = contrast_structure
+        if scale == scales - 1:
+            term = term * (2 * mean_a * mean_b + c1) / (mean_a**2 + mean_b**2 + c1)
+        valid = term[5:-5, 5:-5].reshape(-1, reference.shape[2]).mean(axis=0)  # away from the padded border
+        total *= np.maximum(valid, 0.0) ** weights[scale]
+        a, b = halve(a), halve(b)
+    return float(total.mean())
+
+
 TEXTURE_SIGMA = 1.5
 """Width in pixels of the Gaussian whose residual is the "fine texture" of :func:`texture_correlation`."""
 

@@ -129,3 +129,31 @@ def test_compare_meshes_of_concentric_spheres(monkeypatch):
     assert loose["fscore"] > 0.99
     opened = trimesh.Trimesh(large.vertices, large.faces[1:], process=False)  # one face missing
     assert "iou" not in compare_meshes(small, opened, samples=2000)
+
+
+def test_ms_ssim_with_one_scale_is_gaussian_window_ssim():
+    from skimage.metrics import structural_similarity
+
+    from sirenkit.metrics import ms_ssim
+
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(size=(16, 20, 3))  # too small for a second scale
+    estimate = np.clip(reference + rng.normal(0, 0.1, reference.shape), 0, 1)
+    expected = np.mean([structural_similarity(estimate[..., c], reference[..., c], data_range=1.0,
+                                              gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+                        for c in range(3)])
+    assert ms_ssim(estimate, reference) == pytest.approx(expected, abs=1e-9)
+
+
+def test_ms_ssim_orders_distortions_and_is_one_for_equal_images():
+    from skimage.data import astronaut
+
+    from sirenkit.metrics import ms_ssim
+
+    reference = astronaut()[:256, :256] / 255.0
+    rng = np.random.default_rng(1)
+    assert ms_ssim(reference, reference) == pytest.approx(1.0)
+    light, heavy = (np.clip(reference + rng.normal(0, sigma, reference.shape), 0, 1) for sigma in (0.02, 0.1))
+    assert 1.0 > ms_ssim(light, reference) > ms_ssim(heavy, reference) > 0
+    with pytest.raises(ValueError, match="11×11"):
+        ms_ssim(reference[:8, :8], reference[:8, :8])

@@ -1,0 +1,656 @@
+"""Images as small files: a SIREN fitted to the image, its weights quantised and entropy-coded.
+
+A ``.sirk`` file holds a function, not pixels: :func:`decompress` renders it at the original size
+or any other. :func:`compress` makes one in four steps (each measured in the README,
+"Compression"):
+
+1. **The network for the rate.** ``bits = bpp · pixels`` buys about ``bits / BITS_PER_PARAMETER``
+   parameters; the width follows at a depth of :data:`HIDDEN_LAYERS` (COIN, Dupont et al. 2021,
+   chose width and depth per rate the same way).
+2. **The fit**: sirenkit's image recipe (random pixels per step, Adam, cosine decay) for most of
+   the time budget.
+3. **Bits per tensor.** Each weight tensor ``l`` gets a quantisation step
+   ``Δ_l = range_l / (2^b_l − 1)``; its cost ``R_l(b)`` is the exact length of its range-coded
+   symbols and its harm ``D_l(b)`` the image error with that tensor alone quantised. The bit widths
+   minimise ``Σ D_l + λ Σ R_l`` tensor by tensor, ``λ`` bisected until the file fits the rate (the
+   classical Lagrangian bit allocation, Shoham & Gersho 1988). With ``params`` instead of a rate,
+   ``λ`` is bisected to the largest one whose quantisation costs at most
+   :data:`PARAMS_QUALITY_LOSS` dB.
+4. **Quantisation-aware fine-tuning**: the rest of the budget trains the network through the
+   rounding, ``w_q = w + stopgrad(round(w / Δ) Δ − w)`` (straight-through, as Strümpler et al.
+   2022), so the weights settle where rounding them costs least. In float32 whatever the fit's
+   precision: bfloat16's 8-bit mantissa is coarser than the steps, and would hide them.
+
+The symbols ``round(w / Δ)`` of each tensor are range-coded (``constriction``) under whichever of
+three models codes them shortest: uniform over their range, a quantised Gaussian or a quantised
+Laplacian, fitted to them; the model's two numbers go in the file.
+
+File format, version 1 (little-endian)::
+
+    offset  bytes  field
+         0      4  magic  b"SIRK"
+         4      1  format version (1)
+         5      1  mode: 0 L, 1 LA, 2 RGB, 3 RGBA (8 bits per channel)
+         6      2  width in pixels
+         8      2  height in pixels
+        10      2  hidden width
+        12      1  hidden layers
+        13      4  first-layer ω0 (float32)
+        17      4  hidden ω0 (float32)
+        21      4  initialisation id: 0, the weights as they are (no shared initialisation)
+        25  15 × T per tensor, in the network's parameter order: step Δ (float32), entropy model
+                   (uint8: 0 uniform, 1 Gaussian, 2 Laplacian), lowest and highest symbol (int16
+                   each), the model's location and scale (float16 each)
+         …  4 × n  the range coder's words (uint32)
+     end−4      4  CRC-32 of every byte before it
+
+``bpp = 8 × file bytes / (width × height)``, header and checksum included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from .config import NetworkConfig, TrainConfig
+from .image import ImageSignal, coordinate_grid, image_extent, load_image
+from .io import atomic_write
+from .kinds.image import ImageKind
+from .metrics import psnr
+from .network import build_network, count_parameters
+
+logger = logging.getLogger("sirenkit")
+
+MAGIC = b"SIRK"
+FORMAT_VERSION = 1
+SUFFIX = ".sirk"
+MODES = ("L", "LA", "RGB", "RGBA")
+_HEADER = struct.Struct("<4sBBHHHBffI")
+_TENSOR = struct.Struct("<fBhhee")
+_CHECKSUM = struct.Struct("<I")
+ENTROPY_MODELS = ("uniform", "gaussian", "laplacian")
+
+HIDDEN_LAYERS = 5
+"""Hidden layers of the network :func:`compress` builds for a rate."""
+BITS_PER_PARAMETER = 7.0
+"""Coded bits a parameter is expected to cost: the rate's budget over this is the network's size."""
+LEAST_WIDTH = 8
+FEWEST_BITS, MOST_BITS = 2, 14
+"""Bit widths the allocation chooses from (14 keeps every symbol within int16)."""
+PARAMS_QUALITY_LOSS = 0.1
+"""With a parameter count instead of a rate: the largest PSNR loss (dB) quantisation may cost."""
+DISTORTION_PIXELS = 1 << 14
+"""Pixels the allocation measures the error of a quantisation on (all of a smaller image)."""
+NEGLIGIBLE_ERROR = 1e-3
+"""A quantisation that raises the measured squared error by less than this fraction costs nothing."""
+QAT_SHARE = 0.25
+"""Part of the time budget spent on quantisation-aware fine-tuning."""
+QAT_LEARNING_RATE = 1e-4
+COMPILE_SECONDS = 60.0
+"""A shorter fit is not compiled: compiling costs 10 to 40 s of a CPU's budget."""
+LOG_EVERY = 250
+"""Steps between the progress bar's measurements (each renders the image: not counted in the budget,
+but part of the encoding's time)."""
+DEFAULT_SECONDS = 150.0
+"""Time budget of :func:`compress` (fit and fine-tuning, compilation included)."""
+
+
+class CodecError(ValueError):
+    """A ``.sirk`` file that cannot be decoded, or a request no file can meet."""
+
+
+# --- the file ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorCode:
+    """How one parameter tensor is coded: ``w = Δ · q`` with ``q`` in ``[low, high]``."""
+
+    step: float
+    model: str
+    low: int
+    high: int
+    location: float
+    scale: float
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything a ``.sirk`` file says before its coded weights."""
+
+    version: int
+    mode: str
+    width: int
+    height: int
+    hidden_features: int
+    hidden_layers: int
+    first_omega: float
+    hidden_omega: float
+    initialisation: int
+    tensors: tuple[TensorCode, ...]
+
+    @property
+    def channels(self) -> int:
+        return len(self.mode)
+
+    @property
+    def network(self) -> NetworkConfig:
+        return NetworkConfig(in_features=2, out_features=self.channels, model="siren",
+                             hidden_features=self.hidden_features, hidden_layers=self.hidden_layers,
+                             first_omega=self.first_omega, hidden_omega=self.hidden_omega)
+
+    @property
+    def kind(self) -> ImageKind:
+        shape = (self.height, self.width)
+        return ImageKind(source="", shape=shape, channels=self.channels, mode=self.mode, extent=image_extent(shape))
+
+    def size(self) -> int:
+        """Bytes of the header and the checksum, i.e. of the file besides the coded words."""
+        return _HEADER.size + _TENSOR.size * len(self.tensors) + _CHECKSUM.size
+
+    def describe(self) -> dict[str, Any]:
+        """The header as plain values (``sirenkit info``)."""
+        values = dataclasses.asdict(self)
+        values["tensors"] = [dataclasses.asdict(t) for t in self.tensors]
+        return values
+
+
+def encode_file(header: Header, symbols: list[np.ndarray]) -> bytes:
+    """The bytes of a ``.sirk`` file: ``header`` and the range-coded ``symbols`` of each tensor."""
+    import constriction
+
+    if len(symbols) != len(header.tensors):
+        raise ValueError(f"{len(header.tensors)} tensor codes for {len(symbols)} tensors")
+    encoder = constriction.stream.queue.RangeEncoder()
+    parts = [_HEADER.pack(MAGIC, header.version, MODES.index(header.mode), header.width, header.height,
+                          header.hidden_features, header.hidden_layers, header.first_omega, header.hidden_omega,
+                          header.initialisation)]
+    for code, values in zip(header.tensors, symbols, strict=True):
+        parts.append(_TENSOR.pack(code.step, ENTROPY_MODELS.index(code.model), code.low, code.high, code.location,
+                                  code.scale))
+        if code.high > code.low:
+            flat = np.ascontiguousarray(values, dtype=np.int32).ravel()
+            encoder.encode(flat - np.int32(code.low if code.model == "uniform" else 0), _entropy_model(code))
+    parts.append(encoder.get_compressed().astype("<u4").tobytes())
+    body = b"".join(parts)
+    return body + _CHECKSUM.pack(zlib.crc32(body))
+
+
+def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
+    """The header of a ``.sirk`` file's bytes and its coded words; a :class:`CodecError` naming
+    ``name`` for anything that is not a whole, intact file of this version."""
+    if len(data) < 4 or data[:4] != MAGIC:
+        raise CodecError(f"{name}: not a .sirk file (it does not start with {MAGIC!r})")
+    if len(data) < _HEADER.size + _CHECKSUM.size:
+        raise CodecError(f"{name}: truncated ({len(data)} bytes, less than a header)")
+    (_, version, mode, width, height, hidden_features, hidden_layers, first_omega, hidden_omega,
+     initialisation) = _HEADER.unpack_from(data)
+    if version != FORMAT_VERSION:
+        raise CodecError(f"{name}: .sirk format version {version}; this sirenkit reads version {FORMAT_VERSION}")
+    (checksum,) = _CHECKSUM.unpack_from(data, len(data) - _CHECKSUM.size)
+    if zlib.crc32(data[:-_CHECKSUM.size]) != checksum:
+        raise CodecError(f"{name}: corrupt or truncated (its checksum does not match)")
+    if mode >= len(MODES) or width < 1 or height < 1 or hidden_features < 1 or hidden_layers < 1:
+        raise CodecError(f"{name}: corrupt header (mode {mode}, {width}×{height}, {hidden_layers}×{hidden_features})")
+    if initialisation != 0:
+        raise CodecError(f"{name}: made from shared initialisation {initialisation}, which this sirenkit does not "
+                         "have")
+    count = 2 * (hidden_layers + 1)  # weight and bias of each hidden layer and of the output layer
+    start = _HEADER.size
+    end = start + count * _TENSOR.size
+    words = len(data) - _CHECKSUM.size - end
+    if words < 0 or words % 4:
+        raise CodecError(f"{name}: corrupt (a {hidden_layers}-layer network's header does not fit its size)")
+    tensors = []
+    for index in range(count):
+        step, model, low, high, location, scale = _TENSOR.unpack_from(data, start + index * _TENSOR.size)
+        if model >= len(ENTROPY_MODELS) or low > high or not (math.isfinite(step) and step > 0):
+            raise CodecError(f"{name}: corrupt tensor code {index}")
+        tensors.append(TensorCode(step, ENTROPY_MODELS[model], low, high, float(location), float(scale)))
+    header = Header(version, MODES[mode], width, height, hidden_features, hidden_layers, first_omega, hidden_omega,
+                    initialisation, tuple(tensors))
+    return header, data[end:len(data) - _CHECKSUM.size]
+
+
+def decode_symbols(header: Header, words: bytes, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """The integer symbols of each tensor, of ``shapes``; a :class:`CodecError` where the words
+    are more or fewer than the symbols."""
+    import constriction
+
+    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
+    symbols = []
+    for code, shape in zip(header.tensors, shapes, strict=True):
+        count = math.prod(shape)
+        if code.high == code.low:
+            values = np.full(count, code.low, dtype=np.int64)
+        else:
+            values = decoder.decode(_entropy_model(code), count).astype(np.int64)
+            if code.model == "uniform":
+                values += code.low
+        symbols.append(values.reshape(shape))
+    if not decoder.maybe_exhausted():  # an intact stream ends where its last symbol does
+        raise CodecError("the coded weights do not end where the last tensor does")
+    return symbols
+
+
+def _entropy_model(code: TensorCode) -> Any:
+    import constriction
+
+    models = constriction.stream.model
+    if code.model == "uniform":
+        return models.Uniform(code.high - code.low + 1)
+    if code.model == "gaussian":
+        return models.QuantizedGaussian(code.low, code.high, code.location, code.scale)
+    return models.QuantizedLaplace(code.low, code.high, code.location, code.scale)
+
+
+def _float16(value: float) -> float:
+    return float(np.float16(value))
+
+
+def tensor_code(symbols: np.ndarray, step: float) -> tuple[TensorCode, int]:
+    """The entropy model that codes ``symbols`` shortest, and their length in bits under it."""
+    import constriction
+
+    values = symbols.astype(np.int32).ravel()
+    low, high = int(values.min()), int(values.max())
+    if low == high:
+        return TensorCode(step, "uniform", low, high, 0.0, 1.0), 0
+    mean, deviation = float(values.mean()), float(values.std())
+    candidates = [
+        TensorCode(step, "uniform", low, high, 0.0, 1.0),
+        TensorCode(step, "gaussian", low, high, _float16(mean), _float16(max(deviation, 0.05))),
+        TensorCode(step, "laplacian", low, high, _float16(float(np.median(values))),
+                   _float16(max(float(np.abs(values - np.median(values)).mean()), 0.05))),
+    ]
+    best: tuple[TensorCode, int] | None = None
+    for code in candidates:
+        encoder = constriction.stream.queue.RangeEncoder()
+        encoder.encode(values - (low if code.model == "uniform" else 0), _entropy_model(code))
+        bits = int(encoder.num_bits())
+        if best is None or bits < best[1]:
+            best = (code, bits)
+    assert best is not None
+    return best
+
+
+# --- quantisation --------------------------------------------------------------------------------
+
+
+class _Rounding(nn.Module):
+    """Straight-through rounding to multiples of ``step``: the value is rounded, the gradient
+    passes as if it were not."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        rounded = torch.round(weight / self.step) * self.step
+        return weight + (rounded - weight).detach()
+
+
+def quantisation_steps(bits: list[int], ranges: list[float]) -> list[float]:
+    """``Δ_l = range_l / (2^b_l − 1)`` (1 for a constant tensor)."""
+    return [span / (2**b - 1) if span > 0 else 1.0 for b, span in zip(bits, ranges, strict=True)]
+
+
+def quantised(parameters: list[torch.Tensor], steps: list[float]) -> list[torch.Tensor]:
+    """Each tensor rounded to a multiple of its step."""
+    return [torch.round(p / s) * s for p, s in zip(parameters, steps, strict=True)]
+
+
+@dataclass
+class Allocation:
+    """Bit widths per tensor, chosen for the network's current weights."""
+
+    bits: list[int]
+    steps: list[float]
+    payload_bits: int
+    """Coded bits of all tensors at these widths (the coder adds at most one word)."""
+    error: float
+    """Mean squared error (network units) on the measured pixels with every tensor quantised."""
+
+
+class BitAllocator:
+    """The Lagrangian bit allocation of the module docstring for one fitted network. The ranges
+    (hence the candidate steps) are fixed at construction, so that the steps chosen before the
+    fine-tuning and after it belong to one family."""
+
+    def __init__(self, model: nn.Module, coords: torch.Tensor, targets: torch.Tensor) -> None:
+        self.model = model
+        self.names = [name for name, _ in model.named_parameters()]
+        self.coords, self.targets = coords, targets
+        # a tensor's span, or its largest magnitude where that is more (a single bias has no span)
+        self.ranges = [max(float(p.detach().max() - p.detach().min()), float(p.detach().abs().max()))
+                       for p in model.parameters()]
+        self.widths = list(range(FEWEST_BITS, MOST_BITS + 1))
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [p.detach() for p in self.model.parameters()]
+
+    def error(self, values: list[torch.Tensor]) -> float:
+        """Mean squared error of the network with these parameters on the measured pixels."""
+        with torch.no_grad():
+            output = torch.func.functional_call(self.model, dict(zip(self.names, values, strict=True)), (self.coords,))
+        return float(((output.float() - self.targets) ** 2).mean())
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``R[l, b]`` coded bits and ``D[l, b]`` error with tensor ``l`` alone quantised to ``b`` bits.
+        Widths are tried from the fewest up; once a tensor's error is within
+        :data:`NEGLIGIBLE_ERROR` of the unquantised network's, wider ones are taken to be too."""
+        parameters = self.parameters()
+        base = self.error(parameters)
+        rates = np.zeros((len(parameters), len(self.widths)))
+        errors = np.full_like(rates, base)
+        for index, (parameter, span) in enumerate(zip(parameters, self.ranges, strict=True)):
+            settled = False
+            for column, width in enumerate(self.widths):
+                (step,) = quantisation_steps([width], [span])
+                symbols = torch.round(parameter / step)
+                rates[index, column] = tensor_code(symbols.numpy(), step)[1]
+                if not settled:
+                    values = list(parameters)
+                    values[index] = symbols * step
+                    errors[index, column] = self.error(values)
+                    settled = errors[index, column] <= base * (1 + NEGLIGIBLE_ERROR)
+        return rates, errors
+
+    def allocate(self, *, payload_bits: int | None = None, error_bound: float | None = None) -> Allocation:
+        """The widths minimising ``D + λ R`` per tensor with the largest ``λ`` (fewest bits) whose
+        total rate is within ``payload_bits``, or whose predicted error is within ``error_bound``."""
+        rates, errors = self.tables()
+        base = self.error(self.parameters())
+        rows = np.arange(len(rates))
+
+        def choice(weight: float) -> np.ndarray:
+            return np.argmin(errors + weight * rates, axis=1)
+
+        def fits(weight: float) -> bool:
+            columns = choice(weight)
+            if payload_bits is not None:
+                return rates[rows, columns].sum() <= payload_bits
+            assert error_bound is not None
+            return base + (errors[rows, columns] - base).sum() <= error_bound
+
+        low, high = 0.0, 1e-12
+        while not fits(high):
+            high *= 4
+            if high > 1e6:
+                break
+        if not fits(high):
+            least = rates[:, 0].sum()
+            raise CodecError(f"the network cannot be coded in {payload_bits} bits (its least is {least:.0f})")
+        for _ in range(60):  # bisect λ: the smallest weight that fits keeps the most bits
+            middle = math.sqrt(max(low, 1e-30) * high) if low > 0 else high / 4
+            if middle <= 1e-30 or high / max(middle, 1e-30) < 1.0001:
+                break
+            if fits(middle):
+                high = middle
+            else:
+                low = middle
+        columns = choice(high)
+        bits = [self.widths[c] for c in columns]
+        steps = quantisation_steps(bits, self.ranges)
+        error = self.error(quantised(self.parameters(), steps))
+        return Allocation(bits, steps, int(rates[rows, columns].sum()), error)
+
+
+def fine_tune_quantised(model: nn.Module, kind: ImageKind, signal: ImageSignal, steps: list[float],
+                        train: TrainConfig, *, progress: bool) -> None:
+    """Train ``model`` through straight-through rounding to ``steps`` (in place; the rounding is
+    removed again, the weights left unrounded)."""
+    from .training import fit
+
+    parameters = list(model.named_parameters())
+    for (name, _), step in zip(parameters, steps, strict=True):
+        owner, attribute = _owner(model, name)
+        parametrize.register_parametrization(owner, attribute, _Rounding(step))
+    try:
+        problem = kind.problem(signal, batch_size=train.batch_size, device=next(model.parameters()).device)
+        fit(model, problem, train, progress=progress)
+    finally:
+        for name, _ in parameters:
+            owner, attribute = _owner(model, name)
+            parametrize.remove_parametrizations(owner, attribute, leave_parametrized=False)
+
+
+def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
+    path, _, attribute = name.rpartition(".")
+    return (model.get_submodule(path) if path else model), attribute
+
+
+# --- compress and decompress ---------------------------------------------------------------------
+
+
+@dataclass
+class Compressed:
+    """What :func:`compress` made."""
+
+    path: Path | None
+    data: bytes
+    header: Header
+    bpp: float
+    psnr: float
+    """PSNR (dB) of the decoded image, 8 bits per channel, against the input."""
+    stages: dict[str, float]
+    """PSNR after each step: ``fit`` (float weights), ``quantised`` (rounded before fine-tuning),
+    ``file`` (the decoded file, fine-tuned where it was)."""
+    fixed_length_bytes: int
+    """The coded words' size had each symbol been stored in its tensor's bit width instead."""
+    parameters: int
+    seconds: float
+
+
+def network_for_rate(signal: ImageSignal, *, bpp: float | None = None, params: int | None = None,
+                     hidden_layers: int = HIDDEN_LAYERS,
+                     bits_per_parameter: float = BITS_PER_PARAMETER) -> NetworkConfig:
+    """The SIREN :func:`compress` fits: ``params`` parameters, or as many as ``bpp`` buys at
+    ``bits_per_parameter``; a :class:`CodecError` for a rate below the least network's."""
+    if (bpp is None) == (params is None):
+        raise CodecError("give either a rate (--bpp) or a parameter count (--params), not both" if bpp is not None
+                         else "give a rate (--bpp) or a parameter count (--params)")
+    kind = ImageKind.describe(signal)
+    base = kind.network("siren", hidden_layers=hidden_layers)
+    pixels = signal.shape[0] * signal.shape[1]
+    header_bits = 8 * (_HEADER.size + _TENSOR.size * 2 * (hidden_layers + 1) + _CHECKSUM.size)
+    if bpp is not None:
+        if not (math.isfinite(bpp) and bpp > 0):
+            raise CodecError(f"--bpp must be a positive number, got {bpp}")
+        params = int((bpp * pixels - header_bits) / bits_per_parameter)
+    assert params is not None
+    width = LEAST_WIDTH
+    while _siren_parameters(base, width + 1) <= params:
+        width += 1
+    if _siren_parameters(base, width) > params:
+        least = (header_bits + bits_per_parameter * _siren_parameters(base, LEAST_WIDTH)) / pixels
+        raise CodecError(f"{'--bpp ' + format(bpp, 'g') if bpp is not None else '--params ' + str(params)} is too "
+                         f"little for any network on {signal.shape[1]}×{signal.shape[0]} pixels: the least is about "
+                         f"{least:.3f} bpp ({_siren_parameters(base, LEAST_WIDTH)} parameters)")
+    return dataclasses.replace(base, hidden_features=width)
+
+
+def _siren_parameters(config: NetworkConfig, width: int) -> int:
+    hidden = config.hidden_layers
+    return (config.in_features + 1) * width + (hidden - 1) * (width + 1) * width + (width + 1) * config.out_features
+
+
+def compress(
+    source: str | Path | ImageSignal,
+    out: str | Path | None = None,
+    *,
+    bpp: float | None = None,
+    params: int | None = None,
+    seconds: float = DEFAULT_SECONDS,
+    hidden_layers: int = HIDDEN_LAYERS,
+    bits_per_parameter: float = BITS_PER_PARAMETER,
+    fine_tune: float = QAT_SHARE,
+    precision: str = "auto",
+    device: str = "auto",
+    seed: int = 0,
+    progress: bool = True,
+) -> Compressed:
+    """Compress an image (a file or a bundled name) to a ``.sirk`` file of at most ``bpp`` bits per
+    pixel, or with a network of ``params`` parameters; with ``out``, write it (atomically).
+
+    ``seconds`` bounds the fit and the fine-tuning (compilation included; the bit allocation and
+    coding come on top, a few seconds); ``fine_tune`` is the part of it spent fine-tuning through
+    the rounding (0: none). ``hidden_layers`` and ``bits_per_parameter`` shape the network for a
+    rate (:func:`network_for_rate`)."""
+    from .tasks.image import fit_image
+    from .training import resolve_device
+
+    started = time.perf_counter()
+    signal = source if isinstance(source, ImageSignal) else load_image(source)
+    if signal.bit_depth != 8:
+        logger.warning("%s: %d bits per channel; the .sirk file decodes to 8", signal.name, signal.bit_depth)
+    if max(signal.shape) > 65535:
+        raise CodecError(f"{signal.name}: {signal.shape[1]}×{signal.shape[0]} pixels; a .sirk file holds at most "
+                         "65535 on a side")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise CodecError(f"the time budget must be positive, got {seconds}")
+    if not 0 <= fine_tune < 1:
+        raise CodecError(f"the fine-tuning's share of the time must be in [0, 1), got {fine_tune}")
+    network = network_for_rate(signal, bpp=bpp, params=params, hidden_layers=hidden_layers,
+                               bits_per_parameter=bits_per_parameter)
+    kind = ImageKind.describe(signal)
+    pixels = signal.shape[0] * signal.shape[1]
+    recipe = kind.train_config(precision=precision, device=device)
+    fit_seconds = seconds * (1 - fine_tune)
+    train = dataclasses.replace(recipe, steps=10**6, time_budget=fit_seconds, seed=seed, checkpoint_every=0,
+                                stall_check=0, compile="auto" if fit_seconds >= COMPILE_SECONDS else False,
+                                log_every=LOG_EVERY)
+    logger.info("compressing %s: %s parameters (%d × %d), %.0f s", signal.name,
+                f"{_siren_parameters(network, network.hidden_features):,}", network.hidden_layers,
+                network.hidden_features, seconds)
+    fitted = fit_image(signal, network=network, train=train, frequency=None, progress=progress)
+    model = fitted.model.float().cpu()
+    stages = {"fit": _psnr(kind, model, signal)}
+
+    coords, targets = _measured_pixels(kind, signal, seed)
+    allocator = BitAllocator(model, coords, targets)
+    header_bytes = _HEADER.size + _TENSOR.size * 2 * (network.hidden_layers + 1) + _CHECKSUM.size
+    if bpp is not None:
+        payload = int(bpp * pixels / 8) - header_bytes - 4  # the coder may end on a part-filled word
+        bound = None
+        allocation = allocator.allocate(payload_bits=8 * payload)
+    else:
+        payload = None
+        bound = allocator.error(allocator.parameters()) * 10 ** (PARAMS_QUALITY_LOSS / 10)
+        allocation = allocator.allocate(error_bound=bound)
+    stages["quantised"] = _psnr(kind, _with(network, quantised(allocator.parameters(), allocation.steps)), signal)
+
+    if fine_tune > 0:
+        tune = dataclasses.replace(recipe, steps=10**6, learning_rate=QAT_LEARNING_RATE, warmup_steps=0,
+                                   time_budget=seconds * fine_tune, seed=seed + 1, checkpoint_every=0,
+                                   stall_check=0, compile=False, log_every=LOG_EVERY, precision="float32")
+        fine_tune_quantised(model.to(resolve_device(recipe.device)), kind, signal, allocation.steps, tune,
+                            progress=progress)
+        model = model.float().cpu()
+    codes, symbols = _codes(allocator.parameters(), allocation.steps)
+    if payload is not None and sum(bits for _, bits in codes) > 8 * payload:
+        # the fine-tuned weights code a little longer: allocate again among the same steps
+        allocation = allocator.allocate(payload_bits=8 * payload)
+        codes, symbols = _codes(allocator.parameters(), allocation.steps)
+    header = Header(FORMAT_VERSION, signal.mode, signal.shape[1], signal.shape[0], network.hidden_features,
+                    network.hidden_layers, float(np.float32(network.first_omega)),
+                    float(np.float32(network.hidden_omega)), 0, tuple(code for code, _ in codes))
+    data = encode_file(header, symbols)
+    decoded = decode_network(data, "the encoded file")
+    result_psnr = _psnr(kind, decoded, signal)
+    stages["file"] = result_psnr
+    if bpp is not None and 8 * len(data) > bpp * pixels:
+        raise AssertionError(f"coded {len(data)} bytes, over the rate's {bpp * pixels / 8:.0f}")  # allocation bug
+    path = Path(out) if out is not None else None
+    if path is not None:
+        atomic_write(path, lambda stream: stream.write(data))
+    fixed = sum(b * int(v.size) for b, v in zip(allocation.bits, symbols, strict=True)) // 8
+    return Compressed(path, data, header, 8 * len(data) / pixels, result_psnr, stages, fixed,
+                      count_parameters(decoded), time.perf_counter() - started)
+
+
+def _codes(parameters: list[torch.Tensor], steps: list[float]) -> tuple[list[tuple[TensorCode, int]],
+                                                                          list[np.ndarray]]:
+    """Each tensor's symbols at its step, with its entropy model and coded length."""
+    symbols = [torch.round(p / s).to(torch.int64).numpy() for p, s in zip(parameters, steps, strict=True)]
+    return [tensor_code(values, step) for values, step in zip(symbols, steps, strict=True)], symbols
+
+
+def _measured_pixels(kind: ImageKind, signal: ImageSignal, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    coords = coordinate_grid(kind.shape)
+    targets = kind.to_network(torch.from_numpy(signal.pixels.reshape(-1, kind.channels)).float())
+    if len(coords) > DISTORTION_PIXELS:
+        chosen = torch.randperm(len(coords), generator=torch.Generator().manual_seed(seed))[:DISTORTION_PIXELS]
+        coords, targets = coords[chosen], targets[chosen]
+    return coords, targets
+
+
+def _with(network: NetworkConfig, values: list[torch.Tensor]) -> nn.Module:
+    """``network`` built with these parameters."""
+    copy = build_network(network, seed=0)
+    with torch.no_grad():
+        for target, value in zip(copy.parameters(), values, strict=True):
+            target.copy_(value)
+    return copy
+
+
+def _psnr(kind: ImageKind, model: nn.Module, signal: ImageSignal) -> float:
+    """PSNR of the 8-bit rendering against the 8-bit image."""
+    rendered = np.round(kind.render(model) * 255) / 255
+    original = np.round(signal.pixels * 255) / 255
+    return psnr(rendered, original)
+
+
+def decode_network(data: bytes, name: str = "the file") -> nn.Module:
+    """The network a ``.sirk`` file's bytes hold."""
+    header, words = read_header(data, name)
+    model = build_network(header.network, seed=0)
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    try:
+        symbols = decode_symbols(header, words, shapes)
+    except (ValueError, RuntimeError) as error:  # CodecError included
+        raise CodecError(f"{name}: corrupt coded weights ({error})") from None
+    with torch.no_grad():
+        for parameter, values, code in zip(model.parameters(), symbols, header.tensors, strict=True):
+            parameter.copy_(torch.from_numpy(values).float() * code.step)
+    model.eval()
+    return model
+
+
+def read_file(path: str | Path) -> bytes:
+    path = Path(path)
+    if path.is_dir():
+        raise CodecError(f"{path}: is a folder, not a .sirk file")
+    if not path.is_file():
+        raise CodecError(f"{path}: no such file")
+    return path.read_bytes()
+
+
+def file_header(path: str | Path) -> Header:
+    """The header of a ``.sirk`` file (checked whole: magic, version, checksum)."""
+    return read_header(read_file(path), str(path))[0]
+
+
+def decompress(path: str | Path, out: str | Path | None = None, *,
+               size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode a ``.sirk`` file to ``(H, W, C)`` intensities in [0, 1] at its own size or at
+    ``size = (width, height)``; with ``out``, also write a PNG (atomically)."""
+    data = read_file(path)
+    kind = read_header(data, str(path))[0].kind
+    model = decode_network(data, str(path))
+    if out is not None:
+        kind.render_file(model, Path(out), size=size)  # written atomically
+    return kind.render(model, size=size)
+
