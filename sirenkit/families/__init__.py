@@ -93,6 +93,9 @@ class NetworkFamily:
     frequency: str | None = None
     """The :class:`~sirenkit.config.NetworkConfig` setting that plays ω0's part (``--omega``): the
     first layer's ω0 of a SIREN, a Gaussian's bandwidth, ...; ``None`` where there is none."""
+    audio_omega_factor: float = 1.0
+    """On sound, the family's ``first_omega`` is a SIREN's (:func:`~sirenkit.audio.audio_first_omega`)
+    times this (where the family has a first ω0)."""
     settings: tuple[str, ...] = ()
     """The family's own :class:`~sirenkit.config.NetworkConfig` settings besides its frequency,
     which mean nothing to other families (a command line refuses them there)."""

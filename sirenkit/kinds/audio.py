@@ -71,11 +71,17 @@ class AudioKind(SignalKind):
 
     def network(self, model: str = "siren", **settings: Any) -> NetworkConfig:
         """The paper's audio network (1 → 256 × 4 → C) with ω0 from
-        :func:`~sirenkit.audio.audio_first_omega`, or a baseline of that size. Gauss and WIRE keep
-        their image settings: stretching their first layer as a SIREN's first ω0 is stretched
+        :func:`~sirenkit.audio.audio_first_omega` (times the family's
+        :attr:`~sirenkit.families.NetworkFamily.audio_omega_factor`: FINER's is 1/30), or a
+        baseline of that size. Gauss and WIRE keep their image settings: stretching their first
+        layer as a SIREN's first ω0 is stretched
         (:attr:`~sirenkit.config.NetworkConfig.first_scale` = that ω0 / 30) was measured and made
-        them worse or no better (3 s of music, 198k parameters: Gauss 1.5 dB, WIRE below 0 dB)."""
-        settings.setdefault("first_omega", audio_first_omega(self.duration))
+        them worse or no better (3 s of music, 198k parameters: Gauss 1.5 dB, WIRE below 0 dB), and
+        so were other frequencies (12.7k parameters: WIRE's ω0 60 and 200, Gauss's first-layer
+        stretch 3 to 30 and s = 3 or 30; at best 5.4 dB)."""
+        from ..families import get_family
+
+        settings.setdefault("first_omega", audio_first_omega(self.duration) * get_family(model).audio_omega_factor)
         settings.setdefault("pe_sidelength", self.samples)
         return super().network(model, **settings)
 
