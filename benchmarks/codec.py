@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -173,11 +175,11 @@ def main() -> None:
     print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}", flush=True)
     rates = [float(r) for r in args.rates.split(",")]
     codecs = [c for c in args.codecs.split(",") if c]
-    folder = Path(args.json.parent if args.json else ".") / "codec-files"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="sirenkit-codec-"))  # the .sirk files, read back to be decoded
     rows: list[dict] = []
     crops: dict[str, tuple[np.ndarray, str]] = {}
-    for photo in args.photos.split(","):
+    photos = [photo for photo in args.photos.split(",") if photo]  # none: only redraw from --also
+    for photo in photos:
         pixels = load_photo(photo)
         for bpp in rates:
             for codec in codecs:
@@ -188,13 +190,14 @@ def main() -> None:
                           "its smallest file is larger", flush=True)
                     continue
                 decoded = row.pop("decoded")
-                if photo == args.photos.split(",")[0] and abs(bpp - 0.3) == min(abs(r - 0.3) for r in rates):
+                if photo == photos[0] and abs(bpp - 0.3) == min(abs(r - 0.3) for r in rates):
                     crops[codec] = decoded, f"{codec}\n{row['bpp']:.3f} bpp, {row['psnr']:.2f} dB"
                 row.update(photo=photo, target=bpp, size=f"{pixels.shape[1]}×{pixels.shape[0]}")
                 rows.append(row)
                 print(f"{photo} {row['size']} {codec:<9} {row['bpp']:.4f} bpp  PSNR {row['psnr']:.2f}  "
                       f"MS-SSIM {row['ms_ssim']:.4f}  encode {row['encode_seconds']:.2f} s  "
                       f"decode {row['decode_seconds']:.3f} s", flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
     measured = list(rows)
     for earlier in filter(None, args.also.split(",")):
         rows += json.loads(Path(earlier).read_text())["rows"]
@@ -208,7 +211,7 @@ def main() -> None:
         args.figures.mkdir(parents=True, exist_ok=True)
         rd_figure(rows, codecs, args.figures / "rd.png")
         if crops:
-            crop_figure(crops, load_photo(args.photos.split(",")[0]), args.figures / "crops.png")
+            crop_figure(crops, load_photo(photos[0]), args.figures / "crops.png")
 
 
 def print_table(rows: list[dict], rates: list[float], codecs: list[str]) -> None:
@@ -236,19 +239,25 @@ def rd_figure(rows: list[dict], codecs: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    targets = sorted({r["target"] for r in rows})
+    # the photos measured at every rate, so that each point is a mean over the same photos
+    photos = set.intersection(*({r["photo"] for r in rows if r["target"] == t} for t in targets))
     for codec in codecs:
-        points = sorted({r["target"] for r in rows if r["codec"] == codec})
-        mean = [[np.mean([r[key] for r in rows if r["codec"] == codec and r["target"] == t]) for t in points]
-                for key in ("bpp", "psnr", "ms_ssim")]
-        axes[0].plot(mean[0], mean[1], "o-", label=codec)
-        axes[1].plot(mean[0], mean[2], "o-", label=codec)
-    photos = len({r["photo"] for r in rows})
+        points = []
+        for target in targets:
+            mine = [r for r in rows if r["codec"] == codec and r["target"] == target and r["photo"] in photos]
+            if len(mine) == len(photos):  # a codec that cannot reach a rate on some photo has no point there
+                points.append([np.mean([r[key] for r in mine]) for key in ("bpp", "psnr", "ms_ssim")])
+        if points:
+            bpp, quality, structure = np.array(points).T
+            axes[0].plot(bpp, quality, "o-", label=codec)
+            axes[1].plot(bpp, structure, "o-", label=codec)
     for axis, label in zip(axes, ("PSNR (dB)", "MS-SSIM"), strict=True):
         axis.set_xlabel("bits per pixel (whole file)")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     axes[0].legend()
-    figure.suptitle(f"mean over {photos} photos (longer side ≤ {LONGEST} px)")
+    figure.suptitle(f"mean over {', '.join(sorted(photos))} (longer side ≤ {LONGEST} px)")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -32,7 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="Step timings only, without the time-to-quality runs (the reference takes ~20 min on a "
-                             "CPU), the bunny fits (~25 min) and the audio and video fits (~20 min).")
+                             "CPU), the bunny fits (~25 min), the audio and video fits (~20 min) and the image codec "
+                             "against JPEG, WebP, JPEG 2000 and AVIF (~25 min).")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -46,6 +47,8 @@ def main() -> None:
                        check=True)
         subprocess.run([sys.executable, str(HERE / "signals.py"), "--json", str(RESULTS / f"signals-{device}.json")],
                        check=True)
+        subprocess.run([sys.executable, str(HERE / "codec.py"), "--rates", "0.3",  # ~25 min on a 2-core CPU
+                        "--json", str(RESULTS / f"codec-0.3bpp-150s-{device}.json")], check=True)
 
 
 if __name__ == "__main__":

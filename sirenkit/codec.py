@@ -93,6 +93,8 @@ PARAMS_QUALITY_LOSS = 0.1
 """With a parameter count instead of a rate: the largest PSNR loss (dB) quantisation may cost."""
 DISTORTION_PIXELS = 1 << 14
 """Pixels the allocation measures the error of a quantisation on (all of a smaller image)."""
+LAMBDA_RANGE = (1e-18, 1e6)
+"""The Lagrange multipliers searched (squared error per bit; errors are ~1e-3, tensors ~1e3 bits)."""
 NEGLIGIBLE_ERROR = 1e-3
 """A quantisation that raises the measured squared error by less than this fraction costs nothing."""
 QAT_SHARE = 0.25
@@ -225,8 +227,9 @@ def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
 
 
 def decode_symbols(header: Header, words: bytes, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-    """The integer symbols of each tensor, of ``shapes``; a :class:`CodecError` where the words
-    are more or fewer than the symbols."""
+    """The integer symbols of each tensor, of ``shapes``; a :class:`CodecError` where the stream
+    does not end with the last symbol (a word too many or too few: most such streams, 353 of 400
+    in a test of truncated ones; the file's checksum is what catches damage)."""
     import constriction
 
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
@@ -385,23 +388,23 @@ class BitAllocator:
             assert error_bound is not None
             return base + (errors[rows, columns] - base).sum() <= error_bound
 
-        low, high = 0.0, 1e-12
-        while not fits(high):
-            high *= 4
-            if high > 1e6:
-                break
-        if not fits(high):
+        # fewer bits as λ grows: the rate bound holds from some λ on, the error bound up to some λ
+        low, high = LAMBDA_RANGE
+        if payload_bits is not None and not fits(high):
             least = rates[:, 0].sum()
             raise CodecError(f"the network cannot be coded in {payload_bits} bits (its least is {least:.0f})")
-        for _ in range(60):  # bisect λ: the smallest weight that fits keeps the most bits
-            middle = math.sqrt(max(low, 1e-30) * high) if low > 0 else high / 4
-            if middle <= 1e-30 or high / max(middle, 1e-30) < 1.0001:
-                break
-            if fits(middle):
+        if payload_bits is None and fits(high):
+            low = high
+        elif payload_bits is not None and fits(low):
+            high = low
+        for _ in range(80):  # bisect log λ: the smallest that keeps the rate, the largest that keeps the error
+            middle = math.sqrt(low * high)
+            if (fits(middle) if payload_bits is not None else not fits(middle)):
                 high = middle
             else:
                 low = middle
-        columns = choice(high)
+        chosen = high if payload_bits is not None else low
+        columns = choice(chosen)
         bits = [self.widths[c] for c in columns]
         steps = quantisation_steps(bits, self.ranges)
         error = self.error(quantised(self.parameters(), steps))
@@ -448,6 +451,8 @@ class Compressed:
     stages: dict[str, float]
     """PSNR after each step: ``fit`` (float weights), ``quantised`` (rounded before fine-tuning),
     ``file`` (the decoded file, fine-tuned where it was)."""
+    bits: list[int]
+    """Each tensor's bit width: its step is its range over ``2^bits − 1``."""
     fixed_length_bytes: int
     """The coded words' size had each symbol been stored in its tensor's bit width instead."""
     parameters: int
@@ -577,7 +582,7 @@ def compress(
     if path is not None:
         atomic_write(path, lambda stream: stream.write(data))
     fixed = sum(b * int(v.size) for b, v in zip(allocation.bits, symbols, strict=True)) // 8
-    return Compressed(path, data, header, 8 * len(data) / pixels, result_psnr, stages, fixed,
+    return Compressed(path, data, header, 8 * len(data) / pixels, result_psnr, stages, allocation.bits, fixed,
                       count_parameters(decoded), time.perf_counter() - started)
 
 
@@ -644,13 +649,14 @@ def file_header(path: str | Path) -> Header:
 
 
 def decompress(path: str | Path, out: str | Path | None = None, *,
-               size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode a ``.sirk`` file to ``(H, W, C)`` intensities in [0, 1] at its own size or at
-    ``size = (width, height)``; with ``out``, also write a PNG (atomically)."""
+               size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """Decode a ``.sirk`` file at its own size or at ``size = (width, height)``: without ``out``,
+    the ``(H, W, C)`` intensities in [0, 1]; with ``out``, a PNG written band by band (any size
+    within memory for one band; atomically) and ``None``."""
     data = read_file(path)
     kind = read_header(data, str(path))[0].kind
     model = decode_network(data, str(path))
     if out is not None:
-        kind.render_file(model, Path(out), size=size)  # written atomically
+        kind.render_file(model, Path(out), size=size)
+        return None
     return kind.render(model, size=size)
-
