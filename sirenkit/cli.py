@@ -560,6 +560,8 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
                    "0.1 dB.")
 @click.option("--time", "seconds", type=POSITIVE, default=None,
               help="Seconds of fitting and fine-tuning, compilation included [default: 150].")
+@click.option("--steps", type=click.IntRange(min=2), default=None,
+              help="A number of steps instead of --time: the same file on every run on one machine.")
 @click.option("--layers", type=click.IntRange(min=1, max=255), default=None, help="Hidden layers [default: 5].")
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto",
               help=documented(TrainConfig, "precision"))
@@ -568,7 +570,8 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
 @click.option("--overwrite", is_flag=True, help="Replace an existing file at --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def compress_command(source: str, out: Path, bpp: float | None, params: int | None, seconds: float | None,
-                     layers: int | None, precision: str, device: str, seed: int, overwrite: bool, quiet: bool) -> None:
+                     steps: int | None, layers: int | None, precision: str, device: str, seed: int, overwrite: bool,
+                     quiet: bool) -> None:
     """Compress an image to a .sirk file: a SIREN fitted to it, quantised and entropy-coded.
 
     SOURCE is an image file or a bundled name (camera, astronaut, ...). Give the rate (--bpp) or
@@ -580,8 +583,10 @@ def compress_command(source: str, out: Path, bpp: float | None, params: int | No
         raise ValueError(f"{out}: the output's name must end in {codec.SUFFIX}")
     if out.exists() and not overwrite:
         raise ValueError(f"{out}: exists (--overwrite replaces it)")
+    if steps is not None and seconds is not None:
+        raise ValueError("give --steps or --time, not both")
     result = codec.compress(source, out, bpp=bpp, params=params,
-                            seconds=codec.DEFAULT_SECONDS if seconds is None else seconds,
+                            seconds=codec.DEFAULT_SECONDS if seconds is None else seconds, steps=steps,
                             hidden_layers=codec.HIDDEN_LAYERS if layers is None else layers,
                             precision=precision, device=device, seed=seed, progress=not quiet)
     stages = ", ".join(f"{name} {value:.2f}" for name, value in result.stages.items())

@@ -57,7 +57,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -499,6 +499,7 @@ def compress(
     bpp: float | None = None,
     params: int | None = None,
     seconds: float = DEFAULT_SECONDS,
+    steps: int | None = None,
     hidden_layers: int = HIDDEN_LAYERS,
     bits_per_parameter: float = BITS_PER_PARAMETER,
     fine_tune: float = QAT_SHARE,
@@ -511,8 +512,10 @@ def compress(
     pixel, or with a network of ``params`` parameters; with ``out``, write it (atomically).
 
     ``seconds`` bounds the fit and the fine-tuning (compilation included; the bit allocation and
-    coding come on top, a few seconds); ``fine_tune`` is the part of it spent fine-tuning through
-    the rounding (0: none). ``hidden_layers`` and ``bits_per_parameter`` shape the network for a
+    coding come on top, a few seconds); ``steps`` replaces it by a number of steps, and then the
+    same image, seed and settings make the same file on one machine (a time budget's step count
+    depends on the machine's load). ``fine_tune`` is the part of the budget spent fine-tuning
+    through the rounding (0: none). ``hidden_layers`` and ``bits_per_parameter`` shape the network for a
     rate (:func:`network_for_rate`)."""
     from .tasks.image import fit_image
     from .training import resolve_device
@@ -526,6 +529,8 @@ def compress(
                          "65535 on a side")
     if not (math.isfinite(seconds) and seconds > 0):
         raise CodecError(f"the time budget must be positive, got {seconds}")
+    if steps is not None and steps < 2:
+        raise CodecError(f"--steps must be at least 2, got {steps}")
     if not 0 <= fine_tune < 1:
         raise CodecError(f"the fine-tuning's share of the time must be in [0, 1), got {fine_tune}")
     network = network_for_rate(signal, bpp=bpp, params=params, hidden_layers=hidden_layers,
@@ -533,13 +538,19 @@ def compress(
     kind = ImageKind.describe(signal)
     pixels = signal.shape[0] * signal.shape[1]
     recipe = kind.train_config(precision=precision, device=device)
-    fit_seconds = seconds * (1 - fine_tune)
-    train = dataclasses.replace(recipe, steps=10**6, time_budget=fit_seconds, seed=seed, checkpoint_every=0,
-                                stall_check=0, compile="auto" if fit_seconds >= COMPILE_SECONDS else False,
-                                log_every=LOG_EVERY)
-    logger.info("compressing %s: %s parameters (%d × %d), %.0f s", signal.name,
+    compile_mode: bool | Literal["auto"] = "auto"
+    if steps is None:  # the budget: fitting, then fine-tuning
+        fit_steps, fit_time = 10**6, seconds * (1 - fine_tune)
+        tune_steps, tune_time = 10**6, seconds * fine_tune
+        compile_mode = "auto" if fit_time >= COMPILE_SECONDS else False
+    else:
+        fit_steps, fit_time = max(1, round(steps * (1 - fine_tune))), None
+        tune_steps, tune_time = max(1, steps - fit_steps), None
+    train = dataclasses.replace(recipe, steps=fit_steps, time_budget=fit_time, compile=compile_mode, seed=seed,
+                                checkpoint_every=0, stall_check=0, log_every=LOG_EVERY)
+    logger.info("compressing %s: %s parameters (%d × %d), %s", signal.name,
                 f"{_siren_parameters(network, network.hidden_features):,}", network.hidden_layers,
-                network.hidden_features, seconds)
+                network.hidden_features, f"{seconds:.0f} s" if steps is None else f"{steps} steps")
     fitted = fit_image(signal, network=network, train=train, frequency=None, progress=progress)
     model = fitted.model.float().cpu()
     stages = {"fit": _psnr(kind, model, signal)}
@@ -558,9 +569,9 @@ def compress(
     stages["quantised"] = _psnr(kind, _with(network, quantised(allocator.parameters(), allocation.steps)), signal)
 
     if fine_tune > 0:
-        tune = dataclasses.replace(recipe, steps=10**6, learning_rate=QAT_LEARNING_RATE, warmup_steps=0,
-                                   time_budget=seconds * fine_tune, seed=seed + 1, checkpoint_every=0,
-                                   stall_check=0, compile=False, log_every=LOG_EVERY, precision="float32")
+        tune = dataclasses.replace(recipe, learning_rate=QAT_LEARNING_RATE, warmup_steps=0, seed=seed + 1,
+                                   checkpoint_every=0, stall_check=0, compile=False, log_every=LOG_EVERY,
+                                   precision="float32", steps=tune_steps, time_budget=tune_time)
         fine_tune_quantised(model.to(resolve_device(recipe.device)), kind, signal, allocation.steps, tune,
                             progress=progress)
         model = model.float().cpu()

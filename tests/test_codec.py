@@ -225,6 +225,12 @@ def test_network_for_rate(camera):
         network_for_rate(camera, bpp=0.5)
 
 
+def test_a_number_of_steps_makes_the_same_file_twice(camera):
+    made = [compress(camera, bpp=4.0, steps=300, device="cpu", precision="float32", progress=False) for _ in range(2)]
+    assert made[0].data == made[1].data
+    assert made[0].psnr > 18
+
+
 def test_params_instead_of_a_rate(camera):
     result = compress(camera, params=800, **TINY)
     assert abs(result.parameters - 800) < 200
@@ -248,6 +254,7 @@ def test_commands(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["compress", "camera", "-o", "{tmp}/a.sirk", "--bpp", "1", "--params", "100"], "not both"),
+    (["compress", "camera", "-o", "{tmp}/a.sirk", "--bpp", "1", "--steps", "10", "--time", "5"], "not both"),
     (["compress", "camera", "-o", "{tmp}/a.sirk"], "give a rate"),
     (["compress", "camera", "-o", "{tmp}/a.sirk", "--bpp", "0.0001"], "the least is about"),
     (["compress", "camera", "-o", "{tmp}/a.png", "--bpp", "1"], "must end in .sirk"),
