@@ -57,7 +57,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,8 +100,6 @@ NEGLIGIBLE_ERROR = 1e-3
 QAT_SHARE = 0.25
 """Part of the time budget spent on quantisation-aware fine-tuning."""
 QAT_LEARNING_RATE = 1e-4
-COMPILE_SECONDS = 60.0
-"""A shorter fit is not compiled: compiling costs 10 to 40 s of a CPU's budget."""
 LOG_EVERY = 250
 """Steps between the progress bar's measurements (each renders the image: not counted in the budget,
 but part of the encoding's time)."""
@@ -538,16 +536,14 @@ def compress(
     kind = ImageKind.describe(signal)
     pixels = signal.shape[0] * signal.shape[1]
     recipe = kind.train_config(precision=precision, device=device)
-    compile_mode: bool | Literal["auto"] = "auto"
     if steps is None:  # the budget: fitting, then fine-tuning
         fit_steps, fit_time = 10**6, seconds * (1 - fine_tune)
         tune_steps, tune_time = 10**6, seconds * fine_tune
-        compile_mode = "auto" if fit_time >= COMPILE_SECONDS else False
     else:
         fit_steps, fit_time = max(1, round(steps * (1 - fine_tune))), None
         tune_steps, tune_time = max(1, steps - fit_steps), None
-    train = dataclasses.replace(recipe, steps=fit_steps, time_budget=fit_time, compile=compile_mode, seed=seed,
-                                checkpoint_every=0, stall_check=0, log_every=LOG_EVERY)
+    train = dataclasses.replace(recipe, steps=fit_steps, time_budget=fit_time, seed=seed, checkpoint_every=0,
+                                stall_check=0, log_every=LOG_EVERY)
     logger.info("compressing %s: %s parameters (%d × %d), %s", signal.name,
                 f"{_siren_parameters(network, network.hidden_features):,}", network.hidden_layers,
                 network.hidden_features, f"{seconds:.0f} s" if steps is None else f"{steps} steps")

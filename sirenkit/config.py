@@ -149,7 +149,8 @@ class TrainConfig:
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     compile: bool | Literal["auto"] = "auto"
     """Compile the loss computation with ``torch.compile``: ``auto`` compiles where a compiler is
-    available and the run is long enough to repay the compilation time; eager otherwise."""
+    available and the run is long enough to repay the compilation time (200 steps or more of enough
+    points, and no time budget under a minute); eager otherwise."""
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
     """Arithmetic of the training step: ``bfloat16`` runs the hidden layers' matrix products under
     autocast (about 3× the float32 rate on CPUs with AVX-512 BF16 or AMX and on GPUs from Ampere

@@ -598,3 +598,6 @@ def test_derivative_steps_are_compiled_from_half_the_points_of_value_steps(monke
     assert training._use_compile(config, cpu, training.COMPILE_POINTS)
     assert not training._use_compile(config, cpu, 6144, derivatives=True, double_backward=True)
     assert not training._use_compile(TrainConfig(steps=100), cpu, 6144, derivatives=True)
+    # a short time budget is not compiled: compiling would take much of it
+    assert not training._use_compile(TrainConfig(steps=10**6, time_budget=20), cpu, training.COMPILE_POINTS)
+    assert training._use_compile(TrainConfig(steps=10**6, time_budget=120), cpu, training.COMPILE_POINTS)
