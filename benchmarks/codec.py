@@ -139,7 +139,7 @@ def classical_row(name: str, pixels: np.ndarray, bpp: float) -> dict | None:
 
 
 def sirenkit_row(name: str, pixels: np.ndarray, bpp: float, seconds: float, folder: Path) -> dict:
-    from sirenkit.codec import compress, decode_network, read_header
+    from sirenkit.codec import compress, decompress
     from sirenkit.image import ImageSignal
 
     signal = ImageSignal(pixels=pixels.astype(np.float32) / 255, name=name, mode="RGB", bit_depth=8)
@@ -148,12 +148,10 @@ def sirenkit_row(name: str, pixels: np.ndarray, bpp: float, seconds: float, fold
     result = compress(signal, path, bpp=bpp, seconds=seconds, progress=False)
     encode_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    data = path.read_bytes()
-    header, _ = read_header(data)
-    rendered = header.kind.render(decode_network(data))
-    decoded = np.round(rendered * 255).astype(np.uint8)
+    decoded = np.round(decompress(path) * 255).astype(np.uint8)
     decode_seconds = time.perf_counter() - started
-    return {"codec": "sirenkit", "setting": result.parameters, "bytes": len(data), "bpp": result.bpp,
+    header = result.header
+    return {"codec": "sirenkit", "setting": result.parameters, "bytes": len(result.data), "bpp": result.bpp,
             "encode_seconds": encode_seconds, "decode_seconds": decode_seconds, **measure(decoded, pixels),
             "stages": result.stages, "fixed_length_bytes": result.fixed_length_bytes,
             "width": header.hidden_features, "layers": header.hidden_layers, "decoded": decoded}

@@ -608,6 +608,11 @@ def decompress_command(file: Path, out: Path, size: str | None) -> None:
     click.echo(str(out))
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(len(magic)) == magic
+
+
 @app.command("info")
 @click.argument("run", type=click.Path(path_type=Path))
 def info_command(run: Path) -> None:
@@ -616,7 +621,7 @@ def info_command(run: Path) -> None:
     from .io import load
     from .network import count_parameters
 
-    if run.is_file() and (run.suffix == ".sirk" or run.read_bytes()[:len(MAGIC)] == MAGIC):
+    if run.is_file() and (run.suffix == ".sirk" or _starts_with(run, MAGIC)):
         header = file_header(run)
         bpp = 8 * run.stat().st_size / (header.width * header.height)
         click.echo(json.dumps({"file": str(run), "bytes": run.stat().st_size, "bpp": bpp, **header.describe()},

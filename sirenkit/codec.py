@@ -69,7 +69,7 @@ from .image import ImageSignal, coordinate_grid, image_extent, load_image
 from .io import atomic_write
 from .kinds.image import ImageKind
 from .metrics import psnr
-from .network import build_network, count_parameters
+from .network import build_network, count_parameters, parameter_count
 
 logger = logging.getLogger("sirenkit")
 
@@ -158,13 +158,23 @@ class Header:
 
     def size(self) -> int:
         """Bytes of the header and the checksum, i.e. of the file besides the coded words."""
-        return _HEADER.size + _TENSOR.size * len(self.tensors) + _CHECKSUM.size
+        return header_bytes(self.hidden_layers)
 
     def describe(self) -> dict[str, Any]:
         """The header as plain values (``sirenkit info``)."""
         values = dataclasses.asdict(self)
         values["tensors"] = [dataclasses.asdict(t) for t in self.tensors]
         return values
+
+
+def tensor_count(hidden_layers: int) -> int:
+    """Parameter tensors of a SIREN: weight and bias of each hidden layer and of the output layer."""
+    return 2 * (hidden_layers + 1)
+
+
+def header_bytes(hidden_layers: int) -> int:
+    """Bytes of a file besides its coded words: the header, a code per tensor, the checksum."""
+    return _HEADER.size + _TENSOR.size * tensor_count(hidden_layers) + _CHECKSUM.size
 
 
 def encode_file(header: Header, symbols: list[np.ndarray]) -> bytes:
@@ -182,7 +192,7 @@ def encode_file(header: Header, symbols: list[np.ndarray]) -> bytes:
                                   code.scale))
         if code.high > code.low:
             flat = np.ascontiguousarray(values, dtype=np.int32).ravel()
-            encoder.encode(flat - np.int32(code.low if code.model == "uniform" else 0), _entropy_model(code))
+            encoder.encode(flat - np.int32(_first_symbol(code)), _entropy_model(code))
     parts.append(encoder.get_compressed().astype("<u4").tobytes())
     body = b"".join(parts)
     return body + _CHECKSUM.pack(zlib.crc32(body))
@@ -191,7 +201,7 @@ def encode_file(header: Header, symbols: list[np.ndarray]) -> bytes:
 def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
     """The header of a ``.sirk`` file's bytes and its coded words; a :class:`CodecError` naming
     ``name`` for anything that is not a whole, intact file of this version."""
-    if len(data) < 4 or data[:4] != MAGIC:
+    if data[:len(MAGIC)] != MAGIC:
         raise CodecError(f"{name}: not a .sirk file (it does not start with {MAGIC!r})")
     if len(data) < _HEADER.size + _CHECKSUM.size:
         raise CodecError(f"{name}: truncated ({len(data)} bytes, less than a header)")
@@ -207,9 +217,9 @@ def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
     if initialisation != 0:
         raise CodecError(f"{name}: made from shared initialisation {initialisation}, which this sirenkit does not "
                          "have")
-    count = 2 * (hidden_layers + 1)  # weight and bias of each hidden layer and of the output layer
+    count = tensor_count(hidden_layers)
     start = _HEADER.size
-    end = start + count * _TENSOR.size
+    end = header_bytes(hidden_layers) - _CHECKSUM.size
     words = len(data) - _CHECKSUM.size - end
     if words < 0 or words % 4:
         raise CodecError(f"{name}: corrupt (a {hidden_layers}-layer network's header does not fit its size)")
@@ -237,13 +247,17 @@ def decode_symbols(header: Header, words: bytes, shapes: list[tuple[int, ...]]) 
         if code.high == code.low:
             values = np.full(count, code.low, dtype=np.int64)
         else:
-            values = decoder.decode(_entropy_model(code), count).astype(np.int64)
-            if code.model == "uniform":
-                values += code.low
+            values = decoder.decode(_entropy_model(code), count).astype(np.int64) + _first_symbol(code)
         symbols.append(values.reshape(shape))
     if not decoder.maybe_exhausted():  # an intact stream ends where its last symbol does
         raise CodecError("the coded weights do not end where the last tensor does")
     return symbols
+
+
+def _first_symbol(code: TensorCode) -> int:
+    """What the coder's symbol 0 stands for: the lowest symbol under the uniform model (constriction's
+    is over 0 … n − 1); the quantised models take the symbols as they are."""
+    return code.low if code.model == "uniform" else 0
 
 
 def _entropy_model(code: TensorCode) -> Any:
@@ -279,7 +293,7 @@ def tensor_code(symbols: np.ndarray, step: float) -> tuple[TensorCode, int]:
     best: tuple[TensorCode, int] | None = None
     for code in candidates:
         encoder = constriction.stream.queue.RangeEncoder()
-        encoder.encode(values - (low if code.model == "uniform" else 0), _entropy_model(code))
+        encoder.encode(values - np.int32(_first_symbol(code)), _entropy_model(code))
         bits = int(encoder.num_bits())
         if best is None or bits < best[1]:
             best = (code, bits)
@@ -348,12 +362,13 @@ class BitAllocator:
             output = torch.func.functional_call(self.model, dict(zip(self.names, values, strict=True)), (self.coords,))
         return float(((output.float() - self.targets) ** 2).mean())
 
-    def tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """``R[l, b]`` coded bits and ``D[l, b]`` error with tensor ``l`` alone quantised to ``b`` bits.
+    def tables(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """``R[l, b]`` coded bits and ``D[l, b]`` error with tensor ``l`` alone quantised to ``b`` bits,
+        and the unquantised network's error.
         Widths are tried from the fewest up; once a tensor's error is within
         :data:`NEGLIGIBLE_ERROR` of the unquantised network's, wider ones are taken to be too."""
         parameters = self.parameters()
-        base = self.error(parameters)
+        base = self.error(parameters)  # the unquantised network's
         rates = np.zeros((len(parameters), len(self.widths)))
         errors = np.full_like(rates, base)
         for index, (parameter, span) in enumerate(zip(parameters, self.ranges, strict=True)):
@@ -367,13 +382,12 @@ class BitAllocator:
                     values[index] = symbols * step
                     errors[index, column] = self.error(values)
                     settled = errors[index, column] <= base * (1 + NEGLIGIBLE_ERROR)
-        return rates, errors
+        return rates, errors, base
 
     def allocate(self, *, payload_bits: int | None = None, error_bound: float | None = None) -> Allocation:
         """The widths minimising ``D + λ R`` per tensor with the largest ``λ`` (fewest bits) whose
         total rate is within ``payload_bits``, or whose predicted error is within ``error_bound``."""
-        rates, errors = self.tables()
-        base = self.error(self.parameters())
+        rates, errors, base = self.tables()
         rows = np.arange(len(rates))
 
         def choice(weight: float) -> np.ndarray:
@@ -468,26 +482,25 @@ def network_for_rate(signal: ImageSignal, *, bpp: float | None = None, params: i
     kind = ImageKind.describe(signal)
     base = kind.network("siren", hidden_layers=hidden_layers)
     pixels = signal.shape[0] * signal.shape[1]
-    header_bits = 8 * (_HEADER.size + _TENSOR.size * 2 * (hidden_layers + 1) + _CHECKSUM.size)
+    header_bits = 8 * header_bytes(hidden_layers)
     if bpp is not None:
         if not (math.isfinite(bpp) and bpp > 0):
             raise CodecError(f"--bpp must be a positive number, got {bpp}")
         params = int((bpp * pixels - header_bits) / bits_per_parameter)
     assert params is not None
+
+    def count(width: int) -> int:
+        return parameter_count(dataclasses.replace(base, hidden_features=width))
+
     width = LEAST_WIDTH
-    while _siren_parameters(base, width + 1) <= params:
+    while count(width + 1) <= params:
         width += 1
-    if _siren_parameters(base, width) > params:
-        least = (header_bits + bits_per_parameter * _siren_parameters(base, LEAST_WIDTH)) / pixels
+    if count(width) > params:
+        least = (header_bits + bits_per_parameter * count(LEAST_WIDTH)) / pixels
         raise CodecError(f"{'--bpp ' + format(bpp, 'g') if bpp is not None else '--params ' + str(params)} is too "
                          f"little for any network on {signal.shape[1]}×{signal.shape[0]} pixels: the least is about "
-                         f"{least:.3f} bpp ({_siren_parameters(base, LEAST_WIDTH)} parameters)")
+                         f"{least:.3f} bpp ({count(LEAST_WIDTH)} parameters)")
     return dataclasses.replace(base, hidden_features=width)
-
-
-def _siren_parameters(config: NetworkConfig, width: int) -> int:
-    hidden = config.hidden_layers
-    return (config.in_features + 1) * width + (hidden - 1) * (width + 1) * width + (width + 1) * config.out_features
 
 
 def compress(
@@ -545,7 +558,7 @@ def compress(
     train = dataclasses.replace(recipe, steps=fit_steps, time_budget=fit_time, seed=seed, checkpoint_every=0,
                                 stall_check=0, log_every=LOG_EVERY)
     logger.info("compressing %s: %s parameters (%d × %d), %s", signal.name,
-                f"{_siren_parameters(network, network.hidden_features):,}", network.hidden_layers,
+                f"{parameter_count(network):,}", network.hidden_layers,
                 network.hidden_features, f"{seconds:.0f} s" if steps is None else f"{steps} steps")
     fitted = fit_image(signal, network=network, train=train, frequency=None, progress=progress)
     model = fitted.model.float().cpu()
@@ -553,9 +566,9 @@ def compress(
 
     coords, targets = _measured_pixels(kind, signal, seed)
     allocator = BitAllocator(model, coords, targets)
-    header_bytes = _HEADER.size + _TENSOR.size * 2 * (network.hidden_layers + 1) + _CHECKSUM.size
     if bpp is not None:
-        payload = int(bpp * pixels / 8) - header_bytes - 4  # the coder may end on a part-filled word
+        # the coder may end on a part-filled word: 4 bytes kept for it
+        payload = int(bpp * pixels / 8) - header_bytes(network.hidden_layers) - 4
         bound = None
         allocation = allocator.allocate(payload_bits=8 * payload)
     else:
@@ -627,18 +640,19 @@ def _psnr(kind: ImageKind, model: nn.Module, signal: ImageSignal) -> float:
 
 def decode_network(data: bytes, name: str = "the file") -> nn.Module:
     """The network a ``.sirk`` file's bytes hold."""
+    return _decode(data, name)[1]
+
+
+def _decode(data: bytes, name: str) -> tuple[Header, nn.Module]:
     header, words = read_header(data, name)
-    model = build_network(header.network, seed=0)
-    shapes = [tuple(p.shape) for p in model.parameters()]
+    shapes = [tuple(p.shape) for p in build_network(header.network, seed=0).parameters()]
     try:
         symbols = decode_symbols(header, words, shapes)
     except (ValueError, RuntimeError) as error:  # CodecError included
         raise CodecError(f"{name}: corrupt coded weights ({error})") from None
-    with torch.no_grad():
-        for parameter, values, code in zip(model.parameters(), symbols, header.tensors, strict=True):
-            parameter.copy_(torch.from_numpy(values).float() * code.step)
-    model.eval()
-    return model
+    weights = [torch.from_numpy(values).float() * code.step for values, code in zip(symbols, header.tensors,
+                                                                                      strict=True)]
+    return header, _with(header.network, weights).eval()
 
 
 def read_file(path: str | Path) -> bytes:
@@ -660,9 +674,8 @@ def decompress(path: str | Path, out: str | Path | None = None, *,
     """Decode a ``.sirk`` file at its own size or at ``size = (width, height)``: without ``out``,
     the ``(H, W, C)`` intensities in [0, 1]; with ``out``, a PNG written band by band (any size
     within memory for one band; atomically) and ``None``."""
-    data = read_file(path)
-    kind = read_header(data, str(path))[0].kind
-    model = decode_network(data, str(path))
+    header, model = _decode(read_file(path), str(path))
+    kind = header.kind
     if out is not None:
         kind.render_file(model, Path(out), size=size)
         return None
