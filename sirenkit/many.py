@@ -3,7 +3,8 @@
 Every signal is prepared by its own task function (its checks, its network, its ``--omega auto``
 choice, its run folder), exactly as a single fit is; the prepared fits that share a network, a
 recipe and the shapes of their per-step batches are trained together by
-:func:`sirenkit.batched.fit_batched`, ``group`` at a time; each then gets its ordinary run folder
+:func:`sirenkit.batched.fit_batched`, ``group`` at a time, each group as soon as it is prepared (a
+folder is never held in memory whole); each then gets its ordinary run folder
 (loadable, renderable, resumable), and the folder above them ``summary.csv``, ``summary.json``
 (one row per signal: status, metrics, steps, seconds, run folder, error) and, for images and
 sounds, ``contact.png`` (each ground truth over its fit, with its score).
@@ -163,60 +164,36 @@ def _fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: 
         raise ValueError(f"{out}: is a file, not a folder for the runs")
     rank, world = distributed_world()
     result = ManyResult(out, primary=rank == 0)
-    rows: dict[int, dict[str, Any]] = {}
-    fitted: dict[int, Fitted] = {}
-    prepared: dict[int, PreparedFit] = {}
     names = run_names(sources)
-    for index, (source, name) in enumerate(zip(sources, names)):
-        if index % world != rank:  # another process's share: signal i goes to rank i mod world
-            continue
-        folder = out / name
-        row = rows[index] = {"signal": name, "source": source, "run": str(folder)}
-        try:
-            if resume and finished(folder):
-                row.update(status="done earlier", **_scores(json.loads((folder / "metrics.json").read_text())))
-            elif resume and (folder / CHECKPOINT_NAME).exists():
-                fitted[index] = fit_one(source, folder, True)  # continued alone, from its checkpoint
-                row.update(status="resumed")
-            else:
-                if resume and holds_a_run(folder):
-                    clear_run(folder)  # prepared once (its config.json) but never trained: start it afresh
-                prepared[index] = prepare_only(functools.partial(fit_one, source, folder, False))
-        except (ValueError, OSError, RuntimeError) as error:
-            row.update(status="failed", error=_one_line(error))
-    groups: dict[str, list[int]] = {}
-    for index, ready in prepared.items():
-        groups.setdefault(batch_key(ready), []).append(index)
+    mine = [index for index in range(len(sources)) if index % world == rank]  # signal i goes to rank i mod world
+    rows = {index: {"signal": names[index], "source": sources[index], "run": str(out / names[index])}
+            for index in mine}
+    batches = _Batches(rows, names, group, len(mine), progress)
     try:
-        for members in groups.values():
-            size = group or group_size(prepared[members[0]], len(members), sharing=local_world())
-            chosen = [prepared[i] for i in members[:size]]
-            if group is None and size > 1 and not batching_pays([p.model for p in chosen], [p.problem for p in chosen],
-                                                               chosen[0].train):
-                logger.info("%s: one after another (measured faster than batched here)",
-                            ", ".join(names[i] for i in members))
-                size = 1
-            for start in range(0, len(members), size):
-                chunk = members[start:start + size]
-                outcomes = _train([prepared[i] for i in chunk], progress)
-                for index, outcome in zip(chunk, outcomes):
-                    if isinstance(outcome, Exception):
-                        rows[index].update(status="failed", error=_one_line(outcome))
-                        continue
-                    try:
-                        fitted[index] = finish_fit(prepared[index], outcome)
-                        rows[index].update(status="fitted")
-                    except (ValueError, OSError, RuntimeError) as error:
-                        rows[index].update(status="failed", error=_one_line(error))
+        for index in mine:
+            folder = out / names[index]
+            row = rows[index]
+            try:
+                if resume and finished(folder):
+                    row.update(status="done earlier", **_scores(json.loads((folder / "metrics.json").read_text())))
+                elif resume and (folder / CHECKPOINT_NAME).exists():
+                    batches.training = {index}  # continued alone, from its checkpoint
+                    row.update(status="resumed", **_scores(fit_one(sources[index], folder, True).metrics))
+                else:
+                    if resume and holds_a_run(folder):
+                        clear_run(folder)  # prepared once (its config.json) but never trained: start it afresh
+                    batches.add(index, prepare_only(functools.partial(fit_one, sources[index], folder, False)))
+            except (ValueError, OSError, RuntimeError) as error:
+                row.update(status="failed", error=_one_line(error))
+        batches.finish()
     except TrainingInterrupted:
-        for index in prepared:
-            if "status" not in rows[index]:
-                rows[index].update(status="interrupted",
-                                   error="stopped with a checkpoint in its run folder; rerun with --resume")
+        for index, row in rows.items():
+            if "status" not in row:
+                row.update(status="interrupted",
+                           error="stopped with a checkpoint in its run folder; rerun with --resume"
+                           if index in batches.training else "not started; rerun with --resume")
         raise
     finally:
-        for index, done in fitted.items():
-            rows[index].update(_scores(done.metrics))
         out.mkdir(parents=True, exist_ok=True)
         result.rows = gather_rows(rows, sources, names, out, rank, world)
         if result.primary:
@@ -224,6 +201,66 @@ def _fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: 
     if result.primary:
         contact_sheet(result, kind, out / "contact.png")
     return result
+
+
+class _Batches:
+    """Prepared fits waiting for their batch, trained as soon as one is full, so that a folder is
+    held in memory a group at a time, not whole (1,000 photos of 256² are ~1.3 GB of targets):
+    fits that can share a batch (:func:`batch_key`) gather until their group is full; when more
+    fits wait than the largest group holds (signals of many different shapes), the largest waiting
+    set is trained as it is. Each group's size is decided by its first fit (``group``, or as many
+    as fit in memory), and whether batching pays here by the first batch of more than one."""
+
+    def __init__(self, rows: dict[int, dict[str, Any]], names: Sequence[str], group: int | None, count: int,
+                 progress: bool) -> None:
+        self.rows, self.names, self.group, self.count, self.progress = rows, names, group, count, progress
+        self.ready: dict[int, PreparedFit] = {}
+        self.pending: dict[str, list[int]] = {}
+        self.sizes: dict[str, int] = {}
+        self.probed: set[str] = set()
+        self.training: set[int] = set()
+        """The fits in training now (stopped, they leave a checkpoint)."""
+
+    def add(self, index: int, prepared: PreparedFit) -> None:
+        key = batch_key(prepared)
+        self.ready[index] = prepared
+        if key not in self.sizes:
+            self.sizes[key] = self.group or group_size(prepared, self.count, sharing=local_world())
+        members = self.pending.setdefault(key, [])
+        members.append(index)
+        if len(members) >= self.sizes[key]:
+            self.train(key)
+        elif sum(map(len, self.pending.values())) > max(self.sizes.values()):
+            self.train(max(self.pending, key=lambda other: len(self.pending[other])))
+
+    def finish(self) -> None:
+        for key in list(self.pending):
+            self.train(key)
+
+    def train(self, key: str) -> None:
+        members = self.pending.pop(key)
+        size = self.sizes[key]
+        if self.group is None and len(members) > 1 and key not in self.probed:
+            self.probed.add(key)
+            chosen = [self.ready[i] for i in members]
+            if not batching_pays([p.model for p in chosen], [p.problem for p in chosen], chosen[0].train):
+                logger.info("%s: one after another (measured faster than batched here)",
+                            ", ".join(self.names[i] for i in members))
+                size = self.sizes[key] = 1
+        for start in range(0, len(members), size):
+            chunk = members[start:start + size]
+            self.training = set(chunk)
+            outcomes = _train([self.ready[i] for i in chunk], self.progress)
+            for index, outcome in zip(chunk, outcomes):
+                prepared = self.ready.pop(index)  # released: its signal, problem and network
+                row = self.rows[index]
+                if isinstance(outcome, Exception):
+                    row.update(status="failed", error=_one_line(outcome))
+                    continue
+                try:
+                    row.update(status="fitted", **_scores(finish_fit(prepared, outcome).metrics))
+                except (ValueError, OSError, RuntimeError) as error:
+                    row.update(status="failed", error=_one_line(error))
 
 
 def gather_rows(rows: dict[int, dict[str, Any]], sources: Sequence[str], names: Sequence[str], out: Path, rank: int,
@@ -419,14 +456,40 @@ def contact_sheet(result: ManyResult, kind: str, path: Path, limit: int = 48) ->
     title = {"image": "ground truth (top) and fit (below)", "audio": "sound (grey) and fit (red)",
              "sdf": "each fitted mesh (Chamfer-L1 against its input)"}[kind]
     figure.suptitle(f"{len(pairs)} of {len(result.rows)} signals: {title}", fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / figure.get_figheight()))  # the title's 0.3 inch kept clear
     save_figure(figure, path)
     plt.close(figure)
 
 
+TILE = 256
+"""The longest side of a photo on the contact sheet, in pixels, and half the points of a waveform
+there: each signal is shrunk to this as it is read, so the sheet holds a few megabytes whatever
+the signals' size (48 photos of 12 megapixels read whole: about 27 GB)."""
+
+
+def _thumbnail(picture: np.ndarray) -> np.ndarray:
+    """``picture`` (H, W, C) with its longest side at most :data:`TILE`, anti-aliased, float32."""
+    from skimage.transform import resize
+
+    scale = TILE / max(picture.shape[:2])
+    if scale >= 1:
+        return picture.astype(np.float32)
+    shape = (max(1, round(picture.shape[0] * scale)), max(1, round(picture.shape[1] * scale)), picture.shape[2])
+    return resize(picture, shape, anti_aliasing=True, preserve_range=True).astype(np.float32)
+
+
+def _envelope(sound: np.ndarray) -> np.ndarray:
+    """A waveform of at most ``2 TILE`` points that draws as ``sound`` does: each of ``TILE`` bins'
+    lowest and highest sample, in turn (a plot of every sample of an hour of sound is 1.2 GB)."""
+    if len(sound) <= 2 * TILE:
+        return sound.astype(np.float32)
+    bins = np.array_split(sound, TILE)
+    return np.stack([[part.min(), part.max()] for part in bins]).reshape(-1).astype(np.float32)
+
+
 def _truth_and_fit(row: dict[str, Any], kind: str) -> tuple[np.ndarray, np.ndarray]:
     """A run's signal as its fit saw it (its source at the size or length its ``config.json``
-    records) and the fit's main file, read back."""
+    records) and the fit's main file, read back, each shrunk for the contact sheet."""
     run = Path(row["run"])
     if kind == "sdf":  # the run's own rendering of its mesh
         return np.asarray(iio.imread(run / "mesh.png")), np.zeros(0)
@@ -436,12 +499,12 @@ def _truth_and_fit(row: dict[str, Any], kind: str) -> tuple[np.ndarray, np.ndarr
 
         truth = load_image(row["source"], size=settings.get("size")).pixels
         saved = iio.imread(run / "reconstruction.png")
-        fitted = np.asarray(saved, dtype=np.float64) / np.iinfo(saved.dtype).max
-        return truth, fitted.reshape(truth.shape)
+        fitted = np.asarray(saved, dtype=np.float32) / np.iinfo(saved.dtype).max
+        return _thumbnail(truth), _thumbnail(fitted.reshape(truth.shape))
     from .audio import load_audio
 
     sound = load_audio(row["source"], seconds=settings.get("seconds")).samples[:, 0]
-    return sound, load_audio(run / "reconstruction.wav").samples[:, 0]
+    return _envelope(sound), _envelope(load_audio(run / "reconstruction.wav").samples[:, 0])
 
 
 def fit_many(sources: Sequence[str | Path], *, kind: str = "image", out: str | Path = "runs/many",

@@ -192,3 +192,73 @@ def test_without_group_a_folder_is_batched_only_where_the_probe_measured_it_fast
     asked.clear()
     code, _, err = run(["fit", "image", tmp_path / "in", *TINY, "--group", "3", "--out", tmp_path / "grouped"], capsys)
     assert code == 0 and asked == [], err
+
+
+def test_a_folder_is_prepared_a_group_at_a_time_and_each_fit_released(tmp_path, capsys, monkeypatch):
+    """A large folder is not held in memory whole: each group trains as soon as it is prepared
+    (at most ``--group`` signals wait), and a finished fit's network and data are let go."""
+    import gc
+    import weakref
+
+    import sirenkit.many as many
+
+    photos(tmp_path / "in", count=5)
+    prepared, seen, alive = [], [], []
+    original_prepare, original_train = many.prepare_only, many._train
+
+    def prepare(task):
+        made = original_prepare(task)
+        prepared.append(weakref.ref(made.model))
+        return made
+
+    def train(batch, progress):
+        seen.append((len(prepared), len(batch)))
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in prepared))
+        return original_train(batch, progress)
+
+    monkeypatch.setattr(many, "prepare_only", prepare)
+    monkeypatch.setattr(many, "_train", train)
+    code, _, err = run(["fit", "image", tmp_path / "in", *TINY, "--group", "2", "--out", tmp_path / "runs"], capsys)
+    assert code == 0, err
+    assert seen == [(2, 2), (4, 2), (5, 1)]  # prepared, then trained, two by two (all at once before: 5, 5, 5)
+    assert alive == [2, 2, 1]  # the fits of earlier groups were released
+    rows = json.loads((tmp_path / "runs" / "summary.json").read_text())["rows"]
+    assert [row["status"] for row in rows] == ["fitted"] * 5 and all(row["psnr"] > 0 for row in rows)
+
+
+def test_signals_of_many_shapes_wait_no_more_than_a_group(tmp_path, monkeypatch):
+    """Fits that cannot share a batch (images of different sizes, full batches) do not pile up
+    waiting for partners: once more wait than a group holds, the largest waiting set is trained."""
+    import sirenkit.many as many
+
+    files = [photos(tmp_path / f"in{i}", count=1, size=size)[0] for i, size in enumerate((8, 9, 8, 10, 11, 12))]
+    trained = []
+    original = many._train
+    monkeypatch.setattr(many, "_train", lambda batch, progress: trained.append(len(batch)) or original(batch, progress))
+    train = sk.TrainConfig(steps=3, compile=False, precision="float32", checkpoint_every=0)
+    network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1)
+    result = sk.fit_many([str(f) for f in files], out=tmp_path / "runs", network=network, train=train, group=3,
+                         frequency=None, progress=False)
+    assert [row["status"] for row in result.rows] == ["fitted"] * 6
+    # the 10² photo makes four waiting: the two 8² ones go first, together; then one at a time
+    assert trained == [2, 1, 1, 1, 1]
+
+
+def test_the_contact_sheet_holds_each_signal_shrunk():
+    """Photos are shrunk (anti-aliased) to the sheet's tile and sounds to their envelope as they
+    are read: the sheet's memory does not grow with the signals' size."""
+    import sirenkit.many as many
+
+    rng = np.random.default_rng(0)
+    photo = rng.uniform(0, 1, (1000, 600, 3))
+    small = many._thumbnail(photo)
+    assert small.shape == (many.TILE, round(600 * many.TILE / 1000), 3) and small.dtype == np.float32
+    assert abs(small.mean() - photo.mean()) < 1e-3 and small.std() < photo.std() / 3  # averaged, not picked
+    assert many._thumbnail(photo[:100, :50]).shape == (100, 50, 3)  # a small one is kept as it is
+    sound = np.sin(np.linspace(0, 2000, 441_000)) * np.linspace(0, 1, 441_000)
+    drawn = many._envelope(sound)
+    assert len(drawn) == 2 * many.TILE
+    assert drawn.max() == np.float32(sound.max()) and drawn.min() == np.float32(sound.min())
+    assert np.allclose(drawn[1::2], [part.max() for part in np.array_split(sound, many.TILE)], atol=1e-6)
+    assert np.array_equal(many._envelope(sound[:100]), sound[:100].astype(np.float32))
