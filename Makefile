@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PyTorch first, pinned, so that nothing pulls a multi-GB GPU build in its place.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test bench bench-quick bench-derivatives sweep clean
+.PHONY: venv demo test docs bench bench-quick bench-derivatives sweep clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP)
 	$(BIN)/ruff check sirenkit tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The documentation site (docs/*.md and the API reference from the docstrings) into site/; any warning fails it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 clean:
 	rm -rf runs .pytest_cache

@@ -1,6 +1,6 @@
 """The public constraint API: domains, the derivative helpers of Fields against float64 autograd,
 the checks a problem gets before training, solve() on a problem with a known solution, the
-README's tutorial, and the worked examples at tiny sizes."""
+tutorial of docs/your-own-problem.md, and the worked examples at tiny sizes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sirenkit.derivatives import autograd_derivatives, derivatives
 
 from conftest import assert_one_line_error, run_cli
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TUTORIAL_PAGE = Path(__file__).resolve().parents[1] / "docs" / "your-own-problem.md"
 
 
 def test_box_points_lie_inside():
@@ -115,17 +115,17 @@ def test_an_empty_domain_is_named():
 
 
 def tutorial_code() -> str:
-    text = README.read_text()
+    text = TUTORIAL_PAGE.read_text()
     match = re.search(r"<!-- tutorial -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "the README's tutorial block is missing"
+    assert match, "the tutorial block of docs/your-own-problem.md is missing"
     return match.group(1)
 
 
-def test_the_readme_tutorial_solves_its_equation(tmp_path, monkeypatch, capsys):
+def test_the_docs_tutorial_solves_its_equation(tmp_path, monkeypatch, capsys):
     code = tutorial_code()
     assert len(code.strip().splitlines()) < 20
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README tutorial", "exec"), {})
+    exec(compile(code, "docs/your-own-problem.md tutorial", "exec"), {})
     error = float(capsys.readouterr().out.strip().splitlines()[-1])
     assert error < 0.02, error  # against the exact sin(πx)
     run = tmp_path / "runs" / "my-poisson"
