@@ -37,7 +37,8 @@ File format, version 1 (little-endian)::
         12      1  hidden layers
         13      4  first-layer ω0 (float32)
         17      4  hidden ω0 (float32)
-        21      4  initialisation id: 0, the weights as they are (no shared initialisation)
+        21      4  initialisation id: 0, the weights as they are; n > 0, the weights less the
+                   initialisation set n holds for this architecture (:mod:`sirenkit.meta`)
         25  15 × T per tensor, in the network's parameter order: step Δ (float32), entropy model
                    (uint8: 0 uniform, 1 Gaussian, 2 Laplacian), lowest and highest symbol (int16
                    each), the model's location and scale (float16 each)
@@ -55,6 +56,7 @@ import math
 import struct
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from . import meta
 from .config import NetworkConfig, TrainConfig
 from .image import ImageSignal, coordinate_grid, image_extent, load_image
 from .io import atomic_write
@@ -89,6 +92,9 @@ BITS_PER_PARAMETER = 7.0
 LEAST_WIDTH = 8
 FEWEST_BITS, MOST_BITS = 2, 14
 """Bit widths the allocation chooses from (14 keeps every symbol within int16)."""
+PREFERRED_SPREAD = 0.8
+"""A network with a shared initialisation is taken if its size is within this factor of the rate's
+(0.8: from 80 % to 125 % of it): the initialisation is worth more than a fifth of the parameters."""
 PARAMS_QUALITY_LOSS = 0.1
 """With a parameter count instead of a rate: the largest PSNR loss (dB) quantisation may cost."""
 DISTORTION_PIXELS = 1 << 14
@@ -214,7 +220,7 @@ def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
         raise CodecError(f"{name}: corrupt or truncated (its checksum does not match)")
     if mode >= len(MODES) or width < 1 or height < 1 or hidden_features < 1 or hidden_layers < 1:
         raise CodecError(f"{name}: corrupt header (mode {mode}, {width}×{height}, {hidden_layers}×{hidden_features})")
-    if initialisation != 0:
+    if initialisation not in (0, meta.INITIALISATION_SET) or (initialisation and not meta.available(initialisation)):
         raise CodecError(f"{name}: made from shared initialisation {initialisation}, which this sirenkit does not "
                          "have")
     count = tensor_count(hidden_layers)
@@ -305,15 +311,18 @@ def tensor_code(symbols: np.ndarray, step: float) -> tuple[TensorCode, int]:
 
 
 class _Rounding(nn.Module):
-    """Straight-through rounding to multiples of ``step``: the value is rounded, the gradient
-    passes as if it were not."""
+    """Straight-through rounding of ``weight − base`` to multiples of ``step``: the value is
+    rounded, the gradient passes as if it were not."""
 
-    def __init__(self, step: float) -> None:
+    base: torch.Tensor
+
+    def __init__(self, step: float, base: torch.Tensor | None = None) -> None:
         super().__init__()
         self.step = step
+        self.register_buffer("base", base if base is not None else torch.zeros(()), persistent=False)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        rounded = torch.round(weight / self.step) * self.step
+        rounded = self.base + torch.round((weight - self.base) / self.step) * self.step
         return weight + (rounded - weight).detach()
 
 
@@ -322,9 +331,11 @@ def quantisation_steps(bits: list[int], ranges: list[float]) -> list[float]:
     return [span / (2**b - 1) if span > 0 else 1.0 for b, span in zip(bits, ranges, strict=True)]
 
 
-def quantised(parameters: list[torch.Tensor], steps: list[float]) -> list[torch.Tensor]:
-    """Each tensor rounded to a multiple of its step."""
-    return [torch.round(p / s) * s for p, s in zip(parameters, steps, strict=True)]
+def quantised(parameters: list[torch.Tensor], steps: list[float],
+              base: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """Each tensor rounded to its base (0 without one) plus a multiple of its step."""
+    base = base if base is not None else [torch.zeros(())] * len(parameters)
+    return [b + torch.round((p - b) / s) * s for p, s, b in zip(parameters, steps, base, strict=True)]
 
 
 @dataclass
@@ -344,14 +355,20 @@ class BitAllocator:
     (hence the candidate steps) are fixed at construction, so that the steps chosen before the
     fine-tuning and after it belong to one family."""
 
-    def __init__(self, model: nn.Module, coords: torch.Tensor, targets: torch.Tensor) -> None:
+    def __init__(self, model: nn.Module, coords: torch.Tensor, targets: torch.Tensor,
+                 base: list[torch.Tensor] | None = None) -> None:
         self.model = model
         self.names = [name for name, _ in model.named_parameters()]
         self.coords, self.targets = coords, targets
+        self.base = base if base is not None else [torch.zeros(())] * len(self.names)
+        """What the file codes each tensor's difference from (an initialisation; zeros without one)."""
         # a tensor's span, or its largest magnitude where that is more (a single bias has no span)
-        self.ranges = [max(float(p.detach().max() - p.detach().min()), float(p.detach().abs().max()))
-                       for p in model.parameters()]
+        self.ranges = [max(float(d.max() - d.min()), float(d.abs().max())) for d in self.offsets()]
         self.widths = list(range(FEWEST_BITS, MOST_BITS + 1))
+
+    def offsets(self) -> list[torch.Tensor]:
+        """What is coded: each parameter less its base."""
+        return [p - b for p, b in zip(self.parameters(), self.base, strict=True)]
 
     def parameters(self) -> list[torch.Tensor]:
         return [p.detach() for p in self.model.parameters()]
@@ -371,15 +388,15 @@ class BitAllocator:
         base = self.error(parameters)  # the unquantised network's
         rates = np.zeros((len(parameters), len(self.widths)))
         errors = np.full_like(rates, base)
-        for index, (parameter, span) in enumerate(zip(parameters, self.ranges, strict=True)):
+        for index, (offset, span) in enumerate(zip(self.offsets(), self.ranges, strict=True)):
             settled = False
             for column, width in enumerate(self.widths):
                 (step,) = quantisation_steps([width], [span])
-                symbols = torch.round(parameter / step)
+                symbols = torch.round(offset / step)
                 rates[index, column] = tensor_code(symbols.numpy(), step)[1]
                 if not settled:
                     values = list(parameters)
-                    values[index] = symbols * step
+                    values[index] = self.base[index] + symbols * step
                     errors[index, column] = self.error(values)
                     settled = errors[index, column] <= base * (1 + NEGLIGIBLE_ERROR)
         return rates, errors, base
@@ -419,27 +436,34 @@ class BitAllocator:
         columns = choice(chosen)
         bits = [self.widths[c] for c in columns]
         steps = quantisation_steps(bits, self.ranges)
-        error = self.error(quantised(self.parameters(), steps))
+        error = self.error(quantised(self.parameters(), steps, self.base))
         return Allocation(bits, steps, int(rates[rows, columns].sum()), error)
 
 
 def fine_tune_quantised(model: nn.Module, kind: ImageKind, signal: ImageSignal, steps: list[float],
-                        train: TrainConfig, *, progress: bool) -> None:
-    """Train ``model`` through straight-through rounding to ``steps`` (in place; the rounding is
-    removed again, the weights left unrounded)."""
-    from .training import fit
-
+                        train: TrainConfig, *, progress: bool, base: list[torch.Tensor] | None = None) -> None:
+    """Train ``model`` through straight-through rounding to ``base`` (zeros without one) plus
+    multiples of ``steps`` (in place; the rounding is removed again, the weights left unrounded)."""
     parameters = list(model.named_parameters())
-    for (name, _), step in zip(parameters, steps, strict=True):
+    device = parameters[0][1].device
+    base = base if base is not None else [torch.zeros(())] * len(parameters)
+    for (name, _), step, origin in zip(parameters, steps, base, strict=True):
         owner, attribute = _owner(model, name)
-        parametrize.register_parametrization(owner, attribute, _Rounding(step))
+        parametrize.register_parametrization(owner, attribute, _Rounding(step, origin.to(device)))
     try:
-        problem = kind.problem(signal, batch_size=train.batch_size, device=next(model.parameters()).device)
-        fit(model, problem, train, progress=progress)
+        _train(model, kind, signal, train, progress)
     finally:
         for name, _ in parameters:
             owner, attribute = _owner(model, name)
             parametrize.remove_parametrizations(owner, attribute, leave_parametrized=False)
+
+
+def _train(model: nn.Module, kind: ImageKind, signal: ImageSignal, train: TrainConfig, progress: bool) -> None:
+    """``model`` (on its device) fitted to ``signal`` with ``train``, in place."""
+    from .training import fit
+
+    problem = kind.problem(signal, batch_size=train.batch_size, device=next(model.parameters()).device)
+    fit(model, problem, train, progress=progress)
 
 
 def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
@@ -472,10 +496,14 @@ class Compressed:
 
 
 def network_for_rate(signal: ImageSignal, *, bpp: float | None = None, params: int | None = None,
-                     hidden_layers: int = HIDDEN_LAYERS,
-                     bits_per_parameter: float = BITS_PER_PARAMETER) -> NetworkConfig:
+                     hidden_layers: int = HIDDEN_LAYERS, bits_per_parameter: float = BITS_PER_PARAMETER,
+                     preferred: Sequence[int] = ()) -> NetworkConfig:
     """The SIREN :func:`compress` fits: ``params`` parameters, or as many as ``bpp`` buys at
-    ``bits_per_parameter``; a :class:`CodecError` for a rate below the least network's."""
+    ``bits_per_parameter``; a :class:`CodecError` for a rate below the least network's.
+
+    ``preferred`` widths (those with a shared initialisation) are taken where one is within
+    :data:`PREFERRED_SPREAD` of that parameter count (with ``params``: at most it): the nearest;
+    the bit allocation then spends the rate on the network's actual size."""
     if (bpp is None) == (params is None):
         raise CodecError("give either a rate (--bpp) or a parameter count (--params), not both" if bpp is not None
                          else "give a rate (--bpp) or a parameter count (--params)")
@@ -495,6 +523,10 @@ def network_for_rate(signal: ImageSignal, *, bpp: float | None = None, params: i
     width = LEAST_WIDTH
     while count(width + 1) <= params:
         width += 1
+    fewest, most = PREFERRED_SPREAD * params, params if bpp is None else params / PREFERRED_SPREAD
+    near = [w for w in preferred if fewest <= count(w) <= most]
+    if near:
+        return dataclasses.replace(base, hidden_features=min(near, key=lambda w: abs(math.log(count(w) / params))))
     if count(width) > params:
         least = (header_bits + bits_per_parameter * count(LEAST_WIDTH)) / pixels
         raise CodecError(f"{'--bpp ' + format(bpp, 'g') if bpp is not None else '--params ' + str(params)} is too "
@@ -517,6 +549,7 @@ def compress(
     precision: str = "auto",
     device: str = "auto",
     seed: int = 0,
+    initialise: bool = True,
     progress: bool = True,
 ) -> Compressed:
     """Compress an image (a file or a bundled name) to a ``.sirk`` file of at most ``bpp`` bits per
@@ -527,7 +560,9 @@ def compress(
     same image, seed and settings make the same file on one machine (a time budget's step count
     depends on the machine's load). ``fine_tune`` is the part of the budget spent fine-tuning
     through the rounding (0: none). ``hidden_layers`` and ``bits_per_parameter`` shape the network for a
-    rate (:func:`network_for_rate`)."""
+    rate (:func:`network_for_rate`). With ``initialise``, a network of a size sirenkit ships a
+    meta-learned initialisation for (:mod:`sirenkit.meta`) starts from it, and the file codes the
+    difference; without, or where there is none near the rate's size, from a random one."""
     from .tasks.image import fit_image
     from .training import resolve_device
 
@@ -544,9 +579,12 @@ def compress(
         raise CodecError(f"--steps must be at least 2, got {steps}")
     if not 0 <= fine_tune < 1:
         raise CodecError(f"the fine-tuning's share of the time must be in [0, 1), got {fine_tune}")
-    network = network_for_rate(signal, bpp=bpp, params=params, hidden_layers=hidden_layers,
-                               bits_per_parameter=bits_per_parameter)
     kind = ImageKind.describe(signal)
+    shared = meta.widths(kind.channels, hidden_layers) if initialise else []
+    network = network_for_rate(signal, bpp=bpp, params=params, hidden_layers=hidden_layers,
+                               bits_per_parameter=bits_per_parameter, preferred=shared)
+    base = meta.initialisation(network) if network.hidden_features in shared else None
+    initialisation = meta.INITIALISATION_SET if base is not None else 0
     pixels = signal.shape[0] * signal.shape[1]
     recipe = kind.train_config(precision=precision, device=device)
     if steps is None:  # the budget: fitting, then fine-tuning
@@ -557,15 +595,20 @@ def compress(
         tune_steps, tune_time = max(1, steps - fit_steps), None
     train = dataclasses.replace(recipe, steps=fit_steps, time_budget=fit_time, seed=seed, checkpoint_every=0,
                                 stall_check=0, log_every=LOG_EVERY)
-    logger.info("compressing %s: %s parameters (%d × %d), %s", signal.name,
-                f"{parameter_count(network):,}", network.hidden_layers,
-                network.hidden_features, f"{seconds:.0f} s" if steps is None else f"{steps} steps")
-    fitted = fit_image(signal, network=network, train=train, frequency=None, progress=progress)
-    model = fitted.model.float().cpu()
+    logger.info("compressing %s: %s parameters (%d × %d), %s, %s", signal.name,
+                f"{parameter_count(network):,}", network.hidden_layers, network.hidden_features,
+                f"{seconds:.0f} s" if steps is None else f"{steps} steps",
+                "from the shared initialisation" if base is not None else "from a random initialisation")
+    if base is None:
+        model = fit_image(signal, network=network, train=train, frequency=None, progress=progress).model
+    else:
+        model = _with(network, base).to(resolve_device(recipe.device))
+        _train(model, kind, signal, train, progress)
+    model = model.float().cpu()
     stages = {"fit": _psnr(kind, model, signal)}
 
     coords, targets = _measured_pixels(kind, signal, seed)
-    allocator = BitAllocator(model, coords, targets)
+    allocator = BitAllocator(model, coords, targets, base)
     if bpp is not None:
         # the coder may end on a part-filled word: 4 bytes kept for it
         payload = int(bpp * pixels / 8) - header_bytes(network.hidden_layers) - 4
@@ -575,23 +618,24 @@ def compress(
         payload = None
         bound = allocator.error(allocator.parameters()) * 10 ** (PARAMS_QUALITY_LOSS / 10)
         allocation = allocator.allocate(error_bound=bound)
-    stages["quantised"] = _psnr(kind, _with(network, quantised(allocator.parameters(), allocation.steps)), signal)
+    stages["quantised"] = _psnr(kind, _with(network, quantised(allocator.parameters(), allocation.steps, base)),
+                                signal)
 
     if fine_tune > 0:
         tune = dataclasses.replace(recipe, learning_rate=QAT_LEARNING_RATE, warmup_steps=0, seed=seed + 1,
                                    checkpoint_every=0, stall_check=0, compile=False, log_every=LOG_EVERY,
                                    precision="float32", steps=tune_steps, time_budget=tune_time)
         fine_tune_quantised(model.to(resolve_device(recipe.device)), kind, signal, allocation.steps, tune,
-                            progress=progress)
+                            progress=progress, base=base)
         model = model.float().cpu()
-    codes, symbols = _codes(allocator.parameters(), allocation.steps)
+    codes, symbols = _codes(allocator.offsets(), allocation.steps)
     if payload is not None and sum(bits for _, bits in codes) > 8 * payload:
         # the fine-tuned weights code a little longer: allocate again among the same steps
         allocation = allocator.allocate(payload_bits=8 * payload)
-        codes, symbols = _codes(allocator.parameters(), allocation.steps)
+        codes, symbols = _codes(allocator.offsets(), allocation.steps)
     header = Header(FORMAT_VERSION, signal.mode, signal.shape[1], signal.shape[0], network.hidden_features,
                     network.hidden_layers, float(np.float32(network.first_omega)),
-                    float(np.float32(network.hidden_omega)), 0, tuple(code for code, _ in codes))
+                    float(np.float32(network.hidden_omega)), initialisation, tuple(code for code, _ in codes))
     data = encode_file(header, symbols)
     decoded = decode_network(data, "the encoded file")
     result_psnr = _psnr(kind, decoded, signal)
@@ -652,6 +696,13 @@ def _decode(data: bytes, name: str) -> tuple[Header, nn.Module]:
         raise CodecError(f"{name}: corrupt coded weights ({error})") from None
     weights = [torch.from_numpy(values).float() * code.step for values, code in zip(symbols, header.tensors,
                                                                                       strict=True)]
+    if header.initialisation:
+        base = meta.initialisation(header.network, header.initialisation)
+        if base is None:
+            raise CodecError(f"{name}: made from shared initialisation {header.initialisation}, which has no "
+                             f"{header.channels}-channel {header.hidden_layers} × {header.hidden_features} "
+                             "network here")
+        weights = [b + w for b, w in zip(base, weights, strict=True)]
     return header, _with(header.network, weights).eval()
 
 

@@ -40,7 +40,9 @@ from sirenkit.network import build_network, count_parameters
 from conftest import assert_one_line_error
 from conftest import run_cli as run
 
-TINY = dict(seconds=3.0, device="cpu", precision="float32", progress=False)
+TINY = dict(steps=400, device="cpu", precision="float32", progress=False)
+"""A fixed number of steps, not a time budget: the same file however loaded the machine is (3 s of
+fitting made an 11 dB file on a busy 2-core machine, 20 dB on an idle one)."""
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,7 @@ def test_the_file_keeps_the_rate_and_decodes_to_the_quantised_weights(compressed
     rendered = np.round(kind.render(model) * 255) / 255
     original = np.round(camera.pixels * 255) / 255
     assert compressed.psnr == pytest.approx(10 * math.log10(1 / np.mean((rendered - original) ** 2)), abs=1e-6)
-    assert compressed.psnr > 18  # 3 s of fitting a 48² photo at 4 bpp: well above its mean (~12 dB)
+    assert compressed.psnr > 18  # 400 steps on a 48² photo at 4 bpp: well above its mean (~12 dB)
 
 
 def test_decompress_at_the_original_and_another_size(compressed, tmp_path):

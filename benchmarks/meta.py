@@ -1,0 +1,127 @@
+"""Train the codec's shared initialisations (sirenkit.meta) and measure what each one gives.
+
+For every hidden width of ``--widths`` (5 hidden layers, the codec's ω0s) and channel count,
+Reptile on the training photos (``sirenkit.meta.TRAINING_PHOTOS``, none of the codec benchmark's);
+the set is written to ``--out`` (by default where sirenkit reads it). Then, per width, the PSNR
+after ``--probe-steps`` Adam steps (the codec's recipe: 1e-3, float32, random pixels) from the
+initialisation against from a random one, on ``--probe`` photos that were not trained on, at the
+size where the codec picks that width at 0.3 bpp.
+
+    python benchmarks/meta.py [--widths 24,30,38,48,60,75,94] [--channels 3] [--meta-steps 600]
+        [--inner-steps 16] [--meta-rate 0.1] [--batch 2048] [--out sirenkit/initialisations/set-1.safetensors]
+        [--probe coffee,yorkshire_terrier] [--probe-steps 300] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from codec import load_photo  # noqa: E402
+from run import machine  # noqa: E402
+
+from sirenkit import meta  # noqa: E402
+from sirenkit.codec import HIDDEN_LAYERS  # noqa: E402
+from sirenkit.config import NetworkConfig  # noqa: E402
+from sirenkit.image import coordinate_grid  # noqa: E402
+from sirenkit.network import build_network, parameter_count  # noqa: E402
+
+OMEGA = 30.0
+
+
+def network(width: int, channels: int) -> NetworkConfig:
+    return NetworkConfig(in_features=2, out_features=channels, model="siren", hidden_features=width,
+                         hidden_layers=HIDDEN_LAYERS, first_omega=OMEGA, hidden_omega=OMEGA)
+
+
+def probe(model: torch.nn.Module, pixels: np.ndarray, steps: int, batch: int, seed: int = 0) -> float:
+    """PSNR (dB) of ``model`` after ``steps`` Adam steps at 1e-3 on ``batch`` random pixels."""
+    model = copy.deepcopy(model)
+    coords = coordinate_grid(pixels.shape[:2])
+    targets = torch.from_numpy(pixels.reshape(-1, pixels.shape[2])) * 2 - 1
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        chosen = torch.randint(len(coords), (min(batch, len(coords)),), generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        ((model(coords[chosen]) - targets[chosen]) ** 2).mean().backward()
+        optimizer.step()
+    with torch.no_grad():
+        fitted = ((model(coords) + 1) / 2).clamp(0, 1).numpy().reshape(pixels.shape)
+    return float(10 * np.log10(1 / np.mean((np.round(fitted * 255) / 255 - pixels) ** 2)))
+
+
+def photo_for_width(name: str, width: int, channels: int) -> np.ndarray:
+    """``name`` scaled so that the codec, at 0.3 bpp and 7 bits per parameter, builds about ``width``."""
+    from skimage.transform import resize
+
+    pixels = load_photo(name).astype(np.float32) / 255
+    if channels == 1:
+        pixels = (pixels @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32))[..., None]
+    wanted = parameter_count(network(width, channels)) * 7 / 0.3  # pixels
+    scale = min(1.0, float(np.sqrt(wanted / (pixels.shape[0] * pixels.shape[1]))))
+    shape = (max(16, round(pixels.shape[0] * scale)), max(16, round(pixels.shape[1] * scale)), channels)
+    resized = resize(pixels, shape, anti_aliasing=True, preserve_range=True) if scale < 1 else pixels
+    return np.round(resized.astype(np.float32) * 255) / 255
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", default="24,30,38,48,60,75,94")
+    parser.add_argument("--channels", default="3")
+    parser.add_argument("--meta-steps", type=int, default=meta.MetaConfig.meta_steps)
+    parser.add_argument("--inner-steps", type=int, default=meta.MetaConfig.inner_steps)
+    parser.add_argument("--meta-rate", type=float, default=meta.MetaConfig.meta_rate)
+    parser.add_argument("--batch", type=int, default=meta.MetaConfig.batch)
+    parser.add_argument("--out", default=str(meta.set_path()))
+    parser.add_argument("--probe", default="coffee,yorkshire_terrier")
+    parser.add_argument("--probe-steps", type=int, default=300)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    settings = meta.MetaConfig(meta_steps=args.meta_steps, inner_steps=args.inner_steps, meta_rate=args.meta_rate,
+                               batch=args.batch)
+    widths = [int(w) for w in args.widths.split(",")]
+    channels = [int(c) for c in args.channels.split(",")]
+    probes = [p for p in args.probe.split(",") if p]
+    models: dict[str, torch.nn.Module] = {}
+    rows = []
+    print(f"# {machine()}, {torch.backends.cpu.get_cpu_capability()}; Reptile: {dataclasses.asdict(settings)}")
+    print("| channels | width | parameters | meta-learning (s) | photo | size | PSNR from random (dB) | "
+          "from the initialisation (dB) | gain (dB) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for count in channels:
+        photos = meta.training_photos(count)
+        for width in widths:
+            config = network(width, count)
+            started = time.perf_counter()
+            learned = meta.reptile(config, photos, settings)
+            seconds = time.perf_counter() - started
+            models[meta.key(config)] = learned
+            note = f"Reptile {json.dumps(dataclasses.asdict(settings))} on {','.join(meta.TRAINING_PHOTOS)}"
+            meta.save_set(models, Path(args.out), omegas=(OMEGA, OMEGA), note=note)
+            for name in probes:
+                pixels = photo_for_width(name, width, count)
+                plain = probe(build_network(config, seed=0), pixels, args.probe_steps, 4096)
+                shared = probe(learned, pixels, args.probe_steps, 4096)
+                row = dict(channels=count, width=width, parameters=parameter_count(config), seconds=seconds,
+                           photo=name, size=f"{pixels.shape[1]}×{pixels.shape[0]}", random=plain,
+                           initialised=shared)
+                rows.append(row)
+                print(f"| {count} | {width} | {row['parameters']:,} | {seconds:.0f} | {name} | {row['size']} | "
+                      f"{plain:.2f} | {shared:.2f} | {shared - plain:+.2f} |", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "meta": dataclasses.asdict(settings),
+                                               "probe_steps": args.probe_steps, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""Meta-learned initialisations for the image codec (:mod:`sirenkit.codec`).
+
+A ``.sirk`` file can hold the *difference* between its network and an initialisation that ships
+with sirenkit, instead of the network itself. The initialisation is learned with Reptile (Nichol,
+Achiam & Schulman 2018, "On first-order meta-learning algorithms"; the step Strümpler et al. 2022
+found mattered most for a SIREN codec): starting from a SIREN's random initialisation ``θ``, each
+meta-step fits a copy to one *task* for a few Adam steps, reaching ``φ``, and moves
+``θ ← θ + ε (φ − θ)``, ``ε`` decaying to 0. The result is a starting point from which a photo is
+reached in fewer steps and with smaller moves, so that the file's offsets are small and peaked.
+
+The tasks are random crops of :data:`TRAINING_PHOTOS` (photos that ship with scikit-image and
+matplotlib, none of the codec benchmark's evaluation photos), flipped at random and resampled so
+that their longer side is between :data:`TASK_SIDES`, the sizes the codec meets; grey photos are
+repeated into three channels for the colour initialisations.
+
+An initialisation serves one architecture (channels, hidden width, hidden layers, ω0s). A set,
+:data:`INITIALISATION_SET`, is one safetensors file in ``sirenkit/initialisations/`` whose tensors
+are named ``c{channels}-w{width}-l{layers}.{parameter}``; ``benchmarks/meta.py`` trains one and
+writes it there. A ``.sirk`` file names the set in its header; the architecture it states picks the
+member.
+
+**None ships yet**: what a 2-core CPU could train in minutes did not help (docs, "Compression":
+the first few hundred tasks leave the initialisation no better than a random one, or, with a large
+outer step, far worse); the published ones were meta-learned for hours on a GPU. Without a set,
+:func:`sirenkit.codec.compress` starts from a random initialisation, as it always did.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import NetworkConfig
+from .image import ImageSignal, coordinate_grid, load_image
+from .kinds.image import ImageKind
+from .network import build_network
+
+logger = logging.getLogger("sirenkit")
+
+INITIALISATION_SET = 1
+"""The id of the initialisations this sirenkit ships (a file's header names the one it used; 0: none)."""
+FOLDER = Path(__file__).parent / "initialisations"
+
+TRAINING_PHOTOS = (
+    "skimage:chelsea.png", "skimage:color.png", "skimage:motorcycle_left.png", "skimage:motorcycle_right.png",
+    "matplotlib:Minduka_Present_Blue_Pack.png", "skimage:camera.png", "skimage:moon.png", "skimage:brick.png",
+    "skimage:grass.png", "skimage:gravel.png", "skimage:coins.png", "skimage:cell.png", "skimage:page.png",
+    "skimage:text.png", "skimage:clock_motion.png",
+)
+"""The photos the initialisations are learned from; none is among the codec benchmark's evaluation
+photos (astronaut, coffee, rocket, immunohistochemistry, hubble_deep_field, retina, grace_hopper,
+the terrier), nor the retinal crop ``microaneurysms`` (too close to ``retina``)."""
+TASK_SIDES = (256, 768)
+"""The longer side of a task, in pixels: drawn uniformly from this range."""
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """Reptile's settings: ``meta_steps`` tasks, each fitted for ``inner_steps`` Adam steps at
+    ``inner_rate`` on ``batch`` random pixels per step (the codec's recipe, float32), the outer step
+    ``ε`` decaying linearly from ``meta_rate`` to 0."""
+
+    meta_steps: int = 600
+    inner_steps: int = 16
+    inner_rate: float = 1e-3
+    meta_rate: float = 0.1
+    """At 1.0 (Nichol et al.'s) the hidden weights' task-specific moves add up as a random walk to 7×
+    their initial spread, and the initialisation fits photos far worse than a random one (measured)."""
+    batch: int = 2048
+    seed: int = 0
+
+
+def photo_path(entry: str) -> Path:
+    """The file of a :data:`TRAINING_PHOTOS` entry (``library:file``)."""
+    library, _, name = entry.partition(":")
+    if library == "skimage":
+        import skimage.data
+
+        return Path(skimage.data.data_dir) / name
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / name
+
+
+def training_photos(channels: int, entries: Sequence[str] = TRAINING_PHOTOS) -> list[np.ndarray]:
+    """The training photos as ``(H, W, channels)`` float32 arrays in [0, 1] (colour from grey by
+    repetition, grey from colour by the luminance ``load_image`` uses; alpha dropped)."""
+    photos = []
+    for entry in entries:
+        pixels = load_image(photo_path(entry)).pixels
+        if pixels.shape[2] in (2, 4):  # grey or colour with alpha
+            pixels = pixels[..., :-1]
+        if channels == 3 and pixels.shape[2] == 1:
+            pixels = np.repeat(pixels, 3, axis=2)
+        elif channels == 1 and pixels.shape[2] == 3:
+            pixels = (pixels @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32))[..., None]
+        photos.append(np.ascontiguousarray(pixels, dtype=np.float32))
+    return photos
+
+
+def random_task(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random crop of ``photo`` (half to all of each side), flipped at random, resampled so that
+    its longer side is drawn from :data:`TASK_SIDES` (never enlarged)."""
+    from skimage.transform import resize
+
+    height, width = photo.shape[:2]
+    crop_h = int(rng.integers(max(2, height // 2), height + 1))
+    crop_w = int(rng.integers(max(2, width // 2), width + 1))
+    top, left = int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1))
+    task = photo[top:top + crop_h, left:left + crop_w]
+    if rng.random() < 0.5:
+        task = task[:, ::-1]
+    side = min(int(rng.integers(TASK_SIDES[0], TASK_SIDES[1] + 1)), max(crop_h, crop_w))
+    scale = side / max(crop_h, crop_w)
+    if scale < 1:
+        shape = (max(2, round(crop_h * scale)), max(2, round(crop_w * scale)), task.shape[2])
+        task = resize(task, shape, anti_aliasing=True, preserve_range=True)
+    return np.ascontiguousarray(task, dtype=np.float32)
+
+
+def reptile(network: NetworkConfig, photos: Sequence[np.ndarray], config: MetaConfig = MetaConfig(), *,
+            progress: bool = False) -> nn.Module:
+    """A SIREN of ``network``'s architecture meta-learned on ``photos`` by Reptile (module docstring)."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = build_network(network, seed=config.seed).float()
+    for step in tqdm(range(config.meta_steps), disable=not progress, desc="meta-learning", unit="task"):
+        pixels = random_task(photos[int(rng.integers(len(photos)))], rng)
+        coords, targets = _task_tensors(pixels)
+        fast = copy.deepcopy(model)
+        optimizer = torch.optim.Adam(fast.parameters(), lr=config.inner_rate)
+        for _ in range(config.inner_steps):
+            chosen = torch.randint(len(coords), (min(config.batch, len(coords)),))
+            optimizer.zero_grad(set_to_none=True)
+            ((fast(coords[chosen]) - targets[chosen]) ** 2).mean().backward()
+            optimizer.step()
+        rate = config.meta_rate * (1 - step / config.meta_steps)
+        with torch.no_grad():
+            for slow, moved in zip(model.parameters(), fast.parameters()):
+                slow.add_(moved - slow, alpha=rate)
+    return model
+
+
+def _task_tensors(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """A task's coordinates (the codec's grid for its shape) and targets (network units)."""
+    signal = ImageSignal(pixels, "task", {1: "L", 3: "RGB"}[pixels.shape[2]])
+    kind = ImageKind.describe(signal)
+    coords = coordinate_grid(signal.shape)
+    return coords, kind.to_network(torch.from_numpy(pixels.reshape(-1, pixels.shape[2])))
+
+
+def key(network: NetworkConfig) -> str:
+    """The name of ``network``'s initialisation in a set's file."""
+    return f"c{network.out_features}-w{network.hidden_features}-l{network.hidden_layers}"
+
+
+def save_set(models: dict[str, nn.Module], path: Path, *, omegas: tuple[float, float], note: str) -> None:
+    """Write initialisations (by :func:`key`) into one safetensors file, float32, with ``omegas``
+    (first and hidden ω0, which every member shares) and ``note`` in its metadata."""
+    from safetensors.torch import save_file
+
+    tensors = {f"{name}.{parameter}": value.detach().float().contiguous()
+               for name, model in models.items() for parameter, value in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={"first_omega": repr(omegas[0]), "hidden_omega": repr(omegas[1]),
+                                            "note": note})
+
+
+@functools.lru_cache(maxsize=4)
+def _read_set(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return {name: handle.get_tensor(name) for name in handle.keys()}, dict(handle.metadata() or {})
+
+
+def set_path(identity: int = INITIALISATION_SET) -> Path:
+    return FOLDER / f"set-{identity}.safetensors"
+
+
+def available(identity: int = INITIALISATION_SET) -> bool:
+    return set_path(identity).is_file()
+
+
+def widths(channels: int, hidden_layers: int, identity: int = INITIALISATION_SET) -> list[int]:
+    """The hidden widths set ``identity`` holds initialisations of, for ``channels`` and ``hidden_layers``."""
+    if not available(identity):
+        return []
+    tensors, _ = _read_set(set_path(identity))
+    prefix = f"c{channels}-w"
+    found = {int(name[len(prefix):].split("-")[0]) for name in tensors if name.startswith(prefix)
+             and name.split(".")[0].endswith(f"-l{hidden_layers}")}
+    return sorted(found)
+
+
+def initialisation(network: NetworkConfig, identity: int = INITIALISATION_SET) -> list[torch.Tensor] | None:
+    """The parameters (in the network's order) of ``network``'s initialisation in set ``identity``,
+    or None where the set has none for its architecture (or its ω0s differ from the set's)."""
+    if not available(identity):
+        return None
+    tensors, metadata = _read_set(set_path(identity))
+    if not (math.isclose(float(metadata.get("first_omega", "nan")), network.first_omega, rel_tol=1e-6)
+            and math.isclose(float(metadata.get("hidden_omega", "nan")), network.hidden_omega, rel_tol=1e-6)):
+        return None
+    template = build_network(network, seed=0)
+    names = [f"{key(network)}.{name}" for name, _ in template.named_parameters()]
+    if not all(name in tensors for name in names):
+        return None
+    values = [tensors[name] for name in names]
+    if any(v.shape != p.shape for v, p in zip(values, template.parameters())):
+        return None
+    return [v.clone() for v in values]
+
+
+__all__ = ["INITIALISATION_SET", "MetaConfig", "TRAINING_PHOTOS", "initialisation", "reptile", "save_set", "widths"]
