@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # PyTorch first, pinned, so that nothing pulls a multi-GB GPU build in its place.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test docs bench bench-quick bench-derivatives sweep clean
+.PHONY: venv demo test docs bench bench-quick bench-derivatives sweep clean dist
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ docs: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache
+
+# A wheel and an sdist into dist/ (the version is sirenkit.__version__); tests/test_packaging.py installs both.
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist
 
 # Step timings and time to quality against the paper's recipe, the bunny, audio and video (about 75 minutes on a 2-core CPU).
 bench: $(STAMP)

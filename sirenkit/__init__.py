@@ -17,7 +17,7 @@ Every command of the ``sirenkit`` tool is one call here: ``fit image|audio|video
 :func:`run_example`. A problem of your own: :func:`solve`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it ([tool.setuptools.dynamic])
 
 from .batched import fit_batched  # noqa: E402
 from .codec import CodecError, Compressed, compress, decompress  # noqa: E402
