@@ -58,6 +58,23 @@ class OmegaType(FiniteFloat):
         return super().convert(value, param, ctx)
 
 
+class StepList(click.ParamType):
+    """Steps separated by commas (``5,50,300``), each at least 1."""
+
+    name = "steps"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            steps = tuple(int(part) for part in str(value).split(",") if part.strip())
+        except ValueError:
+            self.fail(f"{value!r}: give steps as whole numbers separated by commas, e.g. 5,50,300", param, ctx)
+        if not steps or min(steps) < 1:
+            self.fail(f"{value!r}: give steps of at least 1, separated by commas, e.g. 5,50,300", param, ctx)
+        return steps
+
+
 OMEGA = OmegaType(min=0, min_open=True)
 """``--omega``: a frequency, or ``auto`` (chosen from the signal, :mod:`sirenkit.frequency`)."""
 
@@ -131,6 +148,13 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]),
                      default="auto" if TrainConfig.compile == "auto" else "on" if TrainConfig.compile else "off",
                      help=documented(TrainConfig, "compile")),
+        click.option("--snapshots", type=StepList(), default=None,
+                     help=documented(TrainConfig, "snapshots", "Steps, e.g. 5,50,300.")),
+        click.option("--log", "log_to", type=click.Choice(["none", "tensorboard"]), default=None,
+                     help=documented(TrainConfig, "tensorboard", "Then: tensorboard --logdir RUN_FOLDER. "
+                                                                 "[default: none]")),
+        click.option("--log-images", type=click.IntRange(min=1), default=None,
+                     help=documented(TrainConfig, "image_every", f"[default: {TrainConfig.image_every}]")),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
         click.option("--resume", is_flag=True,
                      help="Continue the run in --out from its last checkpoint: same task, inputs (checked by content) "
@@ -166,7 +190,8 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
         defaults = replace(defaults, time_budget=None)  # --steps alone works as it always has
     chosen = {"steps": steps, "learning_rate": options["lr"], "batch_size": options["batch_size"],
               "precision": options["precision"], "time_budget": options["time_budget"], "until": options["until"],
-              "seed": options["seed"]}
+              "seed": options["seed"], "snapshots": options.get("snapshots"), "image_every": options.get("log_images"),
+              "tensorboard": None if options.get("log_to") is None else options["log_to"] == "tensorboard"}
     return replace(
         defaults, **{key: value for key, value in chosen.items() if value is not None},
         device=options["device"], compile=compile_value,

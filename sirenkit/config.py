@@ -171,8 +171,23 @@ class TrainConfig:
     ``sirenkit.training.STALL_GAIN_DB`` of its problem's baseline (the loss of the best constant,
     for a problem that states one in ``metadata["baseline_loss"]``) has stalled at too high a
     learning rate: the rest of the run goes on at ``STALL_LR_FACTOR`` of the schedule."""
+    snapshots: tuple[int, ...] = ()
+    """Steps at which the fit is pictured: ``progress.png`` in the run folder shows it at each of
+    them beside the ground truth, with its score (a picture for images, the middle frame for video,
+    the waveform for sound, a slice of the distance field for shapes)."""
+    tensorboard: bool = False
+    """Write a TensorBoard log into the run folder's ``tensorboard/``: the loss, each loss term and
+    the learning rate at every step, the metrics at every logged step, and a picture of the fit
+    every ``image_every`` steps (``pip install sirenkit[tensorboard]``)."""
+    image_every: int = 100
+    """Steps between the pictures of a TensorBoard log."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "snapshots", tuple(sorted({int(step) for step in self.snapshots})))
+        if any(step < 1 for step in self.snapshots):
+            raise ValueError(f"snapshot steps must be at least 1, got {list(self.snapshots)}")
+        if self.image_every < 1:
+            raise ValueError(f"image_every must be at least 1, got {self.image_every}")
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if self.time_budget is not None and not (math.isfinite(self.time_budget) and self.time_budget > 0):

@@ -17,6 +17,31 @@ from matplotlib.figure import Figure
 
 from .io import atomic_write_path
 
+PREVIEW_SIDE = 256
+"""The longest side of a picture in a contact sheet or a progress figure, and half the points of a
+waveform there: signals are shrunk to this as they are read, so such figures hold a few megabytes
+whatever the signals' size."""
+
+
+def thumbnail(picture: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
+    """``picture`` (H, W, C) with its longest side at most ``side``, anti-aliased, float32."""
+    from skimage.transform import resize
+
+    scale = side / max(picture.shape[:2])
+    if scale >= 1:
+        return picture.astype(np.float32)
+    shape = (max(1, round(picture.shape[0] * scale)), max(1, round(picture.shape[1] * scale)), *picture.shape[2:])
+    return resize(picture, shape, anti_aliasing=True, preserve_range=True).astype(np.float32)
+
+
+def envelope(sound: np.ndarray, bins: int = PREVIEW_SIDE) -> np.ndarray:
+    """A waveform of at most ``2 bins`` points that draws as ``sound`` does: each bin's lowest and
+    highest sample, in turn (a plot of every sample of an hour of sound is 1.2 GB)."""
+    if len(sound) <= 2 * bins:
+        return sound.astype(np.float32)
+    parts = np.array_split(sound, bins)
+    return np.stack([[part.min(), part.max()] for part in parts]).reshape(-1).astype(np.float32)
+
 
 def new_figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], **subplots: Any) -> tuple[Figure, Any]:
     """A figure outside pyplot and its axes (``Figure.subplots``: one axis, or an array of them)."""

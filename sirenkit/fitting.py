@@ -37,6 +37,7 @@ from .training import (
     fit,
     resolve_device,
 )
+from .watch import Watcher, watchers
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
@@ -97,7 +98,7 @@ RUN_STATE_FILES = ("config.json", CHECKPOINT_NAME, OLD_CHECKPOINT_NAME, MODEL_WE
 """The files that make a folder a run folder: a new run never starts over them silently."""
 
 RESUMABLE_CHANGES = frozenset({"steps", "time_budget", "until", "until_metric", "log_every", "checkpoint_every",
-                               "checkpoint_seconds", "device", "compile"})
+                               "checkpoint_seconds", "device", "compile", "snapshots", "tensorboard", "image_every"})
 """Training settings a resumed run may change (when and how it stops, logs, saves, where it runs);
 every other one changes the result and must match the run being continued."""
 
@@ -309,12 +310,13 @@ def fit_signal(
         out_path = Path(out) if out is not None else None
     if parallel is not None:
         parallel.barrier()
+    watching = watchers(kind, signal, train, out_path if writes else None, resume=resume) if writes else []
     prepared = PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, products, write,
-                           report, begun, time.perf_counter())
+                           report, begun, time.perf_counter(), watching)
     if _PREPARE_ONLY.get():
         raise Prepared(prepared)
     result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress)
+                 progress=progress, watchers=watching)
     if not writes:  # another rank of a data-parallel fit: the same network, measured here, written by rank 0
         prepared = dataclasses.replace(prepared, out=None)
     return finish_fit(prepared, result)
@@ -342,6 +344,8 @@ class PreparedFit:
     started: float
     """When training began (``perf_counter``): ``metrics.json``'s ``wall_seconds`` count from it (in a
     batch, the whole batch's training, which the signal shared)."""
+    watchers: list[Watcher] = dataclasses.field(default_factory=list)
+    """What watches the training (:mod:`sirenkit.watch`): snapshots, a TensorBoard log."""
 
 
 class Prepared(Exception):  # noqa: N818 (it carries a result out, it reports no error)
@@ -381,6 +385,8 @@ def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
     metrics = {**metrics, **fit_summary(result, time.perf_counter() - prepared.started, network), **kind.conventions(),
                **prepared.report}
     made = prepared.products(rendered) if prepared.products is not None else {"reconstruction": rendered}
+    for watcher in prepared.watchers:  # progress.png, the TensorBoard log closed
+        watcher.close(out_path)
     fitted = Fitted(net, network, kind, metrics, result.history, out_path, made)
     if out_path is not None:
         (prepared.write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)

@@ -35,6 +35,7 @@ import torch
 
 from .config import TrainConfig, to_dict
 from .constraints import Problem, points_per_step
+from .figures import envelope, thumbnail
 from .fitting import PreparedFit, clear_run, finish_fit, holds_a_run, prepare_only
 from .io import atomic_write, write_json
 from .kinds import Fitted
@@ -225,7 +226,8 @@ class _Batches:
         key = batch_key(prepared)
         self.ready[index] = prepared
         if key not in self.sizes:
-            self.sizes[key] = self.group or group_size(prepared, self.count, sharing=local_world())
+            watched = prepared.train.snapshots or prepared.train.tensorboard  # the batched loop has no watchers
+            self.sizes[key] = 1 if watched else self.group or group_size(prepared, self.count, sharing=local_world())
         members = self.pending.setdefault(key, [])
         members.append(index)
         if len(members) >= self.sizes[key]:
@@ -361,7 +363,7 @@ def _train(batch: list[PreparedFit], progress: bool) -> list[FitResult | Excepti
 def _fit_alone(prepared: PreparedFit, progress: bool) -> FitResult | Exception:
     try:
         return fit(prepared.model, prepared.problem, prepared.train, network_config=prepared.network,
-                   checkpoint_dir=prepared.out, progress=progress)
+                   checkpoint_dir=prepared.out, progress=progress, watchers=prepared.watchers)
     except TrainingDiverged as error:
         return error
 
@@ -461,32 +463,6 @@ def contact_sheet(result: ManyResult, kind: str, path: Path, limit: int = 48) ->
     plt.close(figure)
 
 
-TILE = 256
-"""The longest side of a photo on the contact sheet, in pixels, and half the points of a waveform
-there: each signal is shrunk to this as it is read, so the sheet holds a few megabytes whatever
-the signals' size (48 photos of 12 megapixels read whole: about 27 GB)."""
-
-
-def _thumbnail(picture: np.ndarray) -> np.ndarray:
-    """``picture`` (H, W, C) with its longest side at most :data:`TILE`, anti-aliased, float32."""
-    from skimage.transform import resize
-
-    scale = TILE / max(picture.shape[:2])
-    if scale >= 1:
-        return picture.astype(np.float32)
-    shape = (max(1, round(picture.shape[0] * scale)), max(1, round(picture.shape[1] * scale)), picture.shape[2])
-    return resize(picture, shape, anti_aliasing=True, preserve_range=True).astype(np.float32)
-
-
-def _envelope(sound: np.ndarray) -> np.ndarray:
-    """A waveform of at most ``2 TILE`` points that draws as ``sound`` does: each of ``TILE`` bins'
-    lowest and highest sample, in turn (a plot of every sample of an hour of sound is 1.2 GB)."""
-    if len(sound) <= 2 * TILE:
-        return sound.astype(np.float32)
-    bins = np.array_split(sound, TILE)
-    return np.stack([[part.min(), part.max()] for part in bins]).reshape(-1).astype(np.float32)
-
-
 def _truth_and_fit(row: dict[str, Any], kind: str) -> tuple[np.ndarray, np.ndarray]:
     """A run's signal as its fit saw it (its source at the size or length its ``config.json``
     records) and the fit's main file, read back, each shrunk for the contact sheet."""
@@ -500,11 +476,11 @@ def _truth_and_fit(row: dict[str, Any], kind: str) -> tuple[np.ndarray, np.ndarr
         truth = load_image(row["source"], size=settings.get("size")).pixels
         saved = iio.imread(run / "reconstruction.png")
         fitted = np.asarray(saved, dtype=np.float32) / np.iinfo(saved.dtype).max
-        return _thumbnail(truth), _thumbnail(fitted.reshape(truth.shape))
+        return thumbnail(truth), thumbnail(fitted.reshape(truth.shape))
     from .audio import load_audio
 
     sound = load_audio(row["source"], seconds=settings.get("seconds")).samples[:, 0]
-    return _envelope(sound), _envelope(load_audio(run / "reconstruction.wav").samples[:, 0])
+    return envelope(sound), envelope(load_audio(run / "reconstruction.wav").samples[:, 0])
 
 
 def fit_many(sources: Sequence[str | Path], *, kind: str = "image", out: str | Path = "runs/many",

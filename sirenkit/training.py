@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
 from .families import family_of
 from .io import load_checkpoint_file, save_checkpoint_file
+from .watch import Watcher
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 OLD_CHECKPOINT_NAME = "checkpoint.pt"
@@ -226,13 +227,15 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     on_log: Callable[[dict[str, float]], None] | None = None,
+    watchers: Sequence[Watcher] = (),
 ) -> FitResult:
     """Fit ``model`` to ``problem``: Adam with the schedule of ``config``.
 
     ``model`` must already be initialised and on its device; the problem is moved there.
     With ``checkpoint_dir``, checkpoints go to ``checkpoint_dir/checkpoint.safetensors`` every
     ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds, whichever comes
-    first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it.
+    first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it. ``watchers``
+    (:mod:`sirenkit.watch`) see every step, outside the time budget.
     """
     from .parallel import active
 
@@ -379,13 +382,18 @@ def fit(
                 if step > start_step + 1:
                     timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
                 bar.update(1)
+                logged = None
                 if step % config.log_every == 0 or step == config.steps or step == 1:
-                    last_row = log(step, loss_value, _term_values(terms))
+                    last_row = logged = log(step, loss_value, _term_values(terms))
                     bar.set_postfix(_postfix(last_row), refresh=False)
-                    if config.until is not None and _decided(
-                            primary and _reached(last_row, config, lower_is_better), parallel, device):
-                        stopped_by = "until"
-                        break
+                if watchers and primary:
+                    scalars = {"loss": loss_value, "lr": optimizer.param_groups[0]["lr"], **_term_values(terms)}
+                    for watcher in watchers:
+                        watcher.after_step(step, model, scalars, logged)
+                if logged is not None and config.until is not None and _decided(
+                        primary and _reached(logged, config, lower_is_better), parallel, device):
+                    stopped_by = "until"
+                    break
                 due = (config.checkpoint_every and step % config.checkpoint_every == 0) or (
                     time.perf_counter() - saved["at"] >= config.checkpoint_seconds)
                 if due and step < config.steps:

@@ -248,17 +248,17 @@ def test_signals_of_many_shapes_wait_no_more_than_a_group(tmp_path, monkeypatch)
 def test_the_contact_sheet_holds_each_signal_shrunk():
     """Photos are shrunk (anti-aliased) to the sheet's tile and sounds to their envelope as they
     are read: the sheet's memory does not grow with the signals' size."""
-    import sirenkit.many as many
+    from sirenkit.figures import PREVIEW_SIDE, envelope, thumbnail
 
     rng = np.random.default_rng(0)
     photo = rng.uniform(0, 1, (1000, 600, 3))
-    small = many._thumbnail(photo)
-    assert small.shape == (many.TILE, round(600 * many.TILE / 1000), 3) and small.dtype == np.float32
+    small = thumbnail(photo)
+    assert small.shape == (PREVIEW_SIDE, round(600 * PREVIEW_SIDE / 1000), 3) and small.dtype == np.float32
     assert abs(small.mean() - photo.mean()) < 1e-3 and small.std() < photo.std() / 3  # averaged, not picked
-    assert many._thumbnail(photo[:100, :50]).shape == (100, 50, 3)  # a small one is kept as it is
+    assert thumbnail(photo[:100, :50]).shape == (100, 50, 3)  # a small one is kept as it is
     sound = np.sin(np.linspace(0, 2000, 441_000)) * np.linspace(0, 1, 441_000)
-    drawn = many._envelope(sound)
-    assert len(drawn) == 2 * many.TILE
+    drawn = envelope(sound)
+    assert len(drawn) == 2 * PREVIEW_SIDE
     assert drawn.max() == np.float32(sound.max()) and drawn.min() == np.float32(sound.min())
-    assert np.allclose(drawn[1::2], [part.max() for part in np.array_split(sound, many.TILE)], atol=1e-6)
-    assert np.array_equal(many._envelope(sound[:100]), sound[:100].astype(np.float32))
+    assert np.allclose(drawn[1::2], [part.max() for part in np.array_split(sound, PREVIEW_SIDE)], atol=1e-6)
+    assert np.array_equal(envelope(sound[:100]), sound[:100].astype(np.float32))

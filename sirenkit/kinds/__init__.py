@@ -115,6 +115,18 @@ class SignalKind:
         """What ``metrics.json`` says of the signal besides its quality (shape, channels, ...)."""
         return {}
 
+    def preview(self, model: nn.Module | None, signal: Any) -> np.ndarray | None:
+        """A small picture of the network's rendering (``model`` None: of the signal itself) for
+        ``progress.png`` and TensorBoard, drawn by :meth:`draw_preview`; None for a kind without one."""
+        return None
+
+    def draw_preview(self, ax: Any, preview: np.ndarray, *, truth: bool) -> None:
+        """Draw a :meth:`preview` on a matplotlib axis: by default an image, grey or in colour."""
+        grey = preview.ndim == 2 or preview.shape[-1] == 1
+        ax.imshow(preview.reshape(preview.shape[:2]) if grey else np.clip(preview[..., :3], 0, 1),
+                  cmap="gray" if grey else None, vmin=0, vmax=1)
+        ax.axis("off")
+
     def metric_ceiling(self, metric: str) -> float | None:
         """The best value of ``metric`` the kind's written result can show (a PSNR past 8-bit
         rounding cannot), or None where there is no such limit."""

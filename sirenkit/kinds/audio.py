@@ -122,6 +122,18 @@ class AudioKind(SignalKind):
         values = evaluate_points(model, coords, chunk_size=EVALUATION_CHUNK)
         return values.float().clamp(-1, 1).numpy()
 
+    def preview(self, model: nn.Module | None, signal: AudioSignal) -> np.ndarray:
+        """The first channel's waveform, as its envelope."""
+        from ..figures import envelope
+
+        return envelope((signal.samples if model is None else self.render(model))[:, 0])
+
+    def draw_preview(self, ax: Any, preview: np.ndarray, *, truth: bool) -> None:
+        ax.plot(np.linspace(0, self.duration, len(preview)), preview, lw=0.5, color="0.3" if truth else "tab:red")
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_xlabel("seconds")
+        ax.set_yticks([])
+
     def measure(self, rendered: np.ndarray, signal: AudioSignal, *, final: bool = True) -> dict[str, Any]:
         return {"snr": snr(rendered, signal.samples), "psnr": waveform_psnr(rendered, signal.samples)}
 

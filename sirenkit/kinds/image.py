@@ -225,6 +225,11 @@ class ImageKind(SignalKind):
             show.close()
         return f"{width}×{height} {what}"
 
+    def preview(self, model: nn.Module | None, signal: ImageSignal) -> np.ndarray:
+        from ..figures import thumbnail
+
+        return thumbnail(signal.pixels if model is None else self.render(model))
+
     def measure(self, rendered: np.ndarray, signal: ImageSignal, *, final: bool = True) -> dict[str, Any]:
         metrics: dict[str, Any] = {"psnr": psnr(rendered, signal.pixels)}
         if final:

@@ -218,6 +218,35 @@ class ShapeKind(SignalKind):
                 "vertices": int(len(vertices)), "faces": int(len(faces)), "watertight": bool(estimate.is_watertight),
                 "pieces_dropped": dropped}
 
+    def preview(self, model: nn.Module | None, signal: PointCloud) -> np.ndarray:
+        """The slice z = 0 of the normalised frame: the signed distance on a 128² grid, or (for the
+        signal) its points within 1 % of the slice, as ``(N, 2)``."""
+        if model is None:
+            points = signal.points
+            return np.ascontiguousarray(points[np.abs(points[:, 2]) < 0.02, :2], dtype=np.float32)
+        side = np.linspace(-1, 1, 128, dtype=np.float32)
+        y, x = np.meshgrid(side[::-1], side, indexing="ij")  # rows from the top: y falls
+        grid = np.stack([x.ravel(), y.ravel(), np.zeros(x.size, np.float32)], axis=1)
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            values = model(torch.from_numpy(grid).to(device)).float().cpu().numpy()
+        return values.reshape(128, 128)
+
+    def draw_preview(self, ax: Any, preview: np.ndarray, *, truth: bool) -> None:
+        if truth:
+            ax.scatter(preview[:, 0], preview[:, 1], s=0.5, color="0.2")
+            ax.set_title("input points near z = 0")
+        else:
+            bound = max(float(np.abs(preview).max()), 1e-6)
+            ax.imshow(preview, cmap="coolwarm", vmin=-bound, vmax=bound, extent=(-1, 1, -1, 1))
+            ax.contour(np.linspace(-1, 1, preview.shape[1]), np.linspace(1, -1, preview.shape[0]), preview,
+                       levels=[0.0], colors="k", linewidths=0.8)
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+
     def progress(self, model: nn.Module, signal: PointCloud) -> dict[str, float]:
         """Mean |Φ| on 4,096 surface samples, as a fraction of the bounding-box diagonal of
         [-1, 1]³ (meshing at every logged step would cost more than the fit)."""

@@ -159,6 +159,15 @@ class VideoKind(SignalKind):
             metrics["psnr_per_frame"] = [round(float(v), 3) for v in psnrs]
         return metrics
 
+    def preview(self, model: nn.Module | None, signal: VideoSignal) -> np.ndarray:
+        """The middle frame."""
+        from ..figures import thumbnail
+
+        middle = self.shape[0] // 2
+        if model is None:
+            return thumbnail(signal.frames[middle])
+        return thumbnail(self._frames(model, frame_times(self.shape[0])[[middle]].tolist(), self.shape[1:])[0])
+
     def progress(self, model: nn.Module, signal: VideoSignal) -> dict[str, float]:
         """The mean PSNR of the first, middle and last frames (a whole clip is too long to render
         at every logged step)."""
