@@ -1,7 +1,7 @@
 """Images as small files: a SIREN fitted to the image, its weights quantised and entropy-coded.
 
 A ``.sirk`` file holds a function, not pixels: :func:`decompress` renders it at the original size
-or any other. :func:`compress` makes one in four steps (each measured in the README,
+or any other. :func:`compress` makes one in four steps (each measured in the docs,
 "Compression"):
 
 1. **The network for the rate.** ``bits = bpp · pixels`` buys about ``bits / BITS_PER_PARAMETER``

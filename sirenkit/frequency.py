@@ -141,7 +141,7 @@ Frequency = float | Literal["auto", "default"] | None
 
 AUTO_BY_DEFAULT = ("siren",)
 """Families whose frequency ``fit image`` and ``fit audio`` choose from the signal unless told
-otherwise: SIREN, where the choice was measured against a grid search (README, "Which network?":
+otherwise: SIREN, where the choice was measured against a grid search (docs, "Which network?":
 on eight photos at 256 px, three at 512 px and two sounds it matched the grid's best within
 0.13 dB). The other families keep their authors' values."""
 

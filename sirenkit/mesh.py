@@ -94,7 +94,7 @@ def sdf_slabs(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: i
     leaves a corner within half a diagonal of zero (0.5, the default). Elsewhere the values are
     the coarse grid's trilinear interpolation: right in sign, which is all marching cubes needs
     away from the surface. On the fitted bunny it evaluates 42 % of the points at 256³ and 17 % at
-    512³ (README). ``block=None`` evaluates every point. ``on_coarse``, where given, is called with
+    512³ (docs, "Shapes"). ``block=None`` evaluates every point. ``on_coarse``, where given, is called with
     the number of coarse cells the level set crosses and the cells per side, before any slab is
     evaluated (to size the mesh); small grids, evaluated whole, have no coarse grid and no call.
     """

@@ -41,7 +41,7 @@ STALL_GAIN_DB, STALL_LR_FACTOR, STALL_WINDOW = 2.0, 0.3, 25
 """The stall check (``TrainConfig.stall_check``): a fit whose mean loss over the last
 ``STALL_WINDOW`` steps is less than ``STALL_GAIN_DB`` below its problem's baseline has learnt
 little beyond the best constant, and continues at ``STALL_LR_FACTOR`` of its learning rate. Chosen
-on images (README, "The default image recipe"): at Adam 1e-3, 100 steps in, a texture-dominated
+on images (docs, "The default image recipe"): at Adam 1e-3, 100 steps in, a texture-dominated
 photo (grass, gravel) stood 0 to 0.9 dB above the constant and went on stalling; a photo that
 went on to 36 to 52 dB stood 2.8 dB (brick) to 15 dB above it."""
 

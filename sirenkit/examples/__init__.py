@@ -1,4 +1,4 @@
-"""Worked examples of the constraint API (README, "Your own problem"): each builds a
+"""Worked examples of the constraint API (docs, "Your own problem"): each builds a
 :class:`~sirenkit.Problem`, fits it with :func:`sirenkit.solve` and scores the result against an
 independent reference. ``sirenkit example NAME`` runs one at full size; ``tiny=True`` runs it in
 seconds (the test suite does).

@@ -108,7 +108,7 @@ class ImageKind(SignalKind):
 
     def train_config(self, *, precision: str = "auto", device: str = "auto") -> TrainConfig:
         """sirenkit's default image recipe, chosen by the sweep in ``benchmarks/sweep.py`` over four
-        different images (README, "Speed"): random subsets of 8,192 pixels per step (every pixel
+        different images (docs, "Speed"): random subsets of 8,192 pixels per step (every pixel
         when the image has fewer), 1,500 steps, Adam at 1e-3 with a cosine decay, bfloat16 matrix
         products where the hardware has them. It reached 40 dB soonest on all four images. Where
         the steps run in float32 (``precision`` and ``device`` resolved as the fit will), 4,096

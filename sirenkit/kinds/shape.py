@@ -171,7 +171,7 @@ class ShapeKind(SignalKind):
     def train_config(self) -> TrainConfig:
         """Default training of an SDF fit: Adam at 1e-4 (the paper's) with a cosine decay,
         gradient-norm clipping at 1, 4,000 steps, bfloat16 hidden layers where the hardware has them
-        (an SDF step is 5× faster than the paper's that way on the 2-core CPU: README, "Speed")."""
+        (an SDF step is 5× faster than the paper's that way on the 2-core CPU: docs, "Speed")."""
         return TrainConfig(steps=4000, learning_rate=1e-4, warmup_steps=10, clip_grad_norm=1.0, precision="auto",
                            divergence_factor=1e6, log_every=50, checkpoint_every=200,
                            time_budget=PROMISED_SECONDS["sdf"])

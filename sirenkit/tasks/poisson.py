@@ -32,7 +32,7 @@ BOX_WEIGHT = (0.01, 0.00001)
 """Default weights of the multiscale constraints: line integrals of the gradient (relative to
 ``1 / h²``) and box fluxes for the Laplacian (relative to ``1 / h⁴``); a pair ``(start, end)`` is a
 weight that goes from ``start`` to ``end`` over the run, log-linearly (:func:`decaying_weight`).
-Chosen by the runs the README reports; 0 turns them off. With line integrals exact for the data
+Chosen by the runs the docs report; 0 turns them off. With line integrals exact for the data
 (:class:`GridSegments`), the weight matters: 0.01 / 0.1 / 1 gave grass 28.6 / 31.8 / 40.7 dB and
 camera 34.5 / 37.1 / 40.7 dB (1,500 float32 steps); with the trapezoid rule it made no difference
 (grass 28.3 dB at 0.01 and 0.1). From the Laplacian the box fluxes hold the lowest frequencies,
@@ -124,7 +124,7 @@ class GridSegments:
     the border links the two halves. The trapezoid rule over every pixel would give the
     differences of the ``[1, 2, 1]/4``-smoothed image instead, which damps the finest texture (by
     ``cos²(kh/2)``, zero at the Nyquist frequency): grass 256² from its gradient lost 3 dB to it
-    (README, "Reconstruction from derivatives").
+    (docs, "Reconstruction from derivatives").
     """
 
     def __init__(self, coords: torch.Tensor, gradient: np.ndarray, *, batch_size: int) -> None:
@@ -447,7 +447,7 @@ POISSON_FIRST_OMEGA = 60.0
 ``k`` costs ``k²`` in a gradient loss, so the fine texture is where the fit is judged, and a first
 layer that starts with twice the frequencies reaches it sooner. Gravel 256² (the most textured of
 the set), 2,230 steps of the default recipe in float32: ω0 = 30 gave 29.2 dB, 45 30.0 dB, 60
-30.6 dB. On the ten photos of the README, 360 s in float32, 60 is better than 30 on every one
+30.6 dB. On the ten photos of the docs, 360 s in float32, 60 is better than 30 on every one
 (+0.5 to +2.5 dB)."""
 
 
@@ -475,11 +475,11 @@ def poisson_train_config(source: Source) -> TrainConfig:
     which only a GPU reaches first) of 4,096 random pixels and 4,096 line integrals per step; the
     first ω0 is :data:`POISSON_FIRST_OMEGA`
     (:func:`poisson_network`). Chosen on seven photos and checked on three others
-    (``benchmarks/derivatives.py``; the README gives the table). From the Laplacian: Adam at 1e-4
+    (``benchmarks/derivatives.py``; the docs give the table). From the Laplacian: Adam at 1e-4
     over the default budget (at most 6,000 steps) of 4,096 pixels and 128 boxes per step, the box
     weight decaying (:data:`BOX_WEIGHT`); Adam 1e-3, the image default, stalls near 12 dB, and 3e-5
     (the recipe before) moved the network too little in the budget for the texture to form. The
-    README lists what was tried and what it gave."""
+    docs list what was tried and what it gave."""
     if source == "gradient":
         return TrainConfig(steps=6000, learning_rate=2e-4, time_budget=PROMISED_SECONDS["poisson"],
                            batch_size=POISSON_GRADIENT_BATCH)
