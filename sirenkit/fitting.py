@@ -310,13 +310,18 @@ def fit_signal(
         out_path = Path(out) if out is not None else None
     if parallel is not None:
         parallel.barrier()
-    watching = watchers(kind, signal, train, out_path if writes else None, resume=resume) if writes else []
+    watching = watchers(kind, signal, train, out_path, resume=resume) if writes else []
     prepared = PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, products, write,
                            report, begun, time.perf_counter(), watching)
     if _PREPARE_ONLY.get():
         raise Prepared(prepared)
-    result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                 progress=progress, watchers=watching)
+    try:
+        result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
+                     progress=progress, watchers=watching)
+    except BaseException:  # stopped or failed: what the TensorBoard log holds is flushed
+        for watcher in watching:
+            watcher.close(None)
+        raise
     if not writes:  # another rank of a data-parallel fit: the same network, measured here, written by rank 0
         prepared = dataclasses.replace(prepared, out=None)
     return finish_fit(prepared, result)
