@@ -72,6 +72,19 @@ def test_finer_is_its_formula_with_its_authors_initialisation():
     assert wider.layers[0].bias.abs().max() <= 2
 
 
+def test_finer_on_shapes_starts_with_narrow_first_layer_biases():
+    """Its authors' U(-20, 20) found no surface in 60 s on the bunny or Spot; on shapes the family
+    sets U(-1, 1) (its kind default), while images keep 20 and a user's setting wins."""
+    from sirenkit.kinds import KINDS
+
+    shape = KINDS["sdf"](source="ball", center=(0.0, 0.0, 0.0), scale=1.0)
+    assert shape.network("finer").first_bias_scale == 1.0
+    assert shape.network("finer", first_bias_scale=7.0).first_bias_scale == 7.0
+    assert shape.network("siren").first_bias_scale == sk.NetworkConfig(3, 1).first_bias_scale
+    image = KINDS["image"](source="x", shape=(8, 8), channels=1, mode="L", extent=(1.0, 1.0))
+    assert image.network("finer").first_bias_scale == 20.0
+
+
 @pytest.mark.parametrize("first_scale", [1.0, 4.0])
 def test_gauss_is_its_formula(first_scale):
     net = build("gauss", 2, 2, hidden_features=16, hidden_layers=2, gauss_scale=3.0, first_scale=first_scale).double()

@@ -96,6 +96,9 @@ class NetworkFamily:
     audio_omega_factor: float = 1.0
     """On sound, the family's ``first_omega`` is a SIREN's (:func:`~sirenkit.audio.audio_first_omega`)
     times this (where the family has a first ω0)."""
+    kind_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Settings of the family's own for one kind of signal (by the kind's name), over its
+    :attr:`defaults`; what a user sets still comes last."""
     settings: tuple[str, ...] = ()
     """The family's own :class:`~sirenkit.config.NetworkConfig` settings besides its frequency,
     which mean nothing to other families (a command line refuses them there)."""

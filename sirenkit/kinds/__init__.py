@@ -77,7 +77,8 @@ class SignalKind:
         defaults (:attr:`~sirenkit.families.NetworkFamily.defaults`) before the kind's, ``settings`` last."""
         from ..families import get_family
 
-        settings = {**get_family(model).defaults, **settings}
+        family = get_family(model)
+        settings = {**family.defaults, **family.kind_defaults.get(self.name, {}), **settings}
         return NetworkConfig(in_features=self.in_features, out_features=self.out_features, model=model, **settings)
 
     def train_config(self) -> TrainConfig:
