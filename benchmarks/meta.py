@@ -32,7 +32,7 @@ from run import machine  # noqa: E402
 from sirenkit import meta  # noqa: E402
 from sirenkit.codec import HIDDEN_LAYERS  # noqa: E402
 from sirenkit.config import NetworkConfig  # noqa: E402
-from sirenkit.image import coordinate_grid  # noqa: E402
+from sirenkit.image import luminance  # noqa: E402
 from sirenkit.network import build_network, parameter_count  # noqa: E402
 
 OMEGA = 30.0
@@ -45,16 +45,9 @@ def network(width: int, channels: int) -> NetworkConfig:
 
 def probe(model: torch.nn.Module, pixels: np.ndarray, steps: int, batch: int, seed: int = 0) -> float:
     """PSNR (dB) of ``model`` after ``steps`` Adam steps at 1e-3 on ``batch`` random pixels."""
-    model = copy.deepcopy(model)
-    coords = coordinate_grid(pixels.shape[:2])
-    targets = torch.from_numpy(pixels.reshape(-1, pixels.shape[2])) * 2 - 1
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        chosen = torch.randint(len(coords), (min(batch, len(coords)),), generator=generator)
-        optimizer.zero_grad(set_to_none=True)
-        ((model(coords[chosen]) - targets[chosen]) ** 2).mean().backward()
-        optimizer.step()
+    coords, targets = meta.task_tensors(pixels)
+    model = meta.adapt(copy.deepcopy(model), coords, targets, steps=steps, rate=1e-3, batch=batch,
+                       generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         fitted = ((model(coords) + 1) / 2).clamp(0, 1).numpy().reshape(pixels.shape)
     return float(10 * np.log10(1 / np.mean((np.round(fitted * 255) / 255 - pixels) ** 2)))
@@ -66,7 +59,7 @@ def photo_for_width(name: str, width: int, channels: int) -> np.ndarray:
 
     pixels = load_photo(name).astype(np.float32) / 255
     if channels == 1:
-        pixels = (pixels @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32))[..., None]
+        pixels = luminance(pixels, "RGB")[..., None]
     wanted = parameter_count(network(width, channels)) * 7 / 0.3  # pixels
     scale = min(1.0, float(np.sqrt(wanted / (pixels.shape[0] * pixels.shape[1]))))
     shape = (max(16, round(pixels.shape[0] * scale)), max(16, round(pixels.shape[1] * scale)), channels)

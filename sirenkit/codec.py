@@ -220,7 +220,7 @@ def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
         raise CodecError(f"{name}: corrupt or truncated (its checksum does not match)")
     if mode >= len(MODES) or width < 1 or height < 1 or hidden_features < 1 or hidden_layers < 1:
         raise CodecError(f"{name}: corrupt header (mode {mode}, {width}×{height}, {hidden_layers}×{hidden_features})")
-    if initialisation not in (0, meta.INITIALISATION_SET) or (initialisation and not meta.available(initialisation)):
+    if initialisation and not meta.available(initialisation):  # 0: no shared initialisation
         raise CodecError(f"{name}: made from shared initialisation {initialisation}, which this sirenkit does not "
                          "have")
     count = tensor_count(hidden_layers)

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from .config import NetworkConfig
-from .image import ImageSignal, coordinate_grid, load_image
+from .image import ImageSignal, coordinate_grid, load_image, luminance
 from .kinds.image import ImageKind
 from .network import build_network
 
@@ -93,7 +93,7 @@ def photo_path(entry: str) -> Path:
 
 def training_photos(channels: int, entries: Sequence[str] = TRAINING_PHOTOS) -> list[np.ndarray]:
     """The training photos as ``(H, W, channels)`` float32 arrays in [0, 1] (colour from grey by
-    repetition, grey from colour by the luminance ``load_image`` uses; alpha dropped)."""
+    repetition, grey from colour by :func:`~sirenkit.image.luminance`; alpha dropped)."""
     photos = []
     for entry in entries:
         pixels = load_image(photo_path(entry)).pixels
@@ -102,7 +102,7 @@ def training_photos(channels: int, entries: Sequence[str] = TRAINING_PHOTOS) -> 
         if channels == 3 and pixels.shape[2] == 1:
             pixels = np.repeat(pixels, 3, axis=2)
         elif channels == 1 and pixels.shape[2] == 3:
-            pixels = (pixels @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32))[..., None]
+            pixels = luminance(pixels, "RGB")[..., None]
         photos.append(np.ascontiguousarray(pixels, dtype=np.float32))
     return photos
 
@@ -137,14 +137,8 @@ def reptile(network: NetworkConfig, photos: Sequence[np.ndarray], config: MetaCo
     model = build_network(network, seed=config.seed).float()
     for step in tqdm(range(config.meta_steps), disable=not progress, desc="meta-learning", unit="task"):
         pixels = random_task(photos[int(rng.integers(len(photos)))], rng)
-        coords, targets = _task_tensors(pixels)
-        fast = copy.deepcopy(model)
-        optimizer = torch.optim.Adam(fast.parameters(), lr=config.inner_rate)
-        for _ in range(config.inner_steps):
-            chosen = torch.randint(len(coords), (min(config.batch, len(coords)),))
-            optimizer.zero_grad(set_to_none=True)
-            ((fast(coords[chosen]) - targets[chosen]) ** 2).mean().backward()
-            optimizer.step()
+        fast = adapt(copy.deepcopy(model), *task_tensors(pixels), steps=config.inner_steps, rate=config.inner_rate,
+                     batch=config.batch)
         rate = config.meta_rate * (1 - step / config.meta_steps)
         with torch.no_grad():
             for slow, moved in zip(model.parameters(), fast.parameters()):
@@ -152,7 +146,20 @@ def reptile(network: NetworkConfig, photos: Sequence[np.ndarray], config: MetaCo
     return model
 
 
-def _task_tensors(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def adapt(model: nn.Module, coords: torch.Tensor, targets: torch.Tensor, *, steps: int, rate: float, batch: int,
+          generator: torch.Generator | None = None) -> nn.Module:
+    """``model`` fitted in place for ``steps`` Adam steps at ``rate`` on ``batch`` random pixels per
+    step (Reptile's inner loop, and the probe that measures an initialisation)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=rate)
+    for _ in range(steps):
+        chosen = torch.randint(len(coords), (min(batch, len(coords)),), generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        ((model(coords[chosen]) - targets[chosen]) ** 2).mean().backward()
+        optimizer.step()
+    return model
+
+
+def task_tensors(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """A task's coordinates (the codec's grid for its shape) and targets (network units)."""
     signal = ImageSignal(pixels, "task", {1: "L", 3: "RGB"}[pixels.shape[2]])
     kind = ImageKind.describe(signal)

@@ -383,11 +383,14 @@ def fit(
                     timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
                 bar.update(1)
                 logged = None
-                if step % config.log_every == 0 or step == config.steps or step == 1:
-                    last_row = logged = log(step, loss_value, _term_values(terms))
+                logging_now = step % config.log_every == 0 or step == config.steps or step == 1
+                watching = bool(watchers) and primary
+                values = _term_values(terms) if logging_now or watching else {}
+                if logging_now:
+                    last_row = logged = log(step, loss_value, values)
                     bar.set_postfix(_postfix(last_row), refresh=False)
-                if watchers and primary:
-                    scalars = {"loss": loss_value, "lr": optimizer.param_groups[0]["lr"], **_term_values(terms)}
+                if watching:
+                    scalars = {"loss": loss_value, "lr": optimizer.param_groups[0]["lr"], **values}
                     for watcher in watchers:
                         watcher.after_step(step, model, scalars, logged)
                 if logged is not None and config.until is not None and _decided(

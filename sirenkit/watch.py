@@ -12,6 +12,8 @@ field for shapes; its score is the kind's logged figure (PSNR, SNR, surface dist
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,36 +56,40 @@ class Snapshots(Watcher):
 
     kind: Any
     signal: Any
+    truth: np.ndarray
+    """The signal's own preview."""
     steps: tuple[int, ...]
     taken: list[tuple[int, np.ndarray, tuple[str, float] | None]] = field(default_factory=list)
 
     def after_step(self, step: int, model: nn.Module, scalars: dict[str, float],
                    row: dict[str, float] | None) -> None:
         if step in self.steps:
-            self.taken.append((step, *_look(self.kind, self.signal, model)))
+            with _evaluating(model):
+                self.taken.append((step, self.kind.preview(model, self.signal),
+                                   _score(self.kind, self.kind.progress(model, self.signal))))
 
     def close(self, out: Path | None) -> None:
         if out is None:
             return
-        missing = [step for step in self.steps if step not in {taken[0] for taken in self.taken}]
+        taken = {step for step, _, _ in self.taken}
+        missing = [step for step in self.steps if step not in taken]
         if missing:
             logger.info("snapshots at steps %s not taken: the fit ended before them (or they were before a "
                         "resumed run's start)", ", ".join(map(str, missing)))
         if self.taken:
-            progress_figure(self.kind, self.kind.preview(None, self.signal), self.taken, out / PROGRESS_NAME)
+            progress_figure(self.kind, self.truth, self.taken, out / PROGRESS_NAME)
 
 
-def _look(kind: Any, signal: Any, model: nn.Module) -> tuple[np.ndarray, tuple[str, float] | None]:
-    """The kind's preview of ``model`` and its score, the model evaluated in eval mode."""
+@contextmanager
+def _evaluating(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode and without gradients, its mode restored after."""
     import torch
 
     training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            preview = kind.preview(model, signal)
-            score = _score(kind, kind.progress(model, signal))
-        return preview, score
+            yield
     finally:
         model.train(training)
 
@@ -121,6 +127,8 @@ class TensorBoardLog(Watcher):
 
     kind: Any
     signal: Any
+    truth: np.ndarray
+    """The signal's own preview."""
     folder: Path
     image_every: int
     resume: bool = False
@@ -136,9 +144,7 @@ class TensorBoardLog(Watcher):
             for old in self.folder.glob("events.out.tfevents.*"):
                 old.unlink()
         self.writer = SummaryWriter(log_dir=str(self.folder), flush_secs=10)
-        truth = self.kind.preview(None, self.signal)
-        if truth is not None:
-            self._picture("ground truth", truth, 0, truth=True)
+        self._picture("ground truth", self.truth, 0, truth=True)
 
     def after_step(self, step: int, model: nn.Module, scalars: dict[str, float],
                    row: dict[str, float] | None) -> None:
@@ -150,9 +156,8 @@ class TensorBoardLog(Watcher):
         if row is not None:
             self.writer.add_scalar("train/seconds", row.get("seconds", 0.0), step)
         if step % self.image_every == 0 or step == 1:
-            preview, _ = _look(self.kind, self.signal, model)
-            if preview is not None:
-                self._picture("fit", preview, step, truth=False)
+            with _evaluating(model):
+                self._picture("fit", self.kind.preview(model, self.signal), step, truth=False)
 
     def _picture(self, tag: str, preview: np.ndarray, step: int, *, truth: bool) -> None:
         if preview.ndim == 3:  # a picture: as it is
@@ -176,15 +181,16 @@ def watchers(kind: Any, signal: Any, train: TrainConfig, out: Path | None, *, re
     chosen: list[Watcher] = []
     if not (train.snapshots or train.tensorboard):
         return chosen
-    if signal is None or kind.preview(None, signal) is None:
+    truth = kind.preview(None, signal) if signal is not None else None
+    if truth is None:
         raise ValueError(f"--snapshots and --log tensorboard picture images, sounds, video and shapes; "
                          f"{kind.name} fits have no picture")
     if train.snapshots:
-        chosen.append(Snapshots(kind, signal, train.snapshots))
+        chosen.append(Snapshots(kind, signal, truth, train.snapshots))
     if train.tensorboard:
         if out is None:
             raise ValueError("--log tensorboard writes into the run folder: give one (--out)")
-        chosen.append(TensorBoardLog(kind, signal, out / TENSORBOARD_FOLDER, train.image_every, resume))
+        chosen.append(TensorBoardLog(kind, signal, truth, out / TENSORBOARD_FOLDER, train.image_every, resume))
     return chosen
 
 
