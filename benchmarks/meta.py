@@ -8,8 +8,9 @@ initialisation against from a random one, on ``--probe`` photos that were not tr
 size where the codec picks that width at 0.3 bpp.
 
     python benchmarks/meta.py [--widths 24,30,38,48,60,75,94] [--channels 3] [--meta-steps 600]
-        [--inner-steps 16] [--meta-rate 0.1] [--batch 2048] [--out sirenkit/initialisations/set-1.safetensors]
-        [--probe coffee,yorkshire_terrier] [--probe-steps 300] [--json results.json]
+        [--inner-steps 16] [--meta-rate 0.1] [--batch 2048] [--tasks-per-step 1] [--seconds S]
+        [--device auto] [--out sirenkit/initialisations/set-1.safetensors]
+        [--probe coffee,yorkshire_terrier] [--probe-steps 50,300] [--json results.json]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import copy
 import dataclasses
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -34,6 +36,7 @@ from sirenkit.codec import HIDDEN_LAYERS  # noqa: E402
 from sirenkit.config import NetworkConfig  # noqa: E402
 from sirenkit.image import luminance  # noqa: E402
 from sirenkit.network import build_network, parameter_count  # noqa: E402
+from sirenkit.training import resolve_device  # noqa: E402
 
 OMEGA = 30.0
 
@@ -43,13 +46,14 @@ def network(width: int, channels: int) -> NetworkConfig:
                          hidden_layers=HIDDEN_LAYERS, first_omega=OMEGA, hidden_omega=OMEGA)
 
 
-def probe(model: torch.nn.Module, pixels: np.ndarray, steps: int, batch: int, seed: int = 0) -> float:
+def probe(model: torch.nn.Module, pixels: np.ndarray, steps: int, batch: int, seed: int = 0,
+          device: torch.device | str = "cpu") -> float:
     """PSNR (dB) of ``model`` after ``steps`` Adam steps at 1e-3 on ``batch`` random pixels."""
-    coords, targets = meta.task_tensors(pixels)
-    model = meta.adapt(copy.deepcopy(model), coords, targets, steps=steps, rate=1e-3, batch=batch,
+    coords, targets = (tensor.to(device) for tensor in meta.task_tensors(pixels))
+    model = meta.adapt(copy.deepcopy(model).to(device), coords, targets, steps=steps, rate=1e-3, batch=batch,
                        generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        fitted = ((model(coords) + 1) / 2).clamp(0, 1).numpy().reshape(pixels.shape)
+        fitted = ((model(coords) + 1) / 2).clamp(0, 1).cpu().numpy().reshape(pixels.shape)
     return float(10 * np.log10(1 / np.mean((np.round(fitted * 255) / 255 - pixels) ** 2)))
 
 
@@ -75,45 +79,56 @@ def main() -> None:
     parser.add_argument("--inner-steps", type=int, default=meta.MetaConfig.inner_steps)
     parser.add_argument("--meta-rate", type=float, default=meta.MetaConfig.meta_rate)
     parser.add_argument("--batch", type=int, default=meta.MetaConfig.batch)
+    parser.add_argument("--inner-rate", type=float, default=meta.MetaConfig.inner_rate)
+    parser.add_argument("--inner-optimizer", choices=("adam", "sgd"), default=meta.MetaConfig.inner_optimizer)
+    parser.add_argument("--tasks-per-step", type=int, default=meta.MetaConfig.tasks_per_step)
+    parser.add_argument("--seconds", type=float, default=None, help="Wall-clock budget per initialisation.")
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(meta.set_path()))
     parser.add_argument("--probe", default="coffee,yorkshire_terrier")
-    parser.add_argument("--probe-steps", type=int, default=300)
+    parser.add_argument("--probe-steps", default="50,300", help="Adam steps of the probe fits (a list).")
     parser.add_argument("--json")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = meta.MetaConfig(meta_steps=args.meta_steps, inner_steps=args.inner_steps, meta_rate=args.meta_rate,
-                               batch=args.batch)
+                               batch=args.batch, inner_rate=args.inner_rate, inner_optimizer=args.inner_optimizer,
+                               tasks_per_step=args.tasks_per_step, seconds=args.seconds)
+    device = resolve_device(args.device)
     widths = [int(w) for w in args.widths.split(",")]
     channels = [int(c) for c in args.channels.split(",")]
     probes = [p for p in args.probe.split(",") if p]
+    probe_steps = [int(steps) for steps in args.probe_steps.split(",")]
     models: dict[str, torch.nn.Module] = {}
     rows = []
-    print(f"# {machine()}, {torch.backends.cpu.get_cpu_capability()}; Reptile: {dataclasses.asdict(settings)}")
-    print("| channels | width | parameters | meta-learning (s) | photo | size | PSNR from random (dB) | "
+    print(f"# {machine()}, {torch.backends.cpu.get_cpu_capability()}, {device}; "
+          f"Reptile: {dataclasses.asdict(settings)}")
+    print("| channels | width | parameters | meta-learning (s) | photo | size | probe steps | PSNR from random (dB) | "
           "from the initialisation (dB) | gain (dB) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for count in channels:
         photos = meta.training_photos(count)
         for width in widths:
             config = network(width, count)
             started = time.perf_counter()
-            learned = meta.reptile(config, photos, settings)
+            learned = meta.reptile(config, photos, settings, device=device)
             seconds = time.perf_counter() - started
             models[meta.key(config)] = learned
             note = f"Reptile {json.dumps(dataclasses.asdict(settings))} on {','.join(meta.TRAINING_PHOTOS)}"
             meta.save_set(models, Path(args.out), omegas=(OMEGA, OMEGA), note=note)
             for name in probes:
                 pixels = photo_for_width(name, width, count)
-                plain = probe(build_network(config, seed=0), pixels, args.probe_steps, 4096)
-                shared = probe(learned, pixels, args.probe_steps, 4096)
-                row = dict(channels=count, width=width, parameters=parameter_count(config), seconds=seconds,
-                           photo=name, size=f"{pixels.shape[1]}×{pixels.shape[0]}", random=plain,
-                           initialised=shared)
-                rows.append(row)
-                print(f"| {count} | {width} | {row['parameters']:,} | {seconds:.0f} | {name} | {row['size']} | "
-                      f"{plain:.2f} | {shared:.2f} | {shared - plain:+.2f} |", flush=True)
+                for steps in probe_steps:
+                    plain = probe(build_network(config, seed=0), pixels, steps, 4096, device=device)
+                    shared = probe(learned, pixels, steps, 4096, device=device)
+                    row = dict(channels=count, width=width, parameters=parameter_count(config), seconds=seconds,
+                               photo=name, size=f"{pixels.shape[1]}×{pixels.shape[0]}", steps=steps, random=plain,
+                               initialised=shared)
+                    rows.append(row)
+                    print(f"| {count} | {width} | {row['parameters']:,} | {seconds:.0f} | {name} | {row['size']} | "
+                          f"{steps} | {plain:.2f} | {shared:.2f} | {shared - plain:+.2f} |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "meta": dataclasses.asdict(settings),
-                                               "probe_steps": args.probe_steps, "rows": rows}, indent=1))
+                                               "probe_steps": probe_steps, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -46,10 +46,11 @@ def loss_after(model: torch.nn.Module, photo: np.ndarray, steps: int) -> float:
         return float(((model(coords) - targets) ** 2).mean())
 
 
-def test_reptile_starts_closer_to_unseen_members_of_its_family(monkeypatch):
+@pytest.mark.parametrize("tasks_per_step", [1, 4])
+def test_reptile_starts_closer_to_unseen_members_of_its_family(monkeypatch, tasks_per_step):
     monkeypatch.setattr(meta, "TASK_SIDES", (16, 24))
     learned = meta.reptile(NET, family(8), meta.MetaConfig(meta_steps=60, inner_steps=8, batch=256,
-                                                                   meta_rate=1.0))
+                                                           meta_rate=1.0, tasks_per_step=tasks_per_step))
     unseen = family(4, seed=1)
     for photo in unseen:
         start = loss_after(build_network(NET, seed=0), photo, 5)
@@ -74,18 +75,50 @@ def test_a_set_is_stored_and_read_back_by_architecture(tmp_path, monkeypatch):
 
 def test_tasks_are_crops_of_the_sizes_the_codec_meets():
     rng = np.random.default_rng(0)
-    photo = np.random.default_rng(1).uniform(0, 1, (900, 700, 3)).astype(np.float32)
+    photo = torch.from_numpy(np.random.default_rng(1).uniform(0, 1, (3, 900, 700)).astype(np.float32))
     for _ in range(20):
         task = meta.random_task(photo, rng)
-        assert task.dtype == np.float32 and task.shape[2] == 3
-        assert meta.TASK_SIDES[0] <= max(task.shape[:2]) <= meta.TASK_SIDES[1]
+        assert task.dtype == torch.float32 and task.shape[0] == 3
+        assert meta.TASK_SIDES[0] <= max(task.shape[1:]) <= meta.TASK_SIDES[1]
         assert 0 <= task.min() and task.max() <= 1
-    small = np.zeros((100, 60, 1), np.float32)
-    assert max(meta.random_task(small, rng).shape[:2]) <= 100  # never enlarged
+    small = torch.zeros(1, 100, 60)
+    assert max(meta.random_task(small, rng).shape[1:]) <= 100  # never enlarged
+    ramp = torch.linspace(0, 1, 700).expand(1, 900, 700)  # a crop keeps the photo's content: a ramp stays a ramp
+    task = meta.random_task(ramp, np.random.default_rng(3))[0]
+    steps = task[:, 1:] - task[:, :-1]
+    assert torch.all(steps.abs() > 0) and (torch.all(steps > 0) or torch.all(steps < 0))
     evaluated = ("astronaut", "coffee", "rocket", "ihc", "hubble", "retina", "grace_hopper", "terrier",
                  "microaneurysms")
     assert not [entry for entry in meta.TRAINING_PHOTOS if any(name in entry for name in evaluated)]
     assert all(meta.photo_path(entry).is_file() for entry in meta.TRAINING_PHOTOS)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_tasks_fitted_together_end_where_each_fitted_alone_would(optimizer):
+    """The stacked fit (vmap over functional_call, one Adam over (K, ...) weights) against K plain
+    fits (an nn.Module and torch.optim.Adam each) on the same pixels, drawn the same way."""
+    model = build_network(NET, seed=2)
+    tasks = [torch.rand(1, 9, 7, generator=torch.Generator().manual_seed(k)) for k in range(3)]
+    tasks[1] = tasks[1][:, :5, :6]  # tasks of different sizes share one batch
+    to_network = lambda values: values * 2 - 1
+    coords, targets, counts = meta._packed(tasks, to_network)
+    start = {name: value.detach().clone() for name, value in model.named_parameters()}
+    together = meta.adapt_together(model, start, coords, targets, counts, steps=6, rate=1e-2, batch=16,
+                                   generator=torch.Generator().manual_seed(5), optimizer=optimizer)
+    draws = torch.rand(6, 3, 16, generator=torch.Generator().manual_seed(5))  # the same draws, step by step
+    for k, task in enumerate(tasks):
+        alone = copy.deepcopy(model)
+        grid = coordinate_grid(tuple(task.shape[1:]))
+        wanted = to_network(task.permute(1, 2, 0).reshape(-1, 1))
+        plain = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer](alone.parameters(), lr=1e-2)
+        for step in range(6):
+            chosen = (draws[step, k] * len(grid)).long().clamp_max(len(grid) - 1)
+            plain.zero_grad()
+            ((alone(grid[chosen]) - wanted[chosen]) ** 2).mean().backward()
+            plain.step()
+        for name, value in alone.named_parameters():
+            assert torch.allclose(together[name][k], value, atol=1e-5), name
+            assert not torch.allclose(together[name][k], start[name], atol=1e-4)  # it did move
 
 
 def test_the_network_for_a_rate_prefers_a_width_with_an_initialisation():
