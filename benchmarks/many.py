@@ -10,7 +10,7 @@ differently, and over hundreds of Adam steps the fits drift apart as two seeds w
 ``sirenkit fit image FOLDER`` decides for such a group: it times a few eager steps both ways first
 (:func:`sirenkit.many.batching_pays`) and batches only where that is faster.
 
-    python benchmarks/many.py [--count 24] [--size 128] [--steps 300] [--networks small,paper]
+    python benchmarks/many.py [--count 24] [--size 128|WxH] [--steps 300] [--networks small,paper]
         [--precision float32] [--device auto] [--compile auto|on|off] [--json out.json]
 """
 
@@ -33,8 +33,9 @@ NETWORKS = {"small": {"hidden_features": 28, "hidden_layers": 10},
             "paper": {"hidden_features": 256, "hidden_layers": 4}}
 
 
-def grey_photos(count: int, size: int):
-    """``count`` grey square photos of ``size``² (scikit-image's, cycled when more are asked for)."""
+def grey_photos(count: int, size: int | tuple[int, int]):
+    """``count`` grey photos of ``size``² or ``(width, height)`` (scikit-image's, cycled when more are
+    asked for; cropped about the middle to the shape's aspect)."""
     import skimage.data
     from skimage.color import rgb2gray, rgba2rgb
     from skimage.transform import resize
@@ -53,10 +54,12 @@ def grey_photos(count: int, size: int):
             picture = rgba2rgb(picture)
         if picture.ndim == 3:
             picture = rgb2gray(picture)
-        side = min(picture.shape[:2])
-        top, left = (picture.shape[0] - side) // 2, (picture.shape[1] - side) // 2
-        square = resize(picture[top:top + side, left:left + side], (size, size), anti_aliasing=True)
-        signals.append(ImageSignal(pixels=square[..., None].astype(np.float32), name=f"{name}-{index}", mode="L"))
+        width, height = (size, size) if isinstance(size, int) else size
+        rows = min(picture.shape[0], round(picture.shape[1] * height / width))
+        columns = min(picture.shape[1], round(rows * width / height))
+        top, left = (picture.shape[0] - rows) // 2, (picture.shape[1] - columns) // 2
+        shaped = resize(picture[top:top + rows, left:left + columns], (height, width), anti_aliasing=True)
+        signals.append(ImageSignal(pixels=shaped[..., None].astype(np.float32), name=f"{name}-{index}", mode="L"))
     return signals
 
 
@@ -70,7 +73,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=24)
-    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--size", default="128", help="Side of square photos, or WxH (768x512: Kodak's).")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--networks", default="small,paper")
     parser.add_argument("--precision", choices=("float32", "bfloat16", "auto"), default="float32")
@@ -81,9 +84,10 @@ def main() -> None:
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    signals = grey_photos(args.count, args.size)
+    size = tuple(int(n) for n in args.size.split("x")) if "x" in args.size else int(args.size)
+    signals = grey_photos(args.count, size)
     print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}; {args.count} grey photos "
-          f"of {args.size}², {args.steps} steps, {args.precision}", flush=True)
+          f"of {args.size if 'x' in args.size else args.size + '²'}, {args.steps} steps, {args.precision}", flush=True)
     print("\n| network | parameters | one after another (signal-steps/s) | batched (signal-steps/s) | ratio | "
           "PSNR one by one (mean) | batched − one by one: mean, largest | `fit image FOLDER` chooses |")
     print("|---|---|---|---|---|---|---|---|", flush=True)
