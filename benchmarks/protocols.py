@@ -18,7 +18,7 @@ Full batches at 512² are what the papers ran on a GPU: on the 2-core CPU one FI
 table says so).
 
     python benchmarks/protocols.py --paper finer|wire [--photos camera,...] [--size 512] [--steps N]
-        [--device auto] [--json out.json]
+        [--device auto] [--compile off] [--json out.json]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ PROTOCOLS = {
 
 
 def fit(photo: str, model: str, settings: dict, rate: float, protocol: Protocol, *, steps: int, size: int,
-        device: str) -> dict:
+        device: str, compile: bool | str = False) -> dict:
     from sirenkit import TrainConfig
     from sirenkit.image import load_image
     from sirenkit.kinds.image import ImageKind
@@ -76,7 +76,8 @@ def fit(photo: str, model: str, settings: dict, rate: float, protocol: Protocol,
     network = ImageKind.describe(signal).network(model, **settings)
     train = TrainConfig(steps=steps, learning_rate=rate, schedule=protocol.schedule,  # type: ignore[arg-type]
                         final_lr_fraction=protocol.final_lr_fraction, warmup_steps=0, batch_size=None,
-                        precision="float32", device=device, checkpoint_every=0, log_every=max(steps // 20, 1))
+                        precision="float32", device=device, checkpoint_every=0, log_every=max(steps // 20, 1),
+                        compile=compile)
     torch._dynamo.reset()
     fitted = fit_image(signal, network=network, train=train, progress=False)
     return {"photo": Path(photo).stem, "model": model, "parameters": parameter_count(network), "rate": rate,
@@ -91,8 +92,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None, help="Photo size (default: the protocol's).")
     parser.add_argument("--steps", type=int, default=None, help="Steps (default: the protocol's).")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--compile", choices=("auto", "on", "off"), default="off",
+                        help="torch.compile (off: the papers' eager PyTorch, and no compile time per fit)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    compile = {"auto": "auto", "on": True, "off": False}[args.compile]
 
     protocol = PROTOCOLS[args.paper]
     steps, size = args.steps or protocol.steps, args.size or protocol.size
@@ -104,7 +108,8 @@ def main() -> None:
     rows = []
     for photo in [p for p in args.photos.split(",") if p]:
         for model, settings, rate in protocol.networks:
-            row = fit(photo, model, settings, rate, protocol, steps=steps, size=size, device=args.device)
+            row = fit(photo, model, settings, rate, protocol, steps=steps, size=size, device=args.device,
+                      compile=compile)
             rows.append(row)
             print(f"| {row['photo']} | {model} | {row['parameters']:,} | {rate:g} | {row['steps']} | "
                   f"{row['seconds']:.0f} | {row['psnr']:.2f} | {row['ssim']:.3f} |", flush=True)
