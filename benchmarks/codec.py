@@ -255,7 +255,9 @@ def rd_figure(rows: list[dict], codecs: list[str], path: Path) -> None:
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     axes[0].legend()
-    figure.suptitle(f"mean over {', '.join(sorted(photos))} (longer side ≤ {LONGEST} px)")
+    named = ", ".join(sorted(photos)) if len(photos) <= 3 else f"{len(photos)} photos"
+    figure.suptitle(f"mean over {named} (longer side ≤ {LONGEST} px); a codec has a point where it reaches the "
+                    "rate on every photo", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
