@@ -126,9 +126,9 @@ def main() -> None:
                     rows.append(row)
                     print(f"| {count} | {width} | {row['parameters']:,} | {seconds:.0f} | {name} | {row['size']} | "
                           f"{steps} | {plain:.2f} | {shared:.2f} | {shared - plain:+.2f} |", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "meta": dataclasses.asdict(settings),
-                                               "probe_steps": probe_steps, "rows": rows}, indent=1))
+            if args.json:  # after every width: a run stopped at a time limit keeps what it measured
+                Path(args.json).write_text(json.dumps({"machine": machine(), "meta": dataclasses.asdict(settings),
+                                                       "probe_steps": probe_steps, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
