@@ -42,9 +42,12 @@ def evaluate_points(
     """
     if what not in WHATS:
         raise ValueError(f"unknown quantity {what!r}; expected one of {', '.join(WHATS)}")
-    if chunk_size is None:
-        chunk_size = 65536 if what == "value" else 16384
     device = next(model.parameters()).device
+    if chunk_size is None:
+        # On a CPU a chunk's activations should stay in cache: values of a 768×512 image through
+        # 5 layers of 143 took 0.76 s in chunks of 8,192 points against 1.76 s in chunks of 65,536
+        # (256 × 3: 0.93 against 1.67 s; 48 wide: no difference), 2-core EPYC, float32.
+        chunk_size = (65536 if device.type == "cuda" else 8192) if what == "value" else 16384
     pieces = []
     with torch.no_grad():
         for start in range(0, coords.shape[0], chunk_size):
