@@ -143,16 +143,14 @@ def _packed(tasks: Sequence[torch.Tensor], to_network: Callable[[torch.Tensor], 
     """Tasks of different shapes as one padded batch: coordinates ``(K, N, 2)`` (each task's own
     grid, :func:`~sirenkit.image.coordinate_grid`), targets ``(K, N, C)`` in network units and the
     pixel count of each, ``(K,)``."""
-    size = max(task.shape[1] * task.shape[2] for task in tasks)
+    counts = [task.shape[1] * task.shape[2] for task in tasks]
     device, channels = tasks[0].device, tasks[0].shape[0]
-    coords = torch.zeros(len(tasks), size, 2, device=device)
-    targets = torch.zeros(len(tasks), size, channels, device=device)
-    for index, task in enumerate(tasks):
-        count = task.shape[1] * task.shape[2]
+    coords = torch.zeros(len(tasks), max(counts), 2, device=device)
+    targets = torch.zeros(len(tasks), max(counts), channels, device=device)
+    for index, (task, count) in enumerate(zip(tasks, counts)):
         coords[index, :count] = coordinate_grid((task.shape[1], task.shape[2]), device=device)
         targets[index, :count] = to_network(task.permute(1, 2, 0).reshape(-1, channels))
-    counts = torch.tensor([task.shape[1] * task.shape[2] for task in tasks], device=device)
-    return coords, targets, counts
+    return coords, targets, torch.tensor(counts, device=device)
 
 
 def reptile(network: NetworkConfig, photos: Sequence[np.ndarray], config: MetaConfig = MetaConfig(), *,

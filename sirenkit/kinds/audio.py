@@ -35,9 +35,6 @@ from . import PROMISED_SECONDS, Fitted, SignalKind, register_kind
 AUDIO_BATCH = 16384
 """Random samples per step of the default audio recipe."""
 
-EVALUATION_CHUNK = 262_144
-"""Samples evaluated at once when rendering (a one-minute 44.1 kHz clip is 2.6 million)."""
-
 
 @register_kind
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +116,7 @@ class AudioKind(SignalKind):
         else:
             seconds = torch.arange(int(round(self.samples * rate / self.rate)), dtype=torch.float64) / rate
             coords = (-1 + 2 * seconds * self.rate / max(self.samples - 1, 1)).float()[:, None]
-        values = evaluate_points(model, coords, chunk_size=EVALUATION_CHUNK)
+        values = evaluate_points(model, coords)
         return values.float().clamp(-1, 1).numpy()
 
     def preview(self, model: nn.Module | None, signal: AudioSignal) -> np.ndarray:

@@ -147,7 +147,7 @@ class VideoKind(SignalKind):
     def _frames(self, model: nn.Module, times: list[float], shape: tuple[int, int]) -> np.ndarray:
         out = []
         for moment in times:
-            values = evaluate_points(model, frame_coordinates(moment, shape), chunk_size=65536)
+            values = evaluate_points(model, frame_coordinates(moment, shape))
             out.append(((values.float() - self.output_offset) / self.output_scale).clamp(0, 1)
                        .reshape(*shape, -1).numpy())
         return np.stack(out)
