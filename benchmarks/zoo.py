@@ -16,7 +16,7 @@ everywhere shows what that costs here.
     python benchmarks/zoo.py [--photos camera,astronaut,...] [--models siren,finer,...] [--size 256]
         [--siren-width 256] [--time 60 | --steps N] [--rates 1e-4,3e-4,1e-3,3e-3] [--sweep-photos coffee]
         [--sweep-time 20] [--rate-of siren=1e-3,grid=0.081] [--precision float32] [--json out.json]
-        [--figure zoo.png]
+        [--figure zoo.png] [--log-every 25]
     python benchmarks/zoo.py --merge run1.json run2.json ...   # one table from several runs
 
 ``--rate-of`` gives families their rate (an earlier sweep's, from its JSON) and skips their sweep;
@@ -106,7 +106,7 @@ def sized_network(kind, model: str, siren_width: int):
 
 
 def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, budget: float | None,
-        steps: int | None, precision: str, measure_derivatives: bool = True) -> dict:
+        steps: int | None, precision: str, measure_derivatives: bool = True, log_every: int | None = None) -> dict:
     from sirenkit.image import grid_spacing, image_gradient, image_laplacian, load_image
     from sirenkit.kinds.image import ImageKind
     from sirenkit.tasks.image import fit_image, image_train_config
@@ -117,6 +117,8 @@ def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, bud
     network = sized_network(kind, family, siren_width)
     train = replace(image_train_config(signal, precision=precision), learning_rate=rate, checkpoint_every=0,
                     time_budget=budget, steps=steps or 10**6)
+    if log_every:  # the full-image evaluations of the history: at 512 px each costs about 20 steps
+        train = replace(train, log_every=log_every)
     torch._dynamo.reset()  # each fit compiles afresh: one process fitting many models passes the recompile limit
     fitted = fit_image(signal, network=network, train=train, progress=False,
                        frequency="auto" if option == "auto" else None)
@@ -226,6 +228,8 @@ def main() -> None:
     parser.add_argument("--rate-of", default="", help="model=rate,...: these families' rates, not swept.")
     parser.add_argument("--setting", action="append", default=[], help="name=value, e.g. wire_scale=30.")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
+    parser.add_argument("--log-every", type=int, default=None,
+                        help="Steps between the history's full-image PSNRs (the recipe's 25 when left out).")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None, help="PSNR against seconds on the first photo.")
     args = parser.parse_args()
@@ -260,7 +264,20 @@ def main() -> None:
     print(f"\n| photo | model | parameters | rate | steps | PSNR (dB) | SSIM | gradient PSNR | Laplacian PSNR |"
           f"  ({limit}, {args.size} px)")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
-    rows = []
+    rows: list[dict] = []
+
+    def save(means: dict | None = None) -> None:
+        """The JSON so far (after every fit: an interrupted run keeps the fits it finished)."""
+        if args.json:
+            from sirenkit.io import write_json
+
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                                   "size": args.size, "siren_width": args.siren_width, "time": args.time,
+                                   "steps": args.steps, "precision": args.precision, "rates": chosen,
+                                   "settings": SETTINGS, "sweep": sweep, "rows": rows, "means": means,
+                                   "complete": means is not None})
+
     started = time.perf_counter()
     for photo in photos:
         zero = zero_fields(photo, args.size)
@@ -268,8 +285,9 @@ def main() -> None:
               f"{zero['laplacian_psnr']:.2f} |", flush=True)
         for model in models:
             row = fit(photo, model, size=args.size, siren_width=args.siren_width, rate=chosen[model], budget=budget,
-                      steps=args.steps, precision=args.precision)
+                      steps=args.steps, precision=args.precision, log_every=args.log_every)
             rows.append(row)
+            save()
             print(f"| {row['photo']} | {model} | {row['parameters']:,} | {row['rate']:g} | {row['steps']} | "
                   f"{row['psnr']:.2f} | {row['ssim']:.3f} | {row['gradient_psnr']:.2f} | {row['laplacian_psnr']:.2f} |",
                   flush=True)
@@ -278,14 +296,7 @@ def main() -> None:
     if args.figure:
         figure(rows, rows[0]["photo"], args.figure)
         print(args.figure)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
-                                         "size": args.size, "siren_width": args.siren_width, "time": args.time,
-                                         "steps": args.steps, "precision": args.precision, "rates": chosen,
-                                         "settings": SETTINGS,
-                                         "sweep": sweep, "rows": rows, "means": means}, indent=2))
-
+    save(means)
 
 if __name__ == "__main__":
     main()
