@@ -20,7 +20,7 @@ from scipy import ndimage
 BUNDLED_IMAGES = (
     "camera", "astronaut", "coffee", "chelsea", "cat", "brick", "grass", "gravel", "rocket",
     "moon", "text", "coins", "horse", "page", "clock", "colorwheel", "checkerboard",
-    "immunohistochemistry", "logo",
+    "immunohistochemistry", "logo", "hubble_deep_field", "retina",
 )
 """scikit-image sample images that ship with the package (no download needed)."""
 

@@ -4,6 +4,7 @@ import torch
 from PIL import Image
 
 from sirenkit.image import (
+    BUNDLED_IMAGES,
     coordinate_grid,
     grid_spacing,
     image_extent,
@@ -64,6 +65,14 @@ def test_bundled_images_load_by_name():
     assert camera.shape == (512, 512) and camera.mode == "L"
     assert load_image("astronaut", size=64).pixels.shape == (64, 64, 3)
     assert load_image("coffee", size=60).shape == (40, 60)
+
+
+@pytest.mark.parametrize("name", BUNDLED_IMAGES)
+def test_every_bundled_name_loads_from_the_package_itself(name):
+    """Each name is a file scikit-image ships (none is fetched from the network)."""
+    signal = load_image(name, size=16)
+    assert max(signal.shape) == 16 and signal.pixels.dtype == np.float32
+    assert 0.0 <= signal.pixels.min() <= signal.pixels.max() <= 1.0
 
 
 def test_coordinate_convention_for_non_square_images():
