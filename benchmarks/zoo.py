@@ -298,5 +298,6 @@ def main() -> None:
         print(args.figure)
     save(means)
 
+
 if __name__ == "__main__":
     main()
