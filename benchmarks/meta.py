@@ -35,6 +35,7 @@ from sirenkit import meta  # noqa: E402
 from sirenkit.codec import HIDDEN_LAYERS  # noqa: E402
 from sirenkit.config import NetworkConfig  # noqa: E402
 from sirenkit.image import luminance  # noqa: E402
+from sirenkit.io import write_json  # noqa: E402
 from sirenkit.network import build_network, parameter_count  # noqa: E402
 from sirenkit.training import resolve_device  # noqa: E402
 
@@ -126,9 +127,9 @@ def main() -> None:
                     rows.append(row)
                     print(f"| {count} | {width} | {row['parameters']:,} | {seconds:.0f} | {name} | {row['size']} | "
                           f"{steps} | {plain:.2f} | {shared:.2f} | {shared - plain:+.2f} |", flush=True)
-            if args.json:  # after every width: a run stopped at a time limit keeps what it measured
-                Path(args.json).write_text(json.dumps({"machine": machine(), "meta": dataclasses.asdict(settings),
-                                                       "probe_steps": probe_steps, "rows": rows}, indent=1))
+            if args.json:  # after every width, atomically: a run stopped at a time limit keeps what it measured
+                write_json(args.json, {"machine": machine(), "meta": dataclasses.asdict(settings),
+                                       "probe_steps": probe_steps, "rows": rows})
 
 
 if __name__ == "__main__":

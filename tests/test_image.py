@@ -69,7 +69,7 @@ def test_bundled_images_load_by_name():
 
 @pytest.mark.parametrize("name", BUNDLED_IMAGES)
 def test_every_bundled_name_loads_from_the_package_itself(name):
-    """Each name is a file scikit-image ships (none is fetched from the network)."""
+    """Each name in the list loads, as a float image in [0, 1] at the size asked for."""
     signal = load_image(name, size=16)
     assert max(signal.shape) == 16 and signal.pixels.dtype == np.float32
     assert 0.0 <= signal.pixels.min() <= signal.pixels.max() <= 1.0
