@@ -202,9 +202,11 @@ def main() -> None:
     rates = sorted({row["target"] for row in rows})
     print_table(rows, rates, codecs)
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
-                                         "time": args.time, "rates": sorted({r["target"] for r in measured}),
-                                         "rows": measured}, indent=1))
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                               "time": args.time, "rates": sorted({r["target"] for r in measured}),
+                               "rows": measured})
     if args.figures:
         args.figures.mkdir(parents=True, exist_ok=True)
         rd_figure(rows, codecs, args.figures / "rd.png")

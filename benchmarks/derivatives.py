@@ -14,7 +14,6 @@ budget of 360 s on the Xeon stands for the default 540 s there.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -88,10 +87,11 @@ def main() -> None:
     worst = min(rows, key=lambda row: row["psnr"])
     print(f"\nlowest: {worst['photo']} {worst['psnr']:.2f} dB", flush=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
-                                         "source": args.source, "size": args.size, "time": args.time,
-                                         "rows": rows}, indent=2))
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                               "source": args.source, "size": args.size, "time": args.time,
+                               "rows": rows})
 
 
 if __name__ == "__main__":

@@ -159,8 +159,9 @@ def main() -> None:
         rows.append({"check": name, "ok": code == 0, "seconds": seconds, "figure": result})
         print(f"| {name} | {'yes' if code == 0 else '**no**'} | {seconds:.1f} | {result} |", flush=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "device": args.device, "rows": rows}, indent=1))
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"machine": machine(), "device": args.device, "rows": rows})
     if not all(row["ok"] for row in rows):
         sys.exit(1)
 

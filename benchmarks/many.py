@@ -17,7 +17,6 @@ differently, and over hundreds of Adam steps the fits drift apart as two seeds w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -139,10 +138,11 @@ def main() -> None:
               f"{'batched' if pays else 'one after another'} (probe {probe:.1f} s) |",
               flush=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
-                                         "count": args.count, "size": args.size, "steps": args.steps,
-                                         "precision": args.precision, "rows": rows}, indent=2))
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                               "count": args.count, "size": args.size, "steps": args.steps,
+                               "precision": args.precision, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -78,7 +78,9 @@ def main() -> None:
     rows = measure(args.run, [int(r) for r in args.resolutions.split(",")], args.dense_up_to)
     print("\n" + table(args.run, rows))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        from sirenkit.io import write_json
+
+        write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ first seconds of each clip:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from dataclasses import replace
@@ -122,11 +121,12 @@ def main() -> None:
         print(f"\nmean gap {sum(gaps) / len(gaps):.2f} dB, largest {max(gaps):.2f} dB over {len(gaps)} "
               f"(goal: within 0.5 dB on average, never more than 2 dB)")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
-                                         "size": args.size, "time": args.time, "model": args.model,
-                                         "audio": args.audio, "seconds": args.seconds, "seeds": seeds,
-                                         "precision": args.precision, "rows": rows}, indent=2, default=str))
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                               "size": args.size, "time": args.time, "model": args.model,
+                               "audio": args.audio, "seconds": args.seconds, "seeds": seeds,
+                               "precision": args.precision, "rows": rows}, default=str)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ table says so).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass
@@ -120,10 +119,11 @@ def main() -> None:
     print(f"\n{args.paper}'s claim, {protocol.claim}: {paper_model} above siren on {wins} of {count} photos, "
           f"by {margin / count:+.2f} dB on average" + (" (scaled-down run)" if scaled else ""))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "paper": args.paper, "steps": steps, "size": size,
-                                         "protocol": {"steps": protocol.steps, "size": protocol.size},
-                                         "scaled": scaled, "rows": rows}, indent=2))
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"machine": machine(), "paper": args.paper, "steps": steps, "size": size,
+                               "protocol": {"steps": protocol.steps, "size": protocol.size},
+                               "scaled": scaled, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ fitting time, at its own measured seconds per step, with the same loss, schedule
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from dataclasses import replace
@@ -105,7 +104,9 @@ def main() -> None:
     if meshes:
         print("\n" + meshing.table(Path("the SIREN fit"), meshes))
     if args.json:
-        args.json.write_text(json.dumps({"fits": rows, "meshing": meshes}, indent=2) + "\n")
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"fits": rows, "meshing": meshes})
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ def main() -> None:
           "network size and steps")
     print(table(rows))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        from sirenkit.io import write_json
+
+        write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ case's own.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import subprocess
@@ -234,7 +233,9 @@ def main() -> None:
           f"{rates['float32']:.0f} GFLOP/s float32, {rates['bfloat16']:.0f} GFLOP/s bfloat16.")
     print(table(rows, rates))
     if args.json:
-        args.json.write_text(json.dumps({"matmul_gflops": rates, "rows": rows}, indent=2) + "\n")
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"matmul_gflops": rates, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ def main() -> None:
             results.append(row)
             print(f"  {row}", file=sys.stderr, flush=True)
             if args.json:
-                args.json.write_text(json.dumps(results, indent=2) + "\n")
+                from sirenkit.io import write_json
+
+                write_json(args.json, results)
 
     def cell(row: dict) -> str:
         if "error" in row:

@@ -12,7 +12,6 @@ reported. Evaluations (the PSNR of the whole image every few steps) are not coun
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -152,8 +151,10 @@ def main() -> None:
           f"{recipe['precision']}); paper's recipe: one run")
     print(table(reference, ours, args.reference_budget))
     if args.json:
-        args.json.write_text(json.dumps({"reference": reference, "sirenkit": ours, "sirenkit_runs": runs,
-                                         "recipe": recipe, "size": args.size}, indent=2) + "\n")
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"reference": reference, "sirenkit": ours, "sirenkit_runs": runs,
+                               "recipe": recipe, "size": args.size})
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ family alike.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections.abc import Callable
@@ -247,13 +246,14 @@ def main() -> None:
             print(f"| {model} | " + " | ".join(f"{np.mean([row[key] for row in mine]):.4g}" for key in kind.columns)
                   + " |")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
-                                         "kind": args.kind, "time": args.time, "sweep_time": args.sweep_time,
-                                         "siren_width": args.siren_width, "mesh_resolution": args.mesh_resolution,
-                                         "metric_samples": args.metric_samples,
-                                         "precision": args.precision, "chosen_rates": chosen, "refused": refused,
-                                         "sweep": sweep, "rows": rows}, indent=2, default=str))
+        from sirenkit.io import write_json
+
+        write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
+                               "kind": args.kind, "time": args.time, "sweep_time": args.sweep_time,
+                               "siren_width": args.siren_width, "mesh_resolution": args.mesh_resolution,
+                               "metric_samples": args.metric_samples,
+                               "precision": args.precision, "chosen_rates": chosen, "refused": refused,
+                               "sweep": sweep, "rows": rows}, default=str)
 
 
 if __name__ == "__main__":

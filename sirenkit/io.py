@@ -108,9 +108,10 @@ def strict_json(values: Any) -> Any:
     return values
 
 
-def write_json(path: str | Path, values: Any) -> None:
-    """Atomically write ``values`` as indented, standard JSON (non-finite numbers as ``null``)."""
-    text = json.dumps(strict_json(values), indent=2, sort_keys=False, allow_nan=False) + "\n"
+def write_json(path: str | Path, values: Any, default: Callable[[Any], Any] | None = None) -> None:
+    """Atomically write ``values`` as indented, standard JSON (non-finite numbers as ``null``);
+    ``default`` turns what JSON cannot hold into what it can, as in :func:`json.dumps`."""
+    text = json.dumps(strict_json(values), indent=2, sort_keys=False, allow_nan=False, default=default) + "\n"
     atomic_write(path, lambda stream: stream.write(text.encode()))
 
 
