@@ -9,10 +9,10 @@ gradients, at the parameter count of SIREN's network for that kind, under one ti
 
 Each family is sized by its own rule (zoo.py's) and trained with the kind's default recipe under
 ``--time`` seconds (the schedule over the budget), its learning rate excepted: the kind's default
-rate times the family's ratio to SIREN's rate in the image zoo (:data:`RATE_RATIO`), swept ×⅓, ×1,
-×3 for ``--sweep-time`` seconds on a signal that is not evaluated (another piece of music, a torus,
-coffee) and followed past an end of the sweep while the best sits there. A family that cannot
-state a kind's problem says why in the table.
+rate times the family's ratio to SIREN's rate in the image zoo (its ``learning_rate_factor``, the
+rate ``fit`` gives it by default), swept ×⅓, ×1, ×3 for ``--sweep-time`` seconds on a signal that
+is not evaluated (another piece of music, a torus, coffee) and followed past an end of the sweep
+while the best sits there. A family that cannot state a kind's problem says why in the table.
 
     python benchmarks/zoo_kinds.py --kind audio|shape|poisson [--models siren,finer,...] [--time 60]
         [--sweep-time 20] [--siren-width 256] [--rate-of siren=3e-4,...] [--precision float32]
@@ -47,10 +47,6 @@ from zoo import best_rate  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data"
 MODELS = ("siren", "finer", "wire", "gauss", "hash-grid", "grid")
-RATE_RATIO = {"siren": 1.0, "finer": 0.3, "wire": 3.0, "gauss": 3.0, "hash-grid": 27.0, "grid": 81.0}
-"""Each family's image learning rate over SIREN's, from the image zoo's sweep on coffee
-(benchmarks/results/zoo-256-198k-60s-cpu.json: 1e-3, 3e-4, 3e-3, 3e-3, 0.027, 0.081): where the
-sweep of another kind starts."""
 EXTENSIONS = 2
 """Rates tried past an end of the sweep (×3 or ÷3 each) while the best is there."""
 
@@ -181,6 +177,7 @@ def main() -> None:
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    from sirenkit.families import at_family_rate
 
     torch.manual_seed(0)
     print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}", flush=True)
@@ -195,7 +192,7 @@ def main() -> None:
         if model in chosen:
             print(f"{model}: rate {chosen[model]:.3g} (given)", flush=True)
             continue
-        base = kind.train(sweep_signal).learning_rate * RATE_RATIO.get(model, 1.0)
+        base = at_family_rate(kind.train(sweep_signal), model).learning_rate
         if args.no_sweep:
             chosen[model] = base
             print(f"{model}: rate {base:.3g} (the kind's rate times the image ratio, not swept)", flush=True)

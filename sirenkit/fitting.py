@@ -24,6 +24,7 @@ from torch import nn
 from . import __version__
 from .config import NetworkConfig, TrainConfig, to_dict
 from .constraints import Problem
+from .families import at_family_rate
 from .io import MODEL_INFO, MODEL_WEIGHTS, load_checkpoint_file, save_model, strict_json, write_json
 from .kinds import Fitted, SignalKind
 from .network import build_network, count_parameters
@@ -257,9 +258,10 @@ def fit_signal(
 ) -> Fitted:
     """Fit a network to ``signal``, described by ``kind``, and with ``out`` write the run folder.
 
-    The defaults are the kind's: its network (``model`` picks the family), training recipe,
-    problem, rendering, metrics and run folder. A task that fits the same kind another way (an image
-    from its gradients) passes its own ``problem`` (built on the device), ``sampling`` (keywords of
+    The defaults are the kind's: its network (``model`` picks the family), training recipe (at the
+    family's multiple of a SIREN's learning rate), problem, rendering, metrics and run folder. A
+    task that fits the same kind another way (an image from its gradients) passes its own
+    ``problem`` (built on the device), ``sampling`` (keywords of
     :meth:`SignalKind.render`), ``measure(rendered, *, final)`` (used for the progress bar too,
     unless ``evaluate(model)`` says what to log), ``products(rendered)`` (what the result keeps,
     ``{"reconstruction": rendered}`` by default) and ``write(fitted, out)``. ``settings`` are the
@@ -271,7 +273,7 @@ def fit_signal(
     begun = time.time() - 1.0  # file times can be coarser than a second
     network = network or kind.network(model)
     kind.check_network(network)
-    train = kind.checked_train(train or kind.train_config())
+    train = kind.checked_train(train or at_family_rate(kind.train_config(), network.model))
     report: dict[str, Any] = {}
     parallel = active()
     writes = parallel is None or parallel.primary

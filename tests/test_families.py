@@ -13,12 +13,15 @@ from test_derivatives import close, reference
 
 import sirenkit as sk
 from sirenkit.cli import main
+from sirenkit.families import at_family_rate
 from sirenkit.network import network_for_budget, parameter_count
 
 from conftest import assert_one_line_error
 from conftest import run_cli as run
 
 NEW_FAMILIES = ("finer", "gauss", "wire", "hash-grid", "grid")
+RATE_FACTORS = {"finer": 0.3, "gauss": 3.0, "wire": 3.0, "hash-grid": 27.0, "grid": 81.0}
+"""Each family's learning rate over SIREN's: the image zoo's sweep (docs, "Which network?")."""
 
 
 def build(model: str, dims: int = 2, outputs: int = 1, seed: int = 0, **settings) -> torch.nn.Module:
@@ -83,6 +86,18 @@ def test_finer_on_shapes_starts_with_narrow_first_layer_biases():
     assert shape.network("siren").first_bias_scale == sk.NetworkConfig(3, 1).first_bias_scale
     image = KINDS["image"](source="x", shape=(8, 8), channels=1, mode="L", extent=(1.0, 1.0))
     assert image.network("finer").first_bias_scale == 20.0
+
+
+def test_gauss_on_shapes_takes_a_narrower_bandwidth():
+    """s = 10√2 (WIRE's image setting) found no surface on the bunny or Spot; shapes take s = 6,
+    images keep 10√2 and a user's --omega wins."""
+    from sirenkit.kinds import KINDS
+
+    shape = KINDS["sdf"](source="ball", center=(0.0, 0.0, 0.0), scale=1.0)
+    assert shape.network("gauss").gauss_scale == 6.0
+    assert shape.network("gauss", gauss_scale=9.0).gauss_scale == 9.0
+    image = KINDS["image"](source="x", shape=(8, 8), channels=1, mode="L", extent=(1.0, 1.0))
+    assert image.network("gauss").gauss_scale == pytest.approx(10 * math.sqrt(2))
 
 
 @pytest.mark.parametrize("first_scale", [1.0, 4.0])
@@ -244,6 +259,26 @@ def test_fit_image_with_each_new_family(tmp_path, model):
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == model and np.isfinite(metrics["psnr"]) and metrics["steps"] == 6
+    # at its multiple of SIREN's 1e-3 (the image zoo's sweep), not at one rate for all
+    assert json.loads((out / "config.json").read_text())["train"]["learning_rate"] == pytest.approx(
+        1e-3 * RATE_FACTORS[model])
+
+
+def test_a_family_rate_is_the_default_a_user_rate_replaces_and_a_resume_keeps(tmp_path):
+    out = tmp_path / "grid"
+    base = ["fit", "image", "camera", "--size", "12", "-q", "--model", "grid", "--compile", "off", "--out", str(out)]
+    assert main([*base, "--steps", "2", "--lr", "0.01"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["learning_rate"] == 0.01
+    assert main([*base, "--steps", "3", "--resume"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["learning_rate"] == 0.01
+    assert at_family_rate(sk.TrainConfig(learning_rate=2e-4), "grid").learning_rate == pytest.approx(2e-4 * 81)
+
+
+def test_the_library_default_recipe_is_at_the_family_rate(tmp_path):
+    """Without a ``train``, ``fit_image`` (through ``fit_signal``) gives a grid its multiple of the
+    recipe's rate, as the command line does."""
+    sk.fit_image("camera", size=6, model="grid", progress=False, out=tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["learning_rate"] == pytest.approx(81e-3)
 
 
 @pytest.mark.parametrize("model", ["gauss", "hash-grid"])
@@ -284,3 +319,13 @@ def test_each_family_takes_its_own_options(tmp_path):
                      "--compile", "off", "--out", str(out)]) == 0
         network = json.loads((out / "config.json").read_text())["network"]
         assert {key: network[key] for key in expected} == expected, model
+
+
+def test_compare_gives_each_family_its_multiple_of_sirens_rate(tmp_path):
+    """--lr is SIREN's rate in compare; a grid learns at 81 times it, in the same comparison."""
+    out = tmp_path / "cmp"
+    assert main(["compare", "camera", "--size", "12", "--steps", "2", "--width", "16", "--layers", "2", "-q",
+                 "--models", "siren,grid", "--lr", "2e-3", "--compile", "off", "--out", str(out)]) == 0
+    rates = {model: json.loads((out / model / "config.json").read_text())["train"]["learning_rate"]
+             for model in ("siren", "grid")}
+    assert rates == pytest.approx({"siren": 2e-3, "grid": 2e-3 * 81})

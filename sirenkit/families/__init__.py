@@ -19,6 +19,8 @@ A new family is one module: build an ``nn.Module`` whose ``config`` attribute is
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload
@@ -27,7 +29,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from ..config import NetworkConfig
+    from ..config import NetworkConfig, TrainConfig
     from ..derivatives import Derivatives
 
 
@@ -96,6 +98,12 @@ class NetworkFamily:
     audio_omega_factor: float = 1.0
     """On sound, the family's ``first_omega`` is a SIREN's (:func:`~sirenkit.audio.audio_first_omega`)
     times this (where the family has a first ω0)."""
+    learning_rate_factor: float = 1.0
+    """The family's learning rate over a SIREN's in the same recipe: what a task's default rate is
+    multiplied by where the user sets none (``--lr``), and what ``compare`` gives each family. From
+    the image zoo's sweep (198k parameters, 256 px; docs, "Which network?"), which holds within a
+    factor of three on sound and shapes and gets the grids' order of magnitude (×27, ×81) right
+    everywhere, where one rate for all would starve them."""
     kind_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Settings of the family's own for one kind of signal (by the kind's name), over its
     :attr:`defaults`; what a user sets still comes last."""
@@ -116,6 +124,9 @@ class NetworkFamily:
             raise ValueError(f"a family needs a name without surrounding spaces, got {self.name!r}")
         if not self.second_derivatives and not self.why_no_second_derivatives:
             raise ValueError(f"family {self.name!r}: say why its second derivatives are meaningless")
+        if not (self.learning_rate_factor > 0 and math.isfinite(self.learning_rate_factor)):
+            raise ValueError(f"family {self.name!r}: the learning-rate factor must be positive, "
+                             f"got {self.learning_rate_factor!r}")
 
     @property
     def compiles_derivative_steps(self) -> bool:
@@ -154,6 +165,12 @@ def register_family(family: NetworkFamily, *, replace: bool = False) -> NetworkF
 def unregister_family(name: str) -> None:
     """Remove a family (a test's own, say) from the registry."""
     FAMILIES.pop(name, None)
+
+
+def at_family_rate(train: TrainConfig, model: str) -> TrainConfig:
+    """``train``, a recipe made for a SIREN, at a ``model`` network's learning rate
+    (:attr:`NetworkFamily.learning_rate_factor` times the recipe's)."""
+    return dataclasses.replace(train, learning_rate=train.learning_rate * get_family(model).learning_rate_factor)
 
 
 def get_family(name: str) -> NetworkFamily:

@@ -76,7 +76,7 @@ class Finer(nn.Module):
 register_family(NetworkFamily(
     "finer", build=Finer, summary="FINER: variable-periodic sin(ω0 (|z| + 1) z) (Liu et al. 2024)",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False,
-    frequency="first_omega", settings=("first_bias_scale",),
+    frequency="first_omega", settings=("first_bias_scale",), learning_rate_factor=0.3,
     # Its first-layer biases (U(−20, 20)) already raise that layer's frequencies up to 41-fold: on 3 s of
     # music (12.7k parameters, 60 s) ω0 = 100 fitted 25.5 dB against 9.7 at a SIREN's 3,000 (a sweep on
     # another piece: 100 and 300 alike, 1,000 7 dB lower); benchmarks/results/zoo-audio-finer-*.json.

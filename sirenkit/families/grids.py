@@ -177,9 +177,10 @@ register_family(NetworkFamily(
     "hash-grid", build=HashGrid, summary="multiresolution hash encoding + ReLU MLP (Müller et al. 2022)",
     second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS + " and its ReLU head is piecewise linear",
     bfloat16=False, defaults={"hidden_features": 64, "hidden_layers": 2}, for_budget=hash_grid_for_budget,
-    describe_size=hash_grid_size,
+    describe_size=hash_grid_size, learning_rate_factor=27.0,
     settings=("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution")))
 register_family(NetworkFamily(
     "grid", build=DenseGrid, summary="a plain learned grid, multilinear interpolation",
     second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS, bfloat16=False,
-    for_budget=dense_grid_for_budget, describe_size=dense_grid_size, settings=("grid_resolution",)))
+    for_budget=dense_grid_for_budget, describe_size=dense_grid_size, settings=("grid_resolution",),
+    learning_rate_factor=81.0))

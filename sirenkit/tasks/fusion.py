@@ -21,6 +21,7 @@ import numpy as np
 
 from ..classical import integrate_gradient
 from ..config import NetworkConfig, TrainConfig
+from ..families import at_family_rate
 from ..fitting import fit_signal
 from ..image import ImageSignal, grid_spacing, image_gradient, load_image
 from ..kinds import Fitted
@@ -162,7 +163,7 @@ def fuse_images(
     signal = ImageSignal(pixels=a, name=f"{Path(str(first)).name}+{Path(str(second)).name}", mode=colour_mode,
                          original_shape=image_a.shape)
     kind = ImageKind.describe(signal)
-    train = train or poisson_train_config("gradient")
+    train = train or at_family_rate(poisson_train_config("gradient"), network.model if network else model)
     network = network or poisson_network(signal, model, **dict(network_settings or {}))
     spacing = grid_spacing(signal.shape)
     classical = np.clip(set_mean(integrate_gradient(composite, spacing), reference, weights), 0, 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MODEL_NAMES, NetworkConfig, TrainConfig, replace
-from ..families import get_family, model_names
+from ..families import at_family_rate, get_family, model_names
 from ..figures import image_rows_figure
 from ..fitting import fit_signal
 from ..frequency import Frequency, default_frequency, resolve_frequency
@@ -105,6 +105,8 @@ def compare_models(
     with ``network_settings`` such as ``hidden_features`` changed) and the same steps; with
     ``out``, write each run folder, ``comparison.png`` (rows = models; columns = image, gradient,
     Laplacian) and ``comparison.json`` (``overwrite`` replaces the runs of an earlier comparison).
+    ``train`` is SIREN's recipe (by default the image recipe); each other family learns at its
+    multiple of its rate (:attr:`~sirenkit.families.NetworkFamily.learning_rate_factor`).
     Each family's frequency is what :func:`fit_image` would use: a SIREN's chosen from the image
     unless ``network_settings`` give ``first_omega``; the others' their authors' values."""
     known = model_names()
@@ -124,7 +126,8 @@ def compare_models(
         logger.info("fitting %s (%d parameters)", name, parameter_count(network))
         given = get_family(name).frequency in dict(network_settings or {})
         frequency = None if given else default_frequency(name, "default")
-        fits.append(fit_image(signal, network=network, train=train, frequency=frequency,
+        recipe = at_family_rate(train or image_train_config(signal), name)
+        fits.append(fit_image(signal, network=network, train=recipe, frequency=frequency,
                               out=out_path / name if out_path else None, overwrite=overwrite, progress=progress))
     if out_path is not None and writes_here():  # under torchrun, rank 0 writes
         rows = [("ground truth", *finite_difference_maps(signal.pixels, signal.mode))]

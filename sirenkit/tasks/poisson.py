@@ -20,6 +20,7 @@ from torch import nn
 from ..classical import integrate_gradient, solve_poisson_neumann
 from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
+from ..families import at_family_rate
 from ..fitting import fit_signal
 from ..image import ImageSignal, coordinate_grid, grid_spacing, image_extent, image_gradient, image_laplacian
 from ..kinds import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted
@@ -385,7 +386,7 @@ def fit_poisson(
     target = derivative_targets(signal.pixels, source)
     if not np.any(target):
         raise ValueError(f"{signal.name}: the image is constant, its {source} is zero everywhere")
-    train = train or poisson_train_config(source)
+    train = train or at_family_rate(poisson_train_config(source), network.model if network else model)
     if source == "gradient":
         segment_weight, box_weight = SEGMENT_WEIGHT if segment_weight is None else segment_weight, 0.0
     else:
