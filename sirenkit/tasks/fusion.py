@@ -163,8 +163,8 @@ def fuse_images(
     signal = ImageSignal(pixels=a, name=f"{Path(str(first)).name}+{Path(str(second)).name}", mode=colour_mode,
                          original_shape=image_a.shape)
     kind = ImageKind.describe(signal)
-    train = train or at_family_rate(poisson_train_config("gradient"), network.model if network else model)
     network = network or poisson_network(signal, model, **dict(network_settings or {}))
+    train = train or at_family_rate(poisson_train_config("gradient"), network.model)
     spacing = grid_spacing(signal.shape)
     classical = np.clip(set_mean(integrate_gradient(composite, spacing), reference, weights), 0, 1)
     settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,

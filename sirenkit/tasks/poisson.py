@@ -386,7 +386,6 @@ def fit_poisson(
     target = derivative_targets(signal.pixels, source)
     if not np.any(target):
         raise ValueError(f"{signal.name}: the image is constant, its {source} is zero everywhere")
-    train = train or at_family_rate(poisson_train_config(source), network.model if network else model)
     if source == "gradient":
         segment_weight, box_weight = SEGMENT_WEIGHT if segment_weight is None else segment_weight, 0.0
     else:
@@ -434,6 +433,7 @@ def fit_poisson(
 
     kind = ImageKind.describe(signal)
     network = network or poisson_network(signal, model, source)
+    train = train or at_family_rate(poisson_train_config(source), network.model)
     return fit_signal(kind, signal, network=network, train=train, model=model,
                       problem=lambda device: derivative_problem(target, source, batch_size=train.batch_size,
                                                                 device=device, segment_weight=segment_weight,
