@@ -143,6 +143,8 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--bias-scale", type=POSITIVE, default=None,
                      help=documented(NetworkConfig, "first_bias_scale",
                                      f"[default: {NetworkConfig.first_bias_scale:g}]")),
+        click.option("--wire-scale", type=POSITIVE, default=None,
+                     help=documented(NetworkConfig, "wire_scale", f"[default: {NetworkConfig.wire_scale:g}]")),
         click.option("--table-size", type=click.IntRange(min=1), default=None,
                      help=documented(NetworkConfig, "grid_table_size", f"[default: {NetworkConfig.grid_table_size}]")),
         click.option("--grid-nodes", type=click.IntRange(min=2), default=None,
@@ -401,7 +403,8 @@ def omega_choice(options: dict[str, Any]) -> Any:
     return "auto" if options["omega"] == "auto" else None
 
 
-FAMILY_OPTIONS = {"bias_scale": "first_bias_scale", "table_size": "grid_table_size", "grid_nodes": "grid_resolution"}
+FAMILY_OPTIONS = {"bias_scale": "first_bias_scale", "wire_scale": "wire_scale", "table_size": "grid_table_size",
+                  "grid_nodes": "grid_resolution"}
 """Command-line options that set one family's own setting, and the setting."""
 
 

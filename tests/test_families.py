@@ -296,6 +296,7 @@ def test_a_gradient_constraint_trains_each_kind_of_engine(tmp_path, model):
     (["--table-size", "1024"], "--table-size does not apply to a siren network"),
     (["--model", "finer", "--grid-nodes", "64"], "--grid-nodes does not apply to a finer network"),
     (["--model", "wire", "--bias-scale", "3"], "--bias-scale does not apply to a wire network"),
+    (["--model", "gauss", "--wire-scale", "40"], "--wire-scale does not apply to a gauss network"),
     (["--model", "no-such-net"], "no-such-net"),
 ])
 def test_an_option_of_another_family_is_one_line(tmp_path, capsys, argv, message):
@@ -306,11 +307,11 @@ def test_an_option_of_another_family_is_one_line(tmp_path, capsys, argv, message
 
 
 def test_each_family_takes_its_own_options(tmp_path):
-    """--omega sets the family's frequency; --bias-scale FINER's, --table-size the hash grid's,
-    --grid-nodes the dense grid's, as written in each run's config."""
+    """--omega sets the family's frequency; --bias-scale FINER's, --wire-scale WIRE's window,
+    --table-size the hash grid's, --grid-nodes the dense grid's, as written in each run's config."""
     cases = [("finer", ["--omega", "20", "--bias-scale", "5"], {"first_omega": 20, "first_bias_scale": 5}),
              ("gauss", ["--omega", "7"], {"gauss_scale": 7}),
-             ("wire", ["--omega", "9"], {"wire_omega": 9}),
+             ("wire", ["--omega", "9", "--wire-scale", "40"], {"wire_omega": 9, "wire_scale": 40}),
              ("hash-grid", ["--table-size", "512"], {"grid_table_size": 512, "hidden_features": 64}),
              ("grid", ["--grid-nodes", "9"], {"grid_resolution": 9})]
     for model, argv, expected in cases:
