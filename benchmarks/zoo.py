@@ -16,8 +16,8 @@ everywhere shows what that costs here.
     python benchmarks/zoo.py [--photos camera,astronaut,...] [--models siren,finer,...] [--size 256]
         [--siren-width 256] [--time 60 | --steps N] [--rates 1e-4,3e-4,1e-3,3e-3] [--sweep-photos coffee]
         [--sweep-time 20] [--rate-of siren=1e-3,grid=0.081] [--precision float32] [--json out.json]
-        [--figure zoo.png] [--log-every 25]
-    python benchmarks/zoo.py --merge run1.json run2.json ...   # one table from several runs
+        [--figure zoo.png] [--log-every N]
+    python benchmarks/zoo.py --merge run1.json run2.json ... [--json all.json]   # one table from several runs
 
 ``--rate-of`` gives families their rate (an earlier sweep's, from its JSON) and skips their sweep;
 A model written ``siren@auto`` has its frequency chosen per photo as ``fit image`` does by
@@ -199,21 +199,58 @@ def summary(rows: list[dict], models: Sequence[str]) -> dict[str, dict[str, floa
     return means
 
 
-def merge(paths: Sequence[Path]) -> None:
+MUST_AGREE = ("size", "siren_width", "time", "steps", "precision", "rates", "settings")
+
+
+def merge(paths: Sequence[Path], out: Path | None = None) -> None:
     """The tables of several runs' JSONs as one (a later file's row for a photo and family replaces
-    an earlier one's: a rerun after a fix), e.g. a table extended by more photos at the same rates."""
+    an earlier one's: a rerun after a fix), e.g. a table extended by more photos at the same rates;
+    with ``out``, written there as one run's JSON that names its sources. Runs whose options differ
+    (size, budget, rates, ...) are refused: their rows would not be one table."""
     rows: dict[tuple[str, str], dict] = {}
+    zeros: dict[str, dict] = {}
+    first: dict | None = None
     for path in paths:
         data = json.loads(path.read_text())
         print(f"{path.name}: {data['machine']}, {data['size']} px, {data['time']} s, rates {data['rates']}")
+        first = first or data
+        differing = [key for key in MUST_AGREE if data.get(key) != first.get(key)]
+        if differing:
+            sys.exit(f"zoo.py: {path}: its {', '.join(differing)} differ from {paths[0]}'s; not one table")
         rows.update({(row["photo"], row["model"]): row for row in data["rows"]})
+        zeros.update({zero["photo"]: zero for zero in data.get("zero_fields", [])})
     models = list(dict.fromkeys(model for _, model in rows))
-    summary(list(rows.values()), models)
+    means = summary(list(rows.values()), models)
+    if zeros:
+        print_zero_means(list(zeros.values()))
+    if out is not None and first is not None:
+        from sirenkit.io import write_json
+
+        write_json(out, {**first, "rows": list(rows.values()), "zero_fields": list(zeros.values()), "means": means,
+                         "complete": True, "sweep": [], "merged_from": [path.name for path in paths]})
+        print(out)
+
+
+def print_zero_means(zeros: list[dict]) -> None:
+    print(f"\n(a zero field, the mean over {len(zeros)} photos: gradient "
+          f"{np.mean([z['gradient_psnr'] for z in zeros]):.2f} dB, Laplacian "
+          f"{np.mean([z['laplacian_psnr'] for z in zeros]):.2f} dB)")
+
+
+def default_log_every(size: int) -> int:
+    """The history's evaluation interval: the recipe's 25 steps at 256 px and below, more in
+    proportion to the pixels above (a full-image evaluation at 512 px costs about 20 steps, so at
+    25 a run's wall time would be mostly evaluations; the time budget leaves them out either way)."""
+    return max(25, round(25 * size * size / 256**2))
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--merge"]:
-        merge([Path(p) for p in sys.argv[2:]])
+        merging = argparse.ArgumentParser(prog="zoo.py --merge")
+        merging.add_argument("runs", nargs="+", type=Path)
+        merging.add_argument("--json", type=Path, default=None, help="Write the merged table here.")
+        merged = merging.parse_args(sys.argv[2:])
+        merge(merged.runs, merged.json)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", default=",".join(PHOTOS))
@@ -229,7 +266,8 @@ def main() -> None:
     parser.add_argument("--setting", action="append", default=[], help="name=value, e.g. wire_scale=30.")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--log-every", type=int, default=None,
-                        help="Steps between the history's full-image PSNRs (the recipe's 25 when left out).")
+                        help="Steps between the history's full-image PSNRs (left out: 25 at 256 px, "
+                             "in proportion to the pixels above).")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None, help="PSNR against seconds on the first photo.")
     args = parser.parse_args()
@@ -265,6 +303,8 @@ def main() -> None:
           f"  ({limit}, {args.size} px)")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     rows: list[dict] = []
+    zeros: list[dict] = []
+    log_every = args.log_every or default_log_every(args.size)
 
     def save(means: dict | None = None) -> None:
         """The JSON so far (after every fit: an interrupted run keeps the fits it finished)."""
@@ -275,17 +315,19 @@ def main() -> None:
             write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
                                    "size": args.size, "siren_width": args.siren_width, "time": args.time,
                                    "steps": args.steps, "precision": args.precision, "rates": chosen,
-                                   "settings": SETTINGS, "sweep": sweep, "rows": rows, "means": means,
+                                   "settings": SETTINGS, "sweep": sweep, "rows": rows, "zero_fields": zeros,
+                                   "means": means,
                                    "complete": means is not None})
 
     started = time.perf_counter()
     for photo in photos:
         zero = zero_fields(photo, args.size)
+        zeros.append(zero)
         print(f"| {zero['photo']} | (a zero field) | | | | | | {zero['gradient_psnr']:.2f} | "
               f"{zero['laplacian_psnr']:.2f} |", flush=True)
         for model in models:
             row = fit(photo, model, size=args.size, siren_width=args.siren_width, rate=chosen[model], budget=budget,
-                      steps=args.steps, precision=args.precision, log_every=args.log_every)
+                      steps=args.steps, precision=args.precision, log_every=log_every)
             rows.append(row)
             save()
             print(f"| {row['photo']} | {model} | {row['parameters']:,} | {row['rate']:g} | {row['steps']} | "
@@ -293,6 +335,7 @@ def main() -> None:
                   flush=True)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     means = summary(rows, models)
+    print_zero_means(zeros)
     if args.figure:
         figure(rows, rows[0]["photo"], args.figure)
         print(args.figure)
