@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from sirenkit.config import NetworkConfig, TrainConfig
 from sirenkit.config import TrainConfig as sk_train
 from sirenkit.derivatives import derivatives
 from sirenkit.image import ImageSignal
-from sirenkit.kinds.image import IMAGE_BATCH_FLOAT32
+from sirenkit.kinds.image import EVALUATION_SHARE, IMAGE_BATCH_FLOAT32
 from sirenkit.network import Siren, build_network
 from sirenkit.tasks.image import IMAGE_BATCH, image_train_config
 from sirenkit.training import resolve_precision
@@ -113,6 +114,34 @@ def test_the_default_image_recipe_uses_every_pixel_of_small_images():
     assert image_train_config(signal(256, 256)).batch_size == (IMAGE_BATCH if native else IMAGE_BATCH_FLOAT32)
     recipe = image_train_config(signal(256, 256))
     assert recipe.precision == "auto" and recipe.learning_rate > 1e-4  # not the paper's 1e-4
+
+
+def test_large_images_are_evaluated_less_often_so_evaluations_stay_a_small_share_of_the_wait():
+    def signal(height, width):
+        return ImageSignal(np.zeros((height, width, 1), np.float32), "x", "L", 8)
+
+    for precision in ("float32", "bfloat16"):
+        assert image_train_config(signal(256, 256), precision=precision).log_every == 25  # the recipe's own
+    assert image_train_config(signal(512, 512), precision="float32").log_every == 100
+    for side in (300, 512, 700, 1024, 2048):
+        for precision in ("float32", "bfloat16"):
+            recipe = image_train_config(signal(side, side), precision=precision)
+            every, batch = recipe.log_every, recipe.batch_size
+            # an evaluation renders every pixel forward only, about a third of a step per batch of pixels
+            share = side * side / 3 / batch / every
+            assert every % 25 == 0 and share <= EVALUATION_SHARE
+            assert every == 25 or side * side / 3 / batch / (every - 25) > EVALUATION_SHARE  # the shortest such
+
+
+def test_a_large_image_fit_logs_at_the_recipes_interval():
+    from sirenkit.tasks.image import fit_image
+
+    image = ImageSignal(np.random.default_rng(0).random((512, 512, 1), dtype=np.float32), "noise", "L", 8)
+    recipe = image_train_config(image, precision="float32")
+    train = replace(recipe, steps=101, time_budget=None, stall_check=0, checkpoint_every=0, compile="off")
+    network = NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1)
+    fitted = fit_image(image, network=network, train=train, progress=False)
+    assert [row["step"] for row in fitted.history if "psnr" in row] == [1, 100, 101]
 
 
 def run_benchmark_case(loss: str, label: str, monkeypatch) -> dict:
