@@ -40,6 +40,15 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.min is None and self.max is None:
+            self.name = "float"  # shown as FLOAT, not FLOAT RANGE
+
+    def _describe_range(self) -> str:
+        # click describes an unbounded range as "x<=None" in the help; there is nothing to say
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 POSITIVE = FiniteFloat(min=0, min_open=True)
 """A finite number above 0 (a learning rate, ω0, a budget in seconds, a frame rate)."""

@@ -222,6 +222,14 @@ def test_help_shows_the_configuration_docstrings(capsys):
     assert "``" not in flat
 
 
+@pytest.mark.parametrize("command", [["fit", "image"], ["fit", "sdf"], ["compare"], ["poisson"], ["fuse"]])
+def test_help_describes_unbounded_numbers_without_a_range(command, capsys):
+    code, text, _ = run([*command, "--help"], capsys)
+    assert code == 0
+    flat = " ".join(text.split())
+    assert "--until FLOAT Stop" in flat and "None]" not in flat  # click would print "FLOAT RANGE ... [x<=None]"
+
+
 def test_options_left_out_keep_the_library_defaults(tmp_path, capsys):
     """The command line changes only what it was given: the task's checkpoint interval, the
     configuration's width and layers, the SDF recipe's points and mesh grid."""
