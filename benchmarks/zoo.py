@@ -4,7 +4,8 @@ Every family (``--models``) is sized to the parameter count of SIREN's image net
 ``--siren-width`` (256: the paper's 198k parameters; 80: about 20k) by its own rule (the hidden
 width; a hash grid's table size; a dense grid's nodes) and fitted with sirenkit's image recipe,
 the learning rate excepted: each family's rate is chosen by a small sweep (``--rates``, each for
-``--sweep-time`` seconds on the ``--sweep-photos``, which should not be among the evaluated ones;
+``--sweep-time`` seconds, or ``--sweep-steps`` steps, on the ``--sweep-photos``, which should not
+be among the evaluated ones;
 a best rate at an end of the list is followed past it, up to three times ×3 or ÷3).
 Then each family fits each photo under ``--time`` seconds (or ``--steps`` steps) and is measured:
 PSNR and SSIM of the image, and the PSNR of its gradient and its Laplacian (from the network)
@@ -15,7 +16,7 @@ everywhere shows what that costs here.
 
     python benchmarks/zoo.py [--photos camera,astronaut,...] [--models siren,finer,...] [--size 256]
         [--siren-width 256] [--time 60 | --steps N] [--rates 1e-4,3e-4,1e-3,3e-3] [--sweep-photos coffee]
-        [--sweep-time 20] [--rate-of siren=1e-3,grid=0.081] [--precision float32] [--json out.json]
+        [--sweep-time 20 | --sweep-steps N] [--rate-of siren=1e-3,grid=0.081] [--precision float32] [--json out.json]
         [--figure zoo.png] [--log-every N]
     python benchmarks/zoo.py --merge run1.json run2.json ... [--json all.json]   # one table from several runs
 
@@ -199,16 +200,18 @@ def summary(rows: list[dict], models: Sequence[str]) -> dict[str, dict[str, floa
     return means
 
 
-MUST_AGREE = ("size", "siren_width", "time", "steps", "precision", "rates", "settings")
+MUST_AGREE = ("size", "siren_width", "time", "steps", "precision", "settings")
 
 
 def merge(paths: Sequence[Path], out: Path | None = None) -> None:
     """The tables of several runs' JSONs as one (a later file's row for a photo and family replaces
     an earlier one's: a rerun after a fix), e.g. a table extended by more photos at the same rates;
     with ``out``, written there as one run's JSON that names its sources. Runs whose options differ
-    (size, budget, rates, ...) are refused: their rows would not be one table."""
+    (size, budget, precision, ...) are refused, and so is a family left with rows at two rates:
+    their rows would not be one table. A family rerun at another rate on every photo is one."""
     rows: dict[tuple[str, str], dict] = {}
     zeros: dict[str, dict] = {}
+    sweeps: list[dict] = []
     first: dict | None = None
     for path in paths:
         data = json.loads(path.read_text())
@@ -219,15 +222,21 @@ def merge(paths: Sequence[Path], out: Path | None = None) -> None:
             sys.exit(f"zoo.py: {path}: its {', '.join(differing)} differ from {paths[0]}'s; not one table")
         rows.update({(row["photo"], row["model"]): row for row in data["rows"]})
         zeros.update({zero["photo"]: zero for zero in data.get("zero_fields", [])})
+        sweeps += data.get("sweep") or []
     models = list(dict.fromkeys(model for _, model in rows))
+    rates = {model: sorted({row["rate"] for row in rows.values() if row["model"] == model}) for model in models}
+    mixed = {model: found for model, found in rates.items() if len(found) > 1}
+    if mixed:
+        sys.exit(f"zoo.py: rows at several rates: {mixed}; rerun those families on every photo")
     means = summary(list(rows.values()), models)
     if zeros:
         print_zero_means(list(zeros.values()))
     if out is not None and first is not None:
         from sirenkit.io import write_json
 
-        write_json(out, {**first, "rows": list(rows.values()), "zero_fields": list(zeros.values()), "means": means,
-                         "complete": True, "sweep": [], "merged_from": [path.name for path in paths]})
+        write_json(out, {**first, "rates": {model: found[0] for model, found in rates.items()},
+                         "rows": list(rows.values()), "zero_fields": list(zeros.values()), "means": means,
+                         "complete": True, "sweep": sweeps, "merged_from": [path.name for path in paths]})
         print(out)
 
 
@@ -262,6 +271,9 @@ def main() -> None:
     parser.add_argument("--rates", default="1e-4,3e-4,1e-3,3e-3", help="The learning rates swept per family.")
     parser.add_argument("--sweep-photos", default=",".join(SWEEP_PHOTOS))
     parser.add_argument("--sweep-time", type=float, default=20.0)
+    parser.add_argument("--sweep-steps", type=int, default=None,
+                        help="Sweep at this many steps instead of --sweep-time: the rate for a fixed-step table "
+                             "(a family whose steps are cheap runs far more of them in a timed sweep).")
     parser.add_argument("--rate-of", default="", help="model=rate,...: these families' rates, not swept.")
     parser.add_argument("--setting", action="append", default=[], help="name=value, e.g. wire_scale=30.")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
@@ -281,13 +293,15 @@ def main() -> None:
     budget = args.time or None
     chosen = {model: float(rate) for model, rate in (item.split("=") for item in args.rate_of.split(",") if item)}
     sweep: list[dict] = []
+    sweep_budget = f"{args.sweep_steps} steps" if args.sweep_steps else f"{args.sweep_time:g} s"
     for model in models:
         if model in chosen:
             print(f"{model}: rate {chosen[model]:g} (given)", flush=True)
             continue
         def score(rate: float, model: str = model) -> float:
             values = [fit(photo, model, size=args.size, siren_width=args.siren_width, rate=rate,
-                          budget=args.sweep_time, steps=None, precision=args.precision, measure_derivatives=False)
+                          budget=None if args.sweep_steps else args.sweep_time, steps=args.sweep_steps,
+                          precision=args.precision, measure_derivatives=False)
                       for photo in args.sweep_photos.split(",") if photo]
             psnr = float(np.mean([v["psnr"] for v in values]))
             sweep.append({"model": model, "rate": rate, "psnr": psnr})
@@ -297,7 +311,7 @@ def main() -> None:
         assert best is not None  # every image family fits an image
         chosen[model] = best
         print(f"{model}: rate {chosen[model]:g} ({', '.join(f'{r:g}: {p:.2f}' for r, p in scores.items())} dB "
-              f"on {args.sweep_photos} in {args.sweep_time:g} s)", flush=True)
+              f"on {args.sweep_photos} in {sweep_budget})", flush=True)
     limit = f"{args.time:g} s" if budget else f"{args.steps} steps"
     print(f"\n| photo | model | parameters | rate | steps | PSNR (dB) | SSIM | gradient PSNR | Laplacian PSNR |"
           f"  ({limit}, {args.size} px)")
@@ -315,8 +329,8 @@ def main() -> None:
             write_json(args.json, {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
                                    "size": args.size, "siren_width": args.siren_width, "time": args.time,
                                    "steps": args.steps, "precision": args.precision, "rates": chosen,
-                                   "settings": SETTINGS, "sweep": sweep, "rows": rows, "zero_fields": zeros,
-                                   "means": means,
+                                   "settings": SETTINGS, "sweep": sweep, "sweep_budget": sweep_budget, "rows": rows,
+                                   "zero_fields": zeros, "means": means,
                                    "complete": means is not None})
 
     started = time.perf_counter()
