@@ -118,7 +118,7 @@ def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, bud
     network = sized_network(kind, family, siren_width)
     train = replace(image_train_config(signal, precision=precision), learning_rate=rate, checkpoint_every=0,
                     time_budget=budget, steps=steps or 10**6)
-    if log_every:  # the full-image evaluations of the history: at 512 px each costs about 20 steps
+    if log_every:  # the history's full-image evaluations (the recipe spaces them by the image's size)
         train = replace(train, log_every=log_every)
     torch._dynamo.reset()  # each fit compiles afresh: one process fitting many models passes the recompile limit
     fitted = fit_image(signal, network=network, train=train, progress=False,
@@ -246,13 +246,6 @@ def print_zero_means(zeros: list[dict]) -> None:
           f"{np.mean([z['laplacian_psnr'] for z in zeros]):.2f} dB)")
 
 
-def default_log_every(size: int) -> int:
-    """The history's evaluation interval: the recipe's 25 steps at 256 px and below, more in
-    proportion to the pixels above (a full-image evaluation at 512 px costs about 20 steps, so at
-    25 a run's wall time would be mostly evaluations; the time budget leaves them out either way)."""
-    return max(25, round(25 * size * size / 256**2))
-
-
 def main() -> None:
     if sys.argv[1:2] == ["--merge"]:
         merging = argparse.ArgumentParser(prog="zoo.py --merge")
@@ -278,8 +271,8 @@ def main() -> None:
     parser.add_argument("--setting", action="append", default=[], help="name=value, e.g. wire_scale=30.")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--log-every", type=int, default=None,
-                        help="Steps between the history's full-image PSNRs (left out: 25 at 256 px, "
-                             "in proportion to the pixels above).")
+                        help="Steps between the history's full-image PSNRs (left out: the image recipe's, "
+                             "25 up to 256 px, less often above: 100 at 512 px in float32).")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None, help="PSNR against seconds on the first photo.")
     args = parser.parse_args()
@@ -318,7 +311,6 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     rows: list[dict] = []
     zeros: list[dict] = []
-    log_every = args.log_every or default_log_every(args.size)
 
     def save(means: dict | None = None) -> None:
         """The JSON so far (after every fit: an interrupted run keeps the fits it finished)."""
@@ -341,7 +333,7 @@ def main() -> None:
               f"{zero['laplacian_psnr']:.2f} |", flush=True)
         for model in models:
             row = fit(photo, model, size=args.size, siren_width=args.siren_width, rate=chosen[model], budget=budget,
-                      steps=args.steps, precision=args.precision, log_every=log_every)
+                      steps=args.steps, precision=args.precision, log_every=args.log_every)
             rows.append(row)
             save()
             print(f"| {row['photo']} | {model} | {row['parameters']:,} | {row['rate']:g} | {row['steps']} | "

@@ -34,16 +34,16 @@ class FiniteFloat(click.FloatRange):
     """A float in a range that is also a finite number: click's ``FloatRange`` lets NaN (every
     comparison with it is false) and infinity through."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.min is None and self.max is None:
+            self.name = "float"  # shown as FLOAT, not FLOAT RANGE
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if number != number or number in (float("inf"), float("-inf")):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.min is None and self.max is None:
-            self.name = "float"  # shown as FLOAT, not FLOAT RANGE
 
     def _describe_range(self) -> str:
         # click describes an unbounded range as "x<=None" in the help; there is nothing to say
