@@ -52,6 +52,7 @@ from .training import (
     learning_rate,
     resolve_precision,
     run_progress,
+    warn_if_emulated,
 )
 
 logger = logging.getLogger("sirenkit")
@@ -220,6 +221,7 @@ def fit_batched(
         problem.check(model)
     params = stack_parameters(models)
     precision = resolve_precision(config, device, models[0])
+    warn_if_emulated(precision, device)
     loss = _Loss(models[0], _loss_terms_in(template, device, precision))
     eager_terms = vmap(lambda p, b: functional_call(loss, {f"model.{n}": v for n, v in p.items()}, (b,)))
     with_derivatives = any(c.needs for c in template.constraints)

@@ -229,3 +229,16 @@ def test_each_signal_checkpoints_as_its_own_fit_and_resumes_alone(tmp_path):
         assert resumed.steps == 30
         assert_same_weights(whole.model, resumed.model)
         assert [row["step"] for row in resumed.history] == [row["step"] for row in whole.history]
+
+
+def test_bfloat16_where_it_is_emulated_is_warned_of_once_for_the_batch(monkeypatch, caplog):
+    import logging
+
+    from sirenkit import training
+
+    monkeypatch.setattr(training, "native_bfloat16", lambda device: False)
+    problems = [image_problem(p) for p in pictures(2, size=8)]
+    models = [sk.build_network(network(), seed=0) for _ in problems]
+    with caplog.at_level(logging.WARNING, logger="sirenkit"):
+        fit_batched(models, problems, replace(CONFIG, steps=2, precision="bfloat16"), progress=False)
+    assert sum("emulated" in record.getMessage() for record in caplog.records) == 1
