@@ -167,8 +167,10 @@ def peak_memory(loss: str, label: str, size: int, device: str) -> int:
     return int(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip())
 
 
-def measure(loss: str, size: int, repeats: int, device: torch.device) -> list[dict]:
-    labels = [REFERENCE] + [p[0] for p in PATHS if p[3] == "auto" or loss in FIRST_ORDER]
+def measure(loss: str, size: int, repeats: int, device: torch.device, *, bfloat16: bool = True) -> list[dict]:
+    """``bfloat16`` False leaves the bfloat16 path out (where it is emulated, tens of times slower)."""
+    labels = [REFERENCE] + [p[0] for p in PATHS if (p[3] == "auto" or loss in FIRST_ORDER)
+                            and (bfloat16 or p[2] != "bfloat16")]
     steps, counts, first = {}, {}, {}
     for label in labels:
         step, count = build_step(loss, label, size, device)
@@ -223,14 +225,21 @@ def main() -> None:
         step()
         print(torch.cuda.max_memory_allocated() if device.type == "cuda" else peak_resident_bytes())
         return
-    rates = {"float32": matmul_rate(device, torch.float32), "bfloat16": matmul_rate(device, torch.bfloat16)}
-    print(f"  matrix product (65536×256)·(256×256): {rates['float32']:.0f} GFLOP/s float32, "
-          f"{rates['bfloat16']:.0f} GFLOP/s bfloat16", file=sys.stderr, flush=True)
-    rows = [row for loss in args.losses.split(",") for row in measure(loss, args.size, args.repeats, device)]
-    print(f"\nTraining step, paper's network (256 × 4), {args.device}, {torch.get_num_threads()} threads, "
+    from sirenkit.training import native_bfloat16
+
+    native = native_bfloat16(device)
+    rates = {"float32": matmul_rate(device, torch.float32)}
+    if native:
+        rates["bfloat16"] = matmul_rate(device, torch.bfloat16)
+    described = ", ".join(f"{rate:.0f} GFLOP/s {dtype}" for dtype, rate in rates.items())
+    print(f"  matrix product (65536×256)·(256×256): {described}", file=sys.stderr, flush=True)
+    rows = [row for loss in args.losses.split(",")
+            for row in measure(loss, args.size, args.repeats, device, bfloat16=native)]
+    where = args.device if device.type == "cuda" else f"cpu ({torch.backends.cpu.get_cpu_capability()})"
+    print(f"\nTraining step, paper's network (256 × 4), {where}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats} interleaved repetitions; image losses on camera {args.size}² (every pixel), "
-          f"SDF loss on {SDF_POINTS} surface + {SDF_POINTS} free points. Matrix-product rate here: "
-          f"{rates['float32']:.0f} GFLOP/s float32, {rates['bfloat16']:.0f} GFLOP/s bfloat16.")
+          f"SDF loss on {SDF_POINTS} surface + {SDF_POINTS} free points. Matrix-product rate here: {described}."
+          + ("" if native else " bfloat16 left out: emulated here, not native (no AVX-512 BF16 or AMX)."))
     print(table(rows, rates))
     if args.json:
         from sirenkit.io import write_json
