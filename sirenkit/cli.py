@@ -131,6 +131,9 @@ def training_options(default_steps: int | None = None) -> Callable:
                      help=documented(TrainConfig, "learning_rate", "[default: the task's (1e-3 for images) "
                                      "times the family's factor: " + ", ".join(
                                          f"{family.name} ×{family.learning_rate_factor:g}"
+                                         + (f" at width {NetworkConfig.hidden_features}, in inverse "
+                                            "proportion to the width otherwise (at most ×1)"
+                                            if family.learning_rate_rule else "")
                                          for family in FAMILIES.values() if family.learning_rate_factor != 1)
                                      + "]")),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
@@ -201,7 +204,7 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
     saved = saved_train(out) if options.get("resume") and out is not None else None
     defaults = saved or defaults or TrainConfig()
     if saved is None and options.get("lr") is None and options.get("model"):
-        defaults = at_family_rate(defaults, options["model"])
+        defaults = at_family_rate(defaults, options["model"], options.get("width"))
     compile_value = {"auto": "auto", "on": True, "off": False}[options["compile_mode"]]
     steps, budget = options["steps"], options["time_budget"]
     if steps is None and budget is not None:

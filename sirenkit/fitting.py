@@ -273,7 +273,7 @@ def fit_signal(
     begun = time.time() - 1.0  # file times can be coarser than a second
     network = network or kind.network(model)
     kind.check_network(network)
-    train = kind.checked_train(train or at_family_rate(kind.train_config(), network.model))
+    train = kind.checked_train(train or at_family_rate(kind.train_config(), network.model, network.hidden_features))
     report: dict[str, Any] = {}
     parallel = active()
     writes = parallel is None or parallel.primary

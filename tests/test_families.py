@@ -13,7 +13,7 @@ from test_derivatives import close, reference
 
 import sirenkit as sk
 from sirenkit.cli import main
-from sirenkit.families import at_family_rate
+from sirenkit.families import at_family_rate, get_family
 from sirenkit.network import network_for_budget, parameter_count
 
 from conftest import assert_one_line_error
@@ -259,9 +259,34 @@ def test_fit_image_with_each_new_family(tmp_path, model):
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == model and np.isfinite(metrics["psnr"]) and metrics["steps"] == 6
-    # at its multiple of SIREN's 1e-3 (the image zoo's sweep), not at one rate for all
+    # at its multiple of SIREN's 1e-3 (the image zoo's sweep), not at one rate for all; a FINER this
+    # narrow (24) learns at SIREN's own rate (its factor grows as the width falls, up to 1)
     assert json.loads((out / "config.json").read_text())["train"]["learning_rate"] == pytest.approx(
-        1e-3 * RATE_FACTORS[model])
+        1e-3 * (1.0 if model == "finer" else RATE_FACTORS[model]))
+
+
+def test_finers_rate_falls_with_its_width_and_the_others_do_not_depend_on_it():
+    """FINER's best rate swept at four widths (256: 3e-4, 128: 3e-4 and 1e-3 level, 80 and 48: 1e-3,
+    where SIREN's stayed at 1e-3): 0.3 of SIREN's at the default width 256, in inverse proportion
+    to the width, never above SIREN's."""
+    finer = get_family("finer")
+    assert finer.rate_factor() == finer.rate_factor(256) == pytest.approx(0.3)
+    assert finer.rate_factor(128) == pytest.approx(0.6) and finer.rate_factor(512) == pytest.approx(0.15)
+    assert finer.rate_factor(80) == pytest.approx(0.96) and finer.rate_factor(48) == 1.0
+    for name in ("siren", "gauss", "wire", "hash-grid", "grid"):
+        assert get_family(name).rate_factor(48) == get_family(name).rate_factor(512) == RATE_FACTORS.get(name, 1.0)
+    recipe = sk.TrainConfig(learning_rate=1e-3)
+    assert at_family_rate(recipe, "finer", 128).learning_rate == pytest.approx(6e-4)
+    assert at_family_rate(recipe, "finer").learning_rate == pytest.approx(3e-4)
+
+
+def test_compare_gives_a_narrow_finer_its_rate_for_its_width(tmp_path):
+    fits = sk.compare_models("camera", models=["siren", "finer"], size=12, out=tmp_path, progress=False,
+                             network_settings={"hidden_features": 32, "hidden_layers": 2},
+                             train=sk.TrainConfig(steps=2, compile="off", device="cpu"))
+    rates = {name: json.loads((tmp_path / name / "config.json").read_text())["train"]["learning_rate"]
+             for name in ("siren", "finer")}
+    assert fits[1].network.hidden_features == 32 and rates == pytest.approx({"siren": 1e-3, "finer": 1e-3})
 
 
 def test_a_family_rate_is_the_default_a_user_rate_replaces_and_a_resume_keeps(tmp_path):

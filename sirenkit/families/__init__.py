@@ -104,6 +104,10 @@ class NetworkFamily:
     the image zoo's sweep (198k parameters, 256 px; docs, "Which network?"), which holds within a
     factor of three on sound and shapes and gets the grids' order of magnitude (×27, ×81) right
     everywhere, where one rate for all would starve them."""
+    learning_rate_rule: Callable[[int], float] | None = None
+    """The factor for a network of a given hidden width, where the family's best rate depends on
+    its width (FINER's falls as the width grows); ``None``: :attr:`learning_rate_factor` at every
+    width (the grids' factors held within a few tenths of a dB from 198k down to 20k parameters)."""
     kind_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Settings of the family's own for one kind of signal (by the kind's name), over its
     :attr:`defaults`; what a user sets still comes last."""
@@ -127,6 +131,13 @@ class NetworkFamily:
         if not (self.learning_rate_factor > 0 and math.isfinite(self.learning_rate_factor)):
             raise ValueError(f"family {self.name!r}: the learning-rate factor must be positive, "
                              f"got {self.learning_rate_factor!r}")
+
+    def rate_factor(self, width: int | None = None) -> float:
+        """The family's learning rate over a SIREN's for a network of hidden ``width``
+        (:attr:`learning_rate_rule`); ``None``: :attr:`learning_rate_factor`, the default network's."""
+        if width is None or self.learning_rate_rule is None:
+            return self.learning_rate_factor
+        return self.learning_rate_rule(width)
 
     @property
     def compiles_derivative_steps(self) -> bool:
@@ -167,10 +178,10 @@ def unregister_family(name: str) -> None:
     FAMILIES.pop(name, None)
 
 
-def at_family_rate(train: TrainConfig, model: str) -> TrainConfig:
-    """``train``, a recipe made for a SIREN, at a ``model`` network's learning rate
-    (:attr:`NetworkFamily.learning_rate_factor` times the recipe's)."""
-    return dataclasses.replace(train, learning_rate=train.learning_rate * get_family(model).learning_rate_factor)
+def at_family_rate(train: TrainConfig, model: str, width: int | None = None) -> TrainConfig:
+    """``train``, a recipe made for a SIREN, at the learning rate of a ``model`` network of hidden
+    ``width`` (:meth:`NetworkFamily.rate_factor` times the recipe's; ``None``: the default width's)."""
+    return dataclasses.replace(train, learning_rate=train.learning_rate * get_family(model).rate_factor(width))
 
 
 def get_family(name: str) -> NetworkFamily:

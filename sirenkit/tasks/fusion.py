@@ -164,7 +164,8 @@ def fuse_images(
                          original_shape=image_a.shape)
     kind = ImageKind.describe(signal)
     network = network or poisson_network(signal, model, **dict(network_settings or {}))
-    train = train or at_family_rate(poisson_train_config("gradient"), network.model)
+    train = train or at_family_rate(poisson_train_config("gradient"), network.model,
+                                  network.hidden_features)
     spacing = grid_spacing(signal.shape)
     classical = np.clip(set_mean(integrate_gradient(composite, spacing), reference, weights), 0, 1)
     settings = {"first": str(first), "second": str(second), "mode": mode, "mask": str(mask) if mask else None,

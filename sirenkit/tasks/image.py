@@ -106,7 +106,7 @@ def compare_models(
     ``out``, write each run folder, ``comparison.png`` (rows = models; columns = image, gradient,
     Laplacian) and ``comparison.json`` (``overwrite`` replaces the runs of an earlier comparison).
     ``train`` is SIREN's recipe (by default the image recipe); each other family learns at its
-    multiple of its rate (:attr:`~sirenkit.families.NetworkFamily.learning_rate_factor`).
+    multiple of its rate at its size (:meth:`~sirenkit.families.NetworkFamily.rate_factor`).
     Each family's frequency is what :func:`fit_image` would use: a SIREN's chosen from the image
     unless ``network_settings`` give ``first_omega``; the others' their authors' values."""
     known = model_names()
@@ -126,7 +126,7 @@ def compare_models(
         logger.info("fitting %s (%d parameters)", name, parameter_count(network))
         given = get_family(name).frequency in dict(network_settings or {})
         frequency = None if given else default_frequency(name, "default")
-        recipe = at_family_rate(train or image_train_config(signal), name)
+        recipe = at_family_rate(train or image_train_config(signal), name, network.hidden_features)
         fits.append(fit_image(signal, network=network, train=recipe, frequency=frequency,
                               out=out_path / name if out_path else None, overwrite=overwrite, progress=progress))
     if out_path is not None and writes_here():  # under torchrun, rank 0 writes

@@ -433,7 +433,7 @@ def fit_poisson(
 
     kind = ImageKind.describe(signal)
     network = network or poisson_network(signal, model, source)
-    train = train or at_family_rate(poisson_train_config(source), network.model)
+    train = train or at_family_rate(poisson_train_config(source), network.model, network.hidden_features)
     return fit_signal(kind, signal, network=network, train=train, model=model,
                       problem=lambda device: derivative_problem(target, source, batch_size=train.batch_size,
                                                                 device=device, segment_weight=segment_weight,
