@@ -73,24 +73,26 @@ class Finer(nn.Module):
         return adjoint_derivatives(self, coords, jacobian=False).value  # the engine's value pass
 
 
+FINER_RATE_FACTOR = 0.3
+"""FINER's learning rate over a SIREN's at the width it was swept at, :data:`FINER_RATE_WIDTH`."""
 FINER_RATE_WIDTH = 256
-"""The hidden width at which FINER's rate factor (0.3) was swept."""
 
 
 def finer_rate_factor(width: int) -> float:
     """FINER's learning rate over a SIREN's at hidden ``width``: 0.3 at 256, in inverse proportion to
-    the width below (Adam moves every weight by about the rate, so a layer's pre-activations move by
-    about the rate times its width, and FINER's phase ω0 (|z| + 1) z is steeper in z than a sine's),
-    and never above a SIREN's own. Swept in 20 s on coffee and moon at 256 px (mean PSNR): width 256:
+    the width (Adam moves every weight by about the rate, so a layer's pre-activations move by about
+    the rate times its width, and FINER's phase ω0 (|z| + 1) z is steeper in z than a sine's), and
+    never above a SIREN's own. Swept in 20 s on coffee and moon at 256 px (mean PSNR): width 256:
     3e-4 36.8 dB, 1e-3 20.5; 128: 3e-4 29.8, 1e-3 29.1; 80: 3e-4 30.1, 1e-3 32.1; 48: 3e-4 26.1,
-    1e-3 30.0, 3e-3 22.5, where a SIREN's best stayed at 1e-3 (docs, "Which network?")."""
-    return min(1.0, 0.3 * FINER_RATE_WIDTH / width)
+    1e-3 30.0, 3e-3 22.5, where a SIREN's best stayed at 1e-3 (docs, "Which network?"). Above 256
+    the same argument gives less; not measured there."""
+    return min(1.0, FINER_RATE_FACTOR * FINER_RATE_WIDTH / width)
 
 
 register_family(NetworkFamily(
     "finer", build=Finer, summary="FINER: variable-periodic sin(ω0 (|z| + 1) z) (Liu et al. 2024)",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False,
-    frequency="first_omega", settings=("first_bias_scale",), learning_rate_factor=0.3,
+    frequency="first_omega", settings=("first_bias_scale",), learning_rate_factor=FINER_RATE_FACTOR,
     learning_rate_rule=finer_rate_factor,
     # Its first-layer biases (U(−20, 20)) already raise that layer's frequencies up to 41-fold: on 3 s of
     # music (12.7k parameters, 60 s) ω0 = 100 fitted 25.5 dB against 9.7 at a SIREN's 3,000 (a sweep on
