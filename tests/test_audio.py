@@ -182,3 +182,21 @@ def test_cli_render_rejects_options_of_another_kind(tmp_path, capsys):
     assert_one_line_error(code, err, "--fps does not apply to an audio model")
     code, _, err = run_cli(["render", out, "--out", tmp_path / "x.png"], capsys)
     assert_one_line_error(code, err, "an audio is written as .wav or .flac or .ogg")
+
+
+def test_long_clips_are_evaluated_less_often_so_evaluations_stay_a_small_share_of_the_wait():
+    """The audio recipe logs the SNR every 100 steps; a minute at 44.1 kHz renders 2.6M samples per
+    evaluation (about 54 steps of 16,384), so there it logs every 300 steps."""
+    from sirenkit.kinds import EVALUATION_SHARE
+
+    def recipe(seconds):
+        return AudioKind(source="clip", rate=44_100, samples=int(44_100 * seconds), channels=1,
+                         scale=1.0).train_config()
+
+    assert recipe(0.1).log_every == recipe(3).log_every == recipe(10).log_every == 100
+    assert recipe(60).log_every == 300
+    for seconds in (30, 60, 300):
+        chosen = recipe(seconds)
+        samples = int(44_100 * seconds)
+        assert chosen.log_every % 100 == 0 and samples / 3 / chosen.batch_size / chosen.log_every <= EVALUATION_SHARE
+        assert samples / 3 / chosen.batch_size / (chosen.log_every - 100) > EVALUATION_SHARE  # the shortest such

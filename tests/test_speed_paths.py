@@ -16,7 +16,8 @@ from sirenkit.config import NetworkConfig, TrainConfig
 from sirenkit.config import TrainConfig as sk_train
 from sirenkit.derivatives import derivatives
 from sirenkit.image import ImageSignal
-from sirenkit.kinds.image import EVALUATION_SHARE, IMAGE_BATCH_FLOAT32
+from sirenkit.kinds import EVALUATION_SHARE
+from sirenkit.kinds.image import IMAGE_BATCH_FLOAT32
 from sirenkit.network import Siren, build_network
 from sirenkit.tasks.image import IMAGE_BATCH, image_train_config
 from sirenkit.training import resolve_precision

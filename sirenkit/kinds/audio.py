@@ -30,7 +30,7 @@ from ..config import NetworkConfig, TrainConfig
 from ..constraints import Constraint, PointSet, Problem
 from ..render import evaluate_points
 from ..resources import check_memory
-from . import PROMISED_SECONDS, Fitted, SignalKind, register_kind
+from . import PROMISED_SECONDS, Fitted, SignalKind, evaluation_interval, register_kind
 
 AUDIO_BATCH = 16384
 """Random samples per step of the default audio recipe."""
@@ -90,9 +90,12 @@ class AudioKind(SignalKind):
         28.6 dB at 1e-4 / 3e-4 / 1e-3; but at 1e-3 a first layer of ω0 = 10,000 (a 10 s clip under
         :data:`~sirenkit.audio.OMEGA_PER_SECOND`) collapsed to silence, while 3e-4 reached 26.9 dB on
         10 s of the same music. With ω0 = 10,000 on the 3 s clip (a band three times wider than the
-        rule's) the fit failed at 1e-3; ω0 = 1,000 gave 28.3 dB."""
+        rule's) the fit failed at 1e-3; ω0 = 1,000 gave 28.3 dB. The SNR is logged every 100 steps,
+        less often for clips long enough that rendering them would slow the fit
+        (:func:`~sirenkit.kinds.evaluation_interval`: every 300 steps for a minute at 44.1 kHz)."""
         batch = None if self.samples <= AUDIO_BATCH else AUDIO_BATCH
-        return TrainConfig(steps=3000, learning_rate=3e-4, batch_size=batch, precision="auto", log_every=100,
+        return TrainConfig(steps=3000, learning_rate=3e-4, batch_size=batch, precision="auto",
+                           log_every=evaluation_interval(self.samples, batch or self.samples, every=100),
                            time_budget=PROMISED_SECONDS["audio"])
 
     def problem(self, signal: AudioSignal, *, batch_size: int | None, device: torch.device) -> Problem:

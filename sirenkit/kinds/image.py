@@ -41,7 +41,16 @@ from ..render import (
     to_png_array,
 )
 from ..resources import check_memory
-from . import INTENSITY_OFFSET, INTENSITY_SCALE, PROMISED_SECONDS, Fitted, SignalKind, article, register_kind
+from . import (
+    INTENSITY_OFFSET,
+    INTENSITY_SCALE,
+    PROMISED_SECONDS,
+    Fitted,
+    SignalKind,
+    article,
+    evaluation_interval,
+    register_kind,
+)
 
 IMAGE_BATCH = 8192
 """Random pixels per step of the default image recipe where bfloat16 is native."""
@@ -56,22 +65,6 @@ IMAGE_STALL_CHECK = 100
 will fit at Adam 1e-3 stands 2.8 dB (brick) to 15 dB (the terrier) above the best constant, and a
 texture-dominated one that will not stands 0 to 1.4 dB above it (grass, gravel; float32 and
 bfloat16)."""
-
-EVALUATION_SHARE = 0.25
-"""The most of the steps' time the image recipe's logged evaluations may add: each renders every
-pixel, about a third of a training step's cost per batch of pixels (0.9 s against 0.048 s a step
-at 512², 4,096 pixels per step, float32, 2-core AVX2 EPYC), so a large image is evaluated less
-often than every 25 steps. They are outside the time budget, but not outside the user's wait."""
-
-
-def evaluation_interval(pixels: int, batch: int) -> int:
-    """Steps between the image recipe's logged full-image evaluations: 25 (the recipe's own) up to
-    256² at 4,096 pixels per step, a multiple of 25 above, so that an evaluation costs at most
-    :data:`EVALUATION_SHARE` of the steps between (every 100 steps at 512² in float32, 50 in
-    bfloat16's 8,192 pixels per step)."""
-    cost_in_steps = pixels / (3 * batch)
-    return 25 * max(1, math.ceil(cost_in_steps / EVALUATION_SHARE / 25))
-
 
 RENDER_BAND_PIXELS = 1 << 20
 """Pixels rendered at a time when an image is written to a file: memory holds one such band."""
@@ -129,7 +122,7 @@ class ImageKind(SignalKind):
         products where the hardware has them. It reached 40 dB soonest on all four images. Where
         the steps run in float32 (``precision`` and ``device`` resolved as the fit will), 4,096
         pixels per step (:data:`IMAGE_BATCH_FLOAT32`). The PSNR is logged every 25 steps, less often
-        on large images (:func:`evaluation_interval`).
+        on large images (:func:`~sirenkit.kinds.evaluation_interval`).
 
         Against the paper's recipe (every pixel, Adam at 1e-4) it reaches 40 dB on camera 256² in a
         fraction of the time: many cheap, noisy steps make the early progress, and the decaying rate
@@ -144,7 +137,7 @@ class ImageKind(SignalKind):
         batch = IMAGE_BATCH if native else IMAGE_BATCH_FLOAT32
         pixels = self.shape[0] * self.shape[1]
         return dataclasses.replace(chosen, batch_size=None if pixels <= batch else batch,
-                                   log_every=evaluation_interval(pixels, min(pixels, batch)))
+                                   log_every=evaluation_interval(pixels, min(pixels, batch), every=25))
 
     def to_network(self, intensities: torch.Tensor) -> torch.Tensor:
         """Intensities in [0, 1] → network units."""
