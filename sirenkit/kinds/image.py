@@ -137,7 +137,7 @@ class ImageKind(SignalKind):
         batch = IMAGE_BATCH if native else IMAGE_BATCH_FLOAT32
         pixels = self.shape[0] * self.shape[1]
         return dataclasses.replace(chosen, batch_size=None if pixels <= batch else batch,
-                                   log_every=evaluation_interval(pixels, min(pixels, batch), every=25))
+                                   log_every=evaluation_interval(pixels, min(pixels, batch), every=chosen.log_every))
 
     def to_network(self, intensities: torch.Tensor) -> torch.Tensor:
         """Intensities in [0, 1] → network units."""
