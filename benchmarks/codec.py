@@ -139,8 +139,8 @@ def classical_row(name: str, pixels: np.ndarray, bpp: float) -> dict | None:
 
 
 def sirenkit_row(name: str, pixels: np.ndarray, bpp: float, seconds: float, folder: Path) -> dict:
-    from sirenkit.codec import compress, decompress
-    from sirenkit.image import ImageSignal
+    from sirenkit.codec.weights import compress, decompress
+    from sirenkit.signals.image.data import ImageSignal
 
     signal = ImageSignal(pixels=pixels.astype(np.float32) / 255, name=name, mode="RGB", bit_depth=8)
     path = folder / f"{name}-{bpp:g}.sirk"

@@ -35,8 +35,8 @@ HELD_OUT = ("../shared/data/yorkshire_terrier.jpg", "immunohistochemistry")
 
 def one_photo(photo: str, *, source: str, size: int, budget: float, precision: str, steps: int | None,
               out: Path | None = None) -> dict:
-    from sirenkit.image import load_image
-    from sirenkit.tasks.poisson import fit_poisson, poisson_train_config
+    from sirenkit.signals.image.data import load_image
+    from sirenkit.studies.poisson import fit_poisson, poisson_train_config
 
     signal = load_image(photo, size=size)
     train = replace(poisson_train_config(source), time_budget=budget, precision=precision)  # type: ignore[arg-type]

@@ -74,7 +74,7 @@ def checks(out: Path, device: str) -> list[tuple[str, list[str], callable]]:
 
 
 def rendered(out: Path) -> str:
-    from sirenkit.image import load_image
+    from sirenkit.signals.image.data import load_image
 
     pixels = load_image(out / "laplacian.png").pixels
     return f"{pixels.shape[1]}×{pixels.shape[0]}, spread {pixels.std():.3f}"
@@ -99,8 +99,8 @@ def decoded(out: Path) -> str:
     code = main(["decompress", str(out / "coffee.sirk"), "-o", str(out / "coffee.png")])
     if code:
         raise RuntimeError(f"decompress exited {code}")
-    from sirenkit.image import load_image
     from sirenkit.metrics import psnr
+    from sirenkit.signals.image.data import load_image
 
     original = load_image("coffee").pixels
     back = load_image(out / "coffee.png").pixels
@@ -113,7 +113,7 @@ def prepare(out: Path) -> None:
     import soundfile
     from PIL import Image
 
-    from sirenkit.image import load_image
+    from sirenkit.signals.image.data import load_image
 
     folder = out / "photos"
     folder.mkdir(parents=True, exist_ok=True)

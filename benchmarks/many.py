@@ -1,4 +1,4 @@
-"""Many images at once: the batched engine (sirenkit.batched.fit_batched) against fitting them one
+"""Many images at once: the batched engine (sirenkit.engine.stacked.fit_batched) against fitting them one
 after another with the ordinary loop, the same steps, the same per-signal results.
 
 ``--count`` grey photos (scikit-image's that ship with it, cycled, cropped square and resized to ``--size``) are
@@ -39,10 +39,10 @@ def grey_photos(count: int, size: int | tuple[int, int]):
     from skimage.color import rgb2gray, rgba2rgb
     from skimage.transform import resize
 
-    from sirenkit.image import ImageSignal
+    from sirenkit.signals.image.data import ImageSignal
 
     signals = []
-    from sirenkit.image import BUNDLED_IMAGES  # scikit-image's photos that ship with it: no download
+    from sirenkit.signals.image.data import BUNDLED_IMAGES  # scikit-image's photos that ship with it: no download
 
     for index in range(count):
         name = BUNDLED_IMAGES[index % len(BUNDLED_IMAGES)]
@@ -63,12 +63,13 @@ def grey_photos(count: int, size: int | tuple[int, int]):
 
 
 def main() -> None:
-    from sirenkit.batched import fit_batched
-    from sirenkit.kinds.image import ImageKind
+    from sirenkit.engine.loop import fit
+    from sirenkit.engine.policy import resolve_device
+    from sirenkit.engine.stacked import fit_batched
     from sirenkit.many import batching_pays
     from sirenkit.metrics import psnr
-    from sirenkit.network import build_network, count_parameters
-    from sirenkit.training import fit, resolve_device
+    from sirenkit.networks.build import build_network, count_parameters
+    from sirenkit.signals.image.kind import ImageKind
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=24)

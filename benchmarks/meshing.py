@@ -22,8 +22,8 @@ from steps import peak_resident_bytes  # noqa: E402
 
 
 def one(run: Path, resolution: int, dense: bool) -> dict:
-    from sirenkit.io import load
-    from sirenkit.mesh import marching_cubes, sdf_grid
+    from sirenkit.engine.models import load
+    from sirenkit.signals.shape.mesh import marching_cubes, sdf_grid
 
     model = load(run).model
     started = time.perf_counter()

@@ -1,7 +1,7 @@
-"""Train the codec's shared initialisations (sirenkit.meta) and measure what each one gives.
+"""Train the codec's shared initialisations (sirenkit.codec.meta) and measure what each one gives.
 
 For every hidden width of ``--widths`` (5 hidden layers, the codec's ω0s) and channel count,
-Reptile on the training photos (``sirenkit.meta.TRAINING_PHOTOS``, none of the codec benchmark's);
+Reptile on the training photos (``sirenkit.codec.meta.TRAINING_PHOTOS``, none of the codec benchmark's);
 the set is written to ``--out`` (by default where sirenkit reads it). Then, per width, the PSNR
 after ``--probe-steps`` Adam steps (the codec's recipe: 1e-3, float32, random pixels) from the
 initialisation against from a random one, on ``--probe`` photos that were not trained on, at the
@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codec import load_photo  # noqa: E402
 from run import machine  # noqa: E402
 
-from sirenkit import meta  # noqa: E402
-from sirenkit.codec import HIDDEN_LAYERS  # noqa: E402
-from sirenkit.config import NetworkConfig  # noqa: E402
-from sirenkit.image import luminance  # noqa: E402
+from sirenkit.codec import meta  # noqa: E402
+from sirenkit.codec.weights import HIDDEN_LAYERS  # noqa: E402
+from sirenkit.engine.policy import resolve_device  # noqa: E402
 from sirenkit.io import write_json  # noqa: E402
-from sirenkit.network import build_network, parameter_count  # noqa: E402
-from sirenkit.training import resolve_device  # noqa: E402
+from sirenkit.networks.build import build_network, parameter_count  # noqa: E402
+from sirenkit.networks.config import NetworkConfig  # noqa: E402
+from sirenkit.pictures import luminance  # noqa: E402
 
 OMEGA = 30.0
 

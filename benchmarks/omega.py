@@ -1,6 +1,6 @@
 """``--omega auto`` against a grid search: for each photo, the image recipe is fitted under ``--time``
 seconds at each first-layer ω0 of the grid {10, 15, 20, 30, 45, 60, 90} (the default 30 times
-:data:`sirenkit.frequency.RATIOS`), and the value ``--omega auto`` picks (from the spectra of
+:data:`sirenkit.engine.frequency.RATIOS`), and the value ``--omega auto`` picks (from the spectra of
 untrained networks, before any fitting) is compared with the best of the grid. The choice has
 no setting tuned on any photo; all photos here are checks.
 
@@ -41,8 +41,8 @@ PHOTOS = ("camera", "chelsea", "rocket")
 
 def image_case(photo: str, args):
     """A photo: the signal, its default network, values and coordinates, recipe, fit and score."""
-    from sirenkit.image import coordinate_grid, load_image
-    from sirenkit.tasks.image import fit_image, image_network, image_train_config
+    from sirenkit.signals.image.data import coordinate_grid, load_image
+    from sirenkit.signals.image.fit import fit_image, image_network, image_train_config
 
     signal = load_image(photo, size=args.size)
     return (signal, image_network(signal, args.model), signal.pixels, coordinate_grid(signal.shape),
@@ -51,8 +51,8 @@ def image_case(photo: str, args):
 
 def audio_case(clip: str, args):
     """A sound (a file, or ``music``): as :func:`image_case`, scored by SNR."""
-    from sirenkit.audio import load_audio, time_coordinates, write_audio
-    from sirenkit.tasks.audio import audio_network, audio_train_config, fit_audio
+    from sirenkit.signals.audio.data import load_audio, time_coordinates, write_audio
+    from sirenkit.signals.audio.fit import audio_network, audio_train_config, fit_audio
 
     if clip == "music":
         from media import music
@@ -66,8 +66,8 @@ def audio_case(clip: str, args):
 
 
 def main() -> None:
-    from sirenkit.families import get_family
-    from sirenkit.frequency import choose_frequency, with_frequency
+    from sirenkit.engine.frequency import choose_frequency, with_frequency
+    from sirenkit.networks.registry import get_family
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", default=",".join(PHOTOS))

@@ -66,10 +66,10 @@ PROTOCOLS = {
 def fit(photo: str, model: str, settings: dict, rate: float, protocol: Protocol, *, steps: int, size: int,
         device: str, compile: bool | str = False) -> dict:
     from sirenkit import TrainConfig
-    from sirenkit.image import load_image
-    from sirenkit.kinds.image import ImageKind
-    from sirenkit.network import parameter_count
-    from sirenkit.tasks.image import fit_image
+    from sirenkit.networks.build import parameter_count
+    from sirenkit.signals.image.data import load_image
+    from sirenkit.signals.image.fit import fit_image
+    from sirenkit.signals.image.kind import ImageKind
 
     signal = load_image(photo, size=size)
     network = ImageKind.describe(signal).network(model, **settings)

@@ -28,9 +28,10 @@ BUNNY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "stanfo
 
 def seconds_per_step(model: str, cloud, probe_steps: int = 40) -> float:
     """Steady-state seconds per step of ``model`` on the SDF problem (compilation excluded)."""
-    from sirenkit.network import build_network
-    from sirenkit.tasks.sdf import SdfConfig, sdf_network, sdf_problem, sdf_train_config
-    from sirenkit.training import fit, resolve_device
+    from sirenkit.engine.loop import fit
+    from sirenkit.engine.policy import resolve_device
+    from sirenkit.networks.build import build_network
+    from sirenkit.signals.shape.fit import SdfConfig, sdf_network, sdf_problem, sdf_train_config
 
     # compiled as a real run is (a run of fewer than 200 steps would not be by default)
     train = replace(sdf_train_config(), steps=probe_steps, log_every=10, checkpoint_every=0, compile=True)
@@ -45,7 +46,7 @@ def fit_and_measure(model: str, steps: int, cloud, out: Path) -> dict:
     import trimesh
 
     from sirenkit.metrics import compare_meshes
-    from sirenkit.tasks.sdf import SdfConfig, fit_sdf, mesh_in_input_frame, reference_surface, sdf_train_config
+    from sirenkit.signals.shape.fit import SdfConfig, fit_sdf, mesh_in_input_frame, reference_surface, sdf_train_config
 
     config = SdfConfig()
     fitted = fit_sdf(cloud, model=model, train=replace(sdf_train_config(), steps=steps), config=config, out=out,
@@ -80,8 +81,8 @@ def main() -> None:
     parser.add_argument("--resolutions", default="256,512", help="Meshing grids ('' to skip meshing).")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    from sirenkit.pointcloud import load_point_cloud
-    from sirenkit.tasks.sdf import SdfConfig, sdf_train_config
+    from sirenkit.signals.shape.data import load_point_cloud
+    from sirenkit.signals.shape.fit import SdfConfig, sdf_train_config
 
     config = SdfConfig()
     cloud = load_point_cloud(BUNNY, samples=config.samples, margin=config.margin)

@@ -57,8 +57,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the inputs and run folders here.")
     args = parser.parse_args()
-    from sirenkit.audio import write_audio
-    from sirenkit.video import write_video
+    from sirenkit.signals.audio.data import write_audio
+    from sirenkit.signals.video.data import write_video
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     rows = []

@@ -60,8 +60,8 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, repeats: int = 10) -> 
 
 def problem_data(loss: str, size: int, device: torch.device) -> dict:
     """Inputs and targets of one step; the same for every path."""
-    from sirenkit.image import coordinate_grid, load_image
-    from sirenkit.tasks.poisson import derivative_targets
+    from sirenkit.signals.image.data import coordinate_grid, load_image
+    from sirenkit.studies.poisson import derivative_targets
 
     if loss == "sdf":
         generator = torch.Generator().manual_seed(0)
@@ -80,7 +80,7 @@ def problem_data(loss: str, size: int, device: torch.device) -> dict:
 
 def sirenkit_loss(loss: str, method: str = "auto") -> Callable:
     """The loss of ``loss`` on sirenkit's derivative engine."""
-    from sirenkit.derivatives import derivatives
+    from sirenkit.networks.derivatives import derivatives
 
     def image_step(model, data):
         fields = derivatives(model, data["coords"], jacobian=loss == "gradient", laplacian=loss == "laplacian",
@@ -107,8 +107,8 @@ def reference_loss(loss: str) -> Callable:
 
 def build_step(loss: str, label: str, size: int, device: torch.device) -> tuple[Callable, Callable]:
     """A training step of ``label``'s path and the un-compiled loss it runs (for counting)."""
-    from sirenkit.config import NetworkConfig
-    from sirenkit.network import Siren
+    from sirenkit.networks.build import Siren
+    from sirenkit.networks.config import NetworkConfig
 
     torch.manual_seed(0)
     in_features = 3 if loss == "sdf" else 2
@@ -225,7 +225,7 @@ def main() -> None:
         step()
         print(torch.cuda.max_memory_allocated() if device.type == "cuda" else peak_resident_bytes())
         return
-    from sirenkit.training import native_bfloat16
+    from sirenkit.engine.policy import native_bfloat16
 
     native = native_bfloat16(device)
     rates = {"float32": matmul_rate(device, torch.float32)}

@@ -3,7 +3,7 @@ over several different images, each run timed to 30 and 40 dB and to its end.
 
     python benchmarks/sweep.py [--size 256] [--images camera,astronaut,...] [--json out.json]
 
-The default recipe (``sirenkit.tasks.image.image_train_config``) was chosen from this table: the
+The default recipe (``sirenkit.signals.image.fit.image_train_config``) was chosen from this table: the
 one that reaches 40 dB soonest on every image without losing final PSNR. Each run uses the paper's
 image network and the same seed; only the training settings change.
 """
@@ -37,8 +37,8 @@ SETTINGS = (  # (label, batch size, steps, learning rate, warm-up steps, precisi
 )
 
 def one_run(signal, batch: int, steps: int, lr: float, warmup: int, precision: str, stall: int) -> dict:
-    from sirenkit.config import TrainConfig
-    from sirenkit.tasks.image import fit_image
+    from sirenkit.engine.config import TrainConfig
+    from sirenkit.signals.image.fit import fit_image
 
     train = TrainConfig(steps=steps, learning_rate=lr, batch_size=batch, warmup_steps=warmup, stall_check=stall,
                         precision=precision, log_every=20, checkpoint_every=0, device="cpu")
@@ -61,7 +61,7 @@ def main() -> None:
                         help="Write the results here after each run; runs already in the file are kept, not repeated.")
     parser.add_argument("--skip", default="", help="Settings labels not to run, separated by ';'.")
     args = parser.parse_args()
-    from sirenkit.image import load_image
+    from sirenkit.signals.image.data import load_image
 
     results = json.loads(args.json.read_text()) if args.json and args.json.is_file() else []
     done = {(r["image"], r["settings"]) for r in results}

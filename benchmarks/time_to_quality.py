@@ -28,9 +28,9 @@ AT_SECONDS = 60.0
 
 def reference_run(signal, initial_state: dict, *, budget: float, evaluate_every: int, device) -> list[dict]:
     """Fit with the paper's recipe; rows of (step, seconds, psnr)."""
-    from sirenkit.image import coordinate_grid
-    from sirenkit.network import Siren
-    from sirenkit.tasks.image import image_network
+    from sirenkit.networks.build import Siren
+    from sirenkit.signals.image.data import coordinate_grid
+    from sirenkit.signals.image.fit import image_network
 
     template = Siren(image_network(signal))
     template.load_state_dict(initial_state)
@@ -60,8 +60,8 @@ def reference_run(signal, initial_state: dict, *, budget: float, evaluate_every:
 def sirenkit_run(signal, device) -> tuple[list[dict], dict, dict]:
     """sirenkit's default image recipe; its history, initial weights and the recipe."""
     from sirenkit.config import replace, to_dict
-    from sirenkit.network import build_network
-    from sirenkit.tasks.image import fit_image, image_network, image_train_config
+    from sirenkit.networks.build import build_network
+    from sirenkit.signals.image.fit import fit_image, image_network, image_train_config
 
     network = image_network(signal)
     train = replace(image_train_config(signal), log_every=10, checkpoint_every=0, device=device.type)
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    from sirenkit.image import load_image
+    from sirenkit.signals.image.data import load_image
 
     device = torch.device(args.device)
     signal = load_image("camera", size=args.size)

@@ -90,7 +90,7 @@ SETTINGS: dict[str, float] = {}
 
 def family_settings(model: str) -> dict[str, float]:
     """The ``--setting`` values that belong to ``model``'s family (its own settings or frequency)."""
-    from sirenkit.families import get_family
+    from sirenkit.networks.registry import get_family
 
     family = get_family(model)
     return {name: value for name, value in SETTINGS.items() if name in family.settings or name == family.frequency}
@@ -98,7 +98,7 @@ def family_settings(model: str) -> dict[str, float]:
 
 def sized_network(kind, model: str, siren_width: int):
     """``model``'s network for this image (its family's defaults) at SIREN's parameter count."""
-    from sirenkit.network import network_for_budget, parameter_count
+    from sirenkit.networks.build import network_for_budget, parameter_count
 
     reference = kind.network("siren", hidden_features=siren_width)
     if model == "siren":
@@ -108,9 +108,9 @@ def sized_network(kind, model: str, siren_width: int):
 
 def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, budget: float | None,
         steps: int | None, precision: str, measure_derivatives: bool = True, log_every: int | None = None) -> dict:
-    from sirenkit.image import grid_spacing, image_gradient, image_laplacian, load_image
-    from sirenkit.kinds.image import ImageKind
-    from sirenkit.tasks.image import fit_image, image_train_config
+    from sirenkit.signals.image.data import grid_spacing, image_gradient, image_laplacian, load_image
+    from sirenkit.signals.image.fit import fit_image, image_train_config
+    from sirenkit.signals.image.kind import ImageKind
 
     signal = load_image(photo, size=size)
     kind = ImageKind.describe(signal)
@@ -140,7 +140,7 @@ def fit(photo: str, model: str, *, size: int, siren_width: int, rate: float, bud
 def zero_fields(photo: str, size: int) -> dict:
     """What predicting zero derivatives scores: the floor a derivative PSNR must beat to mean
     anything (a noisy Laplacian's range is wide, so zero already scores well above 0 dB)."""
-    from sirenkit.image import grid_spacing, image_gradient, image_laplacian, load_image
+    from sirenkit.signals.image.data import grid_spacing, image_gradient, image_laplacian, load_image
 
     signal = load_image(photo, size=size)
     spacing = grid_spacing(signal.shape)

@@ -68,7 +68,7 @@ class Kind:
 
 
 def write_music(seconds: float, seed: int) -> str:
-    from sirenkit.audio import write_audio
+    from sirenkit.signals.audio.data import write_audio
 
     from media import music
 
@@ -78,7 +78,7 @@ def write_music(seconds: float, seed: int) -> str:
 
 
 def load_sound(name: str):
-    from sirenkit.audio import load_audio
+    from sirenkit.signals.audio.data import load_audio
 
     pieces = {"music": 0, "music-2": 1}  # seeds of benchmarks/media.py's piece: evaluated, swept on
     return load_audio(write_music(3.0, pieces[name]) if name in pieces else name)
@@ -87,8 +87,8 @@ def load_sound(name: str):
 def load_shape(name: str):
     import trimesh
 
-    from sirenkit.pointcloud import load_point_cloud
-    from sirenkit.tasks.sdf import SdfConfig
+    from sirenkit.signals.shape.data import load_point_cloud
+    from sirenkit.signals.shape.fit import SdfConfig
 
     if name == "torus":
         path = Path(tempfile.mkdtemp()) / "torus.obj"
@@ -99,21 +99,21 @@ def load_shape(name: str):
 
 
 def load_photo(name: str):
-    from sirenkit.image import load_image
+    from sirenkit.signals.image.data import load_image
 
     return load_image(name, size=256)
 
 
 def kinds(mesh_resolution: int | None = None, metric_samples: int | None = None) -> dict[str, Kind]:
-    from sirenkit.kinds.audio import AudioKind
-    from sirenkit.kinds.image import ImageKind
-    from sirenkit.kinds.shape import ShapeKind
-    from sirenkit.tasks.audio import fit_audio
-    from sirenkit.tasks.poisson import fit_poisson, poisson_network, poisson_train_config
-    from sirenkit.tasks.sdf import fit_sdf
+    from sirenkit.signals.audio.fit import fit_audio
+    from sirenkit.signals.audio.kind import AudioKind
+    from sirenkit.signals.image.kind import ImageKind
+    from sirenkit.signals.shape.fit import fit_sdf
+    from sirenkit.signals.shape.kind import ShapeKind
+    from sirenkit.studies.poisson import fit_poisson, poisson_network, poisson_train_config
 
     def shape_fit(cloud, **keywords):
-        from sirenkit.tasks.sdf import SdfConfig
+        from sirenkit.signals.shape.fit import SdfConfig
 
         config = SdfConfig()
         config = replace(config, mesh_resolution=mesh_resolution or config.mesh_resolution,
@@ -142,7 +142,7 @@ def kinds(mesh_resolution: int | None = None, metric_samples: int | None = None)
 
 def fit_one(kind: Kind, signal, model: str, *, rate: float, budget: float, precision: str,
             siren_width: int | None = None) -> dict:
-    from sirenkit.network import network_for_budget, parameter_count
+    from sirenkit.networks.build import network_for_budget, parameter_count
 
     reference = kind.reference_network(signal)
     if siren_width is not None:
@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="float32")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    from sirenkit.families import at_family_rate
+    from sirenkit.engine.config import at_family_rate
 
     torch.manual_seed(0)
     print(f"machine: {machine()}, CPU capability {torch.backends.cpu.get_cpu_capability()}", flush=True)

@@ -17,29 +17,20 @@ Every command of the ``sirenkit`` tool is one call here: ``fit image|audio|video
 :func:`run_example`. A problem of your own: :func:`solve`.
 """
 
-__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it ([tool.setuptools.dynamic])
 
-from .batched import fit_batched  # noqa: E402
-from .codec import CodecError, Compressed, compress, decompress  # noqa: E402
-from .config import MODEL_NAMES, NetworkConfig, TrainConfig  # noqa: E402
-from .constraints import Box, BoxBoundary, Constraint, Fields, GridSamples, PointSet, Problem, Sampler  # noqa: E402
-from .derivatives import Derivatives, autograd_derivatives, derivatives  # noqa: E402
-from .examples import run_example  # noqa: E402
-from .families import FAMILIES, NetworkFamily, family_of, get_family, model_names, register_family  # noqa: E402
-from .families.siren import adjoint_derivatives, forward_derivatives  # noqa: E402
-from .fitting import fit_signal  # noqa: E402
-from .image import ImageSignal, coordinate_grid, image_gradient, image_laplacian, load_image  # noqa: E402
-from .io import load, save_model  # noqa: E402
-from .kinds import KINDS, Fitted, SignalKind, register_kind  # noqa: E402
-from .kinds.audio import AudioKind  # noqa: E402
-from .kinds.image import ImageKind, render_image  # noqa: E402
-from .kinds.problem import ProblemKind  # noqa: E402
-from .kinds.shape import SdfConfig, ShapeKind  # noqa: E402
-from .kinds.video import VideoKind  # noqa: E402
-from .many import ManyResult, fit_many  # noqa: E402
-from .mesh import extract_mesh  # noqa: E402
-from .metrics import compare_meshes, ms_ssim, psnr, ssim, texture_correlation  # noqa: E402
-from .network import (  # noqa: E402
+from sirenkit import networks, signals  # noqa: F401  (every built-in family and kind registered)
+from sirenkit.codec.weights import CodecError, Compressed, compress, decompress
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.kinds import KINDS, Fitted, SignalKind, register_kind
+from sirenkit.engine.loop import FitResult, TrainingDiverged, TrainingInterrupted, fit
+from sirenkit.engine.models import load, save_model
+from sirenkit.engine.parallel import DataParallel, data_parallel
+from sirenkit.engine.runs import fit_signal
+from sirenkit.engine.schedule import learning_rate
+from sirenkit.engine.stacked import fit_batched
+from sirenkit.many import ManyResult, fit_many
+from sirenkit.metrics import compare_meshes, ms_ssim, psnr, ssim, texture_correlation
+from sirenkit.networks.build import (
     MLP,
     FourierFeatures,
     PositionalEncoding,
@@ -48,23 +39,42 @@ from .network import (  # noqa: E402
     count_parameters,
     parameter_count,
 )
-from .parallel import DataParallel, data_parallel  # noqa: E402
-from .pointcloud import load_mesh, load_point_cloud  # noqa: E402
-from .render import evaluate_points, render  # noqa: E402
-from .solve import Solution, solve  # noqa: E402
-from .tasks.audio import fit_audio  # noqa: E402
-from .tasks.fusion import fuse_images  # noqa: E402
-from .tasks.image import ImageFit, compare_models, fit_image, image_train_config  # noqa: E402
-from .tasks.poisson import fit_poisson  # noqa: E402
-from .tasks.sdf import fit_sdf  # noqa: E402
-from .tasks.video import fit_video  # noqa: E402
-from .training import FitResult, TrainingDiverged, TrainingInterrupted, fit, learning_rate  # noqa: E402
+from sirenkit.networks.config import MODEL_NAMES, NetworkConfig
+from sirenkit.networks.derivatives import Derivatives, autograd_derivatives, derivatives
+from sirenkit.networks.evaluate import evaluate_points
+from sirenkit.networks.family import NetworkFamily, family_of
+from sirenkit.networks.registry import FAMILIES, get_family, model_names, register_family
+from sirenkit.networks.siren import adjoint_derivatives, forward_derivatives
+from sirenkit.problems.constraints import Constraint, Fields, Problem
+from sirenkit.problems.domains import Box, BoxBoundary, GridSamples, PointSet, Sampler
+from sirenkit.render import render
+from sirenkit.signals.audio.fit import fit_audio
+from sirenkit.signals.audio.kind import AudioKind
+from sirenkit.signals.image.data import ImageSignal, coordinate_grid, image_gradient, image_laplacian, load_image
+from sirenkit.signals.image.fit import ImageFit, fit_image, image_train_config
+from sirenkit.signals.image.kind import ImageKind, render_image
+from sirenkit.signals.problem import ProblemKind
+from sirenkit.signals.shape.data import load_mesh, load_point_cloud
+from sirenkit.signals.shape.fit import (
+    extract_mesh,
+    fit_sdf,
+)
+from sirenkit.signals.shape.kind import SdfConfig, ShapeKind
+from sirenkit.signals.video.fit import fit_video
+from sirenkit.signals.video.kind import VideoKind
+from sirenkit.studies.compare import compare_models
+from sirenkit.studies.examples import run_example
+from sirenkit.studies.fusion import fuse_images
+from sirenkit.studies.poisson import fit_poisson
+from sirenkit.studies.solve import Solution, solve
+from sirenkit.version import __version__
 
 LoadedModel = Fitted
 """The former name of what :func:`load` returns."""
 
 __all__ = [
-    "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "CodecError", "Compressed",
+    "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "CodecError",
+    "Compressed",
     "Constraint", "DataParallel", "Derivatives", "Fields", "FitResult", "Fitted", "FourierFeatures", "GridSamples",
     "ImageFit", "ImageKind", "ImageSignal", "LoadedModel", "ManyResult", "NetworkConfig", "NetworkFamily", "PointSet",
     "PositionalEncoding", "Problem", "ProblemKind", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren",

@@ -1,3 +1,3 @@
-from .cli import run
+from sirenkit.cli import run
 
 run()

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .io import atomic_write_path
+from sirenkit.io import atomic_write_path
 
 PREVIEW_SIDE = 256
 """The longest side of a picture in a contact sheet or a progress figure, and half the points of a

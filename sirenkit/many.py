@@ -3,7 +3,7 @@
 Every signal is prepared by its own task function (its checks, its network, its ``--omega auto``
 choice, its run folder), exactly as a single fit is; the prepared fits that share a network, a
 recipe and the shapes of their per-step batches are trained together by
-:func:`sirenkit.batched.fit_batched`, ``group`` at a time, each group as soon as it is prepared (a
+:func:`sirenkit.engine.stacked.fit_batched`, ``group`` at a time, each group as soon as it is prepared (a
 folder is never held in memory whole); each then gets its ordinary run folder
 (loadable, renderable, resumable), and the folder above them ``summary.csv``, ``summary.json``
 (one row per signal: status, metrics, steps, seconds, run folder, error) and, for images and
@@ -33,15 +33,18 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
-from .config import TrainConfig, to_dict
-from .constraints import Problem, points_per_step
-from .figures import envelope, thumbnail
-from .fitting import PreparedFit, clear_run, finish_fit, holds_a_run, prepare_only
-from .io import atomic_write, write_json
-from .kinds import Fitted
-from .parallel import alone, distributed_world, local_world
-from .resources import MEMORY_FRACTION, available_memory
-from .training import CHECKPOINT_NAME, FitResult, TrainingDiverged, TrainingInterrupted, fit
+from sirenkit.config import to_dict
+from sirenkit.engine.checkpoint import CHECKPOINT_NAME
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.kinds import Fitted
+from sirenkit.engine.loop import FitResult, TrainingDiverged, TrainingInterrupted, fit
+from sirenkit.engine.parallel import alone, distributed_world, local_world
+from sirenkit.engine.runs import PreparedFit, clear_run, finish_fit, holds_a_run, prepare_only
+from sirenkit.figures import envelope, thumbnail
+from sirenkit.io import atomic_write, write_json
+from sirenkit.problems.constraints import Problem
+from sirenkit.problems.domains import points_per_step
+from sirenkit.resources import MEMORY_FRACTION, available_memory
 
 logger = logging.getLogger("sirenkit")
 
@@ -319,7 +322,7 @@ def batching_pays(models: Sequence[torch.nn.Module], problems: Sequence[Problem]
     if device.type != "cpu" or len(models) < 2:
         return True
     models, problems = models[:most], problems[:most]
-    from .batched import fit_batched
+    from sirenkit.engine.stacked import fit_batched
 
     probe = replace(train, steps=steps, time_budget=None, until=None, log_every=10**9, checkpoint_every=0,
                     compile=False, stall_check=0)
@@ -341,7 +344,7 @@ def batching_pays(models: Sequence[torch.nn.Module], problems: Sequence[Problem]
 def _train(batch: list[PreparedFit], progress: bool) -> list[FitResult | Exception]:
     """One group's fits trained together (alone: the ordinary loop); a group that turns out not to
     be batchable (a residual holding per-signal data) is trained one by one instead."""
-    from .batched import fit_batched
+    from sirenkit.engine.stacked import fit_batched
 
     first = batch[0]
     if len(batch) == 1:
@@ -424,7 +427,7 @@ def contact_sheet(result: ManyResult, kind: str, path: Path, limit: int = 48) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import save_figure
+    from sirenkit.figures import save_figure
 
     columns = min(8, len(pairs))
     blocks = math.ceil(len(pairs) / columns)
@@ -471,13 +474,13 @@ def _truth_and_fit(row: dict[str, Any], kind: str) -> tuple[np.ndarray, np.ndarr
         return np.asarray(iio.imread(run / "mesh.png")), np.zeros(0)
     settings = json.loads((run / "config.json").read_text())[kind]
     if kind == "image":
-        from .image import load_image
+        from sirenkit.signals.image.data import load_image
 
         truth = load_image(row["source"], size=settings.get("size")).pixels
         saved = iio.imread(run / "reconstruction.png")
         fitted = np.asarray(saved, dtype=np.float32) / np.iinfo(saved.dtype).max
         return thumbnail(truth), thumbnail(fitted.reshape(truth.shape))
-    from .audio import load_audio
+    from sirenkit.signals.audio.data import load_audio
 
     sound = load_audio(row["source"], seconds=settings.get("seconds")).samples[:, 0]
     return envelope(sound), envelope(load_audio(run / "reconstruction.wav").samples[:, 0])
@@ -491,9 +494,9 @@ def fit_many(sources: Sequence[str | Path], *, kind: str = "image", out: str | P
     (``group`` at a time; by default as many as fit in memory); ``options`` go to the task
     function (:func:`~sirenkit.fit_image`'s ``size``, ``network``, ``train``, ``model``, ...).
     Writes ``summary.csv``, ``summary.json`` and ``contact.png`` into ``out``."""
-    from .tasks.audio import fit_audio
-    from .tasks.image import fit_image
-    from .tasks.sdf import fit_sdf
+    from sirenkit.signals.audio.fit import fit_audio
+    from sirenkit.signals.image.fit import fit_image
+    from sirenkit.signals.shape.fit import fit_sdf
 
     tasks: dict[str, Callable[..., Fitted]] = {"image": fit_image, "audio": fit_audio, "sdf": fit_sdf}
     if kind not in tasks:

@@ -4,166 +4,17 @@ comes out.
 Because the network is a continuous function, an image can be rendered at any resolution
 (super-resolution), a sound at any rate, a clip at any frame rate; the derivative maps come
 exactly from the network (DESIGN.md §2), not from finite differences of the rendering. Each
-signal kind says how it is rendered (:meth:`sirenkit.kinds.SignalKind.render`); :func:`render`
+signal kind says how it is rendered (:meth:`sirenkit.engine.kinds.SignalKind.render`); :func:`render`
 is the one call that loads a run, renders it and writes the file (``sirenkit render``).
 """
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
-
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .kinds import Fitted
-
-from .derivatives import derivatives
-from .image import luminance
-from .io import atomic_write_path
-
-What = Literal["value", "gradient", "laplacian"]
-WHATS = ("value", "gradient", "laplacian")
-
-
-def evaluate_points(
-    model: nn.Module,
-    coords: torch.Tensor,
-    what: What = "value",
-    *,
-    chunk_size: int | None = None,
-) -> torch.Tensor:
-    """Evaluate ``model`` at ``coords: (N, d)`` in chunks, without keeping graphs.
-
-    Returns ``(N, m)`` values, ``(N, m, d)`` Jacobians or ``(N, m)`` Laplacians, on the CPU.
-    """
-    if what not in WHATS:
-        raise ValueError(f"unknown quantity {what!r}; expected one of {', '.join(WHATS)}")
-    device = next(model.parameters()).device
-    if chunk_size is None:
-        # On a CPU a chunk's activations should stay in cache: values of a 768×512 image through
-        # 5 layers of 143 took 0.76 s in chunks of 8,192 points against 1.76 s in chunks of 65,536
-        # (256 × 3: 0.93 against 1.67 s; 48 wide: no difference; a million audio samples through
-        # 256 × 3: 2.25 against 4.59 s in chunks of 262,144), 2-core EPYC, float32.
-        chunk_size = (65536 if device.type == "cuda" else 8192) if what == "value" else 16384
-    pieces = []
-    with torch.no_grad():
-        for start in range(0, coords.shape[0], chunk_size):
-            chunk = coords[start : start + chunk_size].to(device)
-            fields = derivatives(
-                model, chunk, jacobian=what == "gradient", laplacian=what == "laplacian"
-            )
-            piece = {"value": fields.value, "gradient": fields.jacobian, "laplacian": fields.laplacian}[what]
-            assert piece is not None  # asked for above
-            pieces.append(piece.detach().cpu())
-    return torch.cat(pieces)
-
-
-def gradient_magnitude_map(gradient: np.ndarray, mode: str) -> np.ndarray:
-    """``(H, W)`` magnitude of the luminance gradient, from a per-channel ``(H, W, C, 2)``
-    gradient (luminance is linear, so its gradient is the weighted sum of the channels')."""
-    grey = luminance(np.moveaxis(gradient, -1, 0), mode)  # (2, H, W)
-    return np.sqrt((grey**2).sum(axis=0))
-
-
-def laplacian_map(laplacian: np.ndarray, mode: str) -> np.ndarray:
-    """``(H, W)`` Laplacian of the luminance, from a per-channel ``(H, W, C)`` Laplacian."""
-    return luminance(laplacian, mode)
-
-
-def to_png_array(values: np.ndarray, what: What, scale: float | None = None) -> np.ndarray:
-    """Turn a rendered quantity into 8-bit pixels: intensities as they are, gradient magnitude
-    in grey from 0 to ``scale``, the Laplacian in a blue-white-red map from ``-scale`` to
-    ``scale`` (``scale`` defaults to a high percentile of the data)."""
-    if what == "value":
-        pixels = values[..., 0] if values.shape[-1] == 1 else values
-        return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
-    if scale is None:
-        scale = map_scale(values)
-    if what == "gradient":
-        return np.round(np.clip(values / scale, 0.0, 1.0) * 255.0).astype(np.uint8)
-    from matplotlib import colormaps
-
-    normalised = np.clip(0.5 + 0.5 * values / scale, 0.0, 1.0)
-    return np.round(colormaps["RdBu_r"](normalised)[..., :3] * 255.0).astype(np.uint8)
-
-
-def map_scale(values: np.ndarray) -> float:
-    """The end of a derivative map's colour scale: the 99.5th percentile of ``|values|`` (a few
-    extreme pixels would otherwise wash the map out), else the largest, else 1."""
-    magnitude = np.abs(values)
-    return float(np.percentile(magnitude, 99.5)) or float(magnitude.max()) or 1.0
-
-
-class PngRows:
-    """A PNG written band of rows by band of rows, so that an image larger than memory can be
-    rendered: 8-bit grey, grey + alpha, RGB or RGBA, one zlib stream over the filtered rows.
-
-    Pillow, which writes every other PNG here, needs the whole image in memory; no dependency of
-    the project streams rows. Each row takes the filter (none, Sub or Up) with the smallest sum of
-    absolute differences, the heuristic the PNG specification recommends.
-    """
-
-    COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
-    """Channels → PNG colour type."""
-
-    def __init__(self, stream: IO[bytes], width: int, height: int, channels: int, *, level: int = 6) -> None:
-        import zlib
-
-        if channels not in self.COLOUR_TYPES:
-            raise ValueError(f"a PNG has 1 to 4 channels, got {channels}")
-        self.stream, self.width, self.height, self.channels = stream, width, height, channels
-        self.rows_written = 0
-        self.previous = np.zeros((1, width * channels), dtype=np.uint8)
-        self.compressor = zlib.compressobj(level)
-        stream.write(b"\x89PNG\r\n\x1a\n")
-        self._chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, self.COLOUR_TYPES[channels], 0, 0, 0))
-
-    def _chunk(self, kind: bytes, data: bytes) -> None:
-        import zlib
-
-        self.stream.write(struct.pack(">I", len(data)) + kind + data
-                          + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF))
-
-    def write(self, rows: np.ndarray) -> None:
-        """Append ``(h, W)`` or ``(h, W, C)`` uint8 rows."""
-        rows = np.ascontiguousarray(rows, dtype=np.uint8).reshape(len(rows), -1)
-        if rows.shape[1] != self.width * self.channels:
-            raise ValueError(f"rows of {rows.shape[1]} bytes for a PNG {self.width} wide with {self.channels} channels")
-        if self.rows_written + len(rows) > self.height:
-            raise ValueError(f"more than the {self.height} rows of the PNG")
-        above = np.concatenate([self.previous, rows[:-1]])
-        left = np.zeros_like(rows)
-        left[:, self.channels :] = rows[:, : -self.channels]
-        candidates = np.stack([rows, rows - left, rows - above])  # none, Sub, Up (mod 256)
-        cost = np.abs(candidates.view(np.int8).astype(np.int32)).sum(axis=2)  # (3, h)
-        choice = cost.argmin(axis=0)
-        filtered = candidates[choice, np.arange(len(rows))]
-        lines = np.concatenate([choice.astype(np.uint8)[:, None], filtered], axis=1)
-        data = self.compressor.compress(lines.tobytes())
-        if data:
-            self._chunk(b"IDAT", data)
-        self.previous = rows[-1:]
-        self.rows_written += len(rows)
-
-    def close(self) -> None:
-        """Finish the stream; a ``ValueError`` where rows are missing."""
-        if self.rows_written != self.height:
-            raise ValueError(f"the PNG has {self.rows_written} of its {self.height} rows")
-        self._chunk(b"IDAT", self.compressor.flush())
-        self._chunk(b"IEND", b"")
-
-
-def save_png(path: str | Path, pixels: np.ndarray) -> None:
-    """Write 8-bit pixels ``(H, W)`` or ``(H, W, C)`` atomically as PNG."""
-    from PIL import Image
-
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[:, :, 0]
-    atomic_write_path(path, lambda temporary: Image.fromarray(pixels).save(temporary, format="PNG"))
+    from sirenkit.engine.kinds import Fitted
 
 
 OPTION_NAMES = {"size": "--size", "what": "--what", "rate": "--rate", "fps": "--fps", "frames": "--frames"}
@@ -172,12 +23,12 @@ OPTION_NAMES = {"size": "--size", "what": "--what", "rate": "--rate", "fps": "--
 
 def render(source: str | Path | Fitted, out: str | Path, *, device: str = "auto", **sampling: Any) -> str:
     """Load a fitted signal (a run folder, ``model.safetensors`` or ``model.json``, or a
-    :class:`~sirenkit.kinds.Fitted`), render it with its kind's ``sampling`` options (an image:
+    :class:`~sirenkit.engine.kinds.Fitted`), render it with its kind's ``sampling`` options (an image:
     ``size=(W, H)``, ``what``; a sound: ``rate``; a clip: ``fps``, ``size``) and write ``out``.
     Options left ``None`` take the original's. Returns a one-line summary of what was written."""
-    from .io import load
-    from .kinds import article
-    from .training import resolve_device
+    from sirenkit.engine.kinds import article
+    from sirenkit.engine.models import load
+    from sirenkit.engine.policy import resolve_device
 
     fitted = source if not isinstance(source, (str, Path)) else load(source, device=resolve_device(device))
     kind, out = fitted.kind, Path(out)
@@ -196,7 +47,7 @@ def render(source: str | Path | Fitted, out: str | Path, *, device: str = "auto"
 
 def __getattr__(name: str) -> Any:
     if name == "render_image":  # the image kind's own now; the old import keeps working
-        from .kinds.image import render_image
+        from sirenkit.signals.image.kind import render_image
 
         return render_image
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,12 +14,12 @@ import soundfile
 import torch
 from torch import nn
 
-from sirenkit.audio import AudioSignal, load_audio, snr, time_coordinates, waveform_psnr, write_audio
-from sirenkit.config import TrainConfig
-from sirenkit.frequency import RATIOS
-from sirenkit.io import load
-from sirenkit.kinds.audio import AudioKind
-from sirenkit.tasks.audio import audio_network, fit_audio, render_audio
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.frequency import RATIOS
+from sirenkit.engine.models import load
+from sirenkit.signals.audio.data import AudioSignal, load_audio, snr, time_coordinates, waveform_psnr, write_audio
+from sirenkit.signals.audio.fit import audio_network, fit_audio, render_audio
+from sirenkit.signals.audio.kind import AudioKind
 
 from conftest import assert_one_line_error, run_cli
 
@@ -187,7 +187,7 @@ def test_cli_render_rejects_options_of_another_kind(tmp_path, capsys):
 def test_long_clips_are_evaluated_less_often_so_evaluations_stay_a_small_share_of_the_wait():
     """The audio recipe logs the SNR every 100 steps; a minute at 44.1 kHz renders 2.6M samples per
     evaluation (about 54 steps of 16,384), so there it logs every 300 steps."""
-    from sirenkit.kinds import EVALUATION_SHARE
+    from sirenkit.engine.kinds import EVALUATION_SHARE
 
     def recipe(seconds):
         return AudioKind(source="clip", rate=44_100, samples=int(44_100 * seconds), channels=1,

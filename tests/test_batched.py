@@ -1,4 +1,4 @@
-"""The batched engine (sirenkit.batched): K networks trained as one give what K separate fits give,
+"""The batched engine (sirenkit.engine.stacked): K networks trained as one give what K separate fits give,
 for an image, a Poisson and an SDF problem; each signal keeps its own clipping, stall check and
 end; a problem that cannot be batched is refused."""
 
@@ -10,9 +10,10 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.batched import _Adam, fit_batched
-from sirenkit.constraints import Box, Constraint, PointSet, Problem
-from sirenkit.training import FitResult, TrainingDiverged, fit
+from sirenkit.engine.loop import FitResult, TrainingDiverged, fit
+from sirenkit.engine.stacked import _Adam, fit_batched
+from sirenkit.problems.constraints import Constraint, Problem
+from sirenkit.problems.domains import Box, PointSet
 
 CONFIG = sk.TrainConfig(steps=25, learning_rate=1e-3, compile=False, precision="float32", log_every=10,
                         checkpoint_every=0, warmup_steps=3)
@@ -234,7 +235,7 @@ def test_each_signal_checkpoints_as_its_own_fit_and_resumes_alone(tmp_path):
 def test_bfloat16_where_it_is_emulated_is_warned_of_once_for_the_batch(monkeypatch, caplog):
     import logging
 
-    from sirenkit import training
+    from sirenkit.engine import policy as training
 
     monkeypatch.setattr(training, "native_bfloat16", lambda device: False)
     problems = [image_problem(p) for p in pictures(2, size=8)]

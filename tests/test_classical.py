@@ -1,11 +1,12 @@
-"""The DCT Poisson solvers of sirenkit.classical against the image derivatives of sirenkit.image."""
+"""The DCT Poisson solvers of sirenkit.studies.classical against the image derivatives of
+sirenkit.signals.image.data."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from sirenkit.classical import integrate_gradient, solve_poisson_neumann
-from sirenkit.image import image_gradient, image_laplacian
+from sirenkit.signals.image.data import image_gradient, image_laplacian
+from sirenkit.studies.classical import integrate_gradient, solve_poisson_neumann
 
 HEIGHT, WIDTH = 40, 57
 SPACING = 2.0 / (WIDTH - 1)

@@ -212,7 +212,8 @@ def test_the_console_script_exits_2_without_traceback(tmp_path):
 
 
 def test_help_shows_the_configuration_docstrings(capsys):
-    from sirenkit.config import TrainConfig, field_docs
+    from sirenkit.config import field_docs
+    from sirenkit.engine.config import TrainConfig
 
     code, text, _ = run(["fit", "image", "--help"], capsys)
     assert code == 0
@@ -233,7 +234,7 @@ def test_help_describes_unbounded_numbers_without_a_range(command, capsys):
 def test_options_left_out_keep_the_library_defaults(tmp_path, capsys):
     """The command line changes only what it was given: the task's checkpoint interval, the
     configuration's width and layers, the SDF recipe's points and mesh grid."""
-    from sirenkit.kinds.shape import SdfConfig, ShapeKind
+    from sirenkit.signals.shape.kind import SdfConfig, ShapeKind
 
     out = tmp_path / "image"
     code, _, err = run(["fit", "image", "camera", "--size", "12", "--steps", "2", "--device", "cpu", "--compile",
@@ -266,8 +267,8 @@ def test_fit_to_a_time_budget_from_the_command_line(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert metrics["stopped_by"] == "time" and config["train"]["time_budget"] == 1.5
     assert metrics["steps"] > 20  # not held to the recipe's steps: the budget decides
-    from sirenkit.kinds import PROMISED_SECONDS
-    from sirenkit.tasks.image import image_train_config
+    from sirenkit.engine.kinds import PROMISED_SECONDS
+    from sirenkit.signals.image.fit import image_train_config
 
     assert image_train_config().time_budget == PROMISED_SECONDS["image"] == 85.0  # the recipe's own budget
 

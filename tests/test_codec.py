@@ -14,7 +14,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from sirenkit.codec import (
+from sirenkit.codec.weights import (
     BitAllocator,
     CodecError,
     Header,
@@ -32,10 +32,10 @@ from sirenkit.codec import (
     read_header,
     tensor_code,
 )
-from sirenkit.config import NetworkConfig
-from sirenkit.image import coordinate_grid, load_image
-from sirenkit.kinds.image import ImageKind
-from sirenkit.network import build_network, count_parameters
+from sirenkit.networks.build import build_network, count_parameters
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.signals.image.data import coordinate_grid, load_image
+from sirenkit.signals.image.kind import ImageKind
 
 from conftest import assert_one_line_error
 from conftest import run_cli as run
@@ -195,8 +195,8 @@ def fitted_small_siren(camera):
 
 
 def test_fine_tuning_through_the_rounding_beats_fine_tuning_without_it(camera):
-    from sirenkit.config import TrainConfig
-    from sirenkit.training import fit
+    from sirenkit.engine.config import TrainConfig
+    from sirenkit.engine.loop import fit
 
     kind = ImageKind.describe(camera)
     model, allocator = fitted_small_siren(camera)

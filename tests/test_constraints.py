@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.tasks.poisson import GridBoxes, GridSegments, derivative_targets
+from sirenkit.studies.poisson import GridBoxes, GridSegments, derivative_targets
 
 from conftest import smooth_image
 
@@ -187,7 +187,7 @@ def test_a_problem_refuses_no_constraints_twice_a_name_and_unknown_derivatives()
 
 def test_the_train_config_batch_size_applies_to_point_sets_without_their_own():
     """``TrainConfig.batch_size`` is the points per constraint per step: a PointSet made without a
-    batch size of its own draws that many under :func:`sirenkit.solve`."""
+    batch size of its own draws that many under :func:`sirenkit.studies.solve`."""
     sizes = []
 
     def residual(fields):

@@ -62,8 +62,9 @@ def test_every_page_is_built_with_its_tables(site):
 def test_the_api_reference_documents_the_public_api(site):
     text = page_html(site, DOCS / "api.md").read_text()
     for name in ("sirenkit.fit_image", "sirenkit.compress", "sirenkit.decompress", "sirenkit.load", "sirenkit.fit_many",
-                 "sirenkit.Constraint", "sirenkit.solve.solve", "sirenkit.codec", "sirenkit.many.fit_many",
-                 "sirenkit.constraints.Box", "sirenkit.families.NetworkFamily", "sirenkit.kinds.SignalKind"):
+                 "sirenkit.Constraint", "sirenkit.studies.solve.solve", "sirenkit.codec.weights",
+                 "sirenkit.many.fit_many", "sirenkit.problems.domains.Box", "sirenkit.networks.family.NetworkFamily",
+                 "sirenkit.engine.kinds.SignalKind"):
         assert f'id="{name}"' in text, name
 
 

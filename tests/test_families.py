@@ -13,8 +13,9 @@ from test_derivatives import close, reference
 
 import sirenkit as sk
 from sirenkit.cli import main
-from sirenkit.families import at_family_rate, get_family
-from sirenkit.network import network_for_budget, parameter_count
+from sirenkit.engine.config import at_family_rate
+from sirenkit.networks.build import network_for_budget, parameter_count
+from sirenkit.networks.registry import get_family
 
 from conftest import assert_one_line_error
 from conftest import run_cli as run
@@ -78,7 +79,7 @@ def test_finer_is_its_formula_with_its_authors_initialisation():
 def test_finer_on_shapes_starts_with_narrow_first_layer_biases():
     """Its authors' U(-20, 20) found no surface in 60 s on the bunny or Spot; on shapes the family
     sets U(-1, 1) (its kind default), while images keep 20 and a user's setting wins."""
-    from sirenkit.kinds import KINDS
+    from sirenkit.engine.kinds import KINDS
 
     shape = KINDS["sdf"](source="ball", center=(0.0, 0.0, 0.0), scale=1.0)
     assert shape.network("finer").first_bias_scale == 1.0
@@ -91,7 +92,7 @@ def test_finer_on_shapes_starts_with_narrow_first_layer_biases():
 def test_gauss_on_shapes_takes_a_narrower_bandwidth():
     """s = 10√2 (WIRE's image setting) found no surface on the bunny or Spot; shapes take s = 6,
     images keep 10√2 and a user's --omega wins."""
-    from sirenkit.kinds import KINDS
+    from sirenkit.engine.kinds import KINDS
 
     shape = KINDS["sdf"](source="ball", center=(0.0, 0.0, 0.0), scale=1.0)
     assert shape.network("gauss").gauss_scale == 6.0
@@ -157,7 +158,7 @@ def test_wire_wavelets_stay_bounded_far_from_zero():
 def test_first_scale_belongs_to_gauss_and_wire_and_audio_leaves_it_at_one():
     """``first_scale`` stretches Gauss's and WIRE's first layer (a setting of theirs); the audio kind
     does not set it (measured: it made them no better on sound)."""
-    from sirenkit.kinds.audio import AudioKind
+    from sirenkit.signals.audio.kind import AudioKind
 
     kind = AudioKind(source="clip", rate=44_100, samples=132_300, channels=1, scale=1.0)  # 3 s
     assert kind.network("siren").first_omega == pytest.approx(3000)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.frequency import RATIOS, choose_frequency, spectrum, wasserstein
-from sirenkit.image import coordinate_grid
-from sirenkit.render import evaluate_points
+from sirenkit.engine.frequency import RATIOS, choose_frequency, spectrum, wasserstein
+from sirenkit.networks.evaluate import evaluate_points
+from sirenkit.signals.image.data import coordinate_grid
 
 from conftest import assert_one_line_error
 from conftest import run_cli as run
@@ -75,7 +75,7 @@ def test_the_choice_on_a_large_grid_evaluates_only_a_window_of_it(monkeypatch):
     its central 64² block only (the cost does not grow with the signal) and still find 60."""
     import importlib
 
-    render = importlib.import_module("sirenkit.render")  # the module (sirenkit.render is also a function's name)
+    render = importlib.import_module("sirenkit.networks.evaluate")
     shape, seen = (160, 160), []
     coords = coordinate_grid(shape)
     network = sk.NetworkConfig(2, 1, hidden_features=32, hidden_layers=2)
@@ -134,8 +134,8 @@ def test_the_python_api_chooses_too_and_a_resumed_run_keeps_its_value(tmp_path, 
     a number is set, ``None`` or a given network keeps its value, another family its own; ``resume``
     reads the value the run began with from ``config.json`` instead of choosing again (a near tie
     could tip the other way on another machine, and the checkpoint belongs to the first value)."""
-    import sirenkit.frequency as frequency
-    from sirenkit.tasks.image import image_network
+    import sirenkit.engine.frequency as frequency
+    from sirenkit.signals.image.fit import image_network
 
     train = sk.TrainConfig(steps=4, batch_size=64, checkpoint_every=2, compile=False)
     signal = sk.load_image("camera", size=20)
@@ -165,7 +165,7 @@ def test_the_python_api_chooses_too_and_a_resumed_run_keeps_its_value(tmp_path, 
 def test_the_choice_waits_for_the_cheap_refusals(tmp_path, capsys, monkeypatch):
     """A run folder that holds a run, ``--resume`` with no checkpoint, or a bad ``--until`` is refused
     in one line before the frequency is chosen (the choice costs seconds; the refusal nothing)."""
-    import sirenkit.frequency as frequency
+    import sirenkit.engine.frequency as frequency
 
     common = ["camera", "--size", "16", "--steps", "2", "-q", "--width", "16", "--layers", "1", "--compile", "off"]
     code, _, err = run(["fit", "image", *common, "--out", tmp_path / "held"], capsys)
@@ -185,7 +185,7 @@ def test_the_choice_waits_for_the_cheap_refusals(tmp_path, capsys, monkeypatch):
 def test_fit_audio_chooses_only_when_asked():
     rate = 4000
     t = np.arange(rate // 8) / rate
-    from sirenkit.audio import AudioSignal
+    from sirenkit.signals.audio.data import AudioSignal
 
     tone = AudioSignal(samples=(0.5 * np.sin(2 * np.pi * 300 * t))[:, None].astype(np.float32), rate=rate,
                        scale=1.0, name="tone")

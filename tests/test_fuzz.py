@@ -27,9 +27,10 @@ def _valid_files(folder: Path) -> dict[str, Path]:
     """One small valid file of every kind sirenkit reads."""
     import soundfile
 
-    from sirenkit.config import NetworkConfig, TrainConfig
-    from sirenkit.tasks.image import fit_image
-    from sirenkit.video import write_video
+    from sirenkit.engine.config import TrainConfig
+    from sirenkit.networks.config import NetworkConfig
+    from sirenkit.signals.image.fit import fit_image
+    from sirenkit.signals.video.data import write_video
 
     pixels = (smooth_image(12, 16, 3) * 255).astype(np.uint8)
     files = {}
@@ -73,11 +74,12 @@ def valid_files(tmp_path_factory):
 
 
 def _loaders() -> dict[str, Callable[[Path], object]]:
-    from sirenkit.audio import load_audio
-    from sirenkit.image import load_image
-    from sirenkit.io import load, load_checkpoint_file
-    from sirenkit.pointcloud import load_point_cloud
-    from sirenkit.video import load_video
+    from sirenkit.engine.checkpoint import load_checkpoint_file
+    from sirenkit.engine.models import load
+    from sirenkit.signals.audio.data import load_audio
+    from sirenkit.signals.image.data import load_image
+    from sirenkit.signals.shape.data import load_point_cloud
+    from sirenkit.signals.video.data import load_video
 
     def model(path: Path) -> object:
         return load(path.parent)
@@ -165,7 +167,7 @@ def test_a_damaged_file_on_the_command_line_is_one_line(kind, argv, valid_files,
 
 def test_a_model_json_with_hostile_values_is_refused(valid_files, tmp_path):
     """Values a received model.json may hold: huge sizes, negative counts, wrong types."""
-    from sirenkit.io import load
+    from sirenkit.engine.models import load
 
     base = json.loads(valid_files["model.json"].read_text())
     cases = [("network", "hidden_features", -3), ("network", "hidden_layers", 10**9), ("network", "first_omega", "x"),

@@ -3,7 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sirenkit.image import (
+from sirenkit.pictures import luminance
+from sirenkit.signals.image.data import (
     BUNDLED_IMAGES,
     coordinate_grid,
     grid_spacing,
@@ -11,7 +12,6 @@ from sirenkit.image import (
     image_gradient,
     image_laplacian,
     load_image,
-    luminance,
 )
 
 from conftest import smooth_image

@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from sirenkit.config import TrainConfig
-from sirenkit.derivatives import derivatives
-from sirenkit.image import ImageSignal, coordinate_grid
-from sirenkit.io import atomic_write, load, load_checkpoint_file
-from sirenkit.kinds.image import ImageKind, render_image
-from sirenkit.render import evaluate_points
-from sirenkit.tasks.image import fit_image, image_network
+from sirenkit.engine.checkpoint import load_checkpoint_file
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.models import load
+from sirenkit.io import atomic_write
+from sirenkit.networks.derivatives import derivatives
+from sirenkit.networks.evaluate import evaluate_points
+from sirenkit.signals.image.data import ImageSignal, coordinate_grid
+from sirenkit.signals.image.fit import fit_image, image_network
+from sirenkit.signals.image.kind import ImageKind, render_image
 
 from conftest import smooth_image
 

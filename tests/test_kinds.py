@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.kinds import KINDS
+from sirenkit.engine.kinds import KINDS
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def test_every_built_in_kind_survives_its_json_round_trip():
     ]
     import json
 
-    from sirenkit.kinds import kind_from_json
+    from sirenkit.engine.kinds import kind_from_json
 
     for spec in specs:
         assert spec.name in KINDS
@@ -104,7 +104,7 @@ def test_every_built_in_kind_survives_its_json_round_trip():
 
 
 def test_a_problem_written_before_kinds_still_loads_its_name_and_settings():
-    from sirenkit.kinds import kind_from_json
+    from sirenkit.engine.kinds import kind_from_json
 
     old = {"kind": "problem", "name": "helmholtz", "wavenumber": 10.0, "source_width": 0.04}
     spec = kind_from_json(old)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sirenkit as sk
-from sirenkit.io import load
+from sirenkit.engine.models import load
 
 from conftest import assert_one_line_error
 from conftest import run_cli as run
@@ -161,7 +161,7 @@ def test_without_group_a_folder_is_batched_only_where_the_probe_measured_it_fast
     it says no, the folder is fitted one after another, each run as before; ``--group`` skips it."""
     import torch
 
-    import sirenkit.batched
+    import sirenkit.engine.stacked
     import sirenkit.many as many
 
     photos(tmp_path / "in", count=3)
@@ -176,19 +176,19 @@ def test_without_group_a_folder_is_batched_only_where_the_probe_measured_it_fast
     assert all(torch.equal(a, b) for a, b in zip(before, models[0].parameters()))
 
     asked = []
-    original = sirenkit.batched.fit_batched
+    original = sirenkit.engine.stacked.fit_batched
     monkeypatch.setattr(many, "batching_pays", lambda models, problems, train: asked.append(len(models)) or False)
 
     def batched(*args, **kwargs):
         raise AssertionError("trained batched although the probe said no")
 
-    monkeypatch.setattr(sirenkit.batched, "fit_batched", batched)
+    monkeypatch.setattr(sirenkit.engine.stacked, "fit_batched", batched)
     code, _, err = run(["fit", "image", tmp_path / "in", *TINY, "--out", tmp_path / "runs"], capsys)
     assert code == 0, err
     assert asked == [3]
     rows = json.loads((tmp_path / "runs" / "summary.json").read_text())["rows"]
     assert [row["status"] for row in rows] == ["fitted"] * 3
-    monkeypatch.setattr(sirenkit.batched, "fit_batched", original)
+    monkeypatch.setattr(sirenkit.engine.stacked, "fit_batched", original)
     asked.clear()
     code, _, err = run(["fit", "image", tmp_path / "in", *TINY, "--group", "3", "--out", tmp_path / "grouped"], capsys)
     assert code == 0 and asked == [], err

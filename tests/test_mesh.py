@@ -12,7 +12,7 @@ import torch
 import trimesh
 from torch import nn
 
-from sirenkit.mesh import extract_surface, marching_cubes, save_mesh, sdf_grid, sdf_slabs
+from sirenkit.signals.shape.mesh import extract_surface, marching_cubes, save_mesh, sdf_grid, sdf_slabs
 
 
 class Spheres(nn.Module):
@@ -145,8 +145,8 @@ def test_slabs_share_their_boundary_plane_and_cover_the_grid():
 def test_the_mesh_of_a_grid_larger_than_memory_is_refused_before_its_slabs(monkeypatch):
     """Slabs keep the grid within memory at any resolution; the mesh itself is estimated from the
     coarse grid and refused with the resolution that fits, before any slab is evaluated."""
-    import sirenkit.mesh as mesh_module
     import sirenkit.resources as resources
+    import sirenkit.signals.shape.mesh as mesh_module
 
     shape = Spheres([[0.0, 0.0, 0.0]], [0.5])
     monkeypatch.setattr(resources, "available_memory", lambda: 4 * 10**6)

@@ -1,4 +1,4 @@
-"""Meta-learned initialisations (sirenkit.meta) and the codec's files made from one: Reptile
+"""Meta-learned initialisations (sirenkit.codec.meta) and the codec's files made from one: Reptile
 against a random start on a family of signals, the stored set read back, the tasks, and a
 ``.sirk`` that codes the difference from an initialisation and decodes only where it is present."""
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from sirenkit import meta
-from sirenkit.codec import CodecError, compress, decode_network, decompress, network_for_rate, read_header
-from sirenkit.config import NetworkConfig
-from sirenkit.image import coordinate_grid, load_image
-from sirenkit.network import build_network
+from sirenkit.codec import meta
+from sirenkit.codec.weights import CodecError, compress, decode_network, decompress, network_for_rate, read_header
+from sirenkit.networks.build import build_network
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.signals.image.data import coordinate_grid, load_image
 
 from conftest import assert_one_line_error
 from conftest import run_cli as run
@@ -158,7 +158,7 @@ def test_a_file_codes_the_difference_from_its_initialisation(shipped, tmp_path, 
     assert header.initialisation == meta.INITIALISATION_SET and header.hidden_features == network.hidden_features
     assert 8 * len(done.data) <= 4.0 * 48 * 48
     # the decoded weights are the initialisation plus each tensor's symbols times its step
-    from sirenkit.codec import decode_symbols
+    from sirenkit.codec.weights import decode_symbols
 
     _, words = read_header(done.data)
     shapes = [tuple(p.shape) for p in learned.parameters()]

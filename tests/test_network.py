@@ -5,10 +5,10 @@ import torch
 from scipy import stats
 
 import sirenkit as sk
-from sirenkit.config import NetworkConfig
-from sirenkit.families import unregister_family
-from sirenkit.network import MLP, Siren, build_network, count_parameters, nyquist_frequencies, width_for_budget
-from sirenkit.training import resolve_precision
+from sirenkit.engine.policy import resolve_precision
+from sirenkit.networks.build import MLP, Siren, build_network, count_parameters, nyquist_frequencies, width_for_budget
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.registry import unregister_family
 
 from conftest import smooth_image
 
@@ -188,7 +188,7 @@ def test_a_family_registered_in_a_test_fits_an_image_and_a_poisson_problem(cosin
     assert sk.load(tmp_path / "image").network.model == "cosine-test"  # saved and rebuilt by its family
     engine.calls = 0
 
-    from sirenkit.tasks.poisson import fit_poisson
+    from sirenkit.studies.poisson import fit_poisson
 
     poisson = fit_poisson(image, "gradient", network=network, segment_weight=0.0,
                           train=sk.TrainConfig(steps=150, learning_rate=1e-3, compile=False), progress=False)

@@ -81,8 +81,9 @@ def test_the_wheel_holds_the_package_its_version_extras_and_command(dist):
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
     missing = package_files() - names
     assert not missing, f"the wheel lacks {sorted(missing)}"
-    assert {"sirenkit/__init__.py", "sirenkit/__main__.py", "sirenkit/cli.py", "sirenkit/tasks/image.py",
-            "sirenkit/kinds/shape.py", "sirenkit/families/siren.py", "sirenkit/examples/wave.py"} <= names
+    assert {"sirenkit/__init__.py", "sirenkit/__main__.py", "sirenkit/cli/__init__.py",
+            "sirenkit/signals/image/fit.py", "sirenkit/signals/shape/kind.py",
+            "sirenkit/networks/siren.py", "sirenkit/studies/examples/wave.py"} <= names
     assert not any(name.startswith(("tests/", "docs/", "benchmarks/")) for name in names), names
     assert f"\nVersion: {VERSION}\n" in metadata
     for extra in ("test", "docs", "tensorboard"):
@@ -95,7 +96,7 @@ def test_the_sdist_holds_the_sources(dist):
     sdist = only(dist, f"sirenkit-{VERSION}.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for name in ("pyproject.toml", "README.md", "PKG-INFO", "sirenkit/__init__.py", "sirenkit/cli.py"):
+    for name in ("pyproject.toml", "README.md", "PKG-INFO", "sirenkit/__init__.py", "sirenkit/cli/__init__.py"):
         assert name in names, name
     missing = package_files() - names
     assert not missing, f"the sdist lacks {sorted(missing)}"

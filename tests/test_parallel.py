@@ -1,4 +1,4 @@
-"""One signal on several processes (sirenkit.parallel): each rank's share of the points, the
+"""One signal on several processes (sirenkit.engine.parallel): each rank's share of the points, the
 gradients averaged over ranks; two ranks under torchrun end where one rank does with both halves
 of every step's points (an image, and a Poisson fit through the derivative engine)."""
 
@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.constraints import GridSamples, PointSet
-from sirenkit.io import load
-from sirenkit.parallel import shard_domain
+from sirenkit.engine.models import load
+from sirenkit.engine.parallel import shard_domain
+from sirenkit.problems.domains import GridSamples, PointSet
 
 from conftest import run_cli as run
 

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from sirenkit.config import TrainConfig
-from sirenkit.image import ImageSignal, coordinate_grid, grid_spacing, image_gradient
-from sirenkit.tasks.fusion import composite_gradient, fuse_images, set_mean
-from sirenkit.tasks.image import image_network
-from sirenkit.tasks.poisson import align_constant, align_plane, derivative_targets, fit_poisson, restore_means
+from sirenkit.engine.config import TrainConfig
+from sirenkit.signals.image.data import ImageSignal, coordinate_grid, grid_spacing, image_gradient
+from sirenkit.signals.image.fit import image_network
+from sirenkit.studies.fusion import composite_gradient, fuse_images, set_mean
+from sirenkit.studies.poisson import align_constant, align_plane, derivative_targets, fit_poisson, restore_means
 
 from conftest import smooth_image
 
@@ -198,7 +198,7 @@ def test_segments_carry_the_line_integrals_of_the_gradient(texture):
     """Φ(end) − Φ(start) = ∫ g · ds: the integral of the ground-truth gradient along a row or
     column recovers the image's difference between the ends exactly, for a smooth image as for
     pixel noise (the finest texture there is), whatever the segment's length."""
-    from sirenkit.tasks.poisson import GridSegments
+    from sirenkit.studies.poisson import GridSegments
 
     pixels = (np.random.default_rng(3).random((80, 100, 2)).astype(np.float32) if texture
               else smooth_image(80, 100, channels=2))
@@ -221,11 +221,11 @@ def test_segments_carry_the_line_integrals_of_the_gradient(texture):
 def test_box_fluxes_obey_the_divergence_theorem():
     """For a smooth network Φ, the flux of ∇Φ through a box equals the integral of ΔΦ over it:
     GridBoxes built from Φ's own Laplacian give residuals near zero, and a wrong Laplacian does not."""
-    from sirenkit.config import NetworkConfig
-    from sirenkit.constraints import Fields
-    from sirenkit.derivatives import derivatives
-    from sirenkit.network import build_network
-    from sirenkit.tasks.poisson import GridBoxes, flux_residual
+    from sirenkit.networks.build import build_network
+    from sirenkit.networks.config import NetworkConfig
+    from sirenkit.networks.derivatives import derivatives
+    from sirenkit.problems.constraints import Fields
+    from sirenkit.studies.poisson import GridBoxes, flux_residual
 
     torch.manual_seed(0)
     net = build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=32, hidden_layers=2,
@@ -249,7 +249,7 @@ def test_box_fluxes_obey_the_divergence_theorem():
 def test_the_box_weight_decays_over_the_run_by_default():
     """From the Laplacian the box fluxes weigh 0.01 at the first step and 0.00001 at the last,
     log-linearly; a single weight stays constant; a decaying weight must stay positive."""
-    from sirenkit.tasks.poisson import BOX_WEIGHT, decaying_weight, derivative_problem
+    from sirenkit.studies.poisson import BOX_WEIGHT, decaying_weight, derivative_problem
 
     assert BOX_WEIGHT == (0.01, 0.00001)
     start, factor = decaying_weight(BOX_WEIGHT)
@@ -274,7 +274,7 @@ def test_the_network_from_gradients_starts_at_twice_the_image_frequencies(tmp_pa
     Laplacian and for the baselines it stays the image default; ``--omega`` still decides."""
     import json
 
-    from sirenkit.tasks.poisson import POISSON_FIRST_OMEGA, poisson_network
+    from sirenkit.studies.poisson import POISSON_FIRST_OMEGA, poisson_network
 
     from conftest import run_cli
 

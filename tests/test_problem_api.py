@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.constraints import Fields
-from sirenkit.derivatives import autograd_derivatives, derivatives
+from sirenkit.networks.derivatives import autograd_derivatives, derivatives
+from sirenkit.problems.constraints import Fields
 
 from conftest import assert_one_line_error, run_cli
 

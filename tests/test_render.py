@@ -35,7 +35,7 @@ def test_evaluation_in_chunks_equals_one_call(what):
 
 @pytest.mark.parametrize("model", ["siren", "tanh"])
 def test_evaluated_quantities_are_the_networks_derivatives(model):
-    """What ``evaluate_points`` returns is :func:`sirenkit.derivatives`' output, for a SIREN (closed
+    """What ``evaluate_points`` returns is :func:`sirenkit.networks.derivatives`' output, for a SIREN (closed
     form) and for a network that goes through autograd, although it evaluates under ``no_grad``."""
     net = network(model)
     coords = torch.rand(300, 3) * 2 - 1
@@ -113,7 +113,7 @@ def test_a_rendering_streamed_band_by_band_is_the_one_rendered_whole(wide_image_
     rendering made whole in memory, and nothing is left beside the file."""
     from PIL import Image
 
-    import sirenkit.kinds.image as image_kind
+    import sirenkit.signals.image.kind as image_kind
 
     out, _ = wide_image_run
     fitted = sk.load(out)
@@ -133,7 +133,7 @@ def test_a_rendering_streamed_band_by_band_is_the_one_rendered_whole(wide_image_
 def test_the_colour_scale_of_a_large_map_comes_from_evenly_spaced_samples(wide_image_run, tmp_path, monkeypatch):
     from PIL import Image
 
-    import sirenkit.kinds.image as image_kind
+    import sirenkit.signals.image.kind as image_kind
 
     out, _ = wide_image_run
     fitted = sk.load(out)

@@ -96,8 +96,9 @@ def test_default_run_folders_of_files_with_one_name_do_not_collide(tmp_path):
 
 def test_the_model_is_saved_before_post_processing_can_fail(tmp_path, monkeypatch):
 
-    from sirenkit.config import NetworkConfig, TrainConfig
-    from sirenkit.kinds.image import ImageKind
+    from sirenkit.engine.config import TrainConfig
+    from sirenkit.networks.config import NetworkConfig
+    from sirenkit.signals.image.kind import ImageKind
 
     def broken(*args, **kwargs):
         raise MemoryError("figures")
@@ -144,7 +145,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    from sirenkit.io import load_checkpoint_file
+    from sirenkit.engine.checkpoint import load_checkpoint_file
 
     saved_step = load_checkpoint_file(out / "checkpoint.safetensors")["step"]
     assert saved_step % 100 == 0 and 0 < saved_step < 400
@@ -177,13 +178,13 @@ def test_sigterm_on_the_command_line_leaves_a_checkpoint_and_exit_code_143(tmp_p
     text = "".join(err)
     assert process.returncode == 143, text
     assert "interrupted (SIGTERM)" in text and "Traceback" not in text
-    from sirenkit.io import load_checkpoint_file
+    from sirenkit.engine.checkpoint import load_checkpoint_file
 
     assert load_checkpoint_file(out / "checkpoint.safetensors")["step"] > 0
 
 
 def test_sigterm_before_the_loop_starts_is_an_interruption_too(capsys, monkeypatch):
-    import sirenkit.tasks.image as image_task
+    import sirenkit.signals.image.fit as image_task
 
     def terminated(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
@@ -210,7 +211,7 @@ def test_a_huge_png_is_refused_from_its_header_or_reduced_while_decoding(tmp_pat
     code, _, err = run_cli(["fit", "image", huge, *TINY, "--out", tmp_path / "R"], capsys)
     assert_one_line_error(code, err, "huge.png (15000×15000) needs ~")
     assert "pass --size" in err
-    from sirenkit.image import load_image
+    from sirenkit.signals.image.data import load_image
 
     signal_ = load_image(huge, size=64)  # 225 MB of 8-bit pixels decoded, reduced before any float copy
     assert signal_.shape == (64, 64) and signal_.original_shape == (15000, 15000)
@@ -225,9 +226,10 @@ def test_renders_that_would_not_fit_are_refused(tmp_path, capsys, small_machine,
     its colour scale on disk (here, a disk with 0.5 GB free)."""
     import shutil
 
-    from sirenkit.config import NetworkConfig, TrainConfig
-    from sirenkit.tasks.image import fit_image
-    from sirenkit.tasks.video import fit_video
+    from sirenkit.engine.config import TrainConfig
+    from sirenkit.networks.config import NetworkConfig
+    from sirenkit.signals.image.fit import fit_image
+    from sirenkit.signals.video.fit import fit_video
 
     if "--fps" in argv:
         fit_video(None, size=8, network=NetworkConfig(3, 3, hidden_features=8, hidden_layers=1),
@@ -247,10 +249,11 @@ def test_renders_that_would_not_fit_are_refused(tmp_path, capsys, small_machine,
 def test_an_image_render_larger_than_memory_is_streamed_to_its_file(tmp_path, capsys, monkeypatch):
     """On a machine with 8 MB available a 1024² gradient map cannot be held (the Python call is
     refused with a hint), but ``sirenkit render`` writes it band by band."""
-    import sirenkit.kinds.image as image_kind
     import sirenkit.resources as resources
-    from sirenkit.config import NetworkConfig, TrainConfig
-    from sirenkit.tasks.image import fit_image
+    import sirenkit.signals.image.kind as image_kind
+    from sirenkit.engine.config import TrainConfig
+    from sirenkit.networks.config import NetworkConfig
+    from sirenkit.signals.image.fit import fit_image
 
     fit_image("camera", size=8, network=NetworkConfig(2, 1, hidden_features=8, hidden_layers=1),
               train=TrainConfig(steps=2, compile=False), out=tmp_path / "run", progress=False)
@@ -265,7 +268,7 @@ def test_an_image_render_larger_than_memory_is_streamed_to_its_file(tmp_path, ca
 
 
 def test_a_mesh_grid_larger_than_memory_names_the_resolution_that_fits(small_machine):
-    from sirenkit.mesh import check_grid_memory
+    from sirenkit.signals.shape.mesh import check_grid_memory
 
     check_grid_memory(256)  # 0.3 GB
     expected = r"a 2048³ grid needs ~171\.8 GB; this machine has 2\.0 GB available; use --resolution 430 or less"
@@ -276,7 +279,7 @@ def test_a_mesh_grid_larger_than_memory_names_the_resolution_that_fits(small_mac
 # --- frames in their natural order --------------------------------------------------------------
 
 def test_numbered_frames_load_in_the_order_of_their_numbers(tmp_path, caplog):
-    from sirenkit.video import load_video
+    from sirenkit.signals.video.data import load_video
 
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -314,8 +317,9 @@ def test_means_of_the_wrong_length_are_refused_before_the_fit(tmp_path, capsys):
 
 
 def test_an_audio_render_at_an_absurd_rate_is_refused(tmp_path, capsys, small_machine):
-    from sirenkit.config import NetworkConfig, TrainConfig
-    from sirenkit.tasks.audio import fit_audio
+    from sirenkit.engine.config import TrainConfig
+    from sirenkit.networks.config import NetworkConfig
+    from sirenkit.signals.audio.fit import fit_audio
 
     speech = Path(__file__).parent / "data" / "speech.wav"
     fit_audio(speech, seconds=0.05, network=NetworkConfig(1, 1, hidden_features=8, hidden_layers=1, first_omega=50),

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from sirenkit.config import TrainConfig
-from sirenkit.mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_components
+from sirenkit.engine.config import TrainConfig
 from sirenkit.metrics import surface_distances
-from sirenkit.pointcloud import PointCloud, estimate_normals, load_mesh, load_point_cloud, normalising_transform
-from sirenkit.tasks.sdf import SdfConfig, fit_sdf, sdf_network
+from sirenkit.signals.shape.data import PointCloud, estimate_normals, load_mesh, load_point_cloud, normalising_transform
+from sirenkit.signals.shape.fit import SdfConfig, fit_sdf, sdf_network
+from sirenkit.signals.shape.mesh import marching_cubes, render_mesh, save_mesh, sdf_grid, supported_components
 
 
 def sphere_samples(count: int, radius: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

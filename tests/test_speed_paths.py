@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from sirenkit.config import NetworkConfig, TrainConfig
-from sirenkit.config import TrainConfig as sk_train
-from sirenkit.derivatives import derivatives
-from sirenkit.image import ImageSignal
-from sirenkit.kinds import EVALUATION_SHARE
-from sirenkit.kinds.image import IMAGE_BATCH_FLOAT32
-from sirenkit.network import Siren, build_network
-from sirenkit.tasks.image import IMAGE_BATCH, image_train_config
-from sirenkit.training import resolve_precision
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.config import TrainConfig as sk_train
+from sirenkit.engine.kinds import EVALUATION_SHARE
+from sirenkit.engine.policy import resolve_precision
+from sirenkit.networks.build import Siren, build_network
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.derivatives import derivatives
+from sirenkit.signals.image.data import ImageSignal
+from sirenkit.signals.image.fit import IMAGE_BATCH, image_train_config
+from sirenkit.signals.image.kind import IMAGE_BATCH_FLOAT32
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -83,7 +84,7 @@ def test_the_first_layer_stays_float32_under_autocast():
     assert reduced.dtype == torch.bfloat16  # the hidden layers are in bfloat16
     # bfloat16 hidden layers alone cost about 2-3 significant digits, not the phase of every sine
     assert (reduced.float() - exact).abs().max() < 0.05 * exact.abs().max()
-    from sirenkit.network import first_layer
+    from sirenkit.networks.build import first_layer
     with torch.autocast("cpu", dtype=torch.bfloat16):
         kept = first_layer(siren.layers[0], coords)
     assert kept.dtype == torch.float32
@@ -91,7 +92,7 @@ def test_the_first_layer_stays_float32_under_autocast():
 
 
 def test_precision_auto_follows_the_hardware(monkeypatch):
-    import sirenkit.training as training
+    import sirenkit.engine.policy as training
 
     config = TrainConfig(precision="auto")
     monkeypatch.setattr(training, "native_bfloat16", lambda device: True)
@@ -135,7 +136,7 @@ def test_large_images_are_evaluated_less_often_so_evaluations_stay_a_small_share
 
 
 def test_a_large_image_fit_logs_at_the_recipes_interval():
-    from sirenkit.tasks.image import fit_image
+    from sirenkit.signals.image.fit import fit_image
 
     image = ImageSignal(np.random.default_rng(0).random((512, 512, 1), dtype=np.float32), "noise", "L", 8)
     recipe = image_train_config(image, precision="float32")

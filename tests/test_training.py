@@ -8,12 +8,16 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.config import NetworkConfig, TrainConfig
-from sirenkit.constraints import Constraint, PointSet, Problem
-from sirenkit.image import ImageSignal, coordinate_grid
-from sirenkit.io import load_checkpoint_file
-from sirenkit.network import build_network
-from sirenkit.training import TrainingDiverged, TrainingInterrupted, compiler_available, fit, learning_rate
+from sirenkit.engine.checkpoint import load_checkpoint_file
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.loop import TrainingDiverged, TrainingInterrupted, fit
+from sirenkit.engine.policy import compiler_available
+from sirenkit.engine.schedule import learning_rate
+from sirenkit.networks.build import build_network
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.problems.constraints import Constraint, Problem
+from sirenkit.problems.domains import PointSet
+from sirenkit.signals.image.data import ImageSignal, coordinate_grid
 
 from conftest import smooth_image
 
@@ -149,7 +153,7 @@ def test_checkpoints_are_also_taken_every_so_many_seconds(tmp_path, monkeypatch)
     sample = tiny_signal()
     network = small_network(sample)
     saved_steps = []
-    import sirenkit.training as training
+    import sirenkit.engine.loop as training
 
     real_save = training.save_checkpoint_file
     monkeypatch.setattr(training, "save_checkpoint_file",
@@ -196,7 +200,7 @@ def test_several_constraints_are_logged_term_by_term():
 def test_a_scheduled_weight_follows_the_run_from_its_first_step_to_its_last():
     """A constraint's schedule multiplies its weight, called with the run's progress (0 at the first
     step, 1 at the last); a constant factor of 2 trains exactly as twice the weight does."""
-    from sirenkit.training import run_progress
+    from sirenkit.engine.schedule import run_progress
 
     points = torch.linspace(-1, 1, 64)[:, None]
     target = torch.sin(3 * points)
@@ -407,7 +411,7 @@ def test_bfloat16_steps_fit_derivative_constraints_like_float32(source):
     """Poisson from the gradient (the adjoint pass) or the Laplacian (forward streams) under
     bfloat16 autocast: the loss falls as in float32 and ends near it. Tiny on purpose: bfloat16 is
     emulated, and about 100 times slower, on CPUs without AVX-512 BF16 or AMX."""
-    from sirenkit.tasks.poisson import derivative_problem, derivative_targets
+    from sirenkit.studies.poisson import derivative_problem, derivative_targets
 
     target = derivative_targets(smooth_image(16, 16), source)  # 256 points
     runs = {}
@@ -428,7 +432,7 @@ def test_bfloat16_steps_fit_derivative_constraints_like_float32(source):
 
 
 def test_constraints_on_one_domain_share_its_batch_and_one_evaluation(monkeypatch):
-    import sirenkit.constraints as constraints
+    import sirenkit.problems.constraints as constraints
 
     calls = []
     original = constraints.derivatives
@@ -542,7 +546,7 @@ def test_the_stall_check_lowers_the_rate_only_for_a_fit_still_near_its_baseline(
     """At ``stall_check`` a fit whose recent loss is within 2 dB of the best constant's goes on at
     0.3 of the schedule (a baseline of 1e-9 is always out of reach, 1e9 always beaten); a problem
     without a baseline is never checked."""
-    from sirenkit.training import STALL_LR_FACTOR
+    from sirenkit.engine.loop import STALL_LR_FACTOR
 
     signal = tiny_signal()
     config = TrainConfig(steps=40, learning_rate=1e-3, compile=False, log_every=1, stall_check=20)
@@ -578,7 +582,7 @@ def test_a_run_resumed_after_its_stall_check_keeps_the_lowered_rate(tmp_path):
 def test_the_image_problem_states_the_loss_of_its_best_constant():
     """The baseline of the image recipe's stall check: each channel's variance in network units,
     which is the loss of a network that outputs each channel's mean."""
-    from sirenkit.kinds.image import ImageKind
+    from sirenkit.signals.image.kind import ImageKind
 
     signal = tiny_signal(channels=3)
     problem = ImageKind.describe(signal).problem(signal, batch_size=None, device=torch.device("cpu"))
@@ -589,7 +593,7 @@ def test_the_image_problem_states_the_loss_of_its_best_constant():
 def test_derivative_steps_are_compiled_from_half_the_points_of_value_steps(monkeypatch):
     """A point with derivatives costs several plain ones: the Laplacian recipe's 4,096 pixels and
     128 boxes (6,144 points) repay compiling, as many value-only points do not."""
-    from sirenkit import training
+    from sirenkit.engine import policy as training
 
     monkeypatch.setattr(training, "compiler_available", lambda device: True)
     config, cpu = TrainConfig(steps=6000), torch.device("cpu")
@@ -608,7 +612,7 @@ def test_derivative_steps_are_compiled_from_half_the_points_of_value_steps(monke
 def test_bfloat16_asked_for_where_it_is_emulated_is_warned_of(monkeypatch, caplog, asked, native, warned):
     """On a CPU without AVX-512 BF16 or AMX a bfloat16 step is tens of times slower than float32
     (30 steps of camera 256²: 79 s against 1.5 s on an AVX2 EPYC): asked for there, the run says so."""
-    from sirenkit import training
+    from sirenkit.engine import policy as training
 
     monkeypatch.setattr(training, "native_bfloat16", lambda device: native)
     with caplog.at_level(logging.WARNING, logger="sirenkit"):

@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from sirenkit.config import TrainConfig
-from sirenkit.constraints import GridSamples
-from sirenkit.tasks.video import fit_video, render_video, video_network
-from sirenkit.video import VideoSignal, frame_coordinates, frame_psnrs, load_video, write_video
+from sirenkit.engine.config import TrainConfig
+from sirenkit.problems.domains import GridSamples
+from sirenkit.signals.video.data import VideoSignal, frame_coordinates, frame_psnrs, load_video, write_video
+from sirenkit.signals.video.fit import fit_video, render_video, video_network
 
 from conftest import assert_one_line_error, run_cli
 

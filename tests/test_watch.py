@@ -1,4 +1,4 @@
-"""Watching a fit (sirenkit.watch): ``progress.png`` at the asked steps for every kind that has a
+"""Watching a fit (sirenkit.engine.watch): ``progress.png`` at the asked steps for every kind that has a
 picture, each snapshot's score that of the network at that step; a TensorBoard log read back
 (scalars every step, metrics, pictures); a rerun replacing its log, a resumed one adding to it;
 bad options in one line."""
@@ -11,8 +11,8 @@ import pytest
 import trimesh
 
 import sirenkit as sk
-import sirenkit.watch as watch
-from sirenkit.io import load
+import sirenkit.engine.watch as watch
+from sirenkit.engine.models import load
 
 from conftest import assert_one_line_error
 from conftest import run_cli as run

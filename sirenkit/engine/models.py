@@ -1,0 +1,152 @@
+"""A fitted model on disk: ``model.safetensors`` (the weights) and ``model.json`` (the network and the
+signal kind), strict on read: every error names the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from sirenkit.config import to_dict
+from sirenkit.networks.build import build_network
+from sirenkit.networks.config import NetworkConfig, network_config_from_dict
+
+if TYPE_CHECKING:
+    from sirenkit.engine.kinds import Fitted, SignalKind
+from sirenkit.io import atomic_write_path, write_json
+
+MODEL_WEIGHTS = "model.safetensors"
+
+
+MODEL_INFO = "model.json"
+
+
+FORMAT = "sirenkit-model"
+
+
+FORMAT_VERSION = 1
+
+
+def save_model(folder: str | Path, model: nn.Module, network: NetworkConfig, kind: SignalKind) -> None:
+    """Write ``model.safetensors`` and ``model.json`` (the network configuration and the signal
+    kind's description) into ``folder``."""
+    folder = Path(folder)
+    weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    info = {"format": FORMAT, "version": FORMAT_VERSION, "network": to_dict(network), "signal": kind.to_json()}
+    # the description travels inside the weights file too: the pair can never be mixed up (two runs
+    # writing one folder, a copy of one file only); model.json is its readable twin
+    atomic_write_path(folder / MODEL_WEIGHTS, lambda temporary: save_file(
+        weights, str(temporary), metadata={"format": FORMAT, "info": json.dumps(info)}))
+    write_json(folder / MODEL_INFO, info)
+
+
+def _model_files(path: Path) -> tuple[Path, Path]:
+    if path.is_dir():
+        return path / MODEL_WEIGHTS, path / MODEL_INFO
+    if path.suffix == ".json":
+        return path.with_suffix(".safetensors"), path
+    return path, path.with_suffix(".json")
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> Fitted:
+    """Rebuild a saved network from a run folder, its ``model.safetensors`` or ``model.json``, with
+    its signal kind typed (``fitted.kind``); ``metrics`` and ``history`` come from the run folder
+    where it has them."""
+    from sirenkit.engine.kinds import Fitted
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or folder")
+    weights_path, info_path = _model_files(path)
+    if not weights_path.exists():
+        raise ValueError(f"{weights_path}: missing; a saved model needs {MODEL_WEIGHTS} (and {MODEL_INFO})")
+    embedded = _embedded_info(weights_path)
+    described = None
+    if embedded is None or info_path.exists():
+        if not info_path.exists():
+            raise ValueError(f"{info_path}: missing; a saved model needs {MODEL_WEIGHTS} and {MODEL_INFO}")
+        try:
+            text = json.loads(info_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{info_path}: not valid JSON ({error})") from None
+        described = _model_description(text, info_path)
+    network, kind = described or _model_description(embedded, weights_path)
+    if embedded is not None and described is not None and described != _model_description(embedded, weights_path):
+        raise ValueError(f"{info_path}: does not describe {weights_path.name} beside it (they come from different "
+                         f"runs); the weights file holds its own description: remove {info_path.name}")
+    try:
+        weights = load_file(str(weights_path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"{weights_path}: not a readable safetensors file ({error})") from None
+    _check_plausible(network, weights, weights_path)  # before building: a received file may ask for 10⁹ layers
+    model = build_network(network, seed=0)  # every weight is replaced below
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ValueError(f"{weights_path}: weights do not match the configuration ({first_line})") from None
+    model.eval()
+    folder = info_path.parent
+    extras = {name: _read_json_if_present(folder / f"{name}.json") for name in ("metrics", "history")}
+    return Fitted(model.to(device), network, kind, extras["metrics"] or {}, extras["history"] or [], path)
+
+
+def _check_plausible(network: NetworkConfig, weights: dict[str, torch.Tensor], path: Path) -> None:
+    """A ``ValueError`` when the configuration asks for more layers or a wider layer than the
+    weights file holds, so that a hostile description cannot make :func:`build_network` allocate
+    without bound; the exact match is ``load_state_dict``'s."""
+    widest = max((max(t.shape) for t in weights.values() if t.dim() > 0), default=0)
+    matrices = sum(1 for t in weights.values() if t.dim() >= 2)
+    if network.hidden_features > widest or network.hidden_layers > matrices:
+        raise ValueError(f"{path}: weights do not match the configuration ({matrices} weight matrices, at most "
+                         f"{widest} wide; the description asks for {network.hidden_layers} layers of "
+                         f"{network.hidden_features})")
+
+
+def _model_description(info: Any, source: Path) -> tuple[NetworkConfig, SignalKind]:
+    """The network and signal kind a model description names, checked; errors name ``source``."""
+    from sirenkit.engine.kinds import kind_from_json
+
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise ValueError(f"{source}: not a sirenkit model description")
+    if info.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{source}: unsupported model format version {info.get('version')!r}")
+    try:
+        network = network_config_from_dict(info["network"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{source}: invalid network configuration ({error})") from None
+    try:
+        kind = kind_from_json(info.get("signal"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{source}: {error}") from None
+    return network, kind
+
+
+def _embedded_info(weights_path: Path) -> Any:
+    """The model description saved inside the weights file, or None (files from before 0.2)."""
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as stream:
+            metadata = stream.metadata() or {}
+        return json.loads(metadata["info"]) if metadata.get("format") == FORMAT else None
+    except (SafetensorError, OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{weights_path}: not a readable safetensors file ({error})") from None
+
+
+def _read_json_if_present(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LoadedModel":  # the former name of a loaded model's type, now the one result type
+        from sirenkit.engine.kinds import Fitted
+
+        return Fitted
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

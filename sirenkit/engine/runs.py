@@ -1,0 +1,413 @@
+"""The one fit for every signal kind: load → configurations → problem → fit → metrics → run folder.
+
+Every run folder, for every kind, holds ``config.json`` (the resolved configuration),
+``model.safetensors`` + ``model.json``, ``metrics.json``, ``history.json`` and its main result
+under one name (``reconstruction.png``, ``.wav``, ``.mp4`` or ``mesh.ply``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sirenkit.config import to_dict
+from sirenkit.engine.checkpoint import (
+    CHECKPOINT_NAME,
+    OLD_CHECKPOINT_NAME,
+    check_checkpoint_exists,
+    check_state_fits,
+    load_checkpoint_file,
+)
+from sirenkit.engine.config import TrainConfig, at_family_rate
+from sirenkit.engine.kinds import Fitted, SignalKind
+from sirenkit.engine.loop import FitResult, fit
+from sirenkit.engine.models import MODEL_INFO, MODEL_WEIGHTS, save_model
+from sirenkit.engine.parallel import active
+from sirenkit.engine.policy import resolve_device
+from sirenkit.engine.watch import Watcher, watchers
+from sirenkit.io import strict_json, write_json
+from sirenkit.networks.build import build_network, count_parameters
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.problems.constraints import Problem
+from sirenkit.version import __version__
+
+
+def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
+    """The freshly initialised network (seeded from ``train.seed``) on the configured device."""
+    device = resolve_device(train.device)
+    return build_network(network, seed=train.seed).to(device), device
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and hardware, recorded beside every result."""
+    info = {
+        "sirenkit": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    else:
+        info["cpu"] = platform.processor() or platform.machine()
+        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    return info
+
+
+def write_config(out: Path, identity: dict[str, Any], device: torch.device) -> None:
+    """``config.json``: everything needed to run the same fit again, and to check that a resumed
+    run is the same one (its inputs by content hash)."""
+    task = identity["task"]
+    write_json(out / "config.json", {"task": task, task: identity["settings"], "inputs": identity["inputs"],
+                                     "network": identity["network"], "train": identity["train"],
+                                     "environment": environment(device)})
+
+
+def history_series(history: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
+    """``(steps, values)`` of one logged quantity."""
+    rows = [row for row in history if key in row]
+    return [row["step"] for row in rows], [row[key] for row in rows]
+
+
+def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[str, Any]:
+    """The entries every ``metrics.json`` shares: how long, how big, how it ran."""
+    return {
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "wall_seconds": round(wall, 3),
+        "parameters": count_parameters(result.model),
+        "model": network.model,
+        "compiled": result.compiled,
+        "precision": result.precision,
+        "stopped_by": result.stopped_by,
+        **({"stalled_at": result.stalled_at} if result.stalled_at is not None else {}),
+    }
+
+
+RUN_STATE_FILES = ("config.json", CHECKPOINT_NAME, OLD_CHECKPOINT_NAME, MODEL_WEIGHTS, MODEL_INFO, "metrics.json",
+                   "history.json")
+"""The files that make a folder a run folder: a new run never starts over them silently."""
+
+RESUMABLE_CHANGES = frozenset({"steps", "time_budget", "until", "until_metric", "log_every", "checkpoint_every",
+                               "checkpoint_seconds", "device", "compile", "snapshots", "tensorboard", "image_every"})
+"""Training settings a resumed run may change (when and how it stops, logs, saves, where it runs);
+every other one changes the result and must match the run being continued."""
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, or of a folder's files (names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if file is not path:
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def input_fingerprints(kind: SignalKind, settings: dict[str, Any]) -> dict[str, Any]:
+    """What the run was fitted to: every file or folder among the kind's source and the task's
+    string settings (a second image, a mask), with its content hash; a name that is no file (a
+    bundled sample) stands for itself."""
+    named = {"source": getattr(kind, "source", None),
+             **{key: value for key, value in settings.items() if key != "source"}}
+    inputs: dict[str, Any] = {}
+    for key, value in named.items():
+        if isinstance(value, str) and value and Path(value).exists():
+            inputs[key] = {"path": str(Path(value).resolve()), "sha256": file_digest(Path(value))}
+        elif key == "source" and isinstance(value, str):
+            inputs[key] = {"name": value}
+    return inputs
+
+
+def holds_a_run(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / name).exists() for name in RUN_STATE_FILES)
+
+
+def _describe_run(folder: Path) -> str:
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+        source = saved.get("inputs", {}).get("source", {})
+        return f" (task {saved.get('task')}, {source.get('path') or source.get('name') or 'unknown source'})"
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def check_same_run(folder: Path, identity: dict[str, Any]) -> None:
+    """A ``ValueError`` naming the first difference between the run saved in ``folder`` and the one
+    about to continue it: task, inputs (by content), task settings, network, or a training setting
+    that changes the result."""
+    config_path = folder / "config.json"
+    identity = json.loads(json.dumps(strict_json(identity)))  # as config.json holds it: lists, nulls
+    try:
+        saved = json.loads(config_path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{config_path}: missing, so the run cannot be checked before it is continued") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{config_path}: not readable ({type(error).__name__})") from None
+
+    def refuse(what: str, before: Any, now: Any) -> None:
+        raise ValueError(f"{folder}: cannot resume: {what} was {before!r} in that run, now {now!r} "
+                         f"(start a new run folder, or replace this one with --overwrite)")
+
+    if saved.get("task") != identity["task"]:
+        refuse("the task", saved.get("task"), identity["task"])
+    before_inputs = saved.get("inputs")
+    if before_inputs is not None:
+        for key in sorted(set(before_inputs) | set(identity["inputs"])):
+            was, now = before_inputs.get(key) or {}, identity["inputs"].get(key) or {}
+            if was.get("sha256") != now.get("sha256") or was.get("name") != now.get("name"):
+                refuse(f"the input {key!r}", was.get("path") or was.get("name"), now.get("path") or now.get("name"))
+    paths = {key for key, value in identity["inputs"].items() if "path" in value}
+    before_settings = saved.get(identity["task"], {})
+    for key in sorted(set(before_settings) | set(identity["settings"])):
+        if key not in paths and before_settings.get(key) != identity["settings"].get(key):
+            refuse(f"the setting {key!r}", before_settings.get(key), identity["settings"].get(key))
+    for key, value in identity["network"].items():
+        if saved.get("network", {}).get(key, value) != value:
+            refuse(f"the network's {key}", saved["network"][key], value)
+    for key, value in identity["train"].items():
+        if key not in RESUMABLE_CHANGES and saved.get("train", {}).get(key, value) != value:
+            refuse(f"the training setting {key}", saved["train"][key], value)
+
+
+def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkConfig,
+                       identity: dict[str, Any] | None = None, *, overwrite: bool = False) -> Path | None:
+    """The run folder, created. A folder that holds a run is continued only with ``resume`` (its
+    checkpoint must exist, and ``identity`` must match the saved run) and replaced only with
+    ``overwrite``; otherwise a ``ValueError`` says which to pass. Every check comes before anything
+    is written, so a refused run leaves the folder as it was."""
+    out_path = Path(out) if out is not None else None
+    refuse_run_folder(out_path, resume, overwrite)
+    if resume:
+        assert out_path is not None
+        checkpoint = out_path / CHECKPOINT_NAME
+        state = load_checkpoint_file(checkpoint)  # a corrupt file is named first
+        if identity is not None:
+            check_same_run(out_path, identity)
+        check_state_fits(state, checkpoint, network)
+    elif out_path is not None and holds_a_run(out_path):
+        clear_run(out_path)
+    if out_path is not None:
+        if out_path.exists() and not out_path.is_dir():
+            raise ValueError(f"{out_path}: is a file, not a run folder")
+        out_path.mkdir(parents=True, exist_ok=True)
+    return out_path
+
+
+def refuse_run_folder(out: Path | None, resume: bool, overwrite: bool) -> None:
+    """The refusals of :func:`prepare_run_folder` that need nothing but the options: both of
+    ``resume`` and ``overwrite``, a resume with no checkpoint, a folder holding a run that is
+    neither resumed nor replaced. Cheap, so a fit can make them before any costly preparation."""
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite replaces it: pass one of them")
+    if resume:
+        if out is None:
+            raise ValueError("no run folder: no checkpoint to resume from")
+        check_checkpoint_exists(out / CHECKPOINT_NAME)
+    elif out is not None and holds_a_run(out) and not overwrite:
+        raise ValueError(f"{out}: holds a previous run{_describe_run(out)}; continue it with "
+                         f"--resume or replace it with --overwrite")
+
+
+def clear_run(folder: Path) -> None:
+    """Remove a previous run from ``folder``: its state files and the files it listed as written
+    (``metrics.json``'s ``files``); nothing else the folder holds is touched."""
+    listed: list[str] = []
+    try:
+        listed = list(json.loads((folder / "metrics.json").read_text()).get("files", []))
+    except (OSError, ValueError, AttributeError):
+        pass
+    for name in (*RUN_STATE_FILES, *listed):
+        if isinstance(name, str) and name == Path(name).name and not name.startswith("."):
+            (folder / name).unlink(missing_ok=True)
+
+
+def fit_signal(
+    kind: SignalKind,
+    signal: Any,
+    *,
+    network: NetworkConfig | None = None,
+    train: TrainConfig | None = None,
+    model: str = "siren",
+    problem: Callable[[torch.device], Problem] | None = None,
+    sampling: dict[str, Any] | None = None,
+    measure: Callable[..., dict[str, Any]] | None = None,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    products: Callable[[Any], dict[str, Any]] | None = None,
+    write: Callable[[Fitted, Path], None] | None = None,
+    task: str | None = None,
+    settings: dict[str, Any] | None = None,
+    choose_network: Callable[[NetworkConfig], tuple[NetworkConfig, dict[str, Any]]] | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Fitted:
+    """Fit a network to ``signal``, described by ``kind``, and with ``out`` write the run folder.
+
+    The defaults are the kind's: its network (``model`` picks the family), training recipe (at the
+    family's multiple of a SIREN's learning rate), problem, rendering, metrics and run folder. A
+    task that fits the same kind another way (an image from its gradients) passes its own
+    ``problem`` (built on the device), ``sampling`` (keywords of
+    :meth:`SignalKind.render`), ``measure(rendered, *, final)`` (used for the progress bar too,
+    unless ``evaluate(model)`` says what to log), ``products(rendered)`` (what the result keeps,
+    ``{"reconstruction": rendered}`` by default) and ``write(fitted, out)``. ``settings`` are the
+    task's options, recorded in ``config.json`` under ``task`` (the kind's name by default).
+    ``choose_network(network)`` makes a last, possibly costly choice about the network once the
+    options have been checked (``--omega auto``: its frequency from the signal), and returns the
+    network with what to record of the choice in the metrics.
+    """
+    begun = time.time() - 1.0  # file times can be coarser than a second
+    network = network or kind.network(model)
+    kind.check_network(network)
+    train = kind.checked_train(train or at_family_rate(kind.train_config(), network.model, network.hidden_features))
+    report: dict[str, Any] = {}
+    parallel = active()
+    writes = parallel is None or parallel.primary
+    if choose_network is not None or parallel is not None:  # before a costly choice; on every rank before any writes
+        refuse_run_folder(Path(out) if out is not None else None, resume, overwrite)
+    if parallel is not None:
+        parallel.barrier()
+    if choose_network is not None:
+        network, report = choose_network(network)
+        if parallel is not None:  # every rank trains rank 0's choice
+            network, report = parallel.share((network, report))
+        kind.check_network(network)
+    sampling = dict(sampling or {})
+    net, device = build_on_device(network, train)
+    built = problem(device) if problem is not None else kind.problem(signal, batch_size=train.batch_size,
+                                                                       device=device)
+    if measure is None:
+        def measure(rendered: Any, *, final: bool = True) -> dict[str, Any]:
+            return kind.measure(rendered, signal, final=final)
+
+        evaluate = evaluate or (lambda model: kind.progress(model, signal))
+    elif evaluate is None:
+        def evaluate(model: nn.Module) -> dict[str, float]:
+            values = measure(kind.render(model, **sampling), final=False)
+            return {key: value for key, value in values.items() if isinstance(value, (int, float))}
+    if built.evaluate is None and signal is not None:
+        built = Problem(built.constraints, evaluate, built.metadata)
+    settings = settings if settings is not None else {"source": kind.source}
+    identity = {"task": task or kind.name, "settings": settings, "network": to_dict(network), "train": to_dict(train),
+                "inputs": input_fingerprints(kind, settings) if out is not None else {}}
+    if writes:
+        out_path = prepare_run_folder(out, resume, network, identity, overwrite=overwrite)
+        if out_path is not None:
+            write_config(out_path, identity, device)
+    else:  # another rank of a data-parallel fit: rank 0 writes the run folder; a resumed run is read from it
+        out_path = Path(out) if out is not None else None
+    if parallel is not None:
+        parallel.barrier()
+    watching = watchers(kind, signal, train, out_path, resume=resume) if writes else []
+    prepared = PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, products, write,
+                           report, begun, time.perf_counter(), watching)
+    if _PREPARE_ONLY.get():
+        raise Prepared(prepared)
+    try:
+        result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
+                     progress=progress, watchers=watching)
+    except BaseException:  # stopped or failed: what the TensorBoard log holds is flushed
+        for watcher in watching:
+            watcher.close(None)
+        raise
+    if not writes:  # another rank of a data-parallel fit: the same network, measured here, written by rank 0
+        prepared = dataclasses.replace(prepared, out=None)
+    return finish_fit(prepared, result)
+
+
+@dataclass
+class PreparedFit:
+    """A fit of :func:`fit_signal` ready to train: its network on its device, its problem and its
+    run folder written up to ``config.json``; :func:`finish_fit` does the rest once it is trained
+    (by :func:`sirenkit.engine.loop.fit`, or with others by :func:`sirenkit.engine.stacked.fit_batched`)."""
+
+    kind: SignalKind
+    signal: Any
+    network: NetworkConfig
+    train: TrainConfig
+    model: nn.Module
+    problem: Problem
+    out: Path | None
+    sampling: dict[str, Any]
+    measure: Callable[..., dict[str, Any]]
+    products: Callable[[Any], dict[str, Any]] | None
+    write: Callable[[Fitted, Path], None] | None
+    report: dict[str, Any]
+    begun: float
+    started: float
+    """When training began (``perf_counter``): ``metrics.json``'s ``wall_seconds`` count from it (in a
+    batch, the whole batch's training, which the signal shared)."""
+    watchers: list[Watcher] = dataclasses.field(default_factory=list)
+    """What watches the training (:mod:`sirenkit.engine.watch`): snapshots, a TensorBoard log."""
+
+
+class Prepared(Exception):  # noqa: N818 (it carries a result out, it reports no error)
+    """Carries a :class:`PreparedFit` out of a task function called under :func:`prepare_only`."""
+
+    def __init__(self, prepared: PreparedFit) -> None:
+        super().__init__("prepared")
+        self.prepared = prepared
+
+
+_PREPARE_ONLY: ContextVar[bool] = ContextVar("sirenkit_prepare_only", default=False)
+
+
+def prepare_only(task: Callable[[], Any]) -> PreparedFit:
+    """Run ``task`` (a call of a task function: ``lambda: fit_image(path, out=...)``) up to its
+    training: every check, the network, the problem, the run folder's ``config.json``; and return
+    the prepared fit instead of training it. How many fits share one training loop
+    (:mod:`sirenkit.many`) while each keeps its task's own preparation, metrics and files."""
+    token = _PREPARE_ONLY.set(True)
+    try:
+        task()
+    except Prepared as carried:
+        return carried.prepared
+    finally:
+        _PREPARE_ONLY.reset(token)
+    raise RuntimeError("the task returned without preparing a fit (it does not go through fit_signal)")
+
+
+def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
+    """Everything after training: the model saved, rendered once, measured, the run folder's files."""
+    kind, signal, net, network = prepared.kind, prepared.signal, prepared.model, prepared.network
+    out_path = prepared.out
+    if out_path is not None:  # before any post-processing (meshing, figures) that could fail
+        save_model(out_path, net, network, kind)
+    rendered = kind.render(net, **prepared.sampling)  # once: metrics, files and figures share it
+    metrics = {**prepared.measure(rendered, final=True), **kind.summary(signal, result.history, network)}
+    metrics = {**metrics, **fit_summary(result, time.perf_counter() - prepared.started, network), **kind.conventions(),
+               **prepared.report}
+    made = prepared.products(rendered) if prepared.products is not None else {"reconstruction": rendered}
+    for watcher in prepared.watchers:  # progress.png, the TensorBoard log closed
+        watcher.close(out_path)
+    fitted = Fitted(net, network, kind, metrics, result.history, out_path, made)
+    if out_path is not None:
+        (prepared.write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)
+        record_written_files(out_path, prepared.begun)
+    return fitted
+
+
+def record_written_files(folder: Path, since: float) -> None:
+    """List in ``metrics.json`` (``files``) what this run wrote into ``folder``, so that
+    ``--overwrite`` removes exactly that and nothing a user put beside it."""
+    path = folder / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics["files"] = sorted(entry.name for entry in folder.iterdir()
+                              if entry.is_file() and not entry.name.startswith(".") and entry.stat().st_mtime >= since)
+    write_json(path, metrics)

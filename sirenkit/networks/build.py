@@ -1,0 +1,67 @@
+"""Building networks of any registered family (:mod:`sirenkit.networks.family`), counting their
+parameters and matching budgets.
+
+The modules only hold parameters and settings; derivatives live in :mod:`sirenkit.networks.derivatives`
+and in each family's module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.family import closest_size
+from sirenkit.networks.mlp import MLP, FourierFeatures, PositionalEncoding, nyquist_frequencies
+from sirenkit.networks.registry import get_family
+from sirenkit.networks.siren import Siren, first_layer
+
+
+def build_network(config: NetworkConfig, *, seed: int | None = None) -> nn.Module:
+    """The network ``config`` describes, freshly initialised by its family. With ``seed`` the
+    weights are drawn from that seed and the global random state is left as it was; without,
+    they come from the global RNG."""
+    family = get_family(config.model)
+    if seed is None:
+        return family.build(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return family.build(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters of a built network."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def parameter_count(config: NetworkConfig) -> int:
+    """Number of trainable parameters of ``config``'s network, asked of its family (nothing is
+    allocated)."""
+    return get_family(config.model).count_parameters(config)
+
+
+def width_for_budget(config: NetworkConfig, parameters: int) -> int:
+    """The hidden width that gives ``config``'s network family about ``parameters`` parameters,
+    so that baselines are compared with a SIREN at the same budget."""
+
+    def count(width: int) -> int:
+        return parameter_count(dataclasses.replace(config, hidden_features=width))
+
+    return closest_size(count, parameters, 8192)
+
+
+def network_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:
+    """``config`` resized to about ``parameters`` parameters: by the family's own rule where it
+    has one (a hash grid's table size, a dense grid's resolution), by the hidden width otherwise."""
+    family = get_family(config.model)
+    if family.for_budget is not None:
+        return family.for_budget(config, parameters)
+    return dataclasses.replace(config, hidden_features=width_for_budget(config, parameters))
+
+
+__all__ = [
+    "MLP", "FourierFeatures", "PositionalEncoding", "Siren", "build_network", "count_parameters", "first_layer",
+    "network_for_budget", "nyquist_frequencies", "parameter_count", "width_for_budget",
+]

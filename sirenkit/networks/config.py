@@ -1,0 +1,111 @@
+"""The configuration of a coordinate network: one frozen dataclass, written into every run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sirenkit.config import check_positive
+
+ModelName = str
+"""The name of a registered network family (:mod:`sirenkit.networks.family`)."""
+
+
+MODEL_NAMES: tuple[str, ...] = ("siren", "relu", "relu-pe", "rff", "tanh")
+"""The built-in families; :func:`sirenkit.networks.registry.model_names` lists every registered one."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A coordinate network: ``in_features`` coordinates in, ``out_features`` values out."""
+
+    in_features: int
+    """Dimension of the coordinates (2 for images, 1 for audio, 3 for video and shapes)."""
+    out_features: int
+    """Number of output values per point (1 for grey, 3 for RGB, ...)."""
+    model: ModelName = "siren"
+    """Network family, any registered one (:mod:`sirenkit.networks.family`): ``siren`` (sine
+    activations), or one of the paper's baselines: ``relu`` (plain ReLU MLP), ``relu-pe`` (ReLU on
+    NeRF-style positional encoding), ``rff`` (ReLU on Gaussian random Fourier features), ``tanh``."""
+    hidden_features: int = 256
+    """Width of every hidden layer."""
+    hidden_layers: int = 4
+    """Number of hidden (non-linear) layers, the first one, which takes the coordinates,
+    included. A linear output layer follows. The paper's image network has 4."""
+    first_omega: float = 30.0
+    """SIREN and FINER: ω0 of the first layer, ``sin(ω0 (W x + b))``. Signal dependent: 30 for
+    images on [-1, 1]; the paper's audio recipe is equivalent to 3000."""
+    hidden_omega: float = 30.0
+    """SIREN and FINER: ω0 of the hidden layers. Keep 30 (see DESIGN.md §1)."""
+    pe_frequencies: int = 0
+    """``relu-pe`` only: number of octaves ``k`` of ``sin(2^k π x), cos(2^k π x)``.
+    0 picks the Nyquist rule of the paper's code from ``pe_sidelength``."""
+    pe_sidelength: int = 256
+    """Number of samples along the longest axis: ``relu-pe`` sets its octaves from it when
+    ``pe_frequencies`` is 0, ``hash-grid`` its finest level, ``grid`` its resolution when
+    ``grid_resolution`` is 0."""
+    rff_features: int = 256
+    """``rff`` only: number of random frequencies (the encoding has twice as many features)."""
+    rff_scale: float = 10.0
+    """``rff`` only: standard deviation σ of the random frequencies ``B ~ N(0, σ²)``."""
+    rff_seed: int = 0
+    """``rff`` only: seed of the random frequencies, so that a saved model rebuilds exactly."""
+    first_bias_scale: float = 20.0
+    """``finer`` only: the first layer's biases are drawn from ``U(−k, k)`` with this ``k``, which
+    spreads the first layer's local frequencies ``ω0 (2|z| + 1)`` (Liu et al. 2024)."""
+    gauss_scale: float = 10.0 * math.sqrt(2.0)
+    """``gauss`` only: ``s`` of the activation ``exp(−(s z)² / 2)``; the default is WIRE's benchmark
+    setting ``exp(−(10 z)²)``."""
+    wire_omega: float = 20.0
+    """``wire`` only: ω0 of the Gabor wavelet ``exp(i ω0 z − |s0 z|²)`` (the authors' default)."""
+    wire_scale: float = 10.0
+    """``wire`` only: s0 of the Gabor wavelet, its Gaussian window (the authors' default)."""
+    first_scale: float = 1.0
+    """``gauss`` and ``wire`` only: the first layer's pre-activation ``W x + b`` is multiplied by it,
+    the part ω0 plays in a SIREN's first layer (their own frequency, ``gauss_scale`` or
+    ``wire_omega``, acts on every layer alike). 1: the authors' networks. On 3 s of music, the
+    SIREN's stretch (100) made WIRE worse and Gauss no better, so no task sets it."""
+    grid_levels: int = 16
+    """``hash-grid`` only: number of resolution levels, from ``grid_base_resolution`` to the
+    signal's sample count (``pe_sidelength``) in a geometric progression."""
+    grid_features: int = 2
+    """``hash-grid`` only: features per level."""
+    grid_table_size: int = 2**14
+    """``hash-grid`` only: entries of each level's table; a level with fewer grid nodes indexes
+    them directly instead of hashing."""
+    grid_base_resolution: int = 16
+    """``hash-grid`` only: cells along each axis of the coarsest level."""
+    grid_resolution: int = 0
+    """``grid`` only: nodes along each axis of the dense grid; 0: one per sample
+    (``pe_sidelength``)."""
+
+    def __post_init__(self) -> None:
+        from sirenkit.networks.registry import get_family
+
+        get_family(self.model)  # an unknown name is a ValueError listing the registered ones
+        for name in ("in_features", "out_features", "hidden_features", "hidden_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("first_omega", "hidden_omega", "rff_scale", "first_bias_scale", "gauss_scale", "wire_omega",
+                     "wire_scale", "first_scale"):
+            check_positive(name, getattr(self, name))
+        for name in ("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.grid_resolution < 0 or self.grid_resolution == 1:
+            raise ValueError(f"grid_resolution must be 0 (one node per sample) or at least 2, "
+                             f"got {self.grid_resolution}")
+        if self.pe_frequencies < 0 or self.pe_sidelength < 1:
+            raise ValueError(f"pe_frequencies must be 0 or more and pe_sidelength at least 1, "
+                             f"got {self.pe_frequencies} and {self.pe_sidelength}")
+
+
+def network_config_from_dict(values: dict[str, Any]) -> NetworkConfig:
+    """Rebuild a :class:`NetworkConfig`; unknown keys are an error, not silently dropped."""
+    known = {f.name for f in dataclasses.fields(NetworkConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown network settings: {', '.join(unknown)}")
+    return NetworkConfig(**values)

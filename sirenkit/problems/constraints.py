@@ -1,0 +1,261 @@
+"""Constraints: one formulation for every task (DESIGN.md §3).
+
+A problem is a list of constraints ``C_m(x, Φ(x), ∇Φ(x), ΔΦ(x), ...) = 0`` on domains ``Ω_m``;
+training minimises ``Σ_m w_m · mean_{x ~ Ω_m} ρ(C_m(x))`` with the points of every domain drawn
+afresh at each step. A task (image fitting, Poisson, ...) is a recipe that builds constraints;
+the training loop in :mod:`sirenkit.engine.loop` is shared by all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from sirenkit.networks.derivatives import Derivatives, derivatives
+from sirenkit.problems.domains import Domain, points_per_step
+
+DERIVATIVES = ("jacobian", "laplacian", "hessian")
+
+
+@dataclass
+class Fields:
+    """What a residual sees at a batch of ``N`` points: the points, the data sampled with them,
+    and the network's value and the derivatives its constraint asked for."""
+
+    points: torch.Tensor
+    """``(N, d)`` coordinates."""
+    data: Mapping[str, torch.Tensor]
+    """Per-point data of the domain (targets, normals, ...), each with ``N`` rows."""
+    network: Derivatives
+    """The network's value ``(N, m)`` and requested derivatives."""
+
+    @property
+    def value(self) -> torch.Tensor:
+        return self.network.value
+
+    @property
+    def jacobian(self) -> torch.Tensor:
+        return _required(self.network.jacobian, "jacobian")
+
+    @property
+    def gradient(self) -> torch.Tensor:
+        return self.network.gradient
+
+    @property
+    def laplacian(self) -> torch.Tensor:
+        return _required(self.network.laplacian, "laplacian")
+
+    @property
+    def hessian(self) -> torch.Tensor:
+        return _required(self.network.hessian, "hessian")
+
+    def derivative(self, axis: int) -> torch.Tensor:
+        """``(N, m)``: ``∂y_k/∂x_axis`` of every output (a time derivative when ``axis`` is time);
+        needs the Jacobian."""
+        return self.jacobian[:, :, axis]
+
+    def second_derivative(self, axis: int) -> torch.Tensor:
+        """``(N, m)``: ``∂²y_k/∂x_axis²`` of every output; needs the Hessian."""
+        return self.hessian[:, :, axis, axis]
+
+    @property
+    def divergence(self) -> torch.Tensor:
+        """``(N,)``: ``Σ_i ∂y_i/∂x_i`` of a vector field with as many outputs as coordinates;
+        needs the Jacobian."""
+        jacobian = self.jacobian
+        if jacobian.shape[1] != jacobian.shape[2]:
+            raise ValueError(f"the divergence needs as many outputs as coordinates, got {jacobian.shape[1]} "
+                             f"outputs of {jacobian.shape[2]} coordinates")
+        return jacobian.diagonal(dim1=1, dim2=2).sum(dim=-1)
+
+
+def _required(tensor: torch.Tensor | None, name: str) -> torch.Tensor:
+    if tensor is None:
+        raise ValueError(f"the residual uses the {name}, which its constraint does not ask for")
+    return tensor
+
+
+Norm = str | Callable[[torch.Tensor], torch.Tensor]
+
+
+def apply_norm(norm: Norm, residual: torch.Tensor) -> torch.Tensor:
+    """Mean of ``ρ(residual)`` over all entries: ``mse`` (squared), ``l1`` (absolute) or a
+    callable applied elementwise before the mean."""
+    if callable(norm):
+        return norm(residual).mean()
+    if norm == "mse":
+        return residual.square().mean()
+    if norm == "l1":
+        return residual.abs().mean()
+    raise ValueError(f"unknown norm {norm!r}; expected mse, l1 or a callable")
+
+
+@dataclass
+class Constraint:
+    """``weight · mean ρ(residual(fields))`` over points drawn from ``domain``."""
+
+    name: str
+    """Name of the loss term, shown in the progress bar, history and plots."""
+    residual: Callable[[Fields], torch.Tensor]
+    """Maps the fields at a batch of points to the residual that should be zero."""
+    domain: Domain
+    """Where the constraint holds, and how its points are drawn each step."""
+    needs: tuple[str, ...] = ()
+    """Derivatives the residual uses, from ``jacobian``, ``laplacian``, ``hessian``."""
+    weight: float = 1.0
+    """Weight of the term in the total loss."""
+    norm: Norm = "mse"
+    """ρ: ``mse``, ``l1`` or an elementwise callable."""
+    laplacian_axes: tuple[int, ...] | None = None
+    """Axes the Laplacian sums over; all by default."""
+    schedule: Callable[[float], float] | None = None
+    """Multiplies ``weight`` as the run goes on: called with the run's progress, 0 at the first
+    step and 1 at the last (of its steps, or of those its time budget allows, as the learning
+    rate's schedule counts them); ``None``: a constant weight."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.needs) - set(DERIVATIVES))
+        if unknown:
+            raise ValueError(
+                f"constraint {self.name!r}: unknown derivative {', '.join(unknown)}; "
+                f"expected some of {', '.join(DERIVATIVES)}"
+            )
+
+
+@dataclass
+class Problem:
+    """A set of constraints fitted together, and how to report progress on them."""
+
+    constraints: list[Constraint]
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None
+    """Called under ``no_grad`` every ``log_every`` steps; returns metrics such as PSNR."""
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.constraints:
+            raise ValueError("a problem needs at least one constraint")
+        names = [c.name for c in self.constraints]
+        if len(set(names)) != len(names):
+            raise ValueError(f"constraint names must be unique, got {names}")
+        # constraints on the same domain object share its batch and one evaluation of the network:
+        # each points to the first constraint of its (domain, Laplacian axes), which asks for
+        # every derivative any of them needs
+        first: dict[tuple[int, tuple[int, ...] | None], int] = {}
+        self._evaluated_by = [first.setdefault((id(c.domain), None if c.laplacian_axes is None
+                                                else tuple(c.laplacian_axes)), i)
+                              for i, c in enumerate(self.constraints)]
+        self._needs: dict[int, set[str]] = {i: set() for i in set(self._evaluated_by)}
+        for c, leader in zip(self.constraints, self._evaluated_by):
+            self._needs[leader].update(c.needs)
+
+    @property
+    def domains(self) -> dict[int, Domain]:
+        """The distinct domain objects, by ``id``, in the order the constraints name them."""
+        return {id(c.domain): c.domain for c in self.constraints}
+
+    @property
+    def points_per_step(self) -> int:
+        """Points drawn in one step, each shared domain counted once."""
+        return sum(points_per_step(domain) for domain in self.domains.values())
+
+    def schedule_factors(self, progress: float) -> dict[str, float]:
+        """The factor on each scheduled term's weight at ``progress`` (in [0, 1]), by name."""
+        return {c.name: float(c.schedule(progress)) for c in self.constraints if c.schedule is not None}
+
+    def with_batch_size(self, batch_size: int) -> Problem:
+        """A copy in which every domain that yields all its points each step (``batch_size`` None)
+        and can be sub-sampled draws ``batch_size`` points instead; the others are kept."""
+        return self._with_domains({key: domain.with_batch_size(batch_size)
+                                   if domain.batch_size is None and hasattr(domain, "with_batch_size") else domain
+                                   for key, domain in self.domains.items()})
+
+    def _with_domains(self, replaced: dict[int, Domain]) -> Problem:
+        """A copy whose domains are ``replaced[id(old domain)]``: shared domains stay shared."""
+        return Problem([Constraint(**{**c.__dict__, "domain": replaced[id(c.domain)]}) for c in self.constraints],
+                       self.evaluate, self.metadata)
+
+    def to(self, device: torch.device) -> Problem:
+        return self._with_domains({key: domain.to(device) for key, domain in self.domains.items()})
+
+    def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        """One batch of points and data per constraint; constraints on the same domain object
+        get the same batch (drawn once)."""
+        drawn = {key: domain.sample(generator) for key, domain in self.domains.items()}
+        return [drawn[id(c.domain)] for c in self.constraints]
+
+    def check(self, model: nn.Module, *, points: int = 4) -> None:
+        """Evaluate every constraint once on a few points of its domain, so that a mistake shows
+        before training, named after its constraint: a domain with no points or of the wrong
+        dimension, a residual of the wrong shape or reading data the domain lacks, a derivative
+        the network cannot provide. Raises ``ValueError``."""
+        from sirenkit.networks.family import family_of
+        from sirenkit.networks.registry import FAMILIES
+
+        family = family_of(model)
+        generator = torch.Generator().manual_seed(0)  # not the training generator: nothing changes
+        config = getattr(model, "config", None)
+        for constraint in self.constraints:
+            label = f"constraint {constraint.name!r}"
+            if constraint.domain.size == 0:
+                raise ValueError(f"{label}: its domain has no points")
+            second = sorted({"laplacian", "hessian"} & set(constraint.needs))
+            if second and family is not None and not family.second_derivatives:
+                usable = ", ".join(name for name, other in FAMILIES.items() if other.second_derivatives)
+                raise ValueError(f"{label} needs the {' and '.join(second)}, but the second derivatives of a "
+                                 f"{family.name} network {family.why_no_second_derivatives}; use one of {usable}")
+            try:
+                batch, data = constraint.domain.sample(generator)
+            except (ValueError, RuntimeError) as error:
+                raise ValueError(f"{label}: its domain could not draw points ({error})") from error
+            if batch.shape[0] == 0:
+                raise ValueError(f"{label}: its domain drew no points")
+            if config is not None and batch.shape[1] != config.in_features:
+                raise ValueError(f"{label}: its domain has {batch.shape[1]}-dimensional points, "
+                                 f"the network takes {config.in_features}")
+            # a pointwise domain (data row per point) is checked on a few points; a domain whose
+            # data describe groups of points (segments, boxes) on its whole batch
+            pointwise = all(values.shape[0] == batch.shape[0] for values in data.values())
+            if pointwise:
+                count = min(points, batch.shape[0])
+                batch, data = batch[:count], {name: values[:count] for name, values in data.items()}
+            rows = {batch.shape[0]} | {values.shape[0] for values in data.values()}
+            try:
+                fields = derivatives(model, batch, jacobian="jacobian" in constraint.needs,
+                                     laplacian="laplacian" in constraint.needs, hessian="hessian" in constraint.needs,
+                                     laplacian_axes=constraint.laplacian_axes)
+                residual = constraint.residual(Fields(batch, data, fields))
+            except KeyError as error:
+                raise ValueError(f"{label}: the residual reads data {error} that its domain does not have "
+                                 f"(it has: {', '.join(data) or 'none'})") from error
+            except (ValueError, RuntimeError, IndexError, TypeError) as error:
+                raise ValueError(f"{label}: {' '.join(str(error).split())}") from error
+            if not isinstance(residual, torch.Tensor) or residual.ndim == 0 or residual.shape[0] not in rows:
+                shape = tuple(residual.shape) if isinstance(residual, torch.Tensor) else type(residual).__name__
+                expected = " or ".join(f"({n},) or ({n}, k)" for n in sorted(rows))
+                raise ValueError(f"{label}: the residual has shape {shape} for {batch.shape[0]} points; expected "
+                                 f"{expected}, one row per point" + ("" if pointwise else " or per group"))
+
+    def loss_terms(
+        self, model: nn.Module, batches: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]
+    ) -> dict[str, torch.Tensor]:
+        """The weighted loss term of every constraint at the given batches (one per constraint,
+        as :meth:`sample` returns them)."""
+        evaluated: dict[int, Derivatives] = {}
+        terms = {}
+        for constraint, leader, (points, data) in zip(self.constraints, self._evaluated_by, batches):
+            if leader not in evaluated:
+                needs = self._needs[leader]
+                evaluated[leader] = derivatives(
+                    model,
+                    points,
+                    jacobian="jacobian" in needs,
+                    laplacian="laplacian" in needs,
+                    hessian="hessian" in needs,
+                    laplacian_axes=constraint.laplacian_axes,
+                )
+            residual = constraint.residual(Fields(points, data, evaluated[leader]))
+            terms[constraint.name] = constraint.weight * apply_norm(constraint.norm, residual)
+        return terms

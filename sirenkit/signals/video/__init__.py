@@ -1,0 +1,3 @@
+"""Video: the reader (:mod:`.data`), the kind (:mod:`.kind`) and the fit (:mod:`.fit`)."""
+
+from sirenkit.signals.video import data, fit, kind  # noqa: F401

@@ -1,0 +1,83 @@
+"""Every network family fitted to one image under one budget, side by side (``sirenkit compare``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sirenkit.config import replace
+from sirenkit.engine.config import TrainConfig, at_family_rate
+from sirenkit.engine.frequency import default_frequency
+from sirenkit.engine.kinds import Fitted
+from sirenkit.engine.parallel import writes_here
+from sirenkit.figures import image_rows_figure
+from sirenkit.io import write_json
+from sirenkit.networks.build import network_for_budget, parameter_count
+from sirenkit.networks.config import MODEL_NAMES
+from sirenkit.networks.registry import get_family, model_names
+from sirenkit.signals.image.data import ImageSignal, load_image
+from sirenkit.signals.image.fit import derivative_maps, fit_image, image_train_config
+from sirenkit.signals.image.kind import IMAGE_BATCH, ImageKind, finite_difference_maps  # noqa: F401  (IMAGE_BATCH: the recipe's, here too)
+
+logger = logging.getLogger("sirenkit")
+
+
+COMPARE_SIZE = 128
+"""Longer side of the image ``sirenkit compare`` fits (five networks: it should not take long)."""
+
+
+def compare_models(
+    source: str | Path | ImageSignal,
+    *,
+    models: Sequence[str] = MODEL_NAMES,
+    size: int | None = None,
+    train: TrainConfig | None = None,
+    network_settings: Mapping[str, Any] | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[Fitted]:
+    """Fit SIREN and each baseline with the same parameter budget (SIREN's default image network,
+    with ``network_settings`` such as ``hidden_features`` changed) and the same steps; with
+    ``out``, write each run folder, ``comparison.png`` (rows = models; columns = image, gradient,
+    Laplacian) and ``comparison.json`` (``overwrite`` replaces the runs of an earlier comparison).
+    ``train`` is SIREN's recipe (by default the image recipe); each other family learns at its
+    multiple of its rate at its size (:meth:`~sirenkit.networks.family.NetworkFamily.rate_factor`).
+    Each family's frequency is what :func:`fit_image` would use: a SIREN's chosen from the image
+    unless ``network_settings`` give ``first_omega``; the others' their authors' values."""
+    known = model_names()
+    unknown = [m for m in models if m not in known]
+    if unknown or not models:
+        raise ValueError(f"unknown models {', '.join(unknown) or '(none given)'}; expected some of {', '.join(known)}")
+    signal = source if isinstance(source, ImageSignal) else load_image(source, size=size)
+    kind = ImageKind.describe(signal)
+    reference = kind.network("siren", **dict(network_settings or {}))
+    budget = parameter_count(reference)
+    out_path = Path(out) if out is not None else None
+    fits = []
+    for name in models:
+        network = replace(reference, model=name, **get_family(name).defaults)
+        if name != "siren":
+            network = network_for_budget(network, budget)
+        logger.info("fitting %s (%d parameters)", name, parameter_count(network))
+        given = get_family(name).frequency in dict(network_settings or {})
+        frequency = None if given else default_frequency(name, "default")
+        recipe = at_family_rate(train or image_train_config(signal), name, network.hidden_features)
+        fits.append(fit_image(signal, network=network, train=recipe, frequency=frequency,
+                              out=out_path / name if out_path else None, overwrite=overwrite, progress=progress))
+    if out_path is not None and writes_here():  # under torchrun, rank 0 writes
+        rows = [("ground truth", *finite_difference_maps(signal.pixels, signal.mode))]
+        rows += [(f"{f.network.model}\n{f.metrics['psnr']:.2f} dB", *derivative_maps(f)) for f in fits]
+        image_rows_figure(rows, out_path / "comparison.png",
+                          title=f"same budget (~{budget:,} parameters), {fits[0].metrics['steps']} steps")
+        write_json(out_path / "comparison.json", [comparison_row(f) for f in fits])
+    return fits
+
+
+def comparison_row(fitting: Fitted) -> dict[str, Any]:
+    """One line of the comparison table."""
+    keys = ("model", "parameters", "psnr", "ssim", "steps", "seconds")
+    size = get_family(fitting.network.model).size_of(fitting.network)
+    return {key: fitting.metrics[key] for key in keys} | {"size": size}

@@ -1,1 +1,0 @@
-"""Recipes: each task builds constraints for the shared training loop."""
