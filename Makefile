@@ -27,7 +27,7 @@ demo: $(STAMP)
 
 # The linter and the type checker keep the shape of the code as it is (configured in pyproject.toml).
 test: $(STAMP)
-	$(BIN)/ruff check sirenkit tests benchmarks
+	$(BIN)/ruff check sirenkit tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

@@ -8,7 +8,7 @@ gives signals × steps per second both ways, the ratio, and how far the batched 
 the one-at-a-time fits' (equal to rounding when neither is compiled; a compiled step rounds
 differently, and over hundreds of Adam steps the fits drift apart as two seeds would), and what
 ``sirenkit fit image FOLDER`` decides for such a group: it times a few eager steps both ways first
-(:func:`sirenkit.many.batching_pays`) and batches only where that is faster.
+(:func:`sirenkit.engine.folders.batching_pays`) and batches only where that is faster.
 
     python benchmarks/many.py [--count 24] [--size 128|WxH] [--steps 300] [--networks small,paper]
         [--precision float32] [--device auto] [--compile auto|on|off] [--json out.json]
@@ -63,10 +63,10 @@ def grey_photos(count: int, size: int | tuple[int, int]):
 
 
 def main() -> None:
-    from sirenkit.engine.loop import fit
+    from sirenkit.engine.folders import batching_pays
     from sirenkit.engine.policy import resolve_device
+    from sirenkit.engine.single import fit
     from sirenkit.engine.stacked import fit_batched
-    from sirenkit.many import batching_pays
     from sirenkit.metrics import psnr
     from sirenkit.networks.build import build_network, count_parameters
     from sirenkit.signals.image.kind import ImageKind

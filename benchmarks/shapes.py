@@ -28,8 +28,8 @@ BUNNY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "stanfo
 
 def seconds_per_step(model: str, cloud, probe_steps: int = 40) -> float:
     """Steady-state seconds per step of ``model`` on the SDF problem (compilation excluded)."""
-    from sirenkit.engine.loop import fit
     from sirenkit.engine.policy import resolve_device
+    from sirenkit.engine.single import fit
     from sirenkit.networks.build import build_network
     from sirenkit.signals.shape.fit import SdfConfig, sdf_network, sdf_problem, sdf_train_config
 

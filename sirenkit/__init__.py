@@ -21,15 +21,16 @@ Every command of the ``sirenkit`` tool is one call here: ``fit image|audio|video
 from sirenkit import networks, signals  # noqa: F401  (every built-in family and kind registered)
 from sirenkit.codec.weights import CodecError, Compressed, compress, decompress
 from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.folders import ManyResult, fit_many
 from sirenkit.engine.kinds import KINDS, Fitted, SignalKind, register_kind
-from sirenkit.engine.loop import FitResult, TrainingDiverged, TrainingInterrupted, fit
+from sirenkit.engine.loop import FitResult, TrainingDiverged, TrainingInterrupted
 from sirenkit.engine.models import load, save_model
 from sirenkit.engine.parallel import DataParallel, data_parallel
-from sirenkit.engine.runs import fit_signal
+from sirenkit.engine.runs import FitPlan, fit_signal
 from sirenkit.engine.schedule import learning_rate
+from sirenkit.engine.single import fit
 from sirenkit.engine.stacked import fit_batched
-from sirenkit.many import ManyResult, fit_many
-from sirenkit.metrics import compare_meshes, ms_ssim, psnr, ssim, texture_correlation
+from sirenkit.metrics import Metric, compare_meshes, ms_ssim, psnr, ssim, texture_correlation
 from sirenkit.networks.build import (
     MLP,
     FourierFeatures,
@@ -74,16 +75,16 @@ LoadedModel = Fitted
 
 __all__ = [
     "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "CodecError",
-    "Compressed",
-    "Constraint", "DataParallel", "Derivatives", "Fields", "FitResult", "Fitted", "FourierFeatures", "GridSamples",
-    "ImageFit", "ImageKind", "ImageSignal", "LoadedModel", "ManyResult", "NetworkConfig", "NetworkFamily", "PointSet",
-    "PositionalEncoding", "Problem", "ProblemKind", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren",
-    "Solution", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "VideoKind", "adjoint_derivatives",
-    "autograd_derivatives", "build_network", "compare_meshes", "compare_models", "compress", "coordinate_grid",
-    "count_parameters", "data_parallel", "decompress", "derivatives", "evaluate_points", "extract_mesh", "family_of",
-    "fit", "fit_audio", "fit_batched", "fit_image", "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video",
-    "forward_derivatives", "fuse_images", "get_family", "image_gradient", "image_laplacian", "image_train_config",
-    "learning_rate", "load", "load_image", "load_mesh", "load_point_cloud", "model_names", "ms_ssim", "parameter_count",
-    "psnr", "register_family", "register_kind", "render", "render_image", "run_example", "save_model", "solve", "ssim",
+    "Compressed", "Constraint", "DataParallel", "Derivatives", "Fields", "FitPlan", "FitResult", "Fitted",
+    "FourierFeatures", "GridSamples", "ImageFit", "ImageKind", "ImageSignal", "LoadedModel", "ManyResult", "Metric",
+    "NetworkConfig", "NetworkFamily", "PointSet", "PositionalEncoding", "Problem", "ProblemKind", "Sampler",
+    "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "TrainConfig", "TrainingDiverged",
+    "TrainingInterrupted", "VideoKind", "adjoint_derivatives", "autograd_derivatives", "build_network",
+    "compare_meshes", "compare_models", "compress", "coordinate_grid", "count_parameters", "data_parallel",
+    "decompress", "derivatives", "evaluate_points", "extract_mesh", "family_of", "fit", "fit_audio", "fit_batched",
+    "fit_image", "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video", "forward_derivatives",
+    "fuse_images", "get_family", "image_gradient", "image_laplacian", "image_train_config", "learning_rate", "load",
+    "load_image", "load_mesh", "load_point_cloud", "model_names", "ms_ssim", "parameter_count", "psnr",
+    "register_family", "register_kind", "render", "render_image", "run_example", "save_model", "solve", "ssim",
     "texture_correlation",
 ]

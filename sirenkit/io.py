@@ -1,9 +1,6 @@
-"""Files: atomic writes, saved models (safetensors + JSON) and checkpoints.
-
-A saved model is two files side by side: ``model.safetensors`` (the weights) and ``model.json``
-(the network configuration and what is needed to turn the output back into a signal: value
-range, channels, shape, coordinate extent). :func:`load` rebuilds the network from either file or
-from the run folder holding them.
+"""Files written whole or not at all: atomic writes (a temporary file renamed into place) and
+strict JSON (NaN written as null). Saved models are :mod:`sirenkit.engine.models`'s, checkpoints
+:mod:`sirenkit.engine.checkpoint`'s.
 """
 
 from __future__ import annotations

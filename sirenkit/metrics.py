@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A figure a fit reports, and which way is better: what a target (``--until``) and a
+    summary compare by."""
+
+    name: str
+    """The key the figure is logged under (``psnr``, ``snr``, ``chamfer_l1``, ...)."""
+    higher_is_better: bool
+    """True for a quality (PSNR, SSIM, F-score), False for an error (a distance, an RMSE)."""
+
+    def reached(self, value: float, target: float) -> bool:
+        """Whether ``value`` meets ``target``: at or above it for a quality, at or below it for an error."""
+        return value >= target if self.higher_is_better else value <= target
 
 
 def psnr(estimate: np.ndarray, reference: np.ndarray, *, peak: float = 1.0) -> float:

@@ -1,5 +1,4 @@
-"""Evaluating a fitted network at any sampling, in chunks, under ``no_grad``, and writing what
-comes out.
+"""Rendering a fitted network at any sampling and writing what comes out (``sirenkit render``).
 
 Because the network is a continuous function, an image can be rendered at any resolution
 (super-resolution), a sound at any rate, a clip at any frame rate; the derivative maps come

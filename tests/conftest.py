@@ -1,7 +1,10 @@
-"""Shared fixtures: tiny sizes, fixed seeds, one thread budget for the 2-core CI machine."""
+"""Shared fixtures: tiny sizes, fixed seeds, one thread budget for the 2-core CI machine
+(``SIRENKIT_TEST_THREADS`` threads for PyTorch's operations, 2 by default, and one for its
+inter-op pool), and a step clock that makes a time budget independent of the machine's speed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +12,30 @@ import pytest
 import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+TEST_THREADS = int(os.environ.get("SIRENKIT_TEST_THREADS", "2"))
+"""Threads PyTorch's operations may use in the tests: the CI machine's 2 cores, whatever the
+machine (a test run beside another one then cannot take every core)."""
+
+
+def _set_thread_budget(threads: int) -> None:
+    torch.set_num_threads(threads)
+    try:  # can be set once per process, and only before inter-op work has started
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+
+
+_set_thread_budget(TEST_THREADS)  # at import: before any test (or fixture) runs PyTorch work
+
+
+@pytest.fixture(autouse=True)
+def _threads_restored():
+    """The budget holds for the whole session: a test that changes it has it put back after it."""
+    yield
+    if torch.get_num_threads() != TEST_THREADS:
+        torch.set_num_threads(TEST_THREADS)
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +96,38 @@ def assert_one_line_error(code: int, err: str, message: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("sirenkit: error:"), err
     assert message in lines[0]
     assert "Traceback" not in err
+
+
+class StepClock:
+    """A stand-in for ``time.perf_counter`` in the training loop: it stands still, except that
+    every optimiser step moves it on by ``seconds_per_step``. A time budget then ends a run at the
+    step its rule says, whatever the machine's speed or load."""
+
+    def __init__(self, seconds_per_step: float) -> None:
+        self.now = 0.0
+        self.seconds_per_step = seconds_per_step
+        self.steps = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.seconds_per_step
+        self.steps += 1
+
+
+def step_clock(monkeypatch, seconds_per_step: float) -> StepClock:
+    """Install a :class:`StepClock` as the clock of ``sirenkit.engine.loop`` (its ``_now``),
+    advanced by each ``torch.optim.Adam.step``."""
+    import sirenkit.engine.loop as loop
+
+    clock = StepClock(seconds_per_step)
+    monkeypatch.setattr(loop, "_now", clock)
+    real_step = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        clock.tick()
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    return clock

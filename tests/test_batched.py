@@ -10,8 +10,10 @@ import pytest
 import torch
 
 import sirenkit as sk
-from sirenkit.engine.loop import FitResult, TrainingDiverged, fit
+from sirenkit.engine.loop import FitResult, TrainingDiverged
+from sirenkit.engine.single import fit
 from sirenkit.engine.stacked import _Adam, fit_batched
+from sirenkit.metrics import Metric
 from sirenkit.problems.constraints import Constraint, Problem
 from sirenkit.problems.domains import Box, PointSet
 
@@ -118,6 +120,7 @@ def test_each_signal_stops_on_its_own_target_and_the_others_go_on():
         batch = problem.sample(torch.Generator())
         problem.evaluate = lambda model, problem=problem, batch=batch: {
             "quality": -float(problem.loss_terms(model, batch)["image"])}
+        problem.metrics = (Metric("quality", higher_is_better=True),)
     config = replace(CONFIG, steps=60, log_every=5)
     # a target the first signal reaches at step 20 of its own fit
     probe = fit(sk.build_network(network(), seed=0), problems[0], replace(config, steps=20), progress=False)

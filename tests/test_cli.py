@@ -258,7 +258,12 @@ def test_options_left_out_keep_the_library_defaults(tmp_path, capsys):
     assert config["sdf"]["mesh_resolution"] == SdfConfig.mesh_resolution
 
 
-def test_fit_to_a_time_budget_from_the_command_line(tmp_path, capsys):
+def test_fit_to_a_time_budget_from_the_command_line(tmp_path, capsys, monkeypatch):
+    """``--time 1.5`` with steps of exactly 1/8 s on a fake clock: the budget, not a number of
+    steps, ends the fit, after the 12 steps that end at 1.5 s."""
+    from conftest import step_clock
+
+    clock = step_clock(monkeypatch, 0.125)
     out = tmp_path / "budget"
     code, _, err = run(["fit", "image", "camera", "--size", "16", "--time", "1.5", "--width", "16", "--layers", "2",
                         "--device", "cpu", "--compile", "off", "-q", "--out", out], capsys)
@@ -266,7 +271,8 @@ def test_fit_to_a_time_budget_from_the_command_line(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
     assert metrics["stopped_by"] == "time" and config["train"]["time_budget"] == 1.5
-    assert metrics["steps"] > 20  # not held to the recipe's steps: the budget decides
+    assert config["train"]["steps"] > 12  # the steps were not what stopped it
+    assert metrics["steps"] == clock.steps == 12
     from sirenkit.engine.kinds import PROMISED_SECONDS
     from sirenkit.signals.image.fit import image_train_config
 

@@ -14,24 +14,9 @@ import skimage.data
 import torch
 from PIL import Image
 
-from sirenkit.codec.weights import (
-    BitAllocator,
-    CodecError,
-    Header,
-    TensorCode,
-    _Rounding,
-    compress,
-    decode_network,
-    decode_symbols,
-    decompress,
-    encode_file,
-    fine_tune_quantised,
-    network_for_rate,
-    quantisation_steps,
-    quantised,
-    read_header,
-    tensor_code,
-)
+from sirenkit.codec.format import CodecError, Header, TensorCode, decode_symbols, encode_file, read_header, tensor_code
+from sirenkit.codec.quantise import BitAllocator, _Rounding, fine_tune_quantised, quantisation_steps, quantised
+from sirenkit.codec.weights import compress, decode_network, decompress, network_for_rate
 from sirenkit.networks.build import build_network, count_parameters
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.signals.image.data import coordinate_grid, load_image
@@ -196,7 +181,7 @@ def fitted_small_siren(camera):
 
 def test_fine_tuning_through_the_rounding_beats_fine_tuning_without_it(camera):
     from sirenkit.engine.config import TrainConfig
-    from sirenkit.engine.loop import fit
+    from sirenkit.engine.single import fit
 
     kind = ImageKind.describe(camera)
     model, allocator = fitted_small_siren(camera)

@@ -1,4 +1,4 @@
-"""Domains and problems (sirenkit/constraints.py): what each domain draws, how a problem shares one
+"""Domains and problems (sirenkit/problems/): what each domain draws, how a problem shares one
 batch per domain and counts its points, and the errors named before training. The Box,
 BoxBoundary-in-2D and Sampler basics are in test_problem_api.py; these go further."""
 

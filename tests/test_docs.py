@@ -63,7 +63,8 @@ def test_the_api_reference_documents_the_public_api(site):
     text = page_html(site, DOCS / "api.md").read_text()
     for name in ("sirenkit.fit_image", "sirenkit.compress", "sirenkit.decompress", "sirenkit.load", "sirenkit.fit_many",
                  "sirenkit.Constraint", "sirenkit.studies.solve.solve", "sirenkit.codec.weights",
-                 "sirenkit.many.fit_many", "sirenkit.problems.domains.Box", "sirenkit.networks.family.NetworkFamily",
+                 "sirenkit.engine.folders.fit_many", "sirenkit.problems.domains.Box",
+                 "sirenkit.networks.family.NetworkFamily",
                  "sirenkit.engine.kinds.SignalKind"):
         assert f'id="{name}"' in text, name
 

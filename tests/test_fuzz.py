@@ -1,7 +1,12 @@
 """Corrupt inputs of every kind sirenkit reads: randomly truncated and bit-flipped copies of small
-valid files (Hypothesis chooses where, derandomized so that CI sees the same cases). Each must load
-(a flip in pixel data can leave a valid file) or end in a ``ValueError`` that names the file:
-never another exception, never a hang; and on the command line, one line and exit code 2."""
+valid files (Hypothesis chooses where, derandomized so that CI sees the same cases).
+
+Any damage ends in a ``ValueError`` of one line that names the file, or loads with finite values in
+the signal's range (a flip in a JPEG's pixel data leaves a valid file no loader can tell from the
+original): never another exception, never a hang. Where the format can tell (a truncated file: its
+length, checksum or end marker; a flip in a checksummed PNG, FLAC or Ogg file), the damage is
+refused, or what loads is exactly the original. On the command line: one line and exit code 2.
+Where sirenkit accepts a damaged file silently, a strict ``xfail`` says so."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,7 +102,17 @@ def _loaders() -> dict[str, Callable[[Path], object]]:
 def damaged(data: bytes, draw) -> bytes:
     """``data`` truncated at a drawn length, or with a few drawn bits flipped."""
     if draw(st.booleans()):
-        return data[: draw(st.integers(0, len(data) - 1))]
+        return truncated(data, draw)
+    return flipped(data, draw)
+
+
+def truncated(data: bytes, draw) -> bytes:
+    """``data`` cut at a drawn length (0 to all but the last byte)."""
+    return data[: draw(st.integers(0, len(data) - 1))]
+
+
+def flipped(data: bytes, draw) -> bytes:
+    """``data`` with 1 to 8 drawn bits flipped."""
     corrupt = bytearray(data)
     for _ in range(draw(st.integers(1, 8))):
         position = draw(st.integers(0, len(data) - 1))
@@ -104,46 +120,224 @@ def damaged(data: bytes, draw) -> bytes:
     return bytes(corrupt)
 
 
+def load_damaged(kind: str, original: Path, data: bytes) -> tuple[Path, Callable[[], object]]:
+    """A copy of ``original`` (with the rest of its run folder, for a model or checkpoint) holding
+    ``data`` in a fresh folder, and the loader of ``kind`` bound to it."""
+    folder = Path(tempfile.mkdtemp())
+    if original.parent.name == "run":  # a model or checkpoint: the rest of its folder beside it
+        shutil.copytree(original.parent, folder, dirs_exist_ok=True)
+    target = folder / original.name
+    target.write_bytes(data)
+    return target, lambda: _loaders()[kind](target)
+
+
+def assert_refused_by_name(target: Path, error: BaseException) -> None:
+    """The refusal the module docstring asks for: a ``ValueError`` of one line naming the file."""
+    assert isinstance(error, ValueError), f"{type(error).__name__}: {error}"
+    message = str(error)
+    assert target.name in message or str(target.parent) in message, message
+    assert "\n" not in message.strip(), message
+
+
+def sane(kind: str, loaded: object) -> None:
+    """What any file that loads must give, whatever its bytes: finite values in the signal's range.
+    (A flip in a JPEG's, a WAV's or an OBJ's data leaves a valid file with other content, which no
+    loader can tell from the original; what it must not give is a NaN or an out-of-range value.)"""
+    if kind in ("png", "jpg", "gif"):
+        values = loaded.pixels
+        assert np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1
+    elif kind in ("wav", "flac", "ogg"):
+        values = loaded.samples
+        assert values.size and np.isfinite(values).all() and np.abs(values).max() <= 1
+    elif kind in ("mp4", "clip.gif"):
+        values = loaded.frames
+        assert values.size and np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1
+    elif kind in ("xyz", "obj", "ply", "off", "stl"):
+        assert len(loaded.points) and np.isfinite(loaded.points).all() and np.isfinite(loaded.normals).all()
+
+
+def content(loaded: object) -> dict[str, np.ndarray]:
+    """What a loaded file holds, as arrays: pixels, samples, frames or points and normals; a
+    model's or a checkpoint's tensors."""
+    import torch
+
+    if isinstance(loaded, dict):  # a checkpoint
+        tensors = {}
+
+        def collect(value, name):
+            if isinstance(value, torch.Tensor):
+                tensors[name] = value.numpy()
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    collect(item, f"{name}.{key}")
+            elif isinstance(value, (list, tuple)):
+                for index, item in enumerate(value):
+                    collect(item, f"{name}.{index}")
+
+        collect(loaded, "state")
+        tensors["step"] = np.array(loaded["step"])
+        return tensors
+    if hasattr(loaded, "model"):  # a fitted model
+        return {name: value.detach().numpy() for name, value in loaded.model.state_dict().items()}
+    names = [name for name in ("pixels", "samples", "frames", "points", "normals") if hasattr(loaded, name)]
+    assert names, type(loaded)
+    return {name: np.asarray(getattr(loaded, name)) for name in names}
+
+
+def assert_same_content(loaded: object, reference: object) -> None:
+    mine, theirs = content(loaded), content(reference)
+    assert mine.keys() == theirs.keys()
+    for name in mine:
+        np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
+
+
 @pytest.mark.parametrize("kind", list(_loaders()))
-def test_a_damaged_file_loads_or_is_refused_by_name(kind, valid_files):
-    loader = _loaders()[kind]
+def test_a_damaged_file_loads_sanely_or_is_refused_by_name(kind, valid_files):
+    """Any damage: a refusal of one line naming the file, or a load with finite values in range;
+    never another exception (an ``IndexError`` from deep inside a decoder fails this test)."""
     original = valid_files[kind]
     data = original.read_bytes()
-    loader(original)  # the undamaged file loads
+    sane(kind, _loaders()[kind](original))  # the undamaged file loads
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def check(drawn):
-        folder = Path(tempfile.mkdtemp())
+        target, load = load_damaged(kind, original, damaged(data, drawn.draw))
         try:
-            if original.parent.name == "run":  # a model or checkpoint: the rest of its folder beside it
-                shutil.copytree(original.parent, folder, dirs_exist_ok=True)
-            target = folder / original.name
-            target.write_bytes(damaged(data, drawn.draw))
             try:
-                loader(target)
-            except ValueError as error:
-                assert str(target.name) in str(error) or str(folder) in str(error), str(error)
-                assert "\n" not in str(error).strip(), str(error)
+                loaded = load()
+            except Exception as error:
+                assert_refused_by_name(target, error)
+            else:
+                sane(kind, loaded)
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(target.parent, ignore_errors=True)
 
     check()
 
 
+TRUNCATION_UNDETECTABLE = {
+    "xyz": "a text file of one point per line with no count: a cut at a line's end is a smaller valid cloud",
+    "obj": "OBJ has no counts and no end marker: a cut after a whole face is a smaller valid mesh",
+}
+"""Kinds whose format cannot tell a truncated file from a shorter valid one."""
+
+SILENTLY_TRUNCATED = {
+    "wav": "load_audio reads the samples a cut WAV still holds, although its header states the data size",
+    "off": "an OFF header states the vertex and face counts, yet a cut OFF file loads with fewer faces",
+}
+"""Kinds whose truncation the file does reveal, but the loader accepts (library bugs, exposed)."""
+
+
+def check_every_cut_is_refused(kind: str, original: Path) -> None:
+    """Drawn truncations of ``original``: each refused by name, or (a cut that lost only what the
+    content does not need, such as a PNG's end marker) loading exactly the original's content."""
+    check_every_damage_is_refused(kind, original, truncated)
+
+
+def check_every_damage_is_refused(kind: str, original: Path, damage: Callable[[bytes, Any], bytes]) -> None:
+    """Drawn damages ``damage(data, draw)`` of ``original``: each refused by name, or loading exactly
+    the original's content."""
+    data = original.read_bytes()
+    reference = _loaders()[kind](original)
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(drawn):
+        target, load = load_damaged(kind, original, damage(data, drawn.draw))
+        try:
+            try:
+                loaded = load()
+            except Exception as error:
+                assert_refused_by_name(target, error)
+            else:
+                assert_same_content(loaded, reference)
+        finally:
+            shutil.rmtree(target.parent, ignore_errors=True)
+
+    check()
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason=SILENTLY_TRUNCATED[kind]))
+    if kind in SILENTLY_TRUNCATED else kind
+    for kind in _loaders() if kind not in TRUNCATION_UNDETECTABLE])
+def test_a_truncated_file_is_refused_by_name(kind, valid_files):
+    """A file cut short is refused, or loads as the original: every format here records its length,
+    a checksum or an end, so that a cut which loses content can be told."""
+    check_every_cut_is_refused(kind, valid_files[kind])
+
+
+def test_the_truncation_check_fails_for_a_loader_that_accepts_cut_files(valid_files, monkeypatch):
+    """Negative control: Pillow told to load truncated images (a loader that silently accepts a PNG
+    cut in its pixel data) fails the check above."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises((AssertionError, pytest.fail.Exception)):
+        check_every_cut_is_refused("png", valid_files["png"])
+
+
+CHECKSUMMED = ("png", "flac", "ogg")
+"""Formats whose content is covered by checksums (PNG: a CRC per chunk; FLAC: a CRC per frame and
+the MD5 of the samples; Ogg: a CRC per page)."""
+
+
+@pytest.mark.parametrize("kind", CHECKSUMMED)
+def test_a_flipped_bit_in_a_checksummed_file_is_refused_or_changes_nothing(kind, valid_files):
+    """Where a flip cannot pass the checksums unnoticed, what loads (a flip in padding or an unread
+    field) is exactly the original."""
+    check_every_damage_is_refused(kind, valid_files[kind], flipped)
+
+
+def _tensor_bytes(path: Path) -> tuple[int, int]:
+    """Where a safetensors file's tensor data lies: ``(first byte, end)`` (after the 8-byte header
+    length and the JSON header)."""
+    data = path.read_bytes()
+    header = int.from_bytes(data[:8], "little")
+    return 8 + header, len(data)
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param("safetensors", marks=pytest.mark.xfail(strict=True, reason=(
+        "model.safetensors holds no checksum of its weights: a flipped weight bit loads silently"))),
+    pytest.param("checkpoint", marks=pytest.mark.xfail(strict=True, reason=(
+        "checkpoint.safetensors holds no checksum of its tensors: a flipped weight bit loads silently"))),
+])
+def test_a_flipped_bit_in_sirenkits_own_weights_is_refused(kind, valid_files):
+    """sirenkit's own files: a flip in the tensor data (the weights) must not load as another model.
+    One flip in the exponent's top bit of the middle weight: the loaded model would differ."""
+    original = valid_files[kind]
+    data = bytearray(original.read_bytes())
+    first, end = _tensor_bytes(original)
+    middle = first + ((end - first) // 2) // 4 * 4  # a float32's first byte, little-endian
+    data[middle + 3] ^= 0x40  # its exponent's top bit: 1e-2 becomes ~1e36
+    target, load = load_damaged(kind, original, bytes(data))
+    try:
+        with pytest.raises(Exception) as refused:
+            load()
+        assert_refused_by_name(target, refused.value)
+    finally:
+        shutil.rmtree(target.parent, ignore_errors=True)
+
+
 @pytest.mark.parametrize("kind, argv", [
     ("png", ["fit", "image", "{file}", "--size", "8"]),
-    ("wav", ["fit", "audio", "{file}"]),
+    pytest.param("wav", ["fit", "audio", "{file}"],
+                 marks=pytest.mark.xfail(strict=True, reason=SILENTLY_TRUNCATED["wav"])),
     ("mp4", ["fit", "video", "{file}", "--size", "8"]),
-    ("xyz", ["fit", "sdf", "{file}", "--resolution", "16"]),
     ("model.json", ["render", "{folder}", "--out", "{folder}/x.png"]),
     ("checkpoint", ["fit", "image", "camera", "--size", "8", "--out", "{folder}", "--resume"]),
 ])
-def test_a_damaged_file_on_the_command_line_is_one_line(kind, argv, valid_files, tmp_path, capsys):
-    """The same on the command line, for a few drawn cases: exit code 0 or 2, and for 2 one line."""
+def test_a_truncated_file_on_the_command_line_is_one_line(kind, argv, valid_files, tmp_path, capsys):
+    """The same on the command line, for a few drawn cuts: exit code 2 and one line naming the file,
+    or 0 where the cut file loads as the original. (A point cloud is left out: its truncation can
+    leave a smaller valid file, see TRUNCATION_UNDETECTABLE.)"""
     original = valid_files[kind]
     data = original.read_bytes()
+    reference = _loaders()[kind](original)
     tiny = ["--steps", "2", "--width", "8", "--layers", "1", "--device", "cpu", "--compile", "off", "-q"]
 
     @settings(max_examples=4, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
@@ -153,36 +347,43 @@ def test_a_damaged_file_on_the_command_line_is_one_line(kind, argv, valid_files,
         if original.parent.name == "run":
             shutil.copytree(original.parent, folder, dirs_exist_ok=True)
         target = folder / original.name
-        target.write_bytes(damaged(data, drawn.draw))
+        target.write_bytes(truncated(data, drawn.draw))
         words = [a.replace("{file}", str(target)).replace("{folder}", str(folder)) for a in argv]
         extra = tiny + (["--out", str(folder / "out")] if words[0] == "fit" and "--out" not in words else [])
         code, _, err = run_cli(words + (extra if words[0] == "fit" else []), capsys)
-        assert code in (0, 2), err
-        if code == 2:
-            lines = err.strip().splitlines()
-            assert len(lines) == 1 and lines[0].startswith("sirenkit: error:") and "Traceback" not in err, err
+        if code == 0:  # only where the cut lost nothing: the file loads as the original
+            assert_same_content(_loaders()[kind](target), reference)
+            return
+        assert code == 2, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("sirenkit: error:") and "Traceback" not in err, err
+        assert target.name in lines[0] or str(folder) in lines[0], err
 
     check()
 
 
-def test_a_model_json_with_hostile_values_is_refused(valid_files, tmp_path):
-    """Values a received model.json may hold: huge sizes, negative counts, wrong types."""
+@pytest.mark.parametrize("section, key, value", [
+    ("network", "hidden_features", -3), ("network", "hidden_layers", 10**9), ("network", "first_omega", "x"),
+    pytest.param("signal", "shape", [10**9, 10**9], marks=pytest.mark.xfail(strict=True, reason=(
+        "load accepts a described image of 10^18 pixels; only a later render is refused, by the memory check"))),
+    pytest.param("signal", "channels", None, marks=pytest.mark.xfail(strict=True, reason=(
+        "load accepts channels null (not checked against the network's outputs): ImageKind(channels=None)"))),
+])
+def test_a_model_json_with_hostile_values_is_refused(section, key, value, valid_files, tmp_path):
+    """Values a received model.json may hold: huge sizes, negative counts, wrong types; each refused
+    in one line naming the model's files (the weights file here holds no description of its own to
+    fall back on)."""
     from sirenkit.engine.models import load
 
-    base = json.loads(valid_files["model.json"].read_text())
-    cases = [("network", "hidden_features", -3), ("network", "hidden_layers", 10**9), ("network", "first_omega", "x"),
-             ("signal", "shape", [10**9, 10**9]), ("signal", "channels", None)]
-    for section, key, value in cases:
-        folder = tmp_path / f"{section}-{key}"
-        shutil.copytree(valid_files["model.json"].parent, folder)
-        (folder / "model.safetensors").write_bytes(_weights_without_description(folder / "model.safetensors"))
-        info = json.loads(json.dumps(base))
-        info[section][key] = value
-        (folder / "model.json").write_text(json.dumps(info))
-        try:
-            load(folder)
-        except ValueError as error:
-            assert "model" in str(error)
+    info = json.loads(valid_files["model.json"].read_text())
+    folder = tmp_path / f"{section}-{key}"
+    shutil.copytree(valid_files["model.json"].parent, folder)
+    (folder / "model.safetensors").write_bytes(_weights_without_description(folder / "model.safetensors"))
+    info[section][key] = value
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError) as refused:
+        load(folder)
+    assert str(folder) in str(refused.value) and "\n" not in str(refused.value).strip(), str(refused.value)
 
 
 def _weights_without_description(path: Path) -> bytes:

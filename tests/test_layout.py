@@ -6,6 +6,7 @@ included, except under ``if TYPE_CHECKING:``), so that a lazy import cannot hide
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,21 @@ def test_arrows_point_down(layer, below):
 def test_no_module_is_longer_than_a_reader_can_hold():
     lengths = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
     assert {name: length for name, length in lengths.items() if length > LONGEST_MODULE} == {}
+
+
+def test_the_layout_page_lists_every_module_and_no_other():
+    """docs/layout.md names each module (or its folder, or a sibling listed as ``a.py``, ``b.py``
+    after a full path), so that the page cannot drift from the tree."""
+    page = (PACKAGE.parent / "docs" / "layout.md").read_text()
+    listed: set[str] = set()
+    for cell in re.findall(r"^\| `(sirenkit/[^|]*)\|", page, flags=re.M):
+        paths = re.findall(r"`([^`]+)`", "`" + cell)
+        folder = paths[0].rpartition("/")[0]
+        listed.update(path if "/" in path else f"{folder}/{path}" for path in paths)
+    missing = sorted(str(path.relative_to(PACKAGE.parent)) for path in MODULES.values()
+                     if path.name not in ("__init__.py", "__main__.py")
+                     and str(path.relative_to(PACKAGE.parent)) not in listed
+                     and not any(str(path.relative_to(PACKAGE.parent)).startswith(item) for item in listed
+                                 if item.endswith("/")))
+    assert missing == []
+    assert sorted(item for item in listed if not (PACKAGE.parent / item).exists()) == []

@@ -1,4 +1,4 @@
-"""Many signals at once (sirenkit.many): a folder of images through ``fit image``, one run folder
+"""Many signals at once (sirenkit.engine.folders): a folder of images through ``fit image``, one run folder
 each plus the summary and contact sheet; the same weights as fitting each alone; a failed file
 listed while the others finish; ``--resume`` finishing only what is unfinished; bad input."""
 
@@ -105,6 +105,33 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         sk.fit_many(["camera"], kind="poem", out=tmp_path / "p")
 
 
+def test_a_folder_fit_asks_the_kind_for_its_files_and_its_plan(tmp_path):
+    """The folder engine knows no kind: the files a folder contributes are the kind's
+    ``input_suffixes``, the fit is the one the kind planned, and a kind fitted only alone
+    (video: no plan, no input suffixes) is refused."""
+    from sirenkit.engine.folders import expand_sources
+    from sirenkit.engine.kinds import plan_function
+    from sirenkit.signals.audio.fit import plan_audio
+    from sirenkit.signals.image.fit import plan_image
+    from sirenkit.signals.shape.fit import plan_sdf
+
+    assert (plan_function("image"), plan_function("audio"), plan_function("sdf")) == (plan_image, plan_audio,
+                                                                                      plan_sdf)
+    with pytest.raises(ValueError, match="unknown kind 'video'"):
+        plan_function("video")
+    with pytest.raises(ValueError, match="unknown kind 'video'"):
+        sk.fit_many(["clip"], kind="video", out=tmp_path / "v")
+    files = photos(tmp_path / "in", count=2)
+    (tmp_path / "in" / "notes.txt").write_text("not a signal")
+    (tmp_path / "in" / "tone.WAV").write_bytes(b"")
+    assert expand_sources([tmp_path / "in"], "image") == [str(f) for f in files]
+    assert expand_sources([tmp_path / "in"], "audio") == [str(tmp_path / "in" / "tone.WAV")]
+    with pytest.raises(ValueError, match="not fitted from a folder"):
+        expand_sources([tmp_path / "in"], "video")
+    with pytest.raises(ValueError, match="unknown kind 'poem'"):
+        expand_sources([tmp_path / "in"], "poem")
+
+
 def test_torchrun_shares_a_folder_between_processes_with_the_same_results(tmp_path, capsys):
     """``torchrun --nproc_per_node=2 -m sirenkit fit image FOLDER`` (gloo on CPU): signal i goes to
     rank i mod 2, rank 0 writes the summary of all, and every run ends as in one process."""
@@ -156,28 +183,75 @@ def test_a_folder_of_shapes_is_fitted_in_one_batch_with_its_contact_sheet(tmp_pa
         assert np.allclose(a.numpy(), b.numpy(), atol=1e-4)
 
 
+def probe_inputs(folder, count=2):
+    """``count`` small networks and the problems of ``count`` photos: what ``batching_pays`` is given."""
+    import torch
+
+    files = photos(folder, count=count)
+    kind = sk.ImageKind.describe(sk.load_image(str(files[0])))
+    network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1)
+    models = [sk.build_network(network, seed=0) for _ in range(count)]
+    problems = [kind.problem(sk.load_image(str(file)), batch_size=None, device=torch.device("cpu")) for file in files]
+    return models, problems, sk.TrainConfig(steps=100, compile=False, precision="float32")
+
+
+def timed(model, milliseconds_per_step, steps=4):
+    """A probe's result whose log says each step after the first took ``milliseconds_per_step``."""
+    history = [{"step": 1, "seconds": 0.5}, {"step": steps, "seconds": 0.5 + (steps - 1) * milliseconds_per_step / 1e3}]
+    return sk.FitResult(model=model, steps=steps, seconds=history[-1]["seconds"], history=history)
+
+
+def test_batching_pays_when_a_batched_step_costs_less_per_signal_than_one_alone(tmp_path, monkeypatch):
+    """The rule's inputs, set: on a CPU the probes' step times decide (a batched step of 8 signals
+    at 40 ms is 5 ms a signal, against 10 ms alone: it pays; a batched step of 2 at 100 ms is 50 ms
+    a signal, against 42 ms alone: it does not). The step times are given, not measured, because a
+    shared 2-core machine's timings cannot be trusted to keep a margin; the probes themselves run
+    for real below, on copies."""
+    import torch
+
+    import sirenkit.engine.folders as folders
+    import sirenkit.engine.stacked
+
+    models, problems, train = probe_inputs(tmp_path / "in", count=8)
+    batched_ms, alone_ms = {}, {}
+    monkeypatch.setattr(sirenkit.engine.stacked, "fit_batched", lambda models, problems, probe, progress: [
+        timed(model, batched_ms["step"]) for model in models])
+    monkeypatch.setattr(folders, "fit", lambda model, problem, probe, progress: timed(model, alone_ms["step"]))
+    batched_ms["step"], alone_ms["step"] = 40.0, 10.0
+    assert folders.batching_pays(models, problems, train) is True
+    batched_ms["step"], alone_ms["step"] = 100.0, 42.0
+    assert folders.batching_pays(models[:2], problems[:2], train) is False
+    # negative control of the per-signal division: 8 signals at 100 ms are 12.5 ms each, under 42 ms
+    assert folders.batching_pays(models, problems, train) is True
+
+    # on another device than the CPU, and with nothing to batch, it pays without measuring
+    def unmeasured(*args, **kwargs):
+        raise AssertionError("measured although the rule needs no measurement")
+
+    monkeypatch.setattr(sirenkit.engine.stacked, "fit_batched", unmeasured)
+    monkeypatch.setattr(folders, "fit", unmeasured)
+    elsewhere = [torch.nn.Linear(2, 1, device="meta") for _ in range(2)]
+    assert folders.batching_pays(elsewhere, problems[:2], train) is True
+    assert folders.batching_pays(models[:1], problems[:1], train) is True
+
+
 def test_without_group_a_folder_is_batched_only_where_the_probe_measured_it_faster(tmp_path, capsys, monkeypatch):
     """``batching_pays`` times a few steps both ways on copies (the models are left untouched); where
     it says no, the folder is fitted one after another, each run as before; ``--group`` skips it."""
     import torch
 
+    import sirenkit.engine.folders as folders
     import sirenkit.engine.stacked
-    import sirenkit.many as many
 
-    photos(tmp_path / "in", count=3)
-    kind = sk.ImageKind.describe(sk.load_image(str(tmp_path / "in" / "photo0.png")))
-    network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1)
-    models = [sk.build_network(network, seed=0) for _ in range(2)]
+    models, problems, train = probe_inputs(tmp_path / "probe")
     before = [p.detach().clone() for p in models[0].parameters()]
-    problems = [kind.problem(sk.load_image(str(tmp_path / "in" / f"photo{i}.png")), batch_size=None,
-                             device=torch.device("cpu")) for i in range(2)]
-    train = sk.TrainConfig(steps=100, compile=False, precision="float32")
-    assert isinstance(many.batching_pays(models, problems, train), bool)
+    folders.batching_pays(models, problems, train)
     assert all(torch.equal(a, b) for a, b in zip(before, models[0].parameters()))
 
+    photos(tmp_path / "in", count=3)
     asked = []
     original = sirenkit.engine.stacked.fit_batched
-    monkeypatch.setattr(many, "batching_pays", lambda models, problems, train: asked.append(len(models)) or False)
+    monkeypatch.setattr(folders, "batching_pays", lambda models, problems, train: asked.append(len(models)) or False)
 
     def batched(*args, **kwargs):
         raise AssertionError("trained batched although the probe said no")
@@ -200,14 +274,14 @@ def test_a_folder_is_prepared_a_group_at_a_time_and_each_fit_released(tmp_path, 
     import gc
     import weakref
 
-    import sirenkit.many as many
+    import sirenkit.engine.folders as folders
 
     photos(tmp_path / "in", count=5)
     prepared, seen, alive = [], [], []
-    original_prepare, original_train = many.prepare_only, many._train
+    original_prepare, original_train = folders.prepare, folders._train
 
-    def prepare(task):
-        made = original_prepare(task)
+    def prepare(plan):
+        made = original_prepare(plan)
         prepared.append(weakref.ref(made.model))
         return made
 
@@ -217,8 +291,8 @@ def test_a_folder_is_prepared_a_group_at_a_time_and_each_fit_released(tmp_path, 
         alive.append(sum(ref() is not None for ref in prepared))
         return original_train(batch, progress)
 
-    monkeypatch.setattr(many, "prepare_only", prepare)
-    monkeypatch.setattr(many, "_train", train)
+    monkeypatch.setattr(folders, "prepare", prepare)
+    monkeypatch.setattr(folders, "_train", train)
     code, _, err = run(["fit", "image", tmp_path / "in", *TINY, "--group", "2", "--out", tmp_path / "runs"], capsys)
     assert code == 0, err
     assert seen == [(2, 2), (4, 2), (5, 1)]  # prepared, then trained, two by two (all at once before: 5, 5, 5)
@@ -230,12 +304,13 @@ def test_a_folder_is_prepared_a_group_at_a_time_and_each_fit_released(tmp_path, 
 def test_signals_of_many_shapes_wait_no_more_than_a_group(tmp_path, monkeypatch):
     """Fits that cannot share a batch (images of different sizes, full batches) do not pile up
     waiting for partners: once more wait than a group holds, the largest waiting set is trained."""
-    import sirenkit.many as many
+    import sirenkit.engine.folders as folders
 
     files = [photos(tmp_path / f"in{i}", count=1, size=size)[0] for i, size in enumerate((8, 9, 8, 10, 11, 12))]
     trained = []
-    original = many._train
-    monkeypatch.setattr(many, "_train", lambda batch, progress: trained.append(len(batch)) or original(batch, progress))
+    original = folders._train
+    monkeypatch.setattr(folders, "_train",
+                        lambda batch, progress: trained.append(len(batch)) or original(batch, progress))
     train = sk.TrainConfig(steps=3, compile=False, precision="float32", checkpoint_every=0)
     network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1)
     result = sk.fit_many([str(f) for f in files], out=tmp_path / "runs", network=network, train=train, group=3,

@@ -1,4 +1,4 @@
-"""Meshes out of signed distance functions (sirenkit/mesh.py): the coarse-to-fine grid against the
+"""Meshes out of signed distance functions (sirenkit/signals/shape/mesh.py): the coarse-to-fine grid against the
 dense one, marching cubes in the grid's own coordinates, files, and the error where there is no
 surface. (test_sdf.py checks a centred sphere at bound 1 and the fitted shapes.)"""
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from sirenkit.codec import meta
-from sirenkit.codec.weights import CodecError, compress, decode_network, decompress, network_for_rate, read_header
+from sirenkit.codec.format import CodecError, read_header
+from sirenkit.codec.weights import compress, decode_network, decompress, network_for_rate
 from sirenkit.networks.build import build_network
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.signals.image.data import coordinate_grid, load_image
@@ -158,7 +159,7 @@ def test_a_file_codes_the_difference_from_its_initialisation(shipped, tmp_path, 
     assert header.initialisation == meta.INITIALISATION_SET and header.hidden_features == network.hidden_features
     assert 8 * len(done.data) <= 4.0 * 48 * 48
     # the decoded weights are the initialisation plus each tensor's symbols times its step
-    from sirenkit.codec.weights import decode_symbols
+    from sirenkit.codec.format import decode_symbols
 
     _, words = read_header(done.data)
     shapes = [tuple(p.shape) for p in learned.parameters()]

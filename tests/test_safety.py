@@ -84,7 +84,7 @@ def test_a_resumed_run_keeps_its_own_schedule_and_steps(tmp_path, capsys):
 
 
 def test_default_run_folders_of_files_with_one_name_do_not_collide(tmp_path):
-    from sirenkit.cli import default_out
+    from sirenkit.cli.options import default_out
 
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
@@ -132,29 +132,56 @@ def test_configurations_refuse_values_that_would_train_nothing(make, message):
         make()
 
 
+def wait_for(condition, process: subprocess.Popen, what: str, seconds: float = 300.0) -> None:
+    """Poll ``condition`` until it holds while ``process`` runs; fail, naming ``what``, if the
+    process ends first or ``seconds`` (generous: a loaded machine is slow, not wrong) pass."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"the run ended (exit code {process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            pytest.fail(f"no {what} within {seconds:.0f} s")
+        time.sleep(0.05)
+
+
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
-    """kill -9 in the middle of a run, at a moment chosen by the clock, then --resume: the run
-    finishes from the last checkpoint with a folder whose files belong together."""
+    """kill -9 in the middle of a run, once its first checkpoint is written (a run of a million
+    steps cannot end before), then --resume to a few more steps: the run finishes from that
+    checkpoint with a folder whose files belong together."""
     out = tmp_path / "R"
-    command = [sys.executable, "-m", "sirenkit", "fit", "image", "camera", "--size", "24", "--steps", "400",
+    command = [sys.executable, "-m", "sirenkit", "fit", "image", "camera", "--size", "24", "--steps", "1000000",
                "--width", "32", "--layers", "2", "--device", "cpu", "--compile", "off", "-q", "--out", str(out)]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not (out / "checkpoint.safetensors").exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for((out / "checkpoint.safetensors").exists, process, "a checkpoint")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL  # killed, not finished
     from sirenkit.engine.checkpoint import load_checkpoint_file
 
-    saved_step = load_checkpoint_file(out / "checkpoint.safetensors")["step"]
-    assert saved_step % 100 == 0 and 0 < saved_step < 400
-    finished = subprocess.run([*command, "--resume"], env=environment, capture_output=True, text=True, timeout=300)
+    saved = load_checkpoint_file(out / "checkpoint.safetensors")
+    saved_step = saved["step"]
+    assert saved_step % 100 == 0 and saved_step > 0  # a checkpoint of the cadence, whole
+    assert not (out / "metrics.json").exists()  # the killed run wrote no results
+    finish = saved_step + 50
+    steps = command.index("--steps") + 1
+    finished = subprocess.run([*command[:steps], str(finish), *command[steps + 1:], "--resume"], env=environment,
+                              capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["steps"] == 400
-
-
+    assert metrics["steps"] == finish
+    history = json.loads((out / "history.json").read_text())
+    logged = [row["step"] for row in history]
+    assert logged == sorted(set(logged)) and logged[-1] == finish
+    # continued, not restarted: the rows up to the checkpoint are the killed run's own (its learning
+    # rates decay over a million steps; a restart's would over saved_step + 50)
+    before, after = saved["history"], history[:len(saved["history"])]
+    assert before and [row["step"] for row in after] == [row["step"] for row in before]
+    assert [row["lr"] for row in after] == pytest.approx([row["lr"] for row in before], rel=1e-9)
     assert sk.load(out).render().shape == (24, 24, 1)
 
 
@@ -169,9 +196,7 @@ def test_sigterm_on_the_command_line_leaves_a_checkpoint_and_exit_code_143(tmp_p
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.extend(iter(lambda: process.stderr.read(64), "")), daemon=True)
     reader.start()
-    deadline = time.monotonic() + 120
-    while "step/s" not in "".join(err) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)  # the progress bar shows steps: the loop runs
+    wait_for(lambda: "step/s" in "".join(err), process, "the progress bar's steps")  # the loop runs
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
     reader.join(timeout=10)
@@ -190,7 +215,7 @@ def test_sigterm_before_the_loop_starts_is_an_interruption_too(capsys, monkeypat
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the signal arrives during this
 
-    monkeypatch.setattr(image_task, "fit_image", terminated)
+    monkeypatch.setattr(image_task, "plan_image", terminated)
     code, _, err = run_cli(["fit", "image", "camera", "--size", "8", *TINY, "--out", "unused"], capsys)
     assert code == 143 and "interrupted (SIGTERM)" in err and "Traceback" not in err
 

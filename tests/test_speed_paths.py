@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from sirenkit.engine.config import TrainConfig
-from sirenkit.engine.config import TrainConfig as sk_train
 from sirenkit.engine.kinds import EVALUATION_SHARE
 from sirenkit.engine.policy import resolve_precision
 from sirenkit.networks.build import Siren, build_network
@@ -91,48 +90,101 @@ def test_the_first_layer_stays_float32_under_autocast():
     assert torch.equal(kept, siren.layers[0](coords))
 
 
-def test_precision_auto_follows_the_hardware(monkeypatch):
-    import sirenkit.engine.policy as training
+@pytest.fixture
+def hardware(monkeypatch):
+    """``hardware(native)``: a machine whose bfloat16 matrix products are native or not."""
+    import sirenkit.engine.policy as policy
 
+    return lambda native: monkeypatch.setattr(policy, "native_bfloat16", lambda device: native)
+
+
+def test_precision_auto_follows_the_hardware(hardware):
     config = TrainConfig(precision="auto")
-    monkeypatch.setattr(training, "native_bfloat16", lambda device: True)
+    hardware(True)
     assert resolve_precision(config, torch.device("cpu")) == "bfloat16"
-    monkeypatch.setattr(training, "native_bfloat16", lambda device: False)
+    hardware(False)
     assert resolve_precision(config, torch.device("cpu")) == "float32"
     assert resolve_precision(TrainConfig(precision="bfloat16"), torch.device("cpu")) == "bfloat16"
     with pytest.raises(ValueError, match="expected float32, bfloat16 or auto"):
         TrainConfig(precision="half")
 
 
-def test_the_default_image_recipe_uses_every_pixel_of_small_images():
-    def signal(height, width):
-        return ImageSignal(np.zeros((height, width, 1), np.float32), "x", "L", 8)
+@pytest.mark.parametrize("flags, native", [
+    ("fpu sse avx2 avx512f", False),  # AVX2 and AVX-512 without BF16: bfloat16 is emulated
+    ("fpu sse avx2 avx512f avx512_bf16", True),
+    ("fpu sse avx2 amx_tile amx_bf16", True),
+    ("", False),
+])
+def test_native_bfloat16_on_a_cpu_is_read_from_its_flags(flags, native, monkeypatch):
+    import io
 
-    assert image_train_config(signal(32, 32)).batch_size is None
-    assert image_train_config(signal(256, 256), precision="bfloat16").batch_size == IMAGE_BATCH
-    # where the steps run in float32 (asked for, or no native bfloat16), half the pixels per step
-    assert image_train_config(signal(256, 256), precision="float32").batch_size == IMAGE_BATCH_FLOAT32
-    native = resolve_precision(sk_train(precision="auto"), torch.device("cpu")) == "bfloat16"
-    assert image_train_config(signal(256, 256)).batch_size == (IMAGE_BATCH if native else IMAGE_BATCH_FLOAT32)
-    recipe = image_train_config(signal(256, 256))
-    assert recipe.precision == "auto" and recipe.learning_rate > 1e-4  # not the paper's 1e-4
+    import sirenkit.engine.policy as policy
+
+    cpuinfo = f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n"
+    monkeypatch.setattr(policy, "open", lambda path: io.StringIO(cpuinfo), raising=False)
+    assert policy.native_bfloat16(torch.device("cpu")) is native
 
 
-def test_large_images_are_evaluated_less_often_so_evaluations_stay_a_small_share_of_the_wait():
-    def signal(height, width):
-        return ImageSignal(np.zeros((height, width, 1), np.float32), "x", "L", 8)
+@pytest.mark.parametrize("capability, native", [((7, 5), False), ((8, 0), True), ((9, 0), True)])
+def test_native_bfloat16_on_a_gpu_is_ampere_on(capability, native, monkeypatch):
+    import sirenkit.engine.policy as policy
 
-    for precision in ("float32", "bfloat16"):
-        assert image_train_config(signal(256, 256), precision=precision).log_every == 25  # the recipe's own
-    assert image_train_config(signal(512, 512), precision="float32").log_every == 100
-    for side in (300, 512, 700, 1024, 2048):
-        for precision in ("float32", "bfloat16"):
-            recipe = image_train_config(signal(side, side), precision=precision)
-            every, batch = recipe.log_every, recipe.batch_size
-            # an evaluation renders every pixel forward only, about a third of a step per batch of pixels
-            share = side * side / 3 / batch / every
-            assert every % 25 == 0 and share <= EVALUATION_SHARE
-            assert every == 25 or side * side / 3 / batch / (every - 25) > EVALUATION_SHARE  # the shortest such
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert policy.native_bfloat16(torch.device("cuda", 0)) is native
+
+
+def test_precision_auto_keeps_float32_for_a_family_that_excludes_bfloat16(hardware):
+    hardware(True)
+    config = TrainConfig(precision="auto")
+    siren = build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1))
+    gauss = build_network(NetworkConfig(in_features=2, out_features=1, hidden_features=8, hidden_layers=1,
+                                        model="gauss"))
+    assert resolve_precision(config, torch.device("cpu"), siren) == "bfloat16"
+    assert resolve_precision(config, torch.device("cpu"), gauss) == "float32"
+
+
+def image_of(height: int, width: int) -> ImageSignal:
+    return ImageSignal(np.zeros((height, width, 1), np.float32), "x", "L", 8)
+
+
+# The documented rule (ImageKind.train_config): 8,192 random pixels per step where bfloat16 is
+# native, 4,096 in float32, every pixel when the image has no more than that.
+@pytest.mark.parametrize("height, width, native, batch", [
+    (32, 32, True, None), (32, 32, False, None),
+    (64, 64, False, None),  # 4,096 pixels: exactly one float32 batch
+    (65, 65, False, 4096),  # 4,225 pixels
+    (65, 65, True, None),
+    (90, 91, True, None),  # 8,190 pixels
+    (91, 91, True, 8192),  # 8,281 pixels
+    (256, 256, True, 8192), (256, 256, False, 4096),
+])
+def test_the_default_image_recipe_batch_for_stated_hardware_and_sizes(height, width, native, batch, hardware):
+    hardware(native)
+    recipe = image_train_config(image_of(height, width))  # precision auto, resolved on the stated hardware
+    assert recipe.batch_size == batch
+    assert recipe.precision == "auto" and recipe.learning_rate == 1e-3  # not the paper's 1e-4
+
+
+def test_an_asked_precision_sets_the_batch_whatever_the_hardware(hardware):
+    for native in (True, False):
+        hardware(native)
+        assert image_train_config(image_of(256, 256), precision="bfloat16").batch_size == 8192
+        assert image_train_config(image_of(256, 256), precision="float32").batch_size == 4096
+    assert (IMAGE_BATCH, IMAGE_BATCH_FLOAT32) == (8192, 4096)
+
+
+# Evaluations at most a quarter of the steps' time, an evaluation costing a third of a step per
+# batch of pixels (EVALUATION_SHARE, evaluation_interval): 25 steps, or the smallest multiple of 25
+# at least side² / (3 × batch) / 0.25. For example 512² in float32: 262,144 / 12,288 / 0.25 = 85.3,
+# so 100; in bfloat16 42.7, so 50.
+@pytest.mark.parametrize("side, float32_every, bfloat16_every", [
+    (256, 25, 25), (300, 50, 25), (512, 100, 50), (700, 175, 100), (1024, 350, 175), (2048, 1375, 700),
+])
+def test_large_images_are_evaluated_less_often_so_evaluations_stay_a_small_share_of_the_wait(
+        side, float32_every, bfloat16_every):
+    assert EVALUATION_SHARE == 0.25
+    assert image_train_config(image_of(side, side), precision="float32").log_every == float32_every
+    assert image_train_config(image_of(side, side), precision="bfloat16").log_every == bfloat16_every
 
 
 def test_a_large_image_fit_logs_at_the_recipes_interval():

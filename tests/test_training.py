@@ -1,5 +1,6 @@
 import json
 import logging
+import math
 import os
 import signal as signals
 
@@ -10,9 +11,10 @@ import torch
 import sirenkit as sk
 from sirenkit.engine.checkpoint import load_checkpoint_file
 from sirenkit.engine.config import TrainConfig
-from sirenkit.engine.loop import TrainingDiverged, TrainingInterrupted, fit
+from sirenkit.engine.loop import TrainingDiverged, TrainingInterrupted
 from sirenkit.engine.policy import compiler_available
 from sirenkit.engine.schedule import learning_rate
+from sirenkit.engine.single import fit
 from sirenkit.networks.build import build_network
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.problems.constraints import Constraint, Problem
@@ -153,7 +155,7 @@ def test_checkpoints_are_also_taken_every_so_many_seconds(tmp_path, monkeypatch)
     sample = tiny_signal()
     network = small_network(sample)
     saved_steps = []
-    import sirenkit.engine.loop as training
+    import sirenkit.engine.single as training
 
     real_save = training.save_checkpoint_file
     monkeypatch.setattr(training, "save_checkpoint_file",
@@ -479,17 +481,41 @@ def test_the_schedule_runs_over_the_steps_a_budget_is_expected_to_allow():
     assert [learning_rate(s, both, 5000) for s in range(111)] == [learning_rate(s, plain) for s in range(111)]
 
 
-def test_a_budgeted_fit_stops_within_one_step_of_its_budget_annealed():
-    config = TrainConfig(steps=10**6, learning_rate=1e-3, time_budget=1.5, compile=False, log_every=50)
+@pytest.mark.parametrize("budget, steps", [
+    (1.4, 11),  # 11 steps end 0.025 s short of it, a 12th would end 0.1 s past: 11
+    (1.45, 12),  # 11 steps end 0.075 s short of it, 12 end 0.05 s past: 12
+    (5.0, 40),
+])
+def test_a_budget_stops_at_the_step_boundary_nearest_it(budget, steps, monkeypatch):
+    """Steps of exactly 1/8 s on a fake clock (no machine's speed in it): the run stops before the
+    step that would end nearer past the budget than the last one ended before it."""
+    from conftest import step_clock
+
+    clock = step_clock(monkeypatch, 0.125)
+    config = TrainConfig(steps=10**6, learning_rate=1e-3, time_budget=budget, compile=False, log_every=50)
     result = fit(curve_network(), curve_problem(), config, progress=False)
     assert result.stopped_by == "time"
-    rows = result.history[1:]  # after the first step, which may compile
-    per_step = [(b["seconds"] - a["seconds"]) / (b["step"] - a["step"]) for a, b in zip(rows, rows[1:])]
-    assert len(per_step) >= 3, "too few steps to judge"
-    assert abs(result.seconds - 1.5) <= 2 * max(per_step)  # within a step (twice the slowest, for noise)
+    assert result.steps == clock.steps == steps
+    assert result.seconds == steps * 0.125
     last = result.history[-1]
-    assert last["step"] == result.steps  # the state the budget ended on is logged
-    assert last["lr"] <= 0.06 * config.learning_rate  # annealed: the floor is 5 %
+    assert last["step"] == steps and last["seconds"] == steps * 0.125  # the state the budget ended on is logged
+
+
+def test_a_budgeted_fit_ends_annealed_on_the_steps_its_budget_allows(monkeypatch):
+    """From 20 timed steps on, the schedule runs over the steps the budget is expected to allow (5 s
+    of 1/8 s steps: 40), so that the last one is at the floor of the cosine, 5 % of the peak."""
+    from conftest import step_clock
+
+    step_clock(monkeypatch, 0.125)
+    config = TrainConfig(steps=10**6, learning_rate=1e-3, time_budget=5.0, compile=False, log_every=1)
+    result = fit(curve_network(), curve_problem(), config, progress=False)
+    rates = {row["step"]: row["lr"] for row in result.history}
+    assert result.steps == 40 and result.stopped_by == "time"
+    # steps 1-21 (19 timed after the first, which may compile, then 20): over all 10**6 steps, at the peak
+    assert rates[21] == pytest.approx(1e-3, rel=1e-6)
+    # from step 22: 40 steps expected; the cosine runs over steps 10 to 39 (0-based) after the warm-up
+    assert rates[22] == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * 11 / 29))))
+    assert rates[40] == pytest.approx(0.05 * 1e-3)  # annealed: the floor
 
 
 def test_a_target_stops_at_the_first_evaluation_that_reaches_it():

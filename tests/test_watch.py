@@ -21,6 +21,82 @@ SPEECH = str(Path(__file__).parent / "data" / "speech.wav")
 TINY = ["--width", "16", "--layers", "2", "--device", "cpu", "--compile", "off", "--precision", "float32", "-q"]
 
 
+DPI, PANEL_INCHES, HEIGHT_INCHES = 110, 2.6, 2.9
+"""``progress_figure``'s layout for pictures: one 2.6-inch column per panel, 2.9 inches tall, at
+``save_figure``'s 110 dots per inch (then cropped to the drawing, ``bbox_inches="tight"``)."""
+
+
+def read_picture(path: Path) -> np.ndarray:
+    """The PNG at ``path`` as grey levels ``(H, W)`` in [0, 255]."""
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        assert picture.format == "PNG"
+        return np.asarray(picture.convert("L"), dtype=np.float64)
+
+
+def panels(picture: np.ndarray, *, body: tuple[float, float] = (0.15, 0.95)) -> list[np.ndarray]:
+    """The panels of a row of pictures on white: the runs of columns with ink between the titles'
+    band and the bottom, each cut to its inked rows."""
+    top, bottom = (round(f * picture.shape[0]) for f in body)
+    band = picture[top:bottom]
+    inked = (band < 245).any(axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], inked.astype(int), [0]])))
+    found = []
+    for start, end in zip(edges[::2], edges[1::2]):
+        if end - start < 20:  # a stray mark, not a panel
+            continue
+        rows = np.flatnonzero((picture[:, start:end] < 245).any(axis=1))
+        block = picture[:, start:end]
+        found.append(block[rows[rows >= top - 5].min():rows.max() + 1])
+    return found
+
+
+def difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute grey-level difference of two panels (cut to the smaller's size)."""
+    height, width = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    return float(np.abs(a[:height, :width] - b[:height, :width]).mean())
+
+
+def assert_picture_size(picture: np.ndarray, count: int) -> None:
+    """``count`` panels side by side at the figure's size, give or take the tight crop."""
+    height, width = picture.shape
+    assert 0.85 * count * PANEL_INCHES * DPI <= width <= 1.05 * count * PANEL_INCHES * DPI, picture.shape
+    assert 0.85 * HEIGHT_INCHES * DPI <= height <= 1.05 * HEIGHT_INCHES * DPI, picture.shape
+
+
+def test_a_progress_figure_shows_each_snapshot_in_its_own_panel(tmp_path):
+    """Snapshots drawn from known pictures: four panels of the figure's size, each showing its own
+    picture (the black one black, the one equal to the truth equal to it, the inverted one not)."""
+    from sirenkit.signals.image.kind import ImageKind
+
+    kind = ImageKind(source="", shape=(24, 24), channels=1, mode="L", extent=(1.0, 1.0))
+    ramp = np.tile(np.linspace(0, 1, 24, dtype=np.float32), (24, 1))[..., None]  # dark left, light right
+    taken = [(1, np.zeros_like(ramp), ("psnr", 5.0)), (10, 1 - ramp, ("psnr", 10.0)), (40, ramp.copy(), ("psnr", 40.0))]
+    watch.progress_figure(kind, ramp, taken, tmp_path / "progress.png")
+    picture = read_picture(tmp_path / "progress.png")
+    assert_picture_size(picture, 4)
+    truth, black, inverted, fitted = shown = panels(picture)
+    assert len(shown) == 4
+    assert len(np.unique(picture)) > 20 and picture.std() > 30  # not blank
+    assert black.mean() < 20 and 60 < truth.mean() < 200
+    assert difference(fitted, truth) < 5 < 60 < difference(inverted, truth)
+    # the ramp's direction: dark on the left of the truth, light on the left of the inverted one
+    assert truth[:, : truth.shape[1] // 4].mean() < 80 < inverted[:, : inverted.shape[1] // 4].mean()
+
+
+def test_the_panel_check_fails_for_a_figure_whose_snapshots_all_show_the_truth(tmp_path):
+    """Negative control: a figure that drew the truth in every panel fails the difference check."""
+    from sirenkit.signals.image.kind import ImageKind
+
+    kind = ImageKind(source="", shape=(24, 24), channels=1, mode="L", extent=(1.0, 1.0))
+    ramp = np.tile(np.linspace(0, 1, 24, dtype=np.float32), (24, 1))[..., None]
+    taken = [(1, ramp.copy(), ("psnr", 5.0)), (10, ramp.copy(), ("psnr", 10.0)), (40, ramp.copy(), ("psnr", 40.0))]
+    watch.progress_figure(kind, ramp, taken, tmp_path / "progress.png")
+    truth, black, inverted, _ = panels(read_picture(tmp_path / "progress.png"))
+    assert black.mean() > 20 and difference(inverted, truth) < 60
+
+
 def events(folder: Path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -40,7 +116,6 @@ def test_snapshots_picture_the_fit_at_the_asked_steps(tmp_path, monkeypatch):
     network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=32, hidden_layers=2)
     fitted = sk.fit_image("camera", size=24, network=network, train=train, frequency=None, out=tmp_path / "run",
                           progress=False)
-    assert (tmp_path / "run" / "progress.png").stat().st_size > 0
     truth, taken = drawn[0]
     assert truth.shape == (24, 24, 1)
     assert [step for step, _, _ in taken] == [1, 10, 40]  # sorted; 500 was never reached
@@ -51,6 +126,15 @@ def test_snapshots_picture_the_fit_at_the_asked_steps(tmp_path, monkeypatch):
     np.testing.assert_allclose(taken[2][1], load(tmp_path / "run").render(), atol=1e-6)
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())["files"]
     assert "progress.png" in written  # so that --overwrite removes it
+    # the picture itself: the truth and the three snapshots, the last nearer the truth than the first
+    picture = read_picture(tmp_path / "run" / "progress.png")
+    assert_picture_size(picture, 4)
+    assert len(np.unique(picture)) > 20 and picture.std() > 20
+    shown = panels(picture)
+    assert len(shown) == 4 and shown[0].std() > 20 and shown[3].std() > 10  # the truth, and the fit at step 40
+    first, last = shown[1], shown[3]
+    assert difference(last, shown[0]) < difference(first, shown[0])
+    assert difference(first, last) > 5  # the panels differ where the snapshots do
 
 
 @pytest.mark.parametrize("kind", ["audio", "video", "sdf"])
@@ -63,7 +147,14 @@ def test_every_kind_with_a_picture_writes_its_progress(kind, tmp_path, capsys):
     out = tmp_path / "run"
     code, _, err = run(["fit", kind, *source, *TINY, "--steps", "4", "--snapshots", "2,4", "--out", out], capsys)
     assert code == 0, err
-    assert (out / "progress.png").stat().st_size > 0
+    picture = read_picture(out / "progress.png")  # the truth and the fit at steps 2 and 4
+    assert len(np.unique(picture)) > 8 and picture.std() > 10  # not blank
+    if kind == "audio":  # waveforms one above the other: 8 inches wide, 1.6 inches a panel
+        assert 0.85 * 8 * DPI <= picture.shape[1] <= 1.05 * 8 * DPI
+        assert 0.85 * 3 * 1.6 * DPI <= picture.shape[0] <= 1.05 * 3 * 1.6 * DPI
+    else:  # three panels side by side (a frame or a slice each; a frame's aspect sets its width)
+        assert 0.85 * HEIGHT_INCHES * DPI <= picture.shape[0] <= 1.05 * HEIGHT_INCHES * DPI
+        assert 2 * picture.shape[0] <= picture.shape[1] <= 1.05 * 3 * PANEL_INCHES * DPI
 
 
 def test_a_tensorboard_log_holds_every_step_the_metrics_and_pictures(tmp_path, capsys):
@@ -123,4 +214,8 @@ def test_a_folder_with_snapshots_pictures_each_fit(tmp_path, capsys):
     code, _, err = run(["fit", "image", folder, *TINY, "--steps", "3", "--omega", "30", "--snapshots", "1,3",
                         "--out", tmp_path / "runs"], capsys)
     assert code == 0, err
-    assert all((tmp_path / "runs" / f"p{i}" / "progress.png").is_file() for i in range(2))
+    pictures = [read_picture(tmp_path / "runs" / f"p{i}" / "progress.png") for i in range(2)]
+    for picture in pictures:
+        assert_picture_size(picture, 3)
+    truths = [panels(picture)[0] for picture in pictures]
+    assert difference(*truths) > 10  # each fit's figure shows its own image

@@ -4,48 +4,18 @@ A ``.sirk`` file holds a function, not pixels: :func:`decompress` renders it at 
 or any other. :func:`compress` makes one in four steps (each measured in the docs,
 "Compression"):
 
-1. **The network for the rate.** ``bits = bpp · pixels`` buys about ``bits / BITS_PER_PARAMETER``
-   parameters; the width follows at a depth of :data:`HIDDEN_LAYERS` (COIN, Dupont et al. 2021,
-   chose width and depth per rate the same way).
+1. **The network for the rate** (:func:`network_for_rate`). ``bits = bpp · pixels`` buys about
+   ``bits / BITS_PER_PARAMETER`` parameters; the width follows at a depth of :data:`HIDDEN_LAYERS`
+   (COIN, Dupont et al. 2021, chose width and depth per rate the same way).
 2. **The fit**: sirenkit's image recipe (random pixels per step, Adam, cosine decay) for most of
    the time budget.
-3. **Bits per tensor.** Each weight tensor ``l`` gets a quantisation step
-   ``Δ_l = range_l / (2^b_l − 1)``; its cost ``R_l(b)`` is the exact length of its range-coded
-   symbols and its harm ``D_l(b)`` the image error with that tensor alone quantised. The bit widths
-   minimise ``Σ D_l + λ Σ R_l`` tensor by tensor, ``λ`` bisected until the file fits the rate (the
-   classical Lagrangian bit allocation, Shoham & Gersho 1988). With ``params`` instead of a rate,
-   ``λ`` is bisected to the largest one whose quantisation costs at most
+3. **Bits per tensor**: the Lagrangian bit allocation of :mod:`sirenkit.codec.quantise`, to the
+   rate, or with ``params`` instead of a rate to a quantisation that costs at most
    :data:`PARAMS_QUALITY_LOSS` dB.
-4. **Quantisation-aware fine-tuning**: the rest of the budget trains the network through the
-   rounding, ``w_q = w + stopgrad(round(w / Δ) Δ − w)`` (straight-through, as Strümpler et al.
-   2022), so the weights settle where rounding them costs least. In float32 whatever the fit's
-   precision: bfloat16's 8-bit mantissa is coarser than the steps, and would hide them.
+4. **Quantisation-aware fine-tuning** through the rounding (:mod:`sirenkit.codec.quantise`) for the
+   rest of the budget.
 
-The symbols ``round(w / Δ)`` of each tensor are range-coded (``constriction``) under whichever of
-three models codes them shortest: uniform over their range, a quantised Gaussian or a quantised
-Laplacian, fitted to them; the model's two numbers go in the file.
-
-File format, version 1 (little-endian)::
-
-    offset  bytes  field
-         0      4  magic  b"SIRK"
-         4      1  format version (1)
-         5      1  mode: 0 L, 1 LA, 2 RGB, 3 RGBA (8 bits per channel)
-         6      2  width in pixels
-         8      2  height in pixels
-        10      2  hidden width
-        12      1  hidden layers
-        13      4  first-layer ω0 (float32)
-        17      4  hidden ω0 (float32)
-        21      4  initialisation id: 0, the weights as they are; n > 0, the weights less the
-                   initialisation set n holds for this architecture (:mod:`sirenkit.codec.meta`)
-        25  15 × T per tensor, in the network's parameter order: step Δ (float32), entropy model
-                   (uint8: 0 uniform, 1 Gaussian, 2 Laplacian), lowest and highest symbol (int16
-                   each), the model's location and scale (float16 each)
-         …  4 × n  the range coder's words (uint32)
-     end−4      4  CRC-32 of every byte before it
-
-``bpp = 8 × file bytes / (width × height)``, header and checksum included.
+The symbols are then range-coded into the file that :mod:`sirenkit.codec.format` describes.
 """
 
 from __future__ import annotations
@@ -53,57 +23,53 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import struct
 import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
 from sirenkit.codec import meta
-from sirenkit.engine.config import TrainConfig
+from sirenkit.codec.format import (
+    FORMAT_VERSION,
+    CodecError,
+    Header,
+    TensorCode,
+    decode_symbols,
+    encode_file,
+    header_bytes,
+    read_file,
+    read_header,
+    tensor_code,
+)
+
+# MAGIC, SUFFIX and file_header: re-exported, the CLI reads them from here
+from sirenkit.codec.format import MAGIC as MAGIC
+from sirenkit.codec.format import SUFFIX as SUFFIX
+from sirenkit.codec.format import file_header as file_header
+from sirenkit.codec.quantise import DISTORTION_PIXELS, BitAllocator, fine_tune_quantised, quantised, train_in_place
 from sirenkit.io import atomic_write
 from sirenkit.metrics import psnr
 from sirenkit.networks.build import build_network, count_parameters, parameter_count
 from sirenkit.networks.config import NetworkConfig
-from sirenkit.signals.image.data import ImageSignal, coordinate_grid, image_extent, load_image
+from sirenkit.signals.image.data import ImageSignal, coordinate_grid, load_image
 from sirenkit.signals.image.kind import ImageKind
 
 logger = logging.getLogger("sirenkit")
-
-MAGIC = b"SIRK"
-FORMAT_VERSION = 1
-SUFFIX = ".sirk"
-MODES = ("L", "LA", "RGB", "RGBA")
-_HEADER = struct.Struct("<4sBBHHHBffI")
-_TENSOR = struct.Struct("<fBhhee")
-_CHECKSUM = struct.Struct("<I")
-ENTROPY_MODELS = ("uniform", "gaussian", "laplacian")
 
 HIDDEN_LAYERS = 5
 """Hidden layers of the network :func:`compress` builds for a rate."""
 BITS_PER_PARAMETER = 7.0
 """Coded bits a parameter is expected to cost: the rate's budget over this is the network's size."""
 LEAST_WIDTH = 8
-FEWEST_BITS, MOST_BITS = 2, 14
-"""Bit widths the allocation chooses from (14 keeps every symbol within int16)."""
 PREFERRED_SPREAD = 0.8
 """A network with a shared initialisation is taken if its size is within this factor of the rate's
 (0.8: from 80 % to 125 % of it): the initialisation is worth more than a fifth of the parameters."""
 PARAMS_QUALITY_LOSS = 0.1
 """With a parameter count instead of a rate: the largest PSNR loss (dB) quantisation may cost."""
-DISTORTION_PIXELS = 1 << 14
-"""Pixels the allocation measures the error of a quantisation on (all of a smaller image)."""
-LAMBDA_RANGE = (1e-18, 1e6)
-"""The Lagrange multipliers searched (squared error per bit; errors are ~1e-3, tensors ~1e3 bits)."""
-NEGLIGIBLE_ERROR = 1e-3
-"""A quantisation that raises the measured squared error by less than this fraction costs nothing."""
 QAT_SHARE = 0.25
 """Part of the time budget spent on quantisation-aware fine-tuning."""
 QAT_LEARNING_RATE = 1e-4
@@ -112,367 +78,6 @@ LOG_EVERY = 250
 but part of the encoding's time)."""
 DEFAULT_SECONDS = 150.0
 """Time budget of :func:`compress` (fit and fine-tuning, compilation included)."""
-
-
-class CodecError(ValueError):
-    """A ``.sirk`` file that cannot be decoded, or a request no file can meet."""
-
-
-# --- the file ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TensorCode:
-    """How one parameter tensor is coded: ``w = Δ · q`` with ``q`` in ``[low, high]``."""
-
-    step: float
-    model: str
-    low: int
-    high: int
-    location: float
-    scale: float
-
-
-@dataclass(frozen=True)
-class Header:
-    """Everything a ``.sirk`` file says before its coded weights."""
-
-    version: int
-    mode: str
-    width: int
-    height: int
-    hidden_features: int
-    hidden_layers: int
-    first_omega: float
-    hidden_omega: float
-    initialisation: int
-    tensors: tuple[TensorCode, ...]
-
-    @property
-    def channels(self) -> int:
-        return len(self.mode)
-
-    @property
-    def network(self) -> NetworkConfig:
-        return NetworkConfig(in_features=2, out_features=self.channels, model="siren",
-                             hidden_features=self.hidden_features, hidden_layers=self.hidden_layers,
-                             first_omega=self.first_omega, hidden_omega=self.hidden_omega)
-
-    @property
-    def kind(self) -> ImageKind:
-        shape = (self.height, self.width)
-        return ImageKind(source="", shape=shape, channels=self.channels, mode=self.mode, extent=image_extent(shape))
-
-    def size(self) -> int:
-        """Bytes of the header and the checksum, i.e. of the file besides the coded words."""
-        return header_bytes(self.hidden_layers)
-
-    def describe(self) -> dict[str, Any]:
-        """The header as plain values (``sirenkit info``)."""
-        values = dataclasses.asdict(self)
-        values["tensors"] = [dataclasses.asdict(t) for t in self.tensors]
-        return values
-
-
-def tensor_count(hidden_layers: int) -> int:
-    """Parameter tensors of a SIREN: weight and bias of each hidden layer and of the output layer."""
-    return 2 * (hidden_layers + 1)
-
-
-def header_bytes(hidden_layers: int) -> int:
-    """Bytes of a file besides its coded words: the header, a code per tensor, the checksum."""
-    return _HEADER.size + _TENSOR.size * tensor_count(hidden_layers) + _CHECKSUM.size
-
-
-def encode_file(header: Header, symbols: list[np.ndarray]) -> bytes:
-    """The bytes of a ``.sirk`` file: ``header`` and the range-coded ``symbols`` of each tensor."""
-    import constriction
-
-    if len(symbols) != len(header.tensors):
-        raise ValueError(f"{len(header.tensors)} tensor codes for {len(symbols)} tensors")
-    encoder = constriction.stream.queue.RangeEncoder()
-    parts = [_HEADER.pack(MAGIC, header.version, MODES.index(header.mode), header.width, header.height,
-                          header.hidden_features, header.hidden_layers, header.first_omega, header.hidden_omega,
-                          header.initialisation)]
-    for code, values in zip(header.tensors, symbols, strict=True):
-        parts.append(_TENSOR.pack(code.step, ENTROPY_MODELS.index(code.model), code.low, code.high, code.location,
-                                  code.scale))
-        if code.high > code.low:
-            flat = np.ascontiguousarray(values, dtype=np.int32).ravel()
-            encoder.encode(flat - np.int32(_first_symbol(code)), _entropy_model(code))
-    parts.append(encoder.get_compressed().astype("<u4").tobytes())
-    body = b"".join(parts)
-    return body + _CHECKSUM.pack(zlib.crc32(body))
-
-
-def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
-    """The header of a ``.sirk`` file's bytes and its coded words; a :class:`CodecError` naming
-    ``name`` for anything that is not a whole, intact file of this version."""
-    if data[:len(MAGIC)] != MAGIC:
-        raise CodecError(f"{name}: not a .sirk file (it does not start with {MAGIC!r})")
-    if len(data) < _HEADER.size + _CHECKSUM.size:
-        raise CodecError(f"{name}: truncated ({len(data)} bytes, less than a header)")
-    (_, version, mode, width, height, hidden_features, hidden_layers, first_omega, hidden_omega,
-     initialisation) = _HEADER.unpack_from(data)
-    if version != FORMAT_VERSION:
-        raise CodecError(f"{name}: .sirk format version {version}; this sirenkit reads version {FORMAT_VERSION}")
-    (checksum,) = _CHECKSUM.unpack_from(data, len(data) - _CHECKSUM.size)
-    if zlib.crc32(data[:-_CHECKSUM.size]) != checksum:
-        raise CodecError(f"{name}: corrupt or truncated (its checksum does not match)")
-    if mode >= len(MODES) or width < 1 or height < 1 or hidden_features < 1 or hidden_layers < 1:
-        raise CodecError(f"{name}: corrupt header (mode {mode}, {width}×{height}, {hidden_layers}×{hidden_features})")
-    if initialisation and not meta.available(initialisation):  # 0: no shared initialisation
-        raise CodecError(f"{name}: made from shared initialisation {initialisation}, which this sirenkit does not "
-                         "have")
-    count = tensor_count(hidden_layers)
-    start = _HEADER.size
-    end = header_bytes(hidden_layers) - _CHECKSUM.size
-    words = len(data) - _CHECKSUM.size - end
-    if words < 0 or words % 4:
-        raise CodecError(f"{name}: corrupt (a {hidden_layers}-layer network's header does not fit its size)")
-    tensors = []
-    for index in range(count):
-        step, model, low, high, location, scale = _TENSOR.unpack_from(data, start + index * _TENSOR.size)
-        if model >= len(ENTROPY_MODELS) or low > high or not (math.isfinite(step) and step > 0):
-            raise CodecError(f"{name}: corrupt tensor code {index}")
-        tensors.append(TensorCode(step, ENTROPY_MODELS[model], low, high, float(location), float(scale)))
-    header = Header(version, MODES[mode], width, height, hidden_features, hidden_layers, first_omega, hidden_omega,
-                    initialisation, tuple(tensors))
-    return header, data[end:len(data) - _CHECKSUM.size]
-
-
-def decode_symbols(header: Header, words: bytes, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-    """The integer symbols of each tensor, of ``shapes``; a :class:`CodecError` where the stream
-    does not end with the last symbol (a word too many or too few: most such streams, 353 of 400
-    in a test of truncated ones; the file's checksum is what catches damage)."""
-    import constriction
-
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
-    symbols = []
-    for code, shape in zip(header.tensors, shapes, strict=True):
-        count = math.prod(shape)
-        if code.high == code.low:
-            values = np.full(count, code.low, dtype=np.int64)
-        else:
-            values = decoder.decode(_entropy_model(code), count).astype(np.int64) + _first_symbol(code)
-        symbols.append(values.reshape(shape))
-    if not decoder.maybe_exhausted():  # an intact stream ends where its last symbol does
-        raise CodecError("the coded weights do not end where the last tensor does")
-    return symbols
-
-
-def _first_symbol(code: TensorCode) -> int:
-    """What the coder's symbol 0 stands for: the lowest symbol under the uniform model (constriction's
-    is over 0 … n − 1); the quantised models take the symbols as they are."""
-    return code.low if code.model == "uniform" else 0
-
-
-def _entropy_model(code: TensorCode) -> Any:
-    import constriction
-
-    models = constriction.stream.model
-    if code.model == "uniform":
-        return models.Uniform(code.high - code.low + 1)
-    if code.model == "gaussian":
-        return models.QuantizedGaussian(code.low, code.high, code.location, code.scale)
-    return models.QuantizedLaplace(code.low, code.high, code.location, code.scale)
-
-
-def _float16(value: float) -> float:
-    return float(np.float16(value))
-
-
-def tensor_code(symbols: np.ndarray, step: float) -> tuple[TensorCode, int]:
-    """The entropy model that codes ``symbols`` shortest, and their length in bits under it."""
-    import constriction
-
-    values = symbols.astype(np.int32).ravel()
-    low, high = int(values.min()), int(values.max())
-    if low == high:
-        return TensorCode(step, "uniform", low, high, 0.0, 1.0), 0
-    mean, deviation = float(values.mean()), float(values.std())
-    candidates = [
-        TensorCode(step, "uniform", low, high, 0.0, 1.0),
-        TensorCode(step, "gaussian", low, high, _float16(mean), _float16(max(deviation, 0.05))),
-        TensorCode(step, "laplacian", low, high, _float16(float(np.median(values))),
-                   _float16(max(float(np.abs(values - np.median(values)).mean()), 0.05))),
-    ]
-    best: tuple[TensorCode, int] | None = None
-    for code in candidates:
-        encoder = constriction.stream.queue.RangeEncoder()
-        encoder.encode(values - np.int32(_first_symbol(code)), _entropy_model(code))
-        bits = int(encoder.num_bits())
-        if best is None or bits < best[1]:
-            best = (code, bits)
-    assert best is not None
-    return best
-
-
-# --- quantisation --------------------------------------------------------------------------------
-
-
-class _Rounding(nn.Module):
-    """Straight-through rounding of ``weight − base`` to multiples of ``step``: the value is
-    rounded, the gradient passes as if it were not."""
-
-    base: torch.Tensor
-
-    def __init__(self, step: float, base: torch.Tensor | None = None) -> None:
-        super().__init__()
-        self.step = step
-        self.register_buffer("base", base if base is not None else torch.zeros(()), persistent=False)
-
-    def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        rounded = self.base + torch.round((weight - self.base) / self.step) * self.step
-        return weight + (rounded - weight).detach()
-
-
-def quantisation_steps(bits: list[int], ranges: list[float]) -> list[float]:
-    """``Δ_l = range_l / (2^b_l − 1)`` (1 for a constant tensor)."""
-    return [span / (2**b - 1) if span > 0 else 1.0 for b, span in zip(bits, ranges, strict=True)]
-
-
-def quantised(parameters: list[torch.Tensor], steps: list[float],
-              base: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
-    """Each tensor rounded to its base (0 without one) plus a multiple of its step."""
-    base = base if base is not None else [torch.zeros(())] * len(parameters)
-    return [b + torch.round((p - b) / s) * s for p, s, b in zip(parameters, steps, base, strict=True)]
-
-
-@dataclass
-class Allocation:
-    """Bit widths per tensor, chosen for the network's current weights."""
-
-    bits: list[int]
-    steps: list[float]
-    payload_bits: int
-    """Coded bits of all tensors at these widths (the coder adds at most one word)."""
-    error: float
-    """Mean squared error (network units) on the measured pixels with every tensor quantised."""
-
-
-class BitAllocator:
-    """The Lagrangian bit allocation of the module docstring for one fitted network. The ranges
-    (hence the candidate steps) are fixed at construction, so that the steps chosen before the
-    fine-tuning and after it belong to one family."""
-
-    def __init__(self, model: nn.Module, coords: torch.Tensor, targets: torch.Tensor,
-                 base: list[torch.Tensor] | None = None) -> None:
-        self.model = model
-        self.names = [name for name, _ in model.named_parameters()]
-        self.coords, self.targets = coords, targets
-        self.base = base if base is not None else [torch.zeros(())] * len(self.names)
-        """What the file codes each tensor's difference from (an initialisation; zeros without one)."""
-        # a tensor's span, or its largest magnitude where that is more (a single bias has no span)
-        self.ranges = [max(float(d.max() - d.min()), float(d.abs().max())) for d in self.offsets()]
-        self.widths = list(range(FEWEST_BITS, MOST_BITS + 1))
-
-    def offsets(self) -> list[torch.Tensor]:
-        """What is coded: each parameter less its base."""
-        return [p - b for p, b in zip(self.parameters(), self.base, strict=True)]
-
-    def parameters(self) -> list[torch.Tensor]:
-        return [p.detach() for p in self.model.parameters()]
-
-    def error(self, values: list[torch.Tensor]) -> float:
-        """Mean squared error of the network with these parameters on the measured pixels."""
-        with torch.no_grad():
-            output = torch.func.functional_call(self.model, dict(zip(self.names, values, strict=True)), (self.coords,))
-        return float(((output.float() - self.targets) ** 2).mean())
-
-    def tables(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """``R[l, b]`` coded bits and ``D[l, b]`` error with tensor ``l`` alone quantised to ``b`` bits,
-        and the unquantised network's error.
-        Widths are tried from the fewest up; once a tensor's error is within
-        :data:`NEGLIGIBLE_ERROR` of the unquantised network's, wider ones are taken to be too."""
-        parameters = self.parameters()
-        base = self.error(parameters)  # the unquantised network's
-        rates = np.zeros((len(parameters), len(self.widths)))
-        errors = np.full_like(rates, base)
-        for index, (offset, span) in enumerate(zip(self.offsets(), self.ranges, strict=True)):
-            settled = False
-            for column, width in enumerate(self.widths):
-                (step,) = quantisation_steps([width], [span])
-                symbols = torch.round(offset / step)
-                rates[index, column] = tensor_code(symbols.numpy(), step)[1]
-                if not settled:
-                    values = list(parameters)
-                    values[index] = self.base[index] + symbols * step
-                    errors[index, column] = self.error(values)
-                    settled = errors[index, column] <= base * (1 + NEGLIGIBLE_ERROR)
-        return rates, errors, base
-
-    def allocate(self, *, payload_bits: int | None = None, error_bound: float | None = None) -> Allocation:
-        """The widths minimising ``D + λ R`` per tensor with the largest ``λ`` (fewest bits) whose
-        total rate is within ``payload_bits``, or whose predicted error is within ``error_bound``."""
-        rates, errors, base = self.tables()
-        rows = np.arange(len(rates))
-
-        def choice(weight: float) -> np.ndarray:
-            return np.argmin(errors + weight * rates, axis=1)
-
-        def fits(weight: float) -> bool:
-            columns = choice(weight)
-            if payload_bits is not None:
-                return rates[rows, columns].sum() <= payload_bits
-            assert error_bound is not None
-            return base + (errors[rows, columns] - base).sum() <= error_bound
-
-        # fewer bits as λ grows: the rate bound holds from some λ on, the error bound up to some λ
-        low, high = LAMBDA_RANGE
-        if payload_bits is not None and not fits(high):
-            least = rates[:, 0].sum()
-            raise CodecError(f"the network cannot be coded in {payload_bits} bits (its least is {least:.0f})")
-        if payload_bits is None and fits(high):
-            low = high
-        elif payload_bits is not None and fits(low):
-            high = low
-        for _ in range(80):  # bisect log λ: the smallest that keeps the rate, the largest that keeps the error
-            middle = math.sqrt(low * high)
-            if (fits(middle) if payload_bits is not None else not fits(middle)):
-                high = middle
-            else:
-                low = middle
-        chosen = high if payload_bits is not None else low
-        columns = choice(chosen)
-        bits = [self.widths[c] for c in columns]
-        steps = quantisation_steps(bits, self.ranges)
-        error = self.error(quantised(self.parameters(), steps, self.base))
-        return Allocation(bits, steps, int(rates[rows, columns].sum()), error)
-
-
-def fine_tune_quantised(model: nn.Module, kind: ImageKind, signal: ImageSignal, steps: list[float],
-                        train: TrainConfig, *, progress: bool, base: list[torch.Tensor] | None = None) -> None:
-    """Train ``model`` through straight-through rounding to ``base`` (zeros without one) plus
-    multiples of ``steps`` (in place; the rounding is removed again, the weights left unrounded)."""
-    parameters = list(model.named_parameters())
-    device = parameters[0][1].device
-    base = base if base is not None else [torch.zeros(())] * len(parameters)
-    for (name, _), step, origin in zip(parameters, steps, base, strict=True):
-        owner, attribute = _owner(model, name)
-        parametrize.register_parametrization(owner, attribute, _Rounding(step, origin.to(device)))
-    try:
-        _train(model, kind, signal, train, progress)
-    finally:
-        for name, _ in parameters:
-            owner, attribute = _owner(model, name)
-            parametrize.remove_parametrizations(owner, attribute, leave_parametrized=False)
-
-
-def _train(model: nn.Module, kind: ImageKind, signal: ImageSignal, train: TrainConfig, progress: bool) -> None:
-    """``model`` (on its device) fitted to ``signal`` with ``train``, in place."""
-    from sirenkit.engine.loop import fit
-
-    problem = kind.problem(signal, batch_size=train.batch_size, device=next(model.parameters()).device)
-    fit(model, problem, train, progress=progress)
-
-
-def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
-    path, _, attribute = name.rpartition(".")
-    return (model.get_submodule(path) if path else model), attribute
-
-
-# --- compress and decompress ---------------------------------------------------------------------
 
 
 @dataclass
@@ -604,7 +209,7 @@ def compress(
         model = fit_image(signal, network=network, train=train, frequency=None, progress=progress).model
     else:
         model = _with(network, base).to(resolve_device(recipe.device))
-        _train(model, kind, signal, train, progress)
+        train_in_place(model, kind, signal, train, progress)
     model = model.float().cpu()
     stages = {"fit": _psnr(kind, model, signal)}
 
@@ -705,20 +310,6 @@ def _decode(data: bytes, name: str) -> tuple[Header, nn.Module]:
                              "network here")
         weights = [b + w for b, w in zip(base, weights, strict=True)]
     return header, _with(header.network, weights).eval()
-
-
-def read_file(path: str | Path) -> bytes:
-    path = Path(path)
-    if path.is_dir():
-        raise CodecError(f"{path}: is a folder, not a .sirk file")
-    if not path.is_file():
-        raise CodecError(f"{path}: no such file")
-    return path.read_bytes()
-
-
-def file_header(path: str | Path) -> Header:
-    """The header of a ``.sirk`` file (checked whole: magic, version, checksum)."""
-    return read_header(read_file(path), str(path))[0]
 
 
 def decompress(path: str | Path, out: str | Path | None = None, *,

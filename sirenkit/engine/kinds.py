@@ -22,18 +22,24 @@ every kind. A new kind, a volume say, is one module: a subclass decorated with
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from sirenkit.engine.config import TrainConfig
+from sirenkit.metrics import Metric
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.problems.constraints import Problem
+
+if TYPE_CHECKING:
+    from sirenkit.engine.runs import FitPlan
 
 PROMISED_SECONDS = {"image": 85.0, "audio": 540.0, "video": 540.0, "poisson": 540.0, "sdf": 840.0}
 """Each task's default time budget (seconds of fitting): its promised time (90 s for an image, 10
@@ -71,15 +77,34 @@ class SignalKind:
     """Dimension of the coordinates."""
     suffixes: ClassVar[tuple[str, ...]] = ()
     """File suffixes a rendering is written as (``sirenkit render``); empty: not rendered to a file."""
+    input_suffixes: ClassVar[tuple[str, ...]] = ()
+    """The files a folder of signals contributes (``sirenkit fit KIND FOLDER``, :func:`sirenkit.fit_many`;
+    other files in it are left alone); empty: the kind cannot be fitted from a folder."""
+    score_names: ClassVar[tuple[str, ...]] = ()
+    """The metrics of a run's ``metrics.json`` that a folder's summary row keeps (before its steps,
+    seconds, parameters and what stopped it), in the order of ``summary.csv``'s columns."""
+    contact_rows: ClassVar[int] = 1
+    """Rows of axes one signal takes on a folder's ``contact.png`` (:meth:`draw_contact`)."""
+    contact_title: ClassVar[str] = ""
+    """What a folder's ``contact.png`` shows, after ``"<n> of <m> signals: "``."""
     render_options: ClassVar[tuple[str, ...]] = ()
     """Keyword arguments :meth:`render` takes (``size``, ``rate``, ...)."""
     render_hint: ClassVar[str] = ""
     """What to use instead, for a kind that is not rendered to a file."""
     target_metric: ClassVar[str] = "loss"
     """The logged figure a target (``TrainConfig.until``) refers to by default."""
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    """The figures :meth:`measure` and :meth:`progress` report, each with the direction in which
+    it is better (a target on one is compared that way; the loss needs no entry)."""
 
     source: str
     """The file or name the signal came from."""
+
+    @classmethod
+    def headline(cls) -> Metric | None:
+        """The figure a folder fit reports on each signal's line: the first of :attr:`metrics` that
+        a summary row keeps (:attr:`score_names`); None where there is none."""
+        return next((metric for metric in cls.metrics if metric.name in cls.score_names), None)
 
     # --- what the network is and how it is trained ------------------------------------------------
 
@@ -181,6 +206,22 @@ class SignalKind:
         A kind whose renderings can outgrow memory streams them to the file instead."""
         return self.write_rendering(self.render(model, **sampling), path, **sampling)
 
+    @classmethod
+    def contact_pictures(cls, run: Path, source: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A finished run's pictures for a folder's ``contact.png``: the signal as its fit saw it
+        (``source`` read as the run folder ``run`` records) and the fit read back from ``run``, each
+        shrunk to a tile (:func:`~sirenkit.figures.thumbnail`); None for a kind without a contact
+        sheet. An ``OSError``, ``ValueError`` or ``KeyError`` where the run folder changed since."""
+        return None
+
+    @classmethod
+    def draw_contact(cls, axes: Sequence[Any], row: dict[str, Any], truth: np.ndarray, fitted: np.ndarray) -> None:
+        """Draw a run's :meth:`contact_pictures` on ``axes`` (one column of :attr:`contact_rows`
+        matplotlib axes, their frames off), captioned from its summary ``row`` (``signal``, scores);
+        by default ``truth`` as a picture under the signal's name."""
+        axes[0].imshow(truth)
+        axes[0].set_title(row["signal"], fontsize=8)
+
     def to_json(self) -> dict[str, Any]:
         """What ``model.json`` stores under ``"signal"``."""
         return {"kind": self.name, **_json_ready(dataclasses.asdict(self))}
@@ -224,6 +265,54 @@ def register_kind(kind: type[SignalKind]) -> type[SignalKind]:
         raise ValueError(f"{kind.__name__} needs a name")
     KINDS[kind.name] = kind
     return kind
+
+
+PlanFunction = TypeVar("PlanFunction", bound=Callable[..., "FitPlan"])
+
+PLANS: dict[str, Callable[..., FitPlan]] = {}
+"""Each kind's planned fit, by kind name: ``plan(source, *, out, resume, overwrite, progress,
+**options) -> FitPlan``, what a folder of signals of the kind is fitted with (:func:`sirenkit.fit_many`)."""
+
+
+def register_plan(kind_name: str) -> Callable[[PlanFunction], PlanFunction]:
+    """Function decorator: the decorated function plans the fit of one signal of kind
+    ``kind_name`` from its file (see :data:`PLANS`), so that a folder of them can be fitted. A kind
+    that is only fitted alone (video) registers none, and :func:`sirenkit.fit_many` refuses it."""
+
+    def register(plan: PlanFunction) -> PlanFunction:
+        PLANS[kind_name] = plan
+        return plan
+
+    return register
+
+
+def plan_function(kind_name: str) -> Callable[..., FitPlan]:
+    """The plan function registered for ``kind_name``; a ``ValueError`` naming those there are."""
+    if kind_name not in PLANS:  # the built-in kinds register theirs when imported (by name: no arrow up)
+        importlib.import_module("sirenkit.signals")
+    if kind_name not in PLANS:
+        raise ValueError(f"unknown kind {kind_name!r}; expected one of {', '.join(PLANS)}")
+    return PLANS[kind_name]
+
+
+def load_kind_plugins() -> None:
+    """Register the kinds of installed plugins: the entry points of the group ``sirenkit.kinds``
+    (:func:`~sirenkit.networks.registry.load_plugins`). An entry point names a :class:`SignalKind`
+    subclass (registered here unless it is already), or a module whose import registers its kind and
+    its plan (:func:`register_kind`, :func:`register_plan`). :mod:`sirenkit.signals` calls this once its
+    built-in kinds are registered; a plugin may not replace one of them."""
+    from sirenkit.networks.registry import load_plugins
+
+    def accept(loaded: object) -> bool:
+        if not (isinstance(loaded, type) and issubclass(loaded, SignalKind)):
+            return False
+        if KINDS.get(loaded.name) is not loaded:
+            if loaded.name in KINDS:
+                raise ValueError(f"a kind named {loaded.name!r} is already registered")
+            register_kind(loaded)
+        return True
+
+    load_plugins("sirenkit.kinds", [KINDS, PLANS], accept)
 
 
 def kind_from_json(values: Any) -> SignalKind:

@@ -1,6 +1,11 @@
 """The one training loop: sample, compute the loss terms, step, log, checkpoint.
 
-Every task builds a :class:`~sirenkit.problems.constraints.Problem` and calls :func:`fit`. A checkpoint
+Every task builds a :class:`~sirenkit.problems.constraints.Problem` and calls :func:`fit`. The loop
+(:func:`train`) owns what every fit shares, written once: the time budget and the schedule over
+it, the divergence and stall checks, targets (``until``), the checkpoint cadence and stop
+requests. How a step is taken is a :class:`Steps` strategy: one signal
+(:class:`sirenkit.engine.single.OneSignal`, data-parallel over ranks or not) or K stacked signals
+(:func:`sirenkit.engine.stacked.fit_batched`), each signal followed by its own :class:`Track`. A checkpoint
 holds what resuming needs (weights, optimiser state, step, configuration, random state, history),
 is taken at a step boundary and written atomically (safetensors + JSON: loading one runs no code);
 Ctrl-C or SIGTERM lets the step in progress finish, writes one and stops cleanly (a second Ctrl-C
@@ -25,20 +30,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sirenkit.config import to_dict
-from sirenkit.engine.checkpoint import (
-    CHECKPOINT_NAME,
-    check_checkpoint_exists,
-    check_state_fits,
-    load_checkpoint_file,
-    save_checkpoint_file,
-)
 from sirenkit.engine.config import TrainConfig
-from sirenkit.engine.policy import _use_compile, resolve_precision, warn_if_emulated
 from sirenkit.engine.schedule import learning_rate, run_progress
 from sirenkit.engine.watch import Watcher
-from sirenkit.networks.config import NetworkConfig
-from sirenkit.networks.family import family_of
+from sirenkit.metrics import Metric
 from sirenkit.problems.constraints import Problem
 
 STALL_GAIN_DB, STALL_LR_FACTOR, STALL_WINDOW = 2.0, 0.3, 25
@@ -51,6 +46,9 @@ went on to 36 to 52 dB stood 2.8 dB (brick) to 15 dB above it."""
 
 
 logger = logging.getLogger("sirenkit")
+
+_now = time.perf_counter
+"""The loop's clock (seconds): the time budget, the schedule over it and the checkpoint cadence read it."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -121,212 +119,223 @@ class FitResult:
         return self.history[-1] if self.history else {}
 
 
-def fit(
-    model: nn.Module,
-    problem: Problem,
-    config: TrainConfig,
-    *,
-    network_config: NetworkConfig | None = None,
-    checkpoint_dir: str | Path | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    on_log: Callable[[dict[str, float]], None] | None = None,
-    watchers: Sequence[Watcher] = (),
-) -> FitResult:
-    """Fit ``model`` to ``problem``: Adam with the schedule of ``config``.
+@dataclass
+class Track:
+    """What the loop follows of one signal: its history, first loss, recent losses (the stall
+    check), and how it ended."""
 
-    ``model`` must already be initialised and on its device; the problem is moved there.
-    With ``checkpoint_dir``, checkpoints go to ``checkpoint_dir/checkpoint.safetensors`` every
-    ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds, whichever comes
-    first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it. ``watchers``
-    (:mod:`sirenkit.engine.watch`) see every step, outside the time budget.
-    """
-    from sirenkit.engine.parallel import active
-
-    device = next(model.parameters()).device
-    parallel = active()
-    primary = parallel is None or parallel.primary
-    problem = problem.to(device)
-    if parallel is not None:
-        problem = parallel.shard(problem)
-    if config.batch_size is not None:
-        problem = problem.with_batch_size(config.batch_size)
-    problem.check(model)
-    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    generator = torch.Generator().manual_seed(config.seed if parallel is None else parallel.seed(config.seed))
-    start_step, elapsed, history = 0, 0.0, []
+    index: int = 0
+    """The signal's position among those the strategy started with."""
+    history: list[dict[str, float]] = field(default_factory=list)
+    first_loss: float | None = None
+    baseline: float | None = None
+    """The loss of the best constant, where the problem states one (the stall check's reference)."""
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=STALL_WINDOW))
     stalled_at: int | None = None
-    if resume:
-        if checkpoint_path is None:
-            raise ValueError("no run folder: no checkpoint to resume from")
-        check_checkpoint_exists(checkpoint_path)
-        state = load_checkpoint_file(checkpoint_path)
-        check_state_fits(state, checkpoint_path, network_config)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        start_step, elapsed, history = state["step"], state["seconds"], state["history"]
-        stalled_at = state.get("stalled_at")
-        if parallel is not None and not primary:  # the checkpoint holds rank 0's random stream
-            generator.manual_seed(parallel.seed(config.seed, start_step))
-    if parallel is not None:
-        parallel.broadcast_parameters(model)
+    reached_at: int | None = None
+    """The step at which it met the target (``until``) and left the loop."""
+    error: Exception | None = None
+    """What ended it otherwise (:class:`TrainingDiverged`)."""
+    last: tuple[float, dict[str, torch.Tensor], float] = (math.nan, {}, math.nan)
+    """The last step's loss, loss terms and learning rate."""
 
-    family = family_of(model)
-    with_derivatives = any(c.needs for c in problem.constraints)
-    double_backward = with_derivatives and not (family is not None and family.compiles_derivative_steps)
-    compiled = _use_compile(config, device, problem.points_per_step, derivatives=with_derivatives,
-                            double_backward=double_backward)
-    precision = resolve_precision(config, device, model)
-    if primary:
-        warn_if_emulated(precision, device)
-    eager_terms = _loss_terms_in(problem, device, precision)
-    loss_terms = torch.compile(eager_terms) if compiled else eager_terms
+    @property
+    def lr_scale(self) -> float:
+        return 1.0 if self.stalled_at is None else STALL_LR_FACTOR
 
-    saved = {"step": start_step, "at": time.perf_counter()}
 
-    def save(step: int) -> None:
-        saved.update(step=step, at=time.perf_counter())
-        if checkpoint_path is None or not primary:
-            return
-        state = {
-            "format": "sirenkit-checkpoint",
-            "version": 1,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "seconds": elapsed,
-            "history": history,
-            "generator": generator.get_state(),
-            "stalled_at": stalled_at,
-            "train_config": to_dict(config),
-            "network_config": to_dict(network_config) if network_config is not None else None,
-        }
-        save_checkpoint_file(checkpoint_path, state)
+class Steps:
+    """How the loop takes a step: a strategy over ``tracks`` (the signals still training, in the
+    strategy's row order). The loop calls :meth:`forward_backward`, checks the losses, then
+    :meth:`update`; it never touches a model or an optimiser itself."""
 
-    def log(step: int, loss: float, terms: dict[str, float]) -> dict[str, float]:
-        row = {"step": step, "seconds": round(elapsed, 3), "lr": optimizer.param_groups[0]["lr"], "loss": loss, **terms}
-        if problem.evaluate is not None and primary:  # the metrics of a data-parallel run: rank 0's
-            model.eval()
-            with torch.no_grad():
-                row.update(problem.evaluate(model))
-            model.train()
-        history.append(row)
+    tracks: list[Track]
+    primary: bool = True
+    """Whether this process writes (checkpoints, logs): rank 0 of a data-parallel fit."""
+    compiled: bool = False
+    precision: str = "float32"
+    checkpoint: Path | None = None
+    """Where an interrupted single fit's checkpoint is (named in :class:`TrainingInterrupted`)."""
+    problem: Problem
+
+    def agree(self, clock: list[float], stop: bool) -> tuple[list[float], bool]:
+        """Every rank's clock and stop request made one (data-parallel); as they are otherwise."""
+        return clock, stop
+
+    def decide(self, flag: bool) -> bool:
+        """The primary's ``flag`` everywhere (data-parallel); as it is otherwise."""
+        return flag
+
+    def forward_backward(self, step: int, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
+        """Draw the points, compute the loss terms and the gradients (clipped); return each
+        track's loss and the terms, each a ``(len(tracks),)`` tensor."""
+        raise NotImplementedError
+
+    def update(self, rates: list[float]) -> None:
+        """The optimiser's step, at each track's learning rate."""
+        raise NotImplementedError
+
+    def evaluate(self, row: int) -> dict[str, float]:
+        """The problem's metrics of track ``row``'s network, under ``no_grad``."""
+        raise NotImplementedError
+
+    def model(self, row: int) -> nn.Module:
+        """Track ``row``'s network, its weights up to date."""
+        raise NotImplementedError
+
+    def save(self, rows: Sequence[int], step: int, elapsed: float, config: TrainConfig) -> None:
+        """The checkpoints of tracks ``rows``."""
+        raise NotImplementedError
+
+    def drop(self, rows: Sequence[int]) -> None:
+        """Tracks ``rows`` leave the loop (a target met, a divergence); their weights go to their networks."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """After the loop: every network holds its weights (and the ranks agree on them)."""
+
+
+@dataclass
+class Ending:
+    """How :func:`train` ended: the step, the seconds spent in steps, and why (``steps``, ``time``, ``until``)."""
+
+    step: int
+    seconds: float
+    stopped_by: str
+
+
+def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed: float = 0.0, progress: bool = True,
+          on_log: Callable[[int, dict[str, float]], None] | None = None, watchers: Sequence[Watcher] = (),
+          description: str | None = None) -> Ending:
+    """The loop: until the steps, the time budget or every track's target ends it, take a step of
+    ``strategy`` at the scheduled learning rate; check each track's loss (a divergence ends that
+    track), its stall and, at every ``config.log_every`` steps, its metrics and target; checkpoint
+    every ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds. A first
+    SIGINT or SIGTERM stops at the next step boundary, with every live track's checkpoint written
+    (:class:`TrainingInterrupted`); a second stops at once, keeping the last checkpoints.
+    ``on_log(index, row)`` sees each logged row; ``watchers`` see every step of a one-track run."""
+    template = strategy.problem
+    target = target_metric(template, config)
+    tracks = strategy.tracks
+    step, stopped_by = start_step, "steps"
+    step_seconds, timed_seconds, timed_steps = 0.0, 0.0, 0  # the steps of this run after its first (which may compile)
+    saved = {"step": start_step, "at": _now()}
+    primary = strategy.primary
+
+    def save(rows: Sequence[int]) -> None:
+        saved.update(step=step, at=_now())
+        if primary and rows:
+            strategy.save(rows, step, elapsed, config)
+
+    def log(row: int, loss: float, terms: dict[str, float], lr: float) -> dict[str, float]:
+        track = tracks[row]
+        entry = {"step": step, "seconds": round(elapsed, 3), "lr": lr, "loss": loss, **terms}
+        if primary:  # the metrics of a data-parallel run: rank 0's
+            entry.update(strategy.evaluate(row))
+        track.history.append(entry)
         if on_log is not None:
-            on_log(row)
-        return row
+            on_log(track.index, entry)
+        return entry
 
-    first_loss = history[0]["loss"] if history else None
-    bar = tqdm(
-        total=config.steps if config.steps < 10**7 else None, initial=start_step, disable=not progress or not primary,
-        unit="step", dynamic_ncols=True, mininterval=0.5, leave=True,
-    )
-    step = start_step
-    last_row: dict[str, float] = history[-1] if history else {}
-    stopped_by, step_seconds = "steps", 0.0
-    timed_seconds, timed_steps = 0.0, 0  # the steps of this run after its first (which may compile)
-    lower_is_better = {"loss", *(c.name for c in problem.constraints)}
-    baseline = problem.metadata.get("baseline_loss") if config.stall_check else None
-    recent: deque[float] = deque(maxlen=STALL_WINDOW)
+    bar = tqdm(total=config.steps if config.steps < 10**7 else None, initial=start_step, unit="step",
+               disable=not progress or not primary, dynamic_ncols=True, mininterval=0.5, leave=True, desc=description)
     stops = _StopRequests()
+    rate = learning_rate(start_step, config)
     try:
         with stops:
-            while step < config.steps:
-                if parallel is not None:  # every rank schedules and stops on the same clock (the slowest)
-                    clock, stop = parallel.agree([elapsed, step_seconds, timed_seconds], stops.received is not None,
-                                                 device)
-                    elapsed, step_seconds, timed_seconds = clock
-                    if stop and stops.received is None:
-                        stops.received = signal.SIGTERM  # another rank was asked to stop
+            while tracks and step < config.steps:
+                clock, stop = strategy.agree([elapsed, step_seconds, timed_seconds], stops.received is not None)
+                elapsed, step_seconds, timed_seconds = clock
+                if stop and stops.received is None:
+                    stops.received = signal.SIGTERM  # another rank was asked to stop
                 if stops.received is not None:
                     break
                 # stop when the next step would end nearer past the budget than before it
                 if config.time_budget is not None and elapsed + 0.5 * step_seconds >= config.time_budget:
                     stopped_by = "time"
                     break
-                tick = time.perf_counter()
+                tick = _now()
                 expected = None  # the steps the budget will allow, from the measured step times
                 if config.time_budget is not None and timed_steps >= 20:
                     expected = step + max(config.time_budget - elapsed, 0.0) * timed_steps / timed_seconds
                     if expected >= 0.98 * config.steps:
                         expected = None  # the steps end first: their own schedule, exactly
-                scale = 1.0 if stalled_at is None else STALL_LR_FACTOR
-                for group in optimizer.param_groups:
-                    group["lr"] = scale * learning_rate(step, config, expected)
-                factors = problem.schedule_factors(run_progress(step, config, expected))
-                batches = problem.sample(generator)
-                optimizer.zero_grad(set_to_none=True)
-                if compiled and step == start_step:
-                    compiled, loss_terms, terms, loss = _first_compiled_step(loss_terms, eager_terms, model, batches,
-                                                                             optimizer, factors)
-                else:
-                    terms, loss = _forward_backward(loss_terms, model, batches, factors)
-                if parallel is not None:  # the ranks' gradients, loss and terms averaged
-                    averaged = parallel.average(model, [loss, *terms.values()])
-                    loss = torch.tensor(averaged[0])
-                    terms = dict(zip(terms, map(torch.tensor, averaged[1:])))
-                if config.clip_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-                loss_value = float(loss.detach())
-                if first_loss is None:
-                    first_loss = loss_value
-                if not math.isfinite(loss_value) or loss_value > config.divergence_factor * max(first_loss, 1e-12):
-                    raise TrainingDiverged(
-                        f"training diverged at step {step + 1}: loss {loss_value:.4g} "
-                        f"(first {first_loss:.4g}); try a lower learning rate"
-                    )
-                optimizer.step()
+                rate = learning_rate(step, config, expected)
+                losses, terms = strategy.forward_backward(step, template.schedule_factors(
+                    run_progress(step, config, expected)))
+                failed = []
+                for row, (track, loss) in enumerate(zip(tracks, losses)):
+                    if track.first_loss is None:
+                        track.first_loss = loss
+                    if not math.isfinite(loss) or loss > config.divergence_factor * max(track.first_loss, 1e-12):
+                        track.error = TrainingDiverged(f"training diverged at step {step + 1}: loss {loss:.4g} "
+                                                       f"(first {track.first_loss:.4g}); try a lower learning rate")
+                        failed.append(row)
+                if failed:
+                    strategy.drop(failed)
+                    if not tracks:
+                        break
+                    keep = [row for row in range(len(losses)) if row not in failed]
+                    losses = [losses[row] for row in keep]
+                    terms = {name: value[keep] for name, value in terms.items()}
+                rates = [rate * track.lr_scale for track in tracks]
+                strategy.update(rates)
                 step += 1
-                recent.append(loss_value)
-                if step == config.stall_check and baseline and stalled_at is None and _stalled(recent, baseline):
-                    stalled_at = step
-                    logger.warning("step %d: the loss is still within %.0f dB of the best constant's; going on at "
-                                   "%.2g of the learning rate", step, STALL_GAIN_DB, STALL_LR_FACTOR)
-                step_seconds = time.perf_counter() - tick
+                for track, loss in zip(tracks, losses):
+                    track.recent.append(loss)
+                    if (step == config.stall_check and track.baseline and track.stalled_at is None
+                            and _stalled(track.recent, track.baseline)):
+                        track.stalled_at = step
+                        logger.warning("step %d: the loss is still within %.0f dB of the best constant's; going on "
+                                       "at %.2g of the learning rate", step, STALL_GAIN_DB, STALL_LR_FACTOR)
+                step_seconds = _now() - tick
                 elapsed += step_seconds
                 if step > start_step + 1:
                     timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
                 bar.update(1)
-                logged = None
                 logging_now = step % config.log_every == 0 or step == config.steps or step == 1
-                watching = bool(watchers) and primary
-                values = _term_values(terms) if logging_now or watching else {}
-                if logging_now:
-                    last_row = logged = log(step, loss_value, values)
-                    bar.set_postfix(_postfix(last_row), refresh=False)
-                if watching:
-                    scalars = {"loss": loss_value, "lr": optimizer.param_groups[0]["lr"], **values}
-                    for watcher in watchers:
-                        watcher.after_step(step, model, scalars, logged)
-                if logged is not None and config.until is not None and _decided(
-                        primary and _reached(logged, config, lower_is_better), parallel, device):
-                    stopped_by = "until"
-                    break
+                watching = bool(watchers) and primary and len(tracks) == 1
+                reached = []
+                for row, (track, loss, track_rate) in enumerate(zip(tracks, losses, rates)):
+                    track.last = (loss, {name: value[row] for name, value in terms.items()}, track_rate)
+                    values = _term_values(track.last[1]) if logging_now or watching else {}
+                    logged = log(row, loss, values, track_rate) if logging_now else None
+                    if logged is not None and len(tracks) == 1:
+                        bar.set_postfix(_postfix(logged), refresh=False)
+                    if watching:
+                        scalars = {"loss": loss, "lr": track_rate, **values}
+                        for watcher in watchers:
+                            watcher.after_step(step, strategy.model(row), scalars, logged)
+                    if logged is not None and target is not None and strategy.decide(
+                            primary and _reached(logged, config, target)):
+                        reached.append(row)
+                if reached:
+                    save(reached)
+                    for row in reached:
+                        tracks[row].reached_at = step
+                    strategy.drop(reached)
+                    if not tracks:
+                        stopped_by = "until"
+                        break
                 due = (config.checkpoint_every and step % config.checkpoint_every == 0) or (
-                    time.perf_counter() - saved["at"] >= config.checkpoint_seconds)
+                    _now() - saved["at"] >= config.checkpoint_seconds)
                 if due and step < config.steps:
-                    save(step)
-            if stopped_by == "time" and step > start_step and last_row.get("step") != step:
-                last_row = log(step, loss_value, _term_values(terms))  # the state the budget ended on
-    except KeyboardInterrupt:  # a second signal, in the middle of a step: the last checkpoint stands
+                    save(range(len(tracks)))
+            if stopped_by == "time" and step > start_step:
+                for row, track in enumerate(tracks):
+                    if track.history and track.history[-1]["step"] != step:  # the state the budget ended on
+                        log(row, track.last[0], _term_values(track.last[1]), track.last[2])
+    except KeyboardInterrupt:  # a second signal, in the middle of a step: the last checkpoints stand
         bar.close()
-        raise TrainingInterrupted(int(saved["step"]), _existing(checkpoint_path)) from None
+        checkpoint = strategy.checkpoint if strategy.checkpoint is not None and strategy.checkpoint.exists() else None
+        raise TrainingInterrupted(int(saved["step"]), checkpoint) from None
     finally:
         bar.close()
-    if parallel is not None:
-        parallel.check_in_step(model)
-    if stops.received is not None:  # stopped at a step boundary: a consistent checkpoint
-        save(step)
-        raise TrainingInterrupted(step, checkpoint_path, stops.received)
-    save(step)
-    return FitResult(model=model, steps=step, seconds=elapsed, history=history, compiled=compiled,
-                     precision=precision, stopped_by=stopped_by, stalled_at=stalled_at)
-
-
-def _decided(flag: bool, parallel: Any, device: torch.device) -> bool:
-    """``flag`` as rank 0 decided it, on every rank of a data-parallel fit."""
-    return flag if parallel is None else parallel.decide(flag, device)
+    strategy.finish()
+    save(range(len(tracks)))
+    if stops.received is not None:  # stopped at a step boundary: consistent checkpoints
+        raise TrainingInterrupted(step, strategy.checkpoint, stops.received)
+    return Ending(step, elapsed, stopped_by)
 
 
 def _stalled(recent: deque[float], baseline: float) -> bool:
@@ -334,24 +343,37 @@ def _stalled(recent: deque[float], baseline: float) -> bool:
     return sum(recent) / len(recent) > baseline * 10 ** (-STALL_GAIN_DB / 10)
 
 
-def _existing(path: Path | None) -> Path | None:
-    return path if path is not None and path.exists() else None
-
-
 def _term_values(terms: dict[str, torch.Tensor]) -> dict[str, float]:
     """The loss terms to log: each by name when there are several (one is the loss itself)."""
     return {name: float(value.detach()) for name, value in terms.items()} if len(terms) > 1 else {}
 
 
-def _reached(row: dict[str, float], config: TrainConfig, lower_is_better: set[str]) -> bool:
-    """Whether the logged ``row`` meets ``config.until`` on ``config.until_metric``."""
-    metric = config.until_metric or "loss"
-    if metric not in row:
-        raise ValueError(f"--until compares {metric!r}, which this run does not measure "
+def target_metric(problem: Problem, config: TrainConfig) -> Metric | None:
+    """The figure ``config.until`` is compared with, and its direction: the loss and each
+    constraint's term are errors; any other figure must be one of the problem's
+    :attr:`~sirenkit.problems.constraints.Problem.metrics` (a ``ValueError`` before training
+    otherwise: a target is never compared in a guessed direction). None without a target."""
+    if config.until is None:
+        return None
+    name = config.until_metric or "loss"
+    if name == "loss" or name in (c.name for c in problem.constraints):
+        return Metric(name, higher_is_better=False)
+    known = {metric.name: metric for metric in problem.metrics}
+    if name not in known:
+        listed = ", ".join(["loss", *(c.name for c in problem.constraints), *known])
+        raise ValueError(f"--until compares {name!r}, which this run does not measure with a known direction "
+                         f"(it knows {listed})")
+    return known[name]
+
+
+def _reached(row: dict[str, float], config: TrainConfig, metric: Metric | None) -> bool:
+    """Whether the logged ``row`` meets ``config.until`` on ``metric`` (:func:`target_metric`)."""
+    if metric is None or config.until is None:
+        return False
+    if metric.name not in row:
+        raise ValueError(f"--until compares {metric.name!r}, which this run does not measure "
                          f"(it logs {', '.join(key for key in row if key not in ('step', 'seconds', 'lr'))})")
-    assert config.until is not None
-    better_low = metric in lower_is_better or "distance" in metric or "chamfer" in metric
-    return row[metric] <= config.until if better_low else row[metric] >= config.until
+    return metric.reached(row[metric.name], config.until)
 
 
 def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Callable:
@@ -364,35 +386,6 @@ def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Ca
             return problem.loss_terms(model, batches)
 
     return reduced
-
-
-def _first_compiled_step(
-    loss_terms: Callable, eager_terms: Callable, model: nn.Module, batches: list, optimizer: torch.optim.Optimizer,
-    factors: dict[str, float],
-) -> tuple[bool, Callable, dict[str, torch.Tensor], torch.Tensor]:
-    """The first step of a compiled run, where compilation happens. If it fails and the same step
-    runs eagerly, the compiler is what failed (no C compiler, an unsupported operation): say so and
-    go on eagerly. If the eager step fails too, the error is the user's (a residual that raises,
-    wrong shapes) and is raised as the eager step raised it. Later steps are never retried."""
-    try:
-        terms, loss = _forward_backward(loss_terms, model, batches, factors)
-        return True, loss_terms, terms, loss
-    except Exception as compile_error:
-        optimizer.zero_grad(set_to_none=True)
-        terms, loss = _forward_backward(eager_terms, model, batches, factors)  # raises the user's own error
-        logger.warning("torch.compile failed (%s: %s); running eagerly", type(compile_error).__name__,
-                       " ".join(str(compile_error).split())[:300])
-        return False, eager_terms, terms, loss
-
-
-def _forward_backward(loss_terms, model, batches, factors: dict[str, float]):
-    """The loss terms (each scheduled one times its factor, outside anything compiled, so that a
-    changing weight does not recompile) and their sum, differentiated."""
-    terms = {name: value.float() * factors[name] if name in factors else value.float()
-             for name, value in loss_terms(model, batches).items()}
-    loss = sum(terms.values())
-    loss.backward()
-    return terms, loss
 
 
 def _postfix(row: dict[str, Any]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 Under ``torchrun`` (``WORLD_SIZE`` > 1) every process joins the default process group (NCCL on
 GPUs, each rank on its ``LOCAL_RANK``'s device; gloo on CPUs). Two ways to use it:
 
-- a folder of signals is shared out, signal i to rank i mod world (:mod:`sirenkit.many`);
+- a folder of signals is shared out, signal i to rank i mod world (:mod:`sirenkit.engine.folders`);
 - **one large signal** (a 4096² image, an hour of audio) is fitted by all ranks together, data
   parallel (:class:`DataParallel`): each rank holds the same network and draws its step's points
   from its own share of the signal's points (rank r takes points r, r + world, ...; domains that
@@ -84,7 +84,7 @@ def local_world() -> int:
 
 class DataParallel:
     """One network trained by every rank of the process group (see the module docstring);
-    :func:`sirenkit.engine.loop.fit` calls it at the points where the ranks must agree."""
+    :func:`sirenkit.engine.single.fit` calls it at the points where the ranks must agree."""
 
     def __init__(self) -> None:
         import torch.distributed as dist
@@ -206,7 +206,7 @@ _ACTIVE: ContextVar[DataParallel | None] = ContextVar("sirenkit_data_parallel", 
 
 @contextlib.contextmanager
 def data_parallel() -> Iterator[DataParallel]:
-    """Within it, every fit (:func:`sirenkit.engine.loop.fit`, and every task through it) trains one
+    """Within it, every fit (:func:`sirenkit.engine.single.fit`, and every task through it) trains one
     network on all ranks of the process group: ``torchrun --nproc_per_node=N script.py`` with
     ``with sirenkit.data_parallel(): sirenkit.fit_image(...)``. Outside torchrun it is one process,
     an ordinary fit."""

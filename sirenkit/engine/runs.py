@@ -1,4 +1,5 @@
-"""The one fit for every signal kind: load → configurations → problem → fit → metrics → run folder.
+"""The one fit for every signal kind: plan → prepare → train → finish (:class:`FitPlan`,
+:func:`prepare`, :func:`train_prepared`, :func:`finish_fit`), and the run folder's lifecycle.
 
 Every run folder, for every kind, holds ``config.json`` (the resolved configuration),
 ``model.safetensors`` + ``model.json``, ``metrics.json``, ``history.json`` and its main result
@@ -13,7 +14,6 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,11 @@ from sirenkit.engine.checkpoint import (
 )
 from sirenkit.engine.config import TrainConfig, at_family_rate
 from sirenkit.engine.kinds import Fitted, SignalKind
-from sirenkit.engine.loop import FitResult, fit
+from sirenkit.engine.loop import FitResult
 from sirenkit.engine.models import MODEL_INFO, MODEL_WEIGHTS, save_model
 from sirenkit.engine.parallel import active
 from sirenkit.engine.policy import resolve_device
+from sirenkit.engine.single import fit
 from sirenkit.engine.watch import Watcher, watchers
 from sirenkit.io import strict_json, write_json
 from sirenkit.networks.build import build_network, count_parameters
@@ -237,6 +238,38 @@ def clear_run(folder: Path) -> None:
             (folder / name).unlink(missing_ok=True)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FitPlan:
+    """One fit, planned but not begun: the signal, its kind, and how it is to be fitted (the
+    arguments of :func:`fit_signal`). :meth:`run` prepares, trains and finishes it; the folder engine
+    (:mod:`sirenkit.engine.folders`) prepares many (:func:`prepare`) and trains those that can share a
+    batch together before it finishes each (:func:`finish_fit`)."""
+
+    kind: SignalKind
+    signal: Any
+    network: NetworkConfig | None = None
+    train: TrainConfig | None = None
+    model: str = "siren"
+    problem: Callable[[torch.device], Problem] | None = None
+    sampling: dict[str, Any] | None = None
+    measure: Callable[..., dict[str, Any]] | None = None
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None
+    products: Callable[[Any], dict[str, Any]] | None = None
+    write: Callable[[Fitted, Path], None] | None = None
+    task: str | None = None
+    settings: dict[str, Any] | None = None
+    choose_network: Callable[[NetworkConfig], tuple[NetworkConfig, dict[str, Any]]] | None = None
+    out: str | Path | None = None
+    resume: bool = False
+    overwrite: bool = False
+    progress: bool = True
+
+    def run(self) -> Fitted:
+        """Prepare, train and finish: the fitted network, its run folder written."""
+        prepared = prepare(self)
+        return finish_fit(prepared, train_prepared(prepared))
+
+
 def fit_signal(
     kind: SignalKind,
     signal: Any,
@@ -271,27 +304,42 @@ def fit_signal(
     ``choose_network(network)`` makes a last, possibly costly choice about the network once the
     options have been checked (``--omega auto``: its frequency from the signal), and returns the
     network with what to record of the choice in the metrics.
+    All of it is :class:`FitPlan`'s: ``fit_signal(kind, signal, ...)`` is
+    ``FitPlan(kind=kind, signal=signal, ...).run()``.
     """
+    return FitPlan(kind=kind, signal=signal, network=network, train=train, model=model, problem=problem,
+                   sampling=sampling, measure=measure, evaluate=evaluate, products=products, write=write, task=task,
+                   settings=settings, choose_network=choose_network, out=out, resume=resume, overwrite=overwrite,
+                   progress=progress).run()
+
+
+def prepare(plan: FitPlan) -> PreparedFit:
+    """Everything before training: every check, the network (and its last choice, ``--omega
+    auto``), the problem on its device, the run folder up to ``config.json``, the watchers."""
+    kind, signal, out, resume = plan.kind, plan.signal, plan.out, plan.resume
+    measure, evaluate = plan.measure, plan.evaluate
     begun = time.time() - 1.0  # file times can be coarser than a second
-    network = network or kind.network(model)
+    network = plan.network or kind.network(plan.model)
     kind.check_network(network)
-    train = kind.checked_train(train or at_family_rate(kind.train_config(), network.model, network.hidden_features))
+    recipe = plan.train or at_family_rate(kind.train_config(), network.model, network.hidden_features)
+    train = kind.checked_train(recipe)
     report: dict[str, Any] = {}
     parallel = active()
     writes = parallel is None or parallel.primary
-    if choose_network is not None or parallel is not None:  # before a costly choice; on every rank before any writes
-        refuse_run_folder(Path(out) if out is not None else None, resume, overwrite)
+    # before a costly choice, and on every rank before any writes
+    if plan.choose_network is not None or parallel is not None:
+        refuse_run_folder(Path(out) if out is not None else None, resume, plan.overwrite)
     if parallel is not None:
         parallel.barrier()
-    if choose_network is not None:
-        network, report = choose_network(network)
+    if plan.choose_network is not None:
+        network, report = plan.choose_network(network)
         if parallel is not None:  # every rank trains rank 0's choice
             network, report = parallel.share((network, report))
         kind.check_network(network)
-    sampling = dict(sampling or {})
+    sampling = dict(plan.sampling or {})
     net, device = build_on_device(network, train)
-    built = problem(device) if problem is not None else kind.problem(signal, batch_size=train.batch_size,
-                                                                       device=device)
+    built = (plan.problem(device) if plan.problem is not None
+             else kind.problem(signal, batch_size=train.batch_size, device=device))
     if measure is None:
         def measure(rendered: Any, *, final: bool = True) -> dict[str, Any]:
             return kind.measure(rendered, signal, final=final)
@@ -303,11 +351,12 @@ def fit_signal(
             return {key: value for key, value in values.items() if isinstance(value, (int, float))}
     if built.evaluate is None and signal is not None:
         built = Problem(built.constraints, evaluate, built.metadata)
-    settings = settings if settings is not None else {"source": kind.source}
-    identity = {"task": task or kind.name, "settings": settings, "network": to_dict(network), "train": to_dict(train),
-                "inputs": input_fingerprints(kind, settings) if out is not None else {}}
+    built = dataclasses.replace(built, metrics=(*built.metrics, *kind.metrics))
+    settings = plan.settings if plan.settings is not None else {"source": kind.source}
+    identity = {"task": plan.task or kind.name, "settings": settings, "network": to_dict(network),
+                "train": to_dict(train), "inputs": input_fingerprints(kind, settings) if out is not None else {}}
     if writes:
-        out_path = prepare_run_folder(out, resume, network, identity, overwrite=overwrite)
+        out_path = prepare_run_folder(out, resume, network, identity, overwrite=plan.overwrite)
         if out_path is not None:
             write_config(out_path, identity, device)
     else:  # another rank of a data-parallel fit: rank 0 writes the run folder; a resumed run is read from it
@@ -315,27 +364,28 @@ def fit_signal(
     if parallel is not None:
         parallel.barrier()
     watching = watchers(kind, signal, train, out_path, resume=resume) if writes else []
-    prepared = PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, products, write,
-                           report, begun, time.perf_counter(), watching)
-    if _PREPARE_ONLY.get():
-        raise Prepared(prepared)
+    return PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, plan.products,
+                       plan.write, report, begun, time.perf_counter(), watching, resume=resume, progress=plan.progress,
+                       writes=writes)
+
+
+def train_prepared(prepared: PreparedFit) -> FitResult:
+    """Train one prepared fit alone (:func:`sirenkit.engine.single.fit`), resuming it where asked."""
     try:
-        result = fit(net, built, train, network_config=network, checkpoint_dir=out_path, resume=resume,
-                     progress=progress, watchers=watching)
+        return fit(prepared.model, prepared.problem, prepared.train, network_config=prepared.network,
+                   checkpoint_dir=prepared.out, resume=prepared.resume, progress=prepared.progress,
+                   watchers=prepared.watchers)
     except BaseException:  # stopped or failed: what the TensorBoard log holds is flushed
-        for watcher in watching:
+        for watcher in prepared.watchers:
             watcher.close(None)
         raise
-    if not writes:  # another rank of a data-parallel fit: the same network, measured here, written by rank 0
-        prepared = dataclasses.replace(prepared, out=None)
-    return finish_fit(prepared, result)
 
 
 @dataclass
 class PreparedFit:
     """A fit of :func:`fit_signal` ready to train: its network on its device, its problem and its
     run folder written up to ``config.json``; :func:`finish_fit` does the rest once it is trained
-    (by :func:`sirenkit.engine.loop.fit`, or with others by :func:`sirenkit.engine.stacked.fit_batched`)."""
+    (by :func:`sirenkit.engine.single.fit`, or with others by :func:`sirenkit.engine.stacked.fit_batched`)."""
 
     kind: SignalKind
     signal: Any
@@ -355,38 +405,17 @@ class PreparedFit:
     batch, the whole batch's training, which the signal shared)."""
     watchers: list[Watcher] = dataclasses.field(default_factory=list)
     """What watches the training (:mod:`sirenkit.engine.watch`): snapshots, a TensorBoard log."""
-
-
-class Prepared(Exception):  # noqa: N818 (it carries a result out, it reports no error)
-    """Carries a :class:`PreparedFit` out of a task function called under :func:`prepare_only`."""
-
-    def __init__(self, prepared: PreparedFit) -> None:
-        super().__init__("prepared")
-        self.prepared = prepared
-
-
-_PREPARE_ONLY: ContextVar[bool] = ContextVar("sirenkit_prepare_only", default=False)
-
-
-def prepare_only(task: Callable[[], Any]) -> PreparedFit:
-    """Run ``task`` (a call of a task function: ``lambda: fit_image(path, out=...)``) up to its
-    training: every check, the network, the problem, the run folder's ``config.json``; and return
-    the prepared fit instead of training it. How many fits share one training loop
-    (:mod:`sirenkit.many`) while each keeps its task's own preparation, metrics and files."""
-    token = _PREPARE_ONLY.set(True)
-    try:
-        task()
-    except Prepared as carried:
-        return carried.prepared
-    finally:
-        _PREPARE_ONLY.reset(token)
-    raise RuntimeError("the task returned without preparing a fit (it does not go through fit_signal)")
+    resume: bool = False
+    """Whether training continues from the run folder's checkpoint."""
+    progress: bool = True
+    writes: bool = True
+    """Whether this process writes the run folder (rank 0 of a data-parallel fit)."""
 
 
 def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
     """Everything after training: the model saved, rendered once, measured, the run folder's files."""
     kind, signal, net, network = prepared.kind, prepared.signal, prepared.model, prepared.network
-    out_path = prepared.out
+    out_path = prepared.out if prepared.writes else None  # another rank of a data-parallel fit: rank 0 writes
     if out_path is not None:  # before any post-processing (meshing, figures) that could fail
         save_model(out_path, net, network, kind)
     rendered = kind.render(net, **prepared.sampling)  # once: metrics, files and figures share it

@@ -1,7 +1,7 @@
 """Watching a fit grow: progress snapshots (``--snapshots 5,50,300``: ``progress.png``) and a
 TensorBoard log (``--log tensorboard``), both written into the run folder.
 
-The training loop (:func:`sirenkit.engine.loop.fit`) calls each watcher after every step with the
+The training loop (:func:`sirenkit.engine.single.fit`) calls each watcher after every step with the
 step's loss, terms and learning rate, and with the logged row (metrics) on the steps it logs; the
 time a watcher takes is not counted in the fit's time budget, as the logged evaluations are not.
 What a snapshot shows comes from the signal kind (:meth:`~sirenkit.engine.kinds.SignalKind.preview`): a

@@ -15,7 +15,28 @@ from sirenkit.networks.config import MODEL_NAMES, NetworkConfig, network_config_
 from sirenkit.networks.derivatives import Derivatives, autograd_derivatives, derivatives
 from sirenkit.networks.evaluate import evaluate_points
 from sirenkit.networks.family import NetworkFamily, family_of
-from sirenkit.networks.registry import FAMILIES, get_family, model_names, register_family, unregister_family
+from sirenkit.networks.registry import (
+    FAMILIES,
+    get_family,
+    load_plugins,
+    model_names,
+    register_family,
+    unregister_family,
+)
+
+
+def _register_plugin_family(loaded: object) -> bool:
+    """Register a plugin's :class:`NetworkFamily` (unless it is registered already)."""
+    if not isinstance(loaded, NetworkFamily):
+        return False
+    if FAMILIES.get(loaded.name) is not loaded:
+        register_family(loaded)  # a name taken is a ValueError: the plugin is refused
+    return True
+
+
+# third-party families, after the built-ins (which they may not replace): entry points of the group
+# sirenkit.families (docs/extending.md, "Plugins")
+load_plugins("sirenkit.families", [FAMILIES], _register_plugin_family)
 
 __all__ = [
     "FAMILIES", "MODEL_NAMES", "Derivatives", "NetworkConfig", "NetworkFamily", "autograd_derivatives", "build_network",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from sirenkit.metrics import Metric
 from sirenkit.networks.derivatives import Derivatives, derivatives
 from sirenkit.problems.domains import Domain, points_per_step
 
@@ -133,6 +134,9 @@ class Problem:
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None
     """Called under ``no_grad`` every ``log_every`` steps; returns metrics such as PSNR."""
     metadata: dict = field(default_factory=dict)
+    metrics: tuple[Metric, ...] = ()
+    """The figures ``evaluate`` reports, each with the direction in which it is better (the loss
+    and each constraint's term are lower-is-better without being listed)."""
 
     def __post_init__(self) -> None:
         if not self.constraints:
@@ -175,7 +179,7 @@ class Problem:
     def _with_domains(self, replaced: dict[int, Domain]) -> Problem:
         """A copy whose domains are ``replaced[id(old domain)]``: shared domains stay shared."""
         return Problem([Constraint(**{**c.__dict__, "domain": replaced[id(c.domain)]}) for c in self.constraints],
-                       self.evaluate, self.metadata)
+                       self.evaluate, self.metadata, self.metrics)
 
     def to(self, device: torch.device) -> Problem:
         return self._with_domains({key: domain.to(device) for key, domain in self.domains.items()})

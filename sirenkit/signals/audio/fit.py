@@ -9,8 +9,8 @@ import numpy as np
 
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.frequency import Frequency, default_frequency, resolve_frequency
-from sirenkit.engine.kinds import Fitted
-from sirenkit.engine.runs import fit_signal
+from sirenkit.engine.kinds import Fitted, register_plan
+from sirenkit.engine.runs import FitPlan
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.signals.audio.data import AudioSignal, load_audio, time_coordinates
 from sirenkit.signals.audio.kind import AudioKind
@@ -36,6 +36,36 @@ def render_audio(fitted: Fitted, rate: int | None = None) -> np.ndarray:
     return fitted.kind.render(fitted.model, rate=rate)
 
 
+@register_plan("audio")
+def plan_audio(
+    source: str | Path | AudioSignal,
+    *,
+    seconds: float | None = None,
+    network: NetworkConfig | None = None,
+    train: TrainConfig | None = None,
+    model: str = "siren",
+    frequency: Frequency = "default",
+    out: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> FitPlan:
+    """The fit of :func:`fit_audio`, planned (:class:`~sirenkit.engine.runs.FitPlan`): the input read and
+    checked, nothing trained or written yet; ``plan.run()`` is :func:`fit_audio`."""
+    signal = source if isinstance(source, AudioSignal) else load_audio(source, seconds=seconds)
+
+    wanted = default_frequency(network.model if network is not None else model, frequency,
+                               network_given=network is not None)
+
+    def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
+        return resolve_frequency(network, signal.samples, lambda: time_coordinates(len(signal.samples)), wanted,
+                                 run=out, resume=resume)
+
+    return FitPlan(kind=AudioKind.describe(signal), signal=signal, network=network, train=train, model=model,
+                   settings={"source": signal.name, "seconds": seconds}, choose_network=choose, out=out, resume=resume,
+                   overwrite=overwrite, progress=progress)
+
+
 def fit_audio(
     source: str | Path | AudioSignal,
     *,
@@ -55,15 +85,5 @@ def fit_audio(
     ``history.json``, ``config.json``. ``frequency`` sets the network's frequency as for
     :func:`~sirenkit.fit_image`: left out, chosen from the sound for the SIREN sirenkit builds
     (around the first ω0's per-second rule); ``None`` keeps the rule's value."""
-    signal = source if isinstance(source, AudioSignal) else load_audio(source, seconds=seconds)
-
-    wanted = default_frequency(network.model if network is not None else model, frequency,
-                               network_given=network is not None)
-
-    def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
-        return resolve_frequency(network, signal.samples, lambda: time_coordinates(len(signal.samples)), wanted,
-                                 run=out, resume=resume)
-
-    return fit_signal(AudioKind.describe(signal), signal, network=network, train=train, model=model,
-                      settings={"source": signal.name, "seconds": seconds}, choose_network=choose, out=out,
-                      resume=resume, overwrite=overwrite, progress=progress)
+    return plan_audio(source, seconds=seconds, network=network, train=train, model=model, frequency=frequency, out=out,
+                      resume=resume, overwrite=overwrite, progress=progress).run()

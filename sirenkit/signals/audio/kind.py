@@ -8,6 +8,8 @@ at the original or any other rate.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +20,7 @@ from torch import nn
 
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.kinds import PROMISED_SECONDS, Fitted, SignalKind, evaluation_interval, register_kind
+from sirenkit.metrics import Metric
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.evaluate import evaluate_points
 from sirenkit.problems.constraints import Constraint, Problem
@@ -28,6 +31,7 @@ from sirenkit.signals.audio.data import (
     AudioSignal,
     audio_figure,
     audio_first_omega,
+    load_audio,
     snr,
     time_coordinates,
     waveform_psnr,
@@ -46,8 +50,15 @@ class AudioKind(SignalKind):
     name: ClassVar[str] = "audio"
     in_features: ClassVar[int] = 1
     suffixes: ClassVar[tuple[str, ...]] = tuple(AUDIO_FORMATS)
+    input_suffixes: ClassVar[tuple[str, ...]] = (".wav", ".flac", ".ogg")
+    score_names: ClassVar[tuple[str, ...]] = ("psnr", "snr")
+    contact_title: ClassVar[str] = "sound (grey) and fit (red)"
     render_options: ClassVar[tuple[str, ...]] = ("rate",)
     target_metric: ClassVar[str] = "snr"
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        Metric("snr", higher_is_better=True),
+        Metric("psnr", higher_is_better=True),
+    )
 
     rate: int
     samples: int
@@ -164,6 +175,27 @@ class AudioKind(SignalKind):
                      xlabel="step", ylabel="SNR (dB)", title="SNR over every sample, per step")
         write_json(out / "history.json", fitted.history)
         write_json(out / "metrics.json", metrics)
+
+    @classmethod
+    def contact_pictures(cls, run: Path, source: str) -> tuple[np.ndarray, np.ndarray]:
+        """The first channel of the sound, as long as the run's ``config.json`` records, and of its
+        ``reconstruction.wav``, each shrunk to its envelope."""
+        from sirenkit.figures import envelope
+
+        settings = json.loads((run / "config.json").read_text())[cls.name]
+        sound = load_audio(source, seconds=settings.get("seconds")).samples[:, 0]
+        return envelope(sound), envelope(load_audio(run / "reconstruction.wav").samples[:, 0])
+
+    @classmethod
+    def draw_contact(cls, axes: Sequence[Any], row: dict[str, Any], truth: np.ndarray, fitted: np.ndarray) -> None:
+        """The fit's waveform over the sound's, captioned with its SNR."""
+        ax = axes[0]
+        ax.axis("on")
+        ax.plot(truth, lw=0.4, color="0.5")
+        ax.plot(fitted, lw=0.4, color="tab:red", alpha=0.7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{row['signal']}: {row.get('snr', float('nan')):.1f} dB", fontsize=8)
 
     def write_rendering(self, rendered: np.ndarray, path: Path, *, rate: int | None = None, **sampling: Any) -> str:
         rate = rate or self.rate

@@ -1,6 +1,7 @@
-"""Image fitting from a file or a bundled image, and the comparison of SIREN with the paper's
-baselines at the same parameter budget. The kind itself (coordinates, problem, metrics, rendering,
-run folder) is :class:`sirenkit.signals.image.kind.ImageKind`."""
+"""Image fitting from a file or a bundled image: the image recipe, the planned fit
+(:func:`plan_image`) and the fit (:func:`fit_image`). The kind itself (coordinates, problem,
+metrics, rendering, run folder) is :class:`sirenkit.signals.image.kind.ImageKind`; the comparison
+of network families on one image is :mod:`sirenkit.studies.compare`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.frequency import Frequency, default_frequency, resolve_frequency
-from sirenkit.engine.kinds import Fitted
-from sirenkit.engine.runs import fit_signal
+from sirenkit.engine.kinds import Fitted, register_plan
+from sirenkit.engine.runs import FitPlan
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.signals.image.data import ImageSignal, coordinate_grid, load_image
 from sirenkit.signals.image.kind import IMAGE_BATCH, ImageKind, finite_difference_maps  # noqa: F401  (IMAGE_BATCH: the recipe's, here too)
@@ -38,6 +39,36 @@ def image_train_config(signal: ImageSignal | None = None, *, precision: str = "a
     return kind.train_config(precision=precision, device=device)
 
 
+@register_plan("image")
+def plan_image(
+    source: str | Path | ImageSignal,
+    *,
+    size: int | None = None,
+    network: NetworkConfig | None = None,
+    train: TrainConfig | None = None,
+    model: str = "siren",
+    frequency: Frequency = "default",
+    out: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> FitPlan:
+    """The fit of :func:`fit_image`, planned (:class:`~sirenkit.engine.runs.FitPlan`): the input read and
+    checked, nothing trained or written yet; ``plan.run()`` is :func:`fit_image`."""
+    signal = source if isinstance(source, ImageSignal) else load_image(source, size=size)
+
+    wanted = default_frequency(network.model if network is not None else model, frequency,
+                               network_given=network is not None)
+
+    def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
+        return resolve_frequency(network, signal.pixels, lambda: coordinate_grid(signal.shape), wanted, run=out,
+                                 resume=resume)
+
+    return FitPlan(kind=ImageKind.describe(signal), signal=signal, network=network, train=train, model=model,
+                   settings={"source": signal.name, "size": size}, choose_network=choose, out=out, resume=resume,
+                   overwrite=overwrite, progress=progress)
+
+
 def fit_image(
     source: str | Path | ImageSignal,
     *,
@@ -61,18 +92,8 @@ def fit_image(
     choice), or ``None`` for the network's own (the paper's 30 for a SIREN). Left out: ``"auto"``
     for the SIREN sirenkit builds, and a ``network`` you pass keeps its own value.
     """
-    signal = source if isinstance(source, ImageSignal) else load_image(source, size=size)
-
-    wanted = default_frequency(network.model if network is not None else model, frequency,
-                               network_given=network is not None)
-
-    def choose(network: NetworkConfig) -> tuple[NetworkConfig, dict[str, Any]]:
-        return resolve_frequency(network, signal.pixels, lambda: coordinate_grid(signal.shape), wanted, run=out,
-                                 resume=resume)
-
-    return fit_signal(ImageKind.describe(signal), signal, network=network, train=train, model=model,
-                      settings={"source": signal.name, "size": size}, choose_network=choose,
-                      out=out, resume=resume, overwrite=overwrite, progress=progress)
+    return plan_image(source, size=size, network=network, train=train, model=model, frequency=frequency, out=out,
+                      resume=resume, overwrite=overwrite, progress=progress).run()
 
 
 def derivative_maps(fitted: Fitted) -> tuple[Any, Any, Any]:

@@ -10,6 +10,7 @@ same way.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.kinds import PROMISED_SECONDS, Fitted, SignalKind, article, evaluation_interval, register_kind
 from sirenkit.io import atomic_write_path
-from sirenkit.metrics import psnr, ssim
+from sirenkit.metrics import Metric, psnr, ssim
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.evaluate import WHATS, What, evaluate_points
 from sirenkit.pictures import PngRows, gradient_magnitude_map, laplacian_map, map_scale, save_png, to_png_array
@@ -41,6 +42,7 @@ from sirenkit.signals.image.data import (
     image_extent,
     image_gradient,
     image_laplacian,
+    load_image,
 )
 
 INTENSITY_SCALE, INTENSITY_OFFSET = 2.0, -1.0
@@ -81,8 +83,16 @@ class ImageKind(SignalKind):
     name: ClassVar[str] = "image"
     in_features: ClassVar[int] = 2
     suffixes: ClassVar[tuple[str, ...]] = (".png",)
+    input_suffixes: ClassVar[tuple[str, ...]] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+    score_names: ClassVar[tuple[str, ...]] = ("psnr", "ssim")
+    contact_rows: ClassVar[int] = 2
+    contact_title: ClassVar[str] = "ground truth (top) and fit (below)"
     render_options: ClassVar[tuple[str, ...]] = ("size", "what")
     target_metric: ClassVar[str] = "psnr"
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        Metric("psnr", higher_is_better=True),
+        Metric("ssim", higher_is_better=True),
+    )
 
     shape: tuple[int, int]
     """``(H, W)`` of the fitted image."""
@@ -282,6 +292,30 @@ class ImageKind(SignalKind):
                      ylabel=curve, title=curve_title)
         write_json(out / "history.json", fitted.history)
         write_json(out / "metrics.json", metrics)
+
+    @classmethod
+    def contact_pictures(cls, run: Path, source: str) -> tuple[np.ndarray, np.ndarray]:
+        """The photo at the size the run's ``config.json`` records and its ``reconstruction.png``,
+        each shrunk to a tile."""
+        import imageio.v3 as iio
+
+        from sirenkit.figures import thumbnail
+
+        settings = json.loads((run / "config.json").read_text())[cls.name]
+        truth = load_image(source, size=settings.get("size")).pixels
+        saved = iio.imread(run / "reconstruction.png")
+        fitted = np.asarray(saved, dtype=np.float32) / np.iinfo(saved.dtype).max
+        return thumbnail(truth), thumbnail(fitted.reshape(truth.shape))
+
+    @classmethod
+    def draw_contact(cls, axes: Sequence[Any], row: dict[str, Any], truth: np.ndarray, fitted: np.ndarray) -> None:
+        """The photo over its fit, the fit captioned with its PSNR."""
+        grey = truth.shape[-1] == 1
+        for ax, picture in zip(axes, (truth, fitted)):
+            ax.imshow(picture[..., 0] if grey else np.clip(picture, 0, 1), cmap="gray" if grey else None,
+                      vmin=0, vmax=1)
+        axes[0].set_title(row["signal"], fontsize=8)
+        axes[1].set_title(f"fit {row.get('psnr', float('nan')):.1f} dB", fontsize=8)
 
     def write_rendering(self, rendered: np.ndarray, path: Path, *, what: What = "value", **sampling: Any) -> str:
         if what == "gradient":

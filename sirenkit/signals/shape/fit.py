@@ -12,8 +12,8 @@ from torch import nn
 
 from sirenkit.config import to_dict
 from sirenkit.engine.config import TrainConfig
-from sirenkit.engine.kinds import Fitted
-from sirenkit.engine.runs import fit_signal
+from sirenkit.engine.kinds import Fitted, register_plan
+from sirenkit.engine.runs import FitPlan
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.signals.shape.data import PointCloud, load_point_cloud
 from sirenkit.signals.shape.kind import (
@@ -62,6 +62,38 @@ def mesh_in_input_frame(model: nn.Module, cloud: PointCloud | ShapeKind, resolut
     return kind.render(model, resolution=resolution, support=support)
 
 
+@register_plan("sdf")
+def plan_sdf(
+    source: str | Path | PointCloud,
+    *,
+    network: NetworkConfig | None = None,
+    train: TrainConfig | None = None,
+    config: SdfConfig | None = None,
+    model: str = "siren",
+    out: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> FitPlan:
+    """The fit of :func:`fit_sdf`, planned (:class:`~sirenkit.engine.runs.FitPlan`): the input read and
+    checked, nothing trained or written yet; ``plan.run()`` is :func:`fit_sdf`."""
+    config = config or SdfConfig()
+    cloud = source if isinstance(source, PointCloud) else load_point_cloud(source, samples=config.samples,
+                                                                          margin=config.margin)
+    kind = ShapeKind.describe(cloud)
+    support = None if config.keep_unsupported else support_points(cloud)
+
+    def measure(mesh: Mesh, *, final: bool = True) -> dict[str, Any]:
+        return {**kind.measure(mesh, cloud, samples=config.metric_samples), "mesh_resolution": config.mesh_resolution}
+
+    return FitPlan(kind=kind, signal=cloud, network=network, train=train, model=model,
+                   problem=lambda device: sdf_problem(cloud, config, device),
+                   sampling={"resolution": config.mesh_resolution, "support": support}, measure=measure,
+                   evaluate=lambda net: kind.progress(net, cloud), task="sdf",
+                   settings={"source": cloud.name, **to_dict(config)}, out=out, resume=resume, overwrite=overwrite,
+                   progress=progress)
+
+
 def fit_sdf(
     source: str | Path | PointCloud,
     *,
@@ -78,21 +110,8 @@ def fit_sdf(
     model, ``mesh.ply`` (input coordinates), ``mesh.png``, ``slices.png``, ``loss.png``,
     ``metrics.json`` (Chamfer, F-score, normal consistency against the input), ``history.json``,
     ``config.json``."""
-    config = config or SdfConfig()
-    cloud = source if isinstance(source, PointCloud) else load_point_cloud(source, samples=config.samples,
-                                                                          margin=config.margin)
-    kind = ShapeKind.describe(cloud)
-    support = None if config.keep_unsupported else support_points(cloud)
-
-    def measure(mesh: Mesh, *, final: bool = True) -> dict[str, Any]:
-        return {**kind.measure(mesh, cloud, samples=config.metric_samples), "mesh_resolution": config.mesh_resolution}
-
-    return fit_signal(kind, cloud, network=network, train=train, model=model,
-                      problem=lambda device: sdf_problem(cloud, config, device),
-                      sampling={"resolution": config.mesh_resolution, "support": support}, measure=measure,
-                      evaluate=lambda net: kind.progress(net, cloud), task="sdf",
-                      settings={"source": cloud.name, **to_dict(config)},
-                      out=out, resume=resume, overwrite=overwrite, progress=progress)
+    return plan_sdf(source, network=network, train=train, config=config, model=model, out=out, resume=resume,
+                    overwrite=overwrite, progress=progress).run()
 
 
 

@@ -15,6 +15,7 @@ Its rendering is a mesh of the zero level set in the input's coordinates
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +26,7 @@ from torch import nn
 
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.kinds import PROMISED_SECONDS, Fitted, SignalKind, register_kind
-from sirenkit.metrics import METRIC_SAMPLES, SURFACE_METRIC_CONVENTIONS, compare_meshes, surface_distances
+from sirenkit.metrics import METRIC_SAMPLES, SURFACE_METRIC_CONVENTIONS, Metric, compare_meshes, surface_distances
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.pictures import save_png
 from sirenkit.problems.constraints import Constraint, Problem
@@ -145,7 +146,17 @@ class ShapeKind(SignalKind):
     in_features: ClassVar[int] = 3
     target_metric: ClassVar[str] = "surface_distance"
     """Logged at every evaluation (the Chamfer distance needs a mesh, made once at the end)."""
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        Metric("surface_distance", higher_is_better=False),
+        Metric("chamfer_l1", higher_is_better=False),
+        Metric("fscore", higher_is_better=True),
+        Metric("normal_consistency", higher_is_better=True),
+        Metric("iou", higher_is_better=True),
+    )
     render_hint: ClassVar[str] = "for an SDF: sirenkit mesh, or sirenkit.extract_mesh"
+    input_suffixes: ClassVar[tuple[str, ...]] = (".obj", ".ply", ".stl", ".off", ".glb", ".xyz", ".npy")
+    score_names: ClassVar[tuple[str, ...]] = ("chamfer_l1", "fscore", "normal_consistency")
+    contact_title: ClassVar[str] = "each fitted mesh (Chamfer-L1 against its input)"
 
     center: tuple[float, float, float]
     """Where the input's bounding-box centre went: ``original = normalised · scale + center``."""
@@ -276,6 +287,20 @@ class ShapeKind(SignalKind):
                      xlabel="step", ylabel="weighted loss term", title="SDF loss terms per step", log_y=True)
         write_json(out / "history.json", fitted.history)
         write_json(out / "metrics.json", fitted.metrics)
+
+    @classmethod
+    def contact_pictures(cls, run: Path, source: str) -> tuple[np.ndarray, np.ndarray]:
+        """The run's own picture of its mesh (``mesh.png``), and nothing beside it: the shape's
+        truth is a point cloud, and its distance to the fit is the caption."""
+        import imageio.v3 as iio
+
+        return np.asarray(iio.imread(run / "mesh.png")), np.zeros(0)
+
+    @classmethod
+    def draw_contact(cls, axes: Sequence[Any], row: dict[str, Any], truth: np.ndarray, fitted: np.ndarray) -> None:
+        """The fitted mesh, captioned with its Chamfer-L1 distance to the input."""
+        axes[0].imshow(truth)
+        axes[0].set_title(f"{row['signal']}: Chamfer {row.get('chamfer_l1', float('nan')):.4f}", fontsize=8)
 
 
 SUPPORT_FILE = "support.npy"

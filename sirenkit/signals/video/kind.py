@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.kinds import PROMISED_SECONDS, Fitted, SignalKind, register_kind
+from sirenkit.metrics import Metric
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.evaluate import evaluate_points
 from sirenkit.problems.constraints import Constraint, Problem
@@ -49,6 +50,7 @@ class VideoKind(SignalKind):
     suffixes: ClassVar[tuple[str, ...]] = VIDEO_OUT_FORMATS
     render_options: ClassVar[tuple[str, ...]] = ("fps", "size", "frames")
     target_metric: ClassVar[str] = "psnr"
+    metrics: ClassVar[tuple[Metric, ...]] = (Metric("psnr", higher_is_better=True),)
 
     shape: tuple[int, int, int]
     channels: int

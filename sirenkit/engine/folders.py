@@ -1,13 +1,18 @@
-"""Many signals at once: ``sirenkit fit image FOLDER_OR_FILES...`` and :func:`fit_many`.
+"""Many signals at once: ``sirenkit fit KIND FOLDER_OR_FILES...`` and :func:`fit_many`.
 
-Every signal is prepared by its own task function (its checks, its network, its ``--omega auto``
-choice, its run folder), exactly as a single fit is; the prepared fits that share a network, a
-recipe and the shapes of their per-step batches are trained together by
-:func:`sirenkit.engine.stacked.fit_batched`, ``group`` at a time, each group as soon as it is prepared (a
-folder is never held in memory whole); each then gets its ordinary run folder
-(loadable, renderable, resumable), and the folder above them ``summary.csv``, ``summary.json``
-(one row per signal: status, metrics, steps, seconds, run folder, error) and, for images and
-sounds, ``contact.png`` (each ground truth over its fit, with its score).
+Every signal's fit is planned by its own task (:class:`~sirenkit.engine.runs.FitPlan`) and
+prepared (its checks, its network, its ``--omega auto`` choice, its run folder) exactly as a
+single fit is; the prepared fits that share a network, a recipe and the shapes of their per-step
+batches are trained together by :func:`sirenkit.engine.stacked.fit_batched`, ``group`` at a time,
+each group as soon as it is prepared (a folder is never held in memory whole); each then gets its
+ordinary run folder (loadable, renderable, resumable), and the folder above them ``summary.csv``,
+``summary.json`` (one row per signal: status, metrics, steps, seconds, run folder, error) and, for
+kinds with pictures (images, sounds, shapes), ``contact.png`` (:mod:`sirenkit.engine.folder_summary`).
+
+Nothing here knows a particular kind: the kind says which files a folder contributes
+(:attr:`~sirenkit.engine.kinds.SignalKind.input_suffixes`), which scores a row keeps and how its
+runs look on the contact sheet, and :func:`~sirenkit.engine.kinds.register_plan` says which
+function plans the fit of one signal of it.
 
 A signal that cannot be read or fails is listed with its error and the others go on. With
 ``resume``, a signal whose run finished is kept as it is, one with a checkpoint is continued
@@ -17,46 +22,34 @@ alone, and the rest are fitted: a rerun finishes only what is unfinished.
 from __future__ import annotations
 
 import copy
-import csv
-import functools
-import io as _io
+import importlib
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import imageio.v3 as iio
-import numpy as np
 import torch
 
 from sirenkit.config import to_dict
 from sirenkit.engine.checkpoint import CHECKPOINT_NAME
 from sirenkit.engine.config import TrainConfig
-from sirenkit.engine.kinds import Fitted
-from sirenkit.engine.loop import FitResult, TrainingDiverged, TrainingInterrupted, fit
+from sirenkit.engine.folder_summary import contact_sheet, gather_rows, one_line, scores, write_summary
+from sirenkit.engine.kinds import KINDS, SignalKind, plan_function
+from sirenkit.engine.loop import FitResult, TrainingDiverged, TrainingInterrupted
 from sirenkit.engine.parallel import alone, distributed_world, local_world
-from sirenkit.engine.runs import PreparedFit, clear_run, finish_fit, holds_a_run, prepare_only
-from sirenkit.figures import envelope, thumbnail
-from sirenkit.io import atomic_write, write_json
+from sirenkit.engine.runs import FitPlan, PreparedFit, clear_run, finish_fit, holds_a_run, prepare
+from sirenkit.engine.single import fit
 from sirenkit.problems.constraints import Problem
 from sirenkit.problems.domains import points_per_step
 from sirenkit.resources import MEMORY_FRACTION, available_memory
 
 logger = logging.getLogger("sirenkit")
 
-SUFFIXES = {
-    "image": (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"),
-    "audio": (".wav", ".flac", ".ogg"),
-    "sdf": (".obj", ".ply", ".stl", ".off", ".glb", ".xyz", ".npy"),
-}
-"""The files a folder contributes, per kind of fit (other files in it are left alone)."""
-
-FitOne = Callable[[str, Path, bool], Fitted]
-"""``fit_one(source, run_folder, resume)``: one signal's fit through its task function."""
+PlanOne = Callable[[str, Path, bool], FitPlan]
+"""``plan_one(source, run_folder, resume)``: one signal's fit, planned by its task (:class:`FitPlan`)."""
 
 
 @dataclass
@@ -73,14 +66,25 @@ class ManyResult:
         return [row for row in self.rows if row["status"] == "failed"]
 
 
+def signal_kind(name: str) -> type[SignalKind]:
+    """The registered kind called ``name``; a ``ValueError`` naming those there are."""
+    if name not in KINDS:  # the built-in kinds register themselves when imported (by name: no arrow up)
+        importlib.import_module("sirenkit.signals")
+    if name not in KINDS:
+        raise ValueError(f"unknown kind {name!r}; expected one of {', '.join(KINDS)}")
+    return KINDS[name]
+
+
 def expand_sources(sources: Sequence[str | Path], kind: str) -> list[str]:
     """Files and folders (a folder: its files of the kind, sorted by name) and bundled names, in
     the order given; a ``ValueError`` for a folder with none, or for nothing at all."""
-    suffixes = SUFFIXES[kind]
+    suffixes = signal_kind(kind).input_suffixes
     found: list[str] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
+            if not suffixes:
+                raise ValueError(f"{path}: {kind} signals are not fitted from a folder; give them one by one")
             files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
             if not files:
                 raise ValueError(f"{path}: no {kind} files in it (looked for {', '.join(suffixes)})")
@@ -151,44 +155,47 @@ def group_size(prepared: PreparedFit, count: int, *, sharing: int = 1) -> int:
     return max(1, min(count, int(MEMORY_FRACTION * free / sharing // (2 * step_memory(prepared)))))
 
 
-def fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: str, group: int | None = None,
+def fit_all(sources: Sequence[str], plan_one: PlanOne, *, out: str | Path, kind: str, group: int | None = None,
             resume: bool = False, progress: bool = True) -> ManyResult:
-    """Fit every source (see the module docstring); ``fit_one`` is one signal's task call. Under
+    """Fit every source (see the module docstring); ``plan_one`` plans one signal's fit. Under
     torchrun the signals are shared out, each fitted by one rank (never data parallel)."""
     with alone():
-        return _fit_all(sources, fit_one, out=out, kind=kind, group=group, resume=resume, progress=progress)
+        return _fit_all(sources, plan_one, out=out, kind=kind, group=group, resume=resume, progress=progress)
 
 
-def _fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: str, group: int | None,
+def _fit_all(sources: Sequence[str], plan_one: PlanOne, *, out: str | Path, kind: str, group: int | None,
              resume: bool, progress: bool) -> ManyResult:
     if group is not None and group < 1:
         raise ValueError(f"--group must be at least 1, got {group}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: is a file, not a folder for the runs")
+    spec = signal_kind(kind)
     rank, world = distributed_world()
     result = ManyResult(out, primary=rank == 0)
     names = run_names(sources)
     mine = [index for index in range(len(sources)) if index % world == rank]  # signal i goes to rank i mod world
     rows = {index: {"signal": names[index], "source": sources[index], "run": str(out / names[index])}
             for index in mine}
-    batches = _Batches(rows, names, group, len(mine), progress)
+    batches = _Batches(rows, names, group, len(mine), progress, spec.score_names)
     try:
         for index in mine:
             folder = out / names[index]
             row = rows[index]
             try:
                 if resume and finished(folder):
-                    row.update(status="done earlier", **_scores(json.loads((folder / "metrics.json").read_text())))
+                    metrics = json.loads((folder / "metrics.json").read_text())
+                    row.update(status="done earlier", **scores(metrics, spec.score_names))
                 elif resume and (folder / CHECKPOINT_NAME).exists():
                     batches.training = {index}  # continued alone, from its checkpoint
-                    row.update(status="resumed", **_scores(fit_one(sources[index], folder, True).metrics))
+                    metrics = plan_one(sources[index], folder, True).run().metrics
+                    row.update(status="resumed", **scores(metrics, spec.score_names))
                 else:
                     if resume and holds_a_run(folder):
                         clear_run(folder)  # prepared once (its config.json) but never trained: start it afresh
-                    batches.add(index, prepare_only(functools.partial(fit_one, sources[index], folder, False)))
+                    batches.add(index, prepare(plan_one(sources[index], folder, False)))
             except (ValueError, OSError, RuntimeError) as error:
-                row.update(status="failed", error=_one_line(error))
+                row.update(status="failed", error=one_line(error))
         batches.finish()
     except TrainingInterrupted:
         for index, row in rows.items():
@@ -201,9 +208,9 @@ def _fit_all(sources: Sequence[str], fit_one: FitOne, *, out: str | Path, kind: 
         out.mkdir(parents=True, exist_ok=True)
         result.rows = gather_rows(rows, sources, names, out, rank, world)
         if result.primary:
-            write_summary(result)
+            write_summary(out, result.rows, spec.score_names)
     if result.primary:
-        contact_sheet(result, kind, out / "contact.png")
+        contact_sheet(result.rows, spec, out / "contact.png")
     return result
 
 
@@ -216,8 +223,9 @@ class _Batches:
     as fit in memory), and whether batching pays here by the first batch of more than one."""
 
     def __init__(self, rows: dict[int, dict[str, Any]], names: Sequence[str], group: int | None, count: int,
-                 progress: bool) -> None:
+                 progress: bool, score_names: Sequence[str]) -> None:
         self.rows, self.names, self.group, self.count, self.progress = rows, names, group, count, progress
+        self.score_names = score_names
         self.ready: dict[int, PreparedFit] = {}
         self.pending: dict[str, list[int]] = {}
         self.sizes: dict[str, int] = {}
@@ -260,53 +268,12 @@ class _Batches:
                 prepared = self.ready.pop(index)  # released: its signal, problem and network
                 row = self.rows[index]
                 if isinstance(outcome, Exception):
-                    row.update(status="failed", error=_one_line(outcome))
+                    row.update(status="failed", error=one_line(outcome))
                     continue
                 try:
-                    row.update(status="fitted", **_scores(finish_fit(prepared, outcome).metrics))
+                    row.update(status="fitted", **scores(finish_fit(prepared, outcome).metrics, self.score_names))
                 except (ValueError, OSError, RuntimeError) as error:
-                    row.update(status="failed", error=_one_line(error))
-
-
-def gather_rows(rows: dict[int, dict[str, Any]], sources: Sequence[str], names: Sequence[str], out: Path, rank: int,
-                world: int) -> list[dict[str, Any]]:
-    """Every signal's row, in the order given. Alone: this process's rows. Under torchrun: each
-    rank writes its rows to ``out/.rows-<rank>.json`` and waits for the others; rank 0 reads them
-    all, and a signal whose rank wrote nothing (it died, or was stopped) is listed as ``missing``
-    (its run folder, if any, is left for ``--resume``). Other ranks return their own rows."""
-    if world == 1:
-        return [rows[i] for i in range(len(sources))]
-    import torch.distributed as dist
-
-    write_json(out / f".rows-{rank}.json", {str(index): row for index, row in rows.items()})
-    try:
-        dist.barrier()
-    except RuntimeError as error:  # a rank died: the others still report what they have
-        logger.warning("not every process reached the end (%s)", _one_line(error))
-    if rank != 0:
-        _leave(dist)
-        return [rows[i] for i in sorted(rows)]
-    merged: dict[int, dict[str, Any]] = {}
-    for other in range(world):
-        part = out / f".rows-{other}.json"
-        try:
-            merged.update({int(k): v for k, v in json.loads(part.read_text()).items()})
-            part.unlink()
-        except (OSError, ValueError):
-            pass
-    _leave(dist)  # every rank's part is read: nothing more is said between them
-    return [merged.get(i) or {"signal": names[i], "source": sources[i], "run": str(out / names[i]),
-                              "status": "missing",
-                              "error": f"rank {i % world} did not report (it stopped or failed); rerun with --resume"}
-            for i in range(len(sources))]
-
-
-def _leave(dist: Any) -> None:
-    """Leave the process group; after a rank died this may fail, and nothing depends on it."""
-    try:
-        dist.destroy_process_group()
-    except (RuntimeError, ValueError) as error:
-        logger.warning("leaving the process group: %s", _one_line(error))
+                    row.update(status="failed", error=one_line(error))
 
 
 def batching_pays(models: Sequence[torch.nn.Module], problems: Sequence[Problem], train: TrainConfig, *,
@@ -359,7 +326,7 @@ def _train(batch: list[PreparedFit], progress: bool) -> list[FitResult | Excepti
         raise
     except (ValueError, RuntimeError) as error:
         logger.warning("these %d fits cannot share a batch (%s); fitting them one by one", len(batch),
-                       _one_line(error))
+                       one_line(error))
         return [_fit_alone(p, progress) for p in batch]
 
 
@@ -371,149 +338,28 @@ def _fit_alone(prepared: PreparedFit, progress: bool) -> FitResult | Exception:
         return error
 
 
-def _scores(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The numbers of a run's ``metrics.json`` that a summary row keeps."""
-    keep = ("psnr", "ssim", "snr", "chamfer_l1", "fscore", "normal_consistency", "steps", "seconds", "parameters",
-            "stopped_by")
-    return {key: metrics[key] for key in keep if key in metrics}
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-COLUMNS = ("signal", "status", "psnr", "ssim", "snr", "chamfer_l1", "fscore", "normal_consistency", "steps",
-           "seconds", "parameters", "stopped_by", "run", "source", "error")
-
-
-def write_summary(result: ManyResult) -> None:
-    """``summary.json`` and ``summary.csv`` in the runs' folder, each written whole or not at all."""
-    write_json(result.out / "summary.json", {"signals": len(result.rows), "failed": len(result.failed),
-                                             "rows": result.rows})
-    present = [c for c in COLUMNS if any(c in row for row in result.rows)]
-    text = _io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=present, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in result.rows:
-        writer.writerow({key: _cell(row.get(key)) for key in present})
-    data = text.getvalue().encode()
-    atomic_write(result.out / "summary.csv", lambda stream: stream.write(data))
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
-    return "" if value is None else value
-
-
-def contact_sheet(result: ManyResult, kind: str, path: Path, limit: int = 48) -> None:
-    """``contact.png`` from the run folders (whichever process or earlier run made them): for
-    images, each photo over its fit with its PSNR; for sounds, each waveform with its fit's over
-    it and its SNR; for shapes, each run's ``mesh.png`` with its Chamfer-L1; the first ``limit``
-    signals that have a run."""
-    if kind not in ("image", "audio", "sdf"):
-        return
-    pairs: list[tuple[dict[str, Any], np.ndarray, np.ndarray]] = []
-    for row in result.rows:
-        if row["status"] in ("fitted", "resumed", "done earlier") and len(pairs) < limit:
-            try:
-                pairs.append((row, *_truth_and_fit(row, kind)))
-            except (OSError, ValueError, KeyError) as error:  # a run folder changed since: left out, said
-                logger.warning("contact sheet: %s left out (%s)", row["signal"], _one_line(error))
-    if not pairs:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sirenkit.figures import save_figure
-
-    columns = min(8, len(pairs))
-    blocks = math.ceil(len(pairs) / columns)
-    rows_per = 2 if kind == "image" else 1
-    figure, axes = plt.subplots(blocks * rows_per, columns, figsize=(2.2 * columns, 2.3 * blocks * rows_per),
-                                squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for place, (row, truth, fitted) in enumerate(pairs):
-        block, column = divmod(place, columns)
-        if kind == "image":
-            grey = truth.shape[-1] == 1
-            for offset, picture in enumerate((truth, fitted)):
-                ax = axes[block * 2 + offset, column]
-                ax.imshow(picture[..., 0] if grey else np.clip(picture, 0, 1), cmap="gray" if grey else None,
-                          vmin=0, vmax=1)
-            axes[block * 2, column].set_title(row["signal"], fontsize=8)
-            axes[block * 2 + 1, column].set_title(f"fit {row.get('psnr', float('nan')):.1f} dB", fontsize=8)
-        elif kind == "sdf":
-            axes[block, column].imshow(truth)
-            axes[block, column].set_title(f"{row['signal']}: Chamfer {row.get('chamfer_l1', float('nan')):.4f}",
-                                          fontsize=8)
-        else:
-            ax = axes[block, column]
-            ax.axis("on")
-            ax.plot(truth, lw=0.4, color="0.5")
-            ax.plot(fitted, lw=0.4, color="tab:red", alpha=0.7)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"{row['signal']}: {row.get('snr', float('nan')):.1f} dB", fontsize=8)
-    title = {"image": "ground truth (top) and fit (below)", "audio": "sound (grey) and fit (red)",
-             "sdf": "each fitted mesh (Chamfer-L1 against its input)"}[kind]
-    figure.suptitle(f"{len(pairs)} of {len(result.rows)} signals: {title}", fontsize=9)
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / figure.get_figheight()))  # the title's 0.3 inch kept clear
-    save_figure(figure, path)
-    plt.close(figure)
-
-
-def _truth_and_fit(row: dict[str, Any], kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """A run's signal as its fit saw it (its source at the size or length its ``config.json``
-    records) and the fit's main file, read back, each shrunk for the contact sheet."""
-    run = Path(row["run"])
-    if kind == "sdf":  # the run's own rendering of its mesh
-        return np.asarray(iio.imread(run / "mesh.png")), np.zeros(0)
-    settings = json.loads((run / "config.json").read_text())[kind]
-    if kind == "image":
-        from sirenkit.signals.image.data import load_image
-
-        truth = load_image(row["source"], size=settings.get("size")).pixels
-        saved = iio.imread(run / "reconstruction.png")
-        fitted = np.asarray(saved, dtype=np.float32) / np.iinfo(saved.dtype).max
-        return thumbnail(truth), thumbnail(fitted.reshape(truth.shape))
-    from sirenkit.signals.audio.data import load_audio
-
-    sound = load_audio(row["source"], seconds=settings.get("seconds")).samples[:, 0]
-    return envelope(sound), envelope(load_audio(run / "reconstruction.wav").samples[:, 0])
-
-
 def fit_many(sources: Sequence[str | Path], *, kind: str = "image", out: str | Path = "runs/many",
              group: int | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
              **options: Any) -> ManyResult:
     """Fit every signal of ``sources`` (files, folders, bundled names) as ``kind`` (``image``,
-    ``audio``, ``sdf``), each into ``out/<name>``, the ones that can share a batch trained together
-    (``group`` at a time; by default as many as fit in memory); ``options`` go to the task
-    function (:func:`~sirenkit.fit_image`'s ``size``, ``network``, ``train``, ``model``, ...).
+    ``audio``, ``sdf``: a kind with a planned fit, :func:`~sirenkit.engine.kinds.register_plan`), each into
+    ``out/<name>``, the ones that can share a batch trained together (``group`` at a time; by default
+    as many as fit in memory); ``options`` go to the kind's plan
+    (:func:`~sirenkit.fit_image`'s ``size``, ``network``, ``train``, ``model``, ...).
     Writes ``summary.csv``, ``summary.json`` and ``contact.png`` into ``out``."""
-    from sirenkit.signals.audio.fit import fit_audio
-    from sirenkit.signals.image.fit import fit_image
-    from sirenkit.signals.shape.fit import fit_sdf
-
-    tasks: dict[str, Callable[..., Fitted]] = {"image": fit_image, "audio": fit_audio, "sdf": fit_sdf}
-    if kind not in tasks:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(tasks)}")
+    plan = plan_function(kind)
     if resume and overwrite:
         raise ValueError("resume continues runs and overwrite replaces them: pass one of them")
-    task = tasks[kind]
 
-    def fit_one(source: str, folder: Path, resume_one: bool) -> Fitted:
-        return task(source, out=folder, resume=resume_one, overwrite=overwrite, progress=False, **options)
+    def plan_one(source: str, folder: Path, resume_one: bool) -> FitPlan:
+        return plan(source, out=folder, resume=resume_one, overwrite=overwrite, progress=False, **options)
 
     started = time.perf_counter()
-    result = fit_all(expand_sources(sources, kind), fit_one, out=out, kind=kind, group=group, resume=resume,
+    result = fit_all(expand_sources(sources, kind), plan_one, out=out, kind=kind, group=group, resume=resume,
                      progress=progress)
     logger.info("%d signals in %.1f s: %d failed", len(result.rows), time.perf_counter() - started,
                 len(result.failed))
     return result
 
 
-__all__ = ["ManyResult", "expand_sources", "fit_all", "fit_many"]
+__all__ = ["ManyResult", "batching_pays", "expand_sources", "fit_all", "fit_many"]

@@ -1,0 +1,71 @@
+"""The network family ``sinc``: ``sinc(ω0 z) = sin(ω0 z) / (ω0 z)`` activations (Saratchandran et
+al., "A sampling theory perspective on activations for implicit neural representations", ICML 2024).
+
+The authors show that sinc activations are, for a shallow network, the optimal generator of a
+sampling-theory reconstruction (their translates form a Riesz basis with the partition-of-unity
+property; a sinusoid's, a Gaussian's do not quite). Here a sinc layer is ``sinc(ω0 (W h + b))``
+with ``torch.sinc(t) = sin(πt) / (πt)`` evaluated at ``t = ω0 z / π``, so that it oscillates as a
+SIREN's ``sin(ω0 z)`` does, under a ``1 / (ω0 z)`` envelope.
+
+Initialisation: this plugin could not find the paper's own initialisation in its text or code, so
+it uses SIREN's scheme scaled as the authors describe their bandwidth parameter: the weights of the
+first layer ``U(−1/n, 1/n)`` and of the others ``U(−√(6/n)/ω0, √(6/n)/ω0)`` (``n`` the layer's
+inputs), ω0 the family's frequency (``first_omega``, ``--omega``; 30 by default, as for a SIREN).
+An assumption, stated as one: a fit with it is not a reproduction of the paper's numbers.
+
+Derivatives with respect to the coordinates go through autograd (the family's default), which is
+exact; ``sinc`` is smooth, so its second derivatives mean something.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.family import Linears, NetworkFamily
+
+
+class Sinc(nn.Module):
+    """MLP with ``sin(ω0 z) / (ω0 z)`` activations and a linear output; SIREN's initialisation."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        if config.model != "sinc":
+            raise ValueError(f"Sinc needs model='sinc', got {config.model!r}")
+        self.config = config
+        self.first_omega, self.hidden_omega = float(config.first_omega), float(config.hidden_omega)
+        self.layers = Linears.of_sizes([config.in_features] + [config.hidden_features] * config.hidden_layers)
+        self.output = nn.Linear(config.hidden_features, config.out_features)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """SIREN's weights (module docstring); biases PyTorch's default."""
+        hidden_bound = math.sqrt(6.0 / self.config.hidden_features) / self.hidden_omega
+        with torch.no_grad():
+            for index, layer in enumerate(self.layers):
+                layer.reset_parameters()
+                bound = 1.0 / layer.in_features if index == 0 else hidden_bound
+                layer.weight.uniform_(-bound, bound)
+            self.output.reset_parameters()
+            self.output.weight.uniform_(-hidden_bound, hidden_bound)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """``coords: (N, in_features)`` in [-1, 1] → ``(N, out_features)``."""
+        hidden = coords
+        for index, layer in enumerate(self.layers):
+            omega = self.first_omega if index == 0 else self.hidden_omega
+            hidden = torch.sinc(layer(hidden) * (omega / math.pi))  # sin(ω0 z) / (ω0 z)
+        return self.output(hidden)
+
+
+SINC = NetworkFamily(
+    "sinc", build=Sinc, summary="sinc activations sin(ω0 z)/(ω0 z) (Saratchandran et al. 2024; a plugin)",
+    frequency="first_omega", bfloat16=False,
+)
+"""The family; the entry point ``sinc`` of the group ``sirenkit.families`` names it, and sirenkit
+registers it."""
+
+__all__ = ["SINC", "Sinc"]

@@ -1,0 +1,270 @@
+"""The command line's option types and the options its commands share; and how the parsed options
+are handed to the library (:mod:`sirenkit.engine.options`), which decides what they mean."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+
+from sirenkit.config import field_docs
+from sirenkit.engine import options as run_options
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.frequency import Frequency
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.registry import FAMILIES, model_names
+
+
+class FiniteFloat(click.FloatRange):
+    """A float in a range that is also a finite number: click's ``FloatRange`` lets NaN (every
+    comparison with it is false) and infinity through."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.min is None and self.max is None:
+            self.name = "float"  # shown as FLOAT, not FLOAT RANGE
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+    def _describe_range(self) -> str:
+        # click describes an unbounded range as "x<=None" in the help; there is nothing to say
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
+
+POSITIVE = FiniteFloat(min=0, min_open=True)
+"""A finite number above 0 (a learning rate, ω0, a budget in seconds, a frame rate)."""
+NON_NEGATIVE = FiniteFloat(min=0)
+"""A finite number, 0 or more (a weight that 0 turns off)."""
+
+
+class OmegaType(FiniteFloat):
+    """``auto`` or a finite number above 0."""
+
+    name = "auto|float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return super().convert(value, param, ctx)
+
+
+class StepList(click.ParamType):
+    """Steps separated by commas (``5,50,300``), each at least 1."""
+
+    name = "steps"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            steps = tuple(int(part) for part in str(value).split(",") if part.strip())
+        except ValueError:
+            self.fail(f"{value!r}: give steps as whole numbers separated by commas, e.g. 5,50,300", param, ctx)
+        if not steps or min(steps) < 1:
+            self.fail(f"{value!r}: give steps of at least 1, separated by commas, e.g. 5,50,300", param, ctx)
+        return steps
+
+
+OMEGA = OmegaType(min=0, min_open=True)
+"""``--omega``: a frequency, or ``auto`` (chosen from the signal, :mod:`sirenkit.engine.frequency`)."""
+
+
+def documented(config_class: type, field: str, note: str = "") -> str:
+    """An option's help: the docstring of the configuration field it sets, and a note."""
+    return " ".join(part for part in (field_docs(config_class).get(field, ""), note) if part)
+
+
+TASKS_DEFAULT = "[default: the task's]"
+
+
+def training_options(default_steps: int | None = None) -> Callable:
+    """The options every fitting command shares, documented by the configuration fields they set.
+    A default of ``None`` defers to the task's own training defaults."""
+    options = [
+        click.option("--steps", type=click.IntRange(min=1), default=default_steps,
+                     help=documented(TrainConfig, "steps", TASKS_DEFAULT if default_steps is None else "")),
+        click.option("--time", "time_budget", type=POSITIVE, default=None,
+                     help=documented(TrainConfig, "time_budget", "Without --steps, the steps are not limited.")),
+        click.option("--until", type=FiniteFloat(), default=None,
+                     help=documented(TrainConfig, "until", "The metric: the task's main one (until_metric).")),
+        click.option("--model", type=click.Choice(model_names()), default=NetworkConfig.model,
+                     help=documented(NetworkConfig, "model")),
+        click.option("--device", default=TrainConfig.device, help=documented(TrainConfig, "device")),
+        click.option("--seed", type=int, default=None,
+                     help=documented(TrainConfig, "seed", f"[default: {TrainConfig.seed}]")),
+        click.option("--out", type=click.Path(path_type=Path), default=None,
+                     help="Run folder [default: runs/<task>-<name>]."),
+        click.option("--lr", type=POSITIVE, default=None,
+                     help=documented(TrainConfig, "learning_rate", "[default: the task's (1e-3 for images) "
+                                     "times the family's factor: " + ", ".join(
+                                         f"{family.name} ×{family.learning_rate_factor:g}"
+                                         + (f" at width {NetworkConfig.hidden_features}, in inverse "
+                                            "proportion to the width otherwise (at most ×1)"
+                                            if family.learning_rate_rule else "")
+                                         for family in FAMILIES.values() if family.learning_rate_factor != 1)
+                                     + "]")),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help=documented(TrainConfig, "batch_size", TASKS_DEFAULT)),
+        click.option("--width", type=click.IntRange(min=1), default=None,
+                     help=documented(NetworkConfig, "hidden_features",
+                                     f"[default: the task's, {NetworkConfig.hidden_features}]")),
+        click.option("--layers", type=click.IntRange(min=1), default=None,
+                     help=documented(NetworkConfig, "hidden_layers",
+                                     f"[default: the task's, {NetworkConfig.hidden_layers}]")),
+        click.option("--omega", type=OMEGA, default=None,
+                     help=documented(NetworkConfig, "first_omega", "Other families: their frequency (WIRE's ω0, "
+                                                                   "Gauss's s, rff's σ); refused by those without one. "
+                                                                   "auto: chosen from the signal's spectrum before "
+                                                                   "training (FreSh; fit image and fit audio). "
+                                                                   "[default: auto for a SIREN in fit image and "
+                                                                   "fit audio; else the task's: 30 for shapes and "
+                                                                   "video, 60 from gradients and for fusion]")),
+        click.option("--bias-scale", type=POSITIVE, default=None,
+                     help=documented(NetworkConfig, "first_bias_scale",
+                                     f"[default: {NetworkConfig.first_bias_scale:g}]")),
+        click.option("--wire-scale", type=POSITIVE, default=None,
+                     help=documented(NetworkConfig, "wire_scale", f"[default: {NetworkConfig.wire_scale:g}]")),
+        click.option("--table-size", type=click.IntRange(min=1), default=None,
+                     help=documented(NetworkConfig, "grid_table_size", f"[default: {NetworkConfig.grid_table_size}]")),
+        click.option("--grid-nodes", type=click.IntRange(min=2), default=None,
+                     help=documented(NetworkConfig, "grid_resolution", "[default: one per sample]")),
+        click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
+                     help=documented(TrainConfig, "precision", TASKS_DEFAULT)),
+        click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]),
+                     default="auto" if TrainConfig.compile == "auto" else "on" if TrainConfig.compile else "off",
+                     help=documented(TrainConfig, "compile")),
+        click.option("--snapshots", type=StepList(), default=None,
+                     help=documented(TrainConfig, "snapshots", "Steps, e.g. 5,50,300.")),
+        click.option("--log", "log_to", type=click.Choice(["none", "tensorboard"]), default=None,
+                     help=documented(TrainConfig, "tensorboard", "Then: tensorboard --logdir RUN_FOLDER. "
+                                                                 "[default: none]")),
+        click.option("--log-images", type=click.IntRange(min=1), default=None,
+                     help=documented(TrainConfig, "image_every", f"[default: {TrainConfig.image_every}]")),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        click.option("--resume", is_flag=True,
+                     help="Continue the run in --out from its last checkpoint: same task, inputs (checked by content) "
+                          "and settings; its schedule and step count unless given again."),
+        click.option("--overwrite", is_flag=True,
+                     help="Replace the run in --out (by default a folder holding a run is refused)."),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def size_option(default: int | None = None) -> Callable:
+    return click.option("--size", type=click.IntRange(min=2), default=default,
+                        help="Resample so that the longer side has N pixels.")
+
+
+def group_option() -> Callable:
+    return click.option("--group", type=click.IntRange(min=1), default=None,
+                        help="With several signals: how many are trained together in one batch "
+                             "[default: as many as fit in memory, measured on the first].")
+
+
+COMPILE: dict[str, bool | Literal["auto"]] = {"auto": "auto", "on": True, "off": False}
+"""``--compile``'s choices, as :attr:`TrainConfig.compile` takes them."""
+
+
+def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None,
+                 out: Path | None = None) -> TrainConfig:
+    """The training that :func:`training_options` describe over a task's ``defaults``, or, with
+    ``--resume``, over the training of the run saved in ``out``
+    (:func:`sirenkit.engine.options.train_config`, which says what each option does)."""
+    return run_options.train_config(
+        defaults, resume_from=out if options.get("resume") else None, model=options.get("model") or None,
+        width=options.get("width"), steps=options["steps"], time_budget=options["time_budget"],
+        until=options["until"], learning_rate=options["lr"], batch_size=options["batch_size"],
+        precision=options["precision"], seed=options["seed"], snapshots=options.get("snapshots"),
+        image_every=options.get("log_images"),
+        tensorboard=None if options.get("log_to") is None else options["log_to"] == "tensorboard",
+        device=options["device"], compile=COMPILE[options["compile_mode"]],
+    )
+
+
+FLAGS = {"frequency": "--omega", "first_bias_scale": "--bias-scale", "wire_scale": "--wire-scale",
+         "grid_table_size": "--table-size", "grid_resolution": "--grid-nodes"}
+"""The option that sets each network setting, named in the library's messages."""
+
+
+def network_settings(options: dict[str, Any], model: str | None = None, *, auto_omega: bool = False) -> dict[str, Any]:
+    """The network settings :func:`training_options` give for a ``model`` network (by default
+    ``--model``'s), by :func:`sirenkit.engine.options.network_settings`. ``--omega auto`` only where
+    the command chooses the frequency (``auto_omega``)."""
+    model = model or options["model"]
+    if options["omega"] == "auto" and not auto_omega:
+        run_options.network_settings(model, frequency="auto", labels=FLAGS)  # refused first by a family without one
+        raise ValueError("--omega auto is for fit image and fit audio; give this command a number")
+    return run_options.network_settings(
+        model, hidden_features=options["width"], hidden_layers=options["layers"], frequency=options["omega"],
+        first_bias_scale=options.get("bias_scale"), wire_scale=options.get("wire_scale"),
+        grid_table_size=options.get("table_size"), grid_resolution=options.get("grid_nodes"), labels=FLAGS,
+    )
+
+
+def omega_choice(options: dict[str, Any]) -> Frequency:
+    """The ``frequency`` of a fit that may choose it (fit image, fit audio), for ``--omega``
+    (:func:`sirenkit.engine.options.frequency_choice`)."""
+    return run_options.frequency_choice(options["model"], options["omega"])
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments whose option was given; the library's defaults hold for the rest."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def parse_floats(text: str | None, option: str) -> list[float] | None:
+    """``"0.5"`` or ``"0.4,0.5,0.6"`` → floats."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{option} must be numbers separated by commas, got {text!r}") from None
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WxH`` or ``N`` (square) → ``(width, height)``."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"--size must look like 512 or 640x480, got {text!r}") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) < 1:
+        raise ValueError(f"--size must look like 512 or 640x480 with positive numbers, got {text!r}")
+    if values[0] * values[1] > 16384 * 16384:
+        raise ValueError(f"--size {text} is too large (more than 16384×16384 pixels)")
+    return values[0], values[1]
+
+
+def default_out(task: str, source: str) -> Path:
+    """``runs/<task>-<name>``: for a file or folder, its name and a short hash of its full path, so
+    that ``a/cat.png`` and ``b/cat.jpg`` never share a folder."""
+    path = Path(source)
+    if path.exists():
+        import hashlib
+
+        tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:6]
+        return Path("runs") / f"{task}-{path.stem}-{tag}"
+    return Path("runs") / f"{task}-{path.stem}"
+
+
+def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
+    shown = ", ".join(
+        f"{key} {metrics[key]:.4g}" if isinstance(metrics[key], float) else f"{key} {metrics[key]}"
+        for key in keys if metrics.get(key) is not None
+    )
+    click.echo(f"{out}: {shown}")

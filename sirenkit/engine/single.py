@@ -1,0 +1,228 @@
+"""One signal's step, for the loop of :mod:`sirenkit.engine.loop`: Adam on one network, its loss
+compiled where that repays itself, and, inside :func:`sirenkit.engine.parallel.data_parallel`,
+its points shared out between ranks whose gradients are averaged at every step.
+
+Resuming reads the run's checkpoint (weights, optimiser state, step, seconds, history, random
+state) after checking that it was made for this network; a data-parallel rank other than 0 draws
+from a fresh stream of its own (the checkpoint holds rank 0's).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sirenkit.config import to_dict
+from sirenkit.engine.checkpoint import (
+    CHECKPOINT_NAME,
+    check_checkpoint_exists,
+    check_state_fits,
+    load_checkpoint_file,
+    save_checkpoint_file,
+)
+from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.loop import FitResult, Steps, Track, _loss_terms_in, train
+from sirenkit.engine.parallel import active
+from sirenkit.engine.policy import _use_compile, resolve_precision, warn_if_emulated
+from sirenkit.engine.watch import Watcher
+from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.family import family_of
+from sirenkit.problems.constraints import Problem
+
+logger = logging.getLogger("sirenkit")
+
+
+def fit(
+    model: nn.Module,
+    problem: Problem,
+    config: TrainConfig,
+    *,
+    network_config: NetworkConfig | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_log: Callable[[dict[str, float]], None] | None = None,
+    watchers: Sequence[Watcher] = (),
+) -> FitResult:
+    """Fit ``model`` to ``problem``: Adam with the schedule of ``config``.
+
+    ``model`` must already be initialised and on its device; the problem is moved there. Inside
+    :func:`sirenkit.engine.parallel.data_parallel` each rank trains on its share of the points.
+    With ``checkpoint_dir``, checkpoints go to ``checkpoint_dir/checkpoint.safetensors`` every
+    ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds, whichever comes
+    first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it. ``watchers``
+    (:mod:`sirenkit.engine.watch`) see every step, outside the time budget.
+    """
+    strategy = OneSignal(model, problem, config, network_config=network_config, checkpoint_dir=checkpoint_dir,
+                         resume=resume)
+    track = strategy.tracks[0]
+    ending = train(strategy, config, start_step=strategy.start_step, elapsed=strategy.start_seconds,
+                   progress=progress, on_log=None if on_log is None else (lambda index, row: on_log(row)),
+                   watchers=watchers)
+    if track.error is not None:
+        raise track.error
+    return FitResult(model=model, steps=ending.step, seconds=ending.seconds, history=track.history,
+                     compiled=strategy.compiled, precision=strategy.precision, stopped_by=ending.stopped_by,
+                     stalled_at=track.stalled_at)
+
+
+class OneSignal(Steps):
+    """The step of one network on one problem (data-parallel where a context is active)."""
+
+    def __init__(self, model: nn.Module, problem: Problem, config: TrainConfig, *,
+                 network_config: NetworkConfig | None = None, checkpoint_dir: str | Path | None = None,
+                 resume: bool = False) -> None:
+        self.net = model
+        self.config = config
+        self.network_config = network_config
+        self.device = next(model.parameters()).device
+        self.parallel = active()
+        self.primary = self.parallel is None or self.parallel.primary
+        problem = problem.to(self.device)
+        if self.parallel is not None:
+            problem = self.parallel.shard(problem)
+        if config.batch_size is not None:
+            problem = problem.with_batch_size(config.batch_size)
+        problem.check(model)
+        self.problem = problem
+        self.checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        seed = config.seed if self.parallel is None else self.parallel.seed(config.seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        track = Track(baseline=problem.metadata.get("baseline_loss") if config.stall_check else None)
+        self.tracks = [track]
+        self.start_step, self.start_seconds = 0, 0.0
+        if resume:
+            self._resume(track)
+        if self.parallel is not None:
+            self.parallel.broadcast_parameters(model)
+        family = family_of(model)
+        with_derivatives = any(c.needs for c in problem.constraints)
+        double_backward = with_derivatives and not (family is not None and family.compiles_derivative_steps)
+        self.compiled = _use_compile(config, self.device, problem.points_per_step, derivatives=with_derivatives,
+                                     double_backward=double_backward)
+        self.precision = resolve_precision(config, self.device, model)
+        if self.primary:
+            warn_if_emulated(self.precision, self.device)
+        self.eager_terms = _loss_terms_in(problem, self.device, self.precision)
+        self.loss_terms = torch.compile(self.eager_terms) if self.compiled else self.eager_terms
+        self.first_step = True
+
+    def _resume(self, track: Track) -> None:
+        if self.checkpoint is None:
+            raise ValueError("no run folder: no checkpoint to resume from")
+        check_checkpoint_exists(self.checkpoint)
+        state = load_checkpoint_file(self.checkpoint)
+        check_state_fits(state, self.checkpoint, self.network_config)
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.start_step, self.start_seconds = state["step"], state["seconds"]
+        track.history = state["history"]
+        track.first_loss = track.history[0]["loss"] if track.history else None
+        track.stalled_at = state.get("stalled_at")
+        if self.parallel is not None and not self.primary:  # the checkpoint holds rank 0's random stream
+            self.generator.manual_seed(self.parallel.seed(self.config.seed, self.start_step))
+
+    # --- the step ---------------------------------------------------------------------------------
+
+    def agree(self, clock: list[float], stop: bool) -> tuple[list[float], bool]:
+        if self.parallel is None:  # every rank schedules and stops on the same clock (the slowest)
+            return clock, stop
+        return self.parallel.agree(clock, stop, self.device)
+
+    def decide(self, flag: bool) -> bool:
+        return flag if self.parallel is None else self.parallel.decide(flag, self.device)
+
+    def forward_backward(self, step: int, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
+        batches = self.problem.sample(self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.compiled and self.first_step:
+            terms, loss = self._first_compiled_step(batches, factors)
+        else:
+            terms, loss = _forward_backward(self.loss_terms, self.net, batches, factors)
+        self.first_step = False
+        if self.parallel is not None:  # the ranks' gradients, loss and terms averaged
+            averaged = self.parallel.average(self.net, [loss, *terms.values()])
+            loss = torch.tensor(averaged[0])
+            terms = dict(zip(terms, map(torch.tensor, averaged[1:])))
+        if self.config.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.net.parameters(), self.config.clip_grad_norm)
+        return [float(loss.detach())], {name: value.detach().reshape(1) for name, value in terms.items()}
+
+    def _first_compiled_step(self, batches: list, factors: dict[str, float]
+                             ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The first step of a compiled run, where compilation happens. If it fails and the same
+        step runs eagerly, the compiler is what failed (no C compiler, an unsupported operation): say
+        so and go on eagerly. If the eager step fails too, the error is the user's (a residual that
+        raises, wrong shapes) and is raised as the eager step raised it. Later steps are never retried."""
+        try:
+            return _forward_backward(self.loss_terms, self.net, batches, factors)
+        except Exception as compile_error:
+            self.optimizer.zero_grad(set_to_none=True)
+            terms, loss = _forward_backward(self.eager_terms, self.net, batches, factors)  # the user's own error
+            logger.warning("torch.compile failed (%s: %s); running eagerly", type(compile_error).__name__,
+                           " ".join(str(compile_error).split())[:300])
+            self.compiled, self.loss_terms = False, self.eager_terms
+            return terms, loss
+
+    def update(self, rates: list[float]) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = rates[0]
+        self.optimizer.step()
+
+    # --- what the loop asks of the network -------------------------------------------------------
+
+    def evaluate(self, row: int) -> dict[str, float]:
+        if self.problem.evaluate is None:
+            return {}
+        self.net.eval()
+        with torch.no_grad():
+            values = self.problem.evaluate(self.net)
+        self.net.train()
+        return values
+
+    def model(self, row: int) -> nn.Module:
+        return self.net
+
+    def save(self, rows: Sequence[int], step: int, elapsed: float, config: TrainConfig) -> None:
+        if self.checkpoint is None or not self.tracks:
+            return
+        track = self.tracks[0]
+        save_checkpoint_file(self.checkpoint, {
+            "format": "sirenkit-checkpoint",
+            "version": 1,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": step,
+            "seconds": elapsed,
+            "history": track.history,
+            "generator": self.generator.get_state(),
+            "stalled_at": track.stalled_at,
+            "train_config": to_dict(config),
+            "network_config": to_dict(self.network_config) if self.network_config is not None else None,
+        })
+
+    def drop(self, rows: Sequence[int]) -> None:
+        self.dropped = [self.tracks[row] for row in rows]
+        self.tracks[:] = [track for row, track in enumerate(self.tracks) if row not in rows]
+
+    def finish(self) -> None:
+        if self.parallel is not None:
+            self.parallel.check_in_step(self.net)
+
+
+def _forward_backward(loss_terms: Callable, model: nn.Module, batches: list, factors: dict[str, float]
+                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The loss terms (each scheduled one times its factor, outside anything compiled, so that a
+    changing weight does not recompile) and their sum, differentiated."""
+    terms = {name: value.float() * factors[name] if name in factors else value.float()
+             for name, value in loss_terms(model, batches).items()}
+    loss = sum(terms.values())
+    assert isinstance(loss, torch.Tensor)
+    loss.backward()
+    return terms, loss
