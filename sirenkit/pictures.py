@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import numpy as np
-
-if TYPE_CHECKING:
-    pass
 
 from sirenkit.io import atomic_write_path
 from sirenkit.networks.evaluate import What

@@ -15,6 +15,7 @@ import sirenkit as sk
 from sirenkit.cli import main
 from sirenkit.engine.config import at_family_rate
 from sirenkit.networks.build import network_for_budget, parameter_count
+from sirenkit.networks.config import SHARED_FIELDS, family_fields
 from sirenkit.networks.registry import get_family
 
 from conftest import assert_one_line_error
@@ -23,6 +24,12 @@ from conftest import run_cli as run
 NEW_FAMILIES = ("finer", "gauss", "wire", "hash-grid", "grid")
 RATE_FACTORS = {"finer": 0.3, "gauss": 3.0, "wire": 3.0, "hash-grid": 27.0, "grid": 81.0}
 """Each family's learning rate over SIREN's: the image zoo's sweep (docs, "Which network?")."""
+
+
+def own(model: str, settings: dict) -> dict:
+    """``settings`` less those of other families, which a configuration refuses."""
+    fields = {*SHARED_FIELDS, *family_fields(model)}
+    return {key: value for key, value in settings.items() if key in fields}
 
 
 def build(model: str, dims: int = 2, outputs: int = 1, seed: int = 0, **settings) -> torch.nn.Module:
@@ -176,7 +183,7 @@ def test_autograd_derivatives_of_the_other_families_match_finite_differences(mod
     network itself in float64, an independent reference that does not differentiate anything."""
     settings = {"hidden_features": 12, "hidden_layers": 2, "pe_sidelength": 32, "grid_levels": 4,
                 "grid_table_size": 64, "grid_base_resolution": 4}
-    net = randomised(build(model, 2, 2, seed=3, **settings), spread=0.5)
+    net = randomised(build(model, 2, 2, seed=3, **own(model, settings)), spread=0.5)
     points = torch.rand(30, 2, dtype=torch.float64) * 1.8 - 0.9
     jacobian = sk.derivatives(net, points, jacobian=True).jacobian
     step = 1e-6
@@ -238,7 +245,7 @@ def test_each_family_names_its_size_in_its_own_terms():
 
 @pytest.mark.parametrize("model", ["hash-grid", "grid"])
 def test_grids_refuse_a_laplacian_constraint_with_the_reason(model):
-    net = build(model, 2, 1, hidden_features=8, pe_sidelength=16, grid_table_size=64)
+    net = build(model, 2, 1, **own(model, {"hidden_features": 8, "pe_sidelength": 16, "grid_table_size": 64}))
     problem = sk.Problem([sk.Constraint("curved", lambda f: f.laplacian, sk.Box([-1, -1], [1, 1], 8),
                                         needs=("laplacian",))])
     with pytest.raises(ValueError, match=f"second derivatives of a {model} network are zero inside every cell"):
@@ -247,8 +254,8 @@ def test_grids_refuse_a_laplacian_constraint_with_the_reason(model):
 
 def test_the_new_families_count_their_parameters_without_building_the_weights():
     for name in NEW_FAMILIES:
-        config = sk.NetworkConfig(in_features=2, out_features=3, model=name, hidden_features=12, hidden_layers=2,
-                                  pe_sidelength=40, grid_table_size=128)
+        config = sk.NetworkConfig(in_features=2, out_features=3, model=name, **own(name, {
+            "hidden_features": 12, "hidden_layers": 2, "pe_sidelength": 40, "grid_table_size": 128}))
         assert parameter_count(config) == sk.count_parameters(sk.build_network(config)), name
 
 
@@ -345,7 +352,9 @@ def test_each_family_takes_its_own_options(tmp_path):
         assert main(["fit", "image", "camera", "--size", "12", "--steps", "2", "-q", "--model", model, *argv,
                      "--compile", "off", "--out", str(out)]) == 0
         network = json.loads((out / "config.json").read_text())["network"]
-        assert {key: network[key] for key in expected} == expected, model
+        assert set(network[model]) == set(get_family(model).config_fields or ())  # its own settings, no others'
+        flat = {**network, **network[model]}
+        assert {key: flat[key] for key in expected} == expected, model
 
 
 def test_compare_gives_each_family_its_multiple_of_sirens_rate(tmp_path):

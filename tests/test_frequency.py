@@ -104,7 +104,7 @@ def test_fit_image_with_omega_auto_says_and_keeps_its_choice(tmp_path, capsys):
     assert code == 0, err
     assert "--omega auto: first_omega = " in err
     chosen = float(err.split("first_omega = ")[1].split()[0])
-    assert json.loads((out / "config.json").read_text())["network"]["first_omega"] == pytest.approx(chosen)
+    assert json.loads((out / "config.json").read_text())["network"]["siren"]["first_omega"] == pytest.approx(chosen)
 
 
 def test_omega_auto_is_the_default_for_siren_and_is_recorded(tmp_path, capsys):
@@ -119,14 +119,14 @@ def test_omega_auto_is_the_default_for_siren_and_is_recorded(tmp_path, capsys):
     metrics = json.loads((tmp_path / "default" / "metrics.json").read_text())
     assert metrics["frequency_choice"]["chosen"] == "auto" and metrics["frequency_choice"]["value"] == chosen
     assert set(metrics["frequency_choice"]["distances"]) == {f"{30 * r:g}" for r in RATIOS}
-    assert json.loads((tmp_path / "default" / "config.json").read_text())["network"]["first_omega"] == chosen
+    assert json.loads((tmp_path / "default" / "config.json").read_text())["network"]["siren"]["first_omega"] == chosen
     code, _, err = run(["fit", "image", "camera", *common, "--omega", "30", "--out", tmp_path / "paper"], capsys)
     assert code == 0 and "--omega auto" not in err
     assert "frequency_choice" not in json.loads((tmp_path / "paper" / "metrics.json").read_text())
-    assert json.loads((tmp_path / "paper" / "config.json").read_text())["network"]["first_omega"] == 30
+    assert json.loads((tmp_path / "paper" / "config.json").read_text())["network"]["siren"]["first_omega"] == 30
     code, _, err = run(["fit", "image", "camera", *common, "--model", "finer", "--out", tmp_path / "finer"], capsys)
     assert code == 0 and "--omega auto" not in err
-    assert json.loads((tmp_path / "finer" / "config.json").read_text())["network"]["first_omega"] == 30
+    assert json.loads((tmp_path / "finer" / "config.json").read_text())["network"]["finer"]["first_omega"] == 30
 
 
 def test_the_python_api_chooses_too_and_a_resumed_run_keeps_its_value(tmp_path, monkeypatch):

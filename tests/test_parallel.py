@@ -14,7 +14,6 @@ import torch
 
 import sirenkit as sk
 from sirenkit.engine.models import load
-from sirenkit.engine.parallel import shard_domain
 from sirenkit.problems.domains import GridSamples, PointSet
 
 from conftest import run_cli as run
@@ -25,7 +24,7 @@ TINY = ["--width", "16", "--layers", "2", "--compile", "off", "--precision", "fl
 def test_the_ranks_shares_of_a_point_set_and_a_grid_hold_every_point_once():
     points = torch.arange(14, dtype=torch.float32).reshape(7, 2)
     whole = PointSet(points, {"target": points[:, :1] * 10})
-    shares = [shard_domain(whole, rank, 2) for rank in range(2)]
+    shares = [whole.shard(rank, 2) for rank in range(2)]
     assert [share.size for share in shares] == [4, 3]
     together = torch.cat([share.points for share in shares])
     assert sorted(together[:, 0].tolist()) == points[:, 0].tolist()
@@ -33,21 +32,21 @@ def test_the_ranks_shares_of_a_point_set_and_a_grid_hold_every_point_once():
 
     grid = GridSamples((3, 4), {"target": torch.arange(12.0)[:, None]})
     full_points, full_data = grid.sample(torch.Generator())
-    drawn = [shard_domain(grid, rank, 3).sample(torch.Generator()) for rank in range(3)]
+    drawn = [grid.shard(rank, 3).sample(torch.Generator()) for rank in range(3)]
     assert [len(p) for p, _ in drawn] == [4, 4, 4]
     rows = torch.cat([data["target"] for _, data in drawn])[:, 0].long()
     assert sorted(rows.tolist()) == list(range(12))
     for (share_points, data) in drawn:  # each share's coordinates are its own rows' grid positions
         assert torch.equal(share_points, full_points[data["target"][:, 0].long()])
     # a random batch from a share draws only that share's points
-    share = shard_domain(grid, 1, 3).with_batch_size(50)
+    share = grid.shard(1, 3).with_batch_size(50)
     _, data = share.sample(torch.Generator().manual_seed(0))
     assert set(data["target"][:, 0].long().tolist()) <= {1, 4, 7, 10}
     # a share of a share: positions within it, not within the whole grid
-    _, data = shard_domain(shard_domain(grid, 1, 3), 0, 2).sample(torch.Generator())
+    _, data = grid.shard(1, 3).shard(0, 2).sample(torch.Generator())
     assert data["target"][:, 0].long().tolist() == [1, 7]
     with pytest.raises(ValueError, match="cannot be shared by 8 processes"):
-        shard_domain(PointSet(points), 0, 8)
+        PointSet(points).shard(0, 8)
 
 
 def test_data_parallel_in_one_process_is_an_ordinary_fit():

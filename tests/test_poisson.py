@@ -293,4 +293,4 @@ def test_the_network_from_gradients_starts_at_twice_the_image_frequencies(tmp_pa
         out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
         code, _, err = run_cli([*argv, *tiny, "--out", out], capsys)
         assert code == 0, err
-        assert json.loads((out / "model.json").read_text())["network"]["first_omega"] == omega, argv
+        assert json.loads((out / "model.json").read_text())["network"]["siren"]["first_omega"] == omega, argv

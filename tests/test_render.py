@@ -17,8 +17,9 @@ from conftest import smooth_image
 
 def network(model: str = "siren", dims: int = 3, outputs: int = 2) -> torch.nn.Module:
     torch.manual_seed(0)
+    frequency = {"first_omega": 10.0} if model == "siren" else {}
     return sk.build_network(sk.NetworkConfig(in_features=dims, out_features=outputs, model=model,
-                                             hidden_features=16, hidden_layers=2, first_omega=10.0))
+                                             hidden_features=16, hidden_layers=2, **frequency))
 
 
 @pytest.mark.parametrize("what", ["value", "gradient", "laplacian"])

@@ -16,7 +16,7 @@ from sirenkit.engine.policy import compiler_available
 from sirenkit.engine.schedule import learning_rate
 from sirenkit.engine.single import fit
 from sirenkit.networks.build import build_network
-from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.config import NetworkConfig, network_config_from_dict
 from sirenkit.problems.constraints import Constraint, Problem
 from sirenkit.problems.domains import PointSet
 from sirenkit.signals.image.data import ImageSignal, coordinate_grid
@@ -390,7 +390,7 @@ def test_a_run_is_reproduced_from_its_config_json(tmp_path):
                  train=TrainConfig(steps=20, batch_size=64, seed=3, compile=False, device="cpu"),
                  out=tmp_path / "first", progress=False)
     config = json.loads((tmp_path / "first" / "config.json").read_text())
-    network, train = sk.NetworkConfig(**config["network"]), sk.TrainConfig(**config["train"])
+    network, train = network_config_from_dict(config["network"]), sk.TrainConfig(**config["train"])
     sk.fit_image(image, network=network, train=train, out=tmp_path / "again", progress=False)
     other_seed = sk.fit_image(image, network=network, train=TrainConfig(**{**config["train"], "seed": 4}),
                               out=tmp_path / "other", progress=False)

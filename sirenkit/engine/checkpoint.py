@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from sirenkit.config import to_dict
-from sirenkit.networks.config import NetworkConfig
-
-if TYPE_CHECKING:
-    pass
 from sirenkit.io import atomic_write_path
+from sirenkit.networks.config import NetworkConfig, network_config_from_dict
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
@@ -37,7 +33,14 @@ def check_checkpoint_exists(path: Path) -> None:
 
 def check_state_fits(state: Any, path: Path, network_config: NetworkConfig | None) -> None:
     """A ``ValueError`` when the checkpoint ``state`` read from ``path`` was made for another network."""
-    if network_config is not None and state.get("network_config") not in (None, to_dict(network_config)):
+    saved = state.get("network_config")
+    if network_config is None or saved is None:
+        return
+    try:
+        same = network_config_from_dict(saved) == network_config  # either form: 0.1's flat one, or by family
+    except (ValueError, TypeError):
+        same = False
+    if not same:
         raise ValueError(f"{path}: the checkpoint was made with another network configuration")
 
 

@@ -42,6 +42,7 @@ from sirenkit.engine.loop import FitResult, TrainingDiverged, TrainingInterrupte
 from sirenkit.engine.parallel import alone, distributed_world, local_world
 from sirenkit.engine.runs import FitPlan, PreparedFit, clear_run, finish_fit, holds_a_run, prepare
 from sirenkit.engine.single import fit
+from sirenkit.networks.config import network_to_dict
 from sirenkit.problems.constraints import Problem
 from sirenkit.problems.domains import points_per_step
 from sirenkit.resources import MEMORY_FRACTION, available_memory
@@ -118,7 +119,7 @@ def batch_key(prepared: PreparedFit) -> str:
     of each step's batches (every domain's points per step)."""
     device = next(prepared.model.parameters()).device
     shapes = [points_per_step(domain) for domain in prepared.problem.domains.values()]
-    return json.dumps([to_dict(prepared.network), to_dict(prepared.train), str(device), shapes], sort_keys=True,
+    return json.dumps([network_to_dict(prepared.network), to_dict(prepared.train), str(device), shapes], sort_keys=True,
                       default=str)
 
 

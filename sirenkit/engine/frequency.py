@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.config import NetworkConfig, network_config_from_dict
 
 logger = logging.getLogger("sirenkit")
 
@@ -173,9 +173,9 @@ def resolve_frequency(network: NetworkConfig, values: Any, coords: Callable[[], 
     setting = get_family(network.model).frequency
     if resume:
         saved = _saved_network(Path(run)) if run is not None else None
-        if setting is None or saved is None or saved.get("model") != network.model or setting not in saved:
+        if setting is None or saved is None or saved.model != network.model:
             return network, {}
-        value = float(saved[setting])
+        value = float(getattr(saved, setting))
         return with_frequency(network, value), {"frequency_choice": {"setting": setting, "value": value,
                                                                      "chosen": "the value of the run resumed"}}
     network, choice = with_chosen_frequency(network, values, coords())
@@ -188,14 +188,13 @@ def resolve_frequency(network: NetworkConfig, values: Any, coords: Callable[[], 
                                           "seconds": choice.seconds}}
 
 
-def _saved_network(run: Path) -> dict[str, Any] | None:
-    """The network settings a run folder's ``config.json`` holds, or ``None`` (the resume itself
-    names a missing or broken file)."""
+def _saved_network(run: Path) -> NetworkConfig | None:
+    """The network a run folder's ``config.json`` holds, or ``None`` (the resume itself names a
+    missing or broken file)."""
     try:
-        network = json.loads((run / "config.json").read_text()).get("network")
-    except (OSError, ValueError, AttributeError):
+        return network_config_from_dict(json.loads((run / "config.json").read_text())["network"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
-    return network if isinstance(network, dict) else None
 
 
 def with_frequency(network: NetworkConfig, value: float) -> NetworkConfig:

@@ -12,13 +12,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from sirenkit.config import to_dict
 from sirenkit.networks.build import build_network
 from sirenkit.networks.config import NetworkConfig, network_config_from_dict
 
 if TYPE_CHECKING:
     from sirenkit.engine.kinds import Fitted, SignalKind
 from sirenkit.io import atomic_write_path, write_json
+from sirenkit.networks.config import network_to_dict
 
 MODEL_WEIGHTS = "model.safetensors"
 
@@ -37,7 +37,7 @@ def save_model(folder: str | Path, model: nn.Module, network: NetworkConfig, kin
     kind's description) into ``folder``."""
     folder = Path(folder)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    info = {"format": FORMAT, "version": FORMAT_VERSION, "network": to_dict(network), "signal": kind.to_json()}
+    info = {"format": FORMAT, "version": FORMAT_VERSION, "network": network_to_dict(network), "signal": kind.to_json()}
     # the description travels inside the weights file too: the pair can never be mixed up (two runs
     # writing one folder, a copy of one file only); model.json is its readable twin
     atomic_write_path(folder / MODEL_WEIGHTS, lambda temporary: save_file(

@@ -41,7 +41,6 @@ import torch
 from torch import nn
 
 from sirenkit.problems.constraints import Problem
-from sirenkit.problems.domains import GridSamples, PointSet
 
 RANK_SEED_STRIDE = 1_000_003
 """Rank r > 0 draws its random points from seed ``seed + r × RANK_SEED_STRIDE`` (rank 0 keeps the
@@ -110,7 +109,7 @@ class DataParallel:
         random stream)."""
         if self.world == 1:
             return problem
-        return problem._with_domains({key: shard_domain(domain, self.rank, self.world)
+        return problem._with_domains({key: domain.shard(self.rank, self.world) if hasattr(domain, "shard") else domain
                                       for key, domain in problem.domains.items()})
 
     def broadcast_parameters(self, model: nn.Module) -> None:
@@ -184,21 +183,6 @@ class DataParallel:
     def barrier(self) -> None:
         if self.world > 1:
             self._dist.barrier()
-
-
-def shard_domain(domain, rank: int, world: int):
-    """This rank's share of ``domain``'s fixed points: a :class:`PointSet`'s rows or a
-    :class:`GridSamples`' grid points r, r + world, ...; other domains as they are. A ``ValueError``
-    when there are fewer points than ranks."""
-    if isinstance(domain, PointSet | GridSamples):
-        if domain.size < world:
-            raise ValueError(f"a domain of {domain.size} points cannot be shared by {world} processes")
-    if isinstance(domain, PointSet):
-        return PointSet(domain.points[rank::world], {name: values[rank::world] for name, values in domain.data.items()},
-                        batch_size=domain.batch_size)
-    if isinstance(domain, GridSamples):
-        return domain.subset(torch.arange(rank, domain.size, world))
-    return domain
 
 
 _ACTIVE: ContextVar[DataParallel | None] = ContextVar("sirenkit_data_parallel", default=None)

@@ -39,7 +39,7 @@ from sirenkit.engine.single import fit
 from sirenkit.engine.watch import Watcher, watchers
 from sirenkit.io import strict_json, write_json
 from sirenkit.networks.build import build_network, count_parameters
-from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.config import NetworkConfig, network_config_from_dict, network_to_dict
 from sirenkit.problems.constraints import Problem
 from sirenkit.version import __version__
 
@@ -178,9 +178,15 @@ def check_same_run(folder: Path, identity: dict[str, Any]) -> None:
     for key in sorted(set(before_settings) | set(identity["settings"])):
         if key not in paths and before_settings.get(key) != identity["settings"].get(key):
             refuse(f"the setting {key!r}", before_settings.get(key), identity["settings"].get(key))
-    for key, value in identity["network"].items():
-        if saved.get("network", {}).get(key, value) != value:
-            refuse(f"the network's {key}", saved["network"][key], value)
+    if "network" in saved:  # setting by setting, in whichever form the run wrote it (flat, or by family)
+        try:
+            before_network = dataclasses.asdict(network_config_from_dict(saved["network"]))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{config_path}: its network is not readable ({error})") from None
+        now_network = dataclasses.asdict(network_config_from_dict(identity["network"]))
+        for key, value in now_network.items():
+            if before_network[key] != value:
+                refuse(f"the network's {key}", before_network[key], value)
     for key, value in identity["train"].items():
         if key not in RESUMABLE_CHANGES and saved.get("train", {}).get(key, value) != value:
             refuse(f"the training setting {key}", saved["train"][key], value)
@@ -353,7 +359,7 @@ def prepare(plan: FitPlan) -> PreparedFit:
         built = Problem(built.constraints, evaluate, built.metadata)
     built = dataclasses.replace(built, metrics=(*built.metrics, *kind.metrics))
     settings = plan.settings if plan.settings is not None else {"source": kind.source}
-    identity = {"task": plan.task or kind.name, "settings": settings, "network": to_dict(network),
+    identity = {"task": plan.task or kind.name, "settings": settings, "network": network_to_dict(network),
                 "train": to_dict(train), "inputs": input_fingerprints(kind, settings) if out is not None else {}}
     if writes:
         out_path = prepare_run_folder(out, resume, network, identity, overwrite=plan.overwrite)

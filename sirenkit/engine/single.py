@@ -29,7 +29,7 @@ from sirenkit.engine.loop import FitResult, Steps, Track, _loss_terms_in, train
 from sirenkit.engine.parallel import active
 from sirenkit.engine.policy import _use_compile, resolve_precision, warn_if_emulated
 from sirenkit.engine.watch import Watcher
-from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.config import NetworkConfig, network_to_dict
 from sirenkit.networks.family import family_of
 from sirenkit.problems.constraints import Problem
 
@@ -204,7 +204,8 @@ class OneSignal(Steps):
             "generator": self.generator.get_state(),
             "stalled_at": track.stalled_at,
             "train_config": to_dict(config),
-            "network_config": to_dict(self.network_config) if self.network_config is not None else None,
+            "network_config": (network_to_dict(self.network_config) if self.network_config is not None
+                               else None),
         })
 
     def drop(self, rows: Sequence[int]) -> None:

@@ -45,7 +45,7 @@ from sirenkit.engine.loop import (
     train,
 )
 from sirenkit.engine.policy import _use_compile, resolve_precision, warn_if_emulated
-from sirenkit.networks.config import NetworkConfig
+from sirenkit.networks.config import NetworkConfig, network_to_dict
 from sirenkit.problems.constraints import Problem
 
 logger = logging.getLogger("sirenkit")
@@ -309,7 +309,7 @@ class Stacked(Steps):
                 "generator": self.generators[k].get_state(),
                 "stalled_at": track.stalled_at,
                 "train_config": to_dict(config),
-                "network_config": to_dict(network) if network is not None else None,
+                "network_config": network_to_dict(network) if network is not None else None,
             })
 
     def drop(self, rows: Sequence[int]) -> None:

@@ -14,7 +14,12 @@ ModelName = str
 
 
 MODEL_NAMES: tuple[str, ...] = ("siren", "relu", "relu-pe", "rff", "tanh")
-"""The built-in families; :func:`sirenkit.networks.registry.model_names` lists every registered one."""
+"""The paper's families; :func:`sirenkit.networks.registry.model_names` lists every registered one."""
+
+SHARED_FIELDS = ("in_features", "out_features", "model", "hidden_features", "hidden_layers", "pe_sidelength")
+"""The settings every family has (``pe_sidelength`` describes the signal: its samples along the
+longest axis); the others belong to families, each to those that read it
+(:attr:`~sirenkit.networks.family.NetworkFamily.config_fields`)."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,21 @@ class NetworkConfig:
     """``grid`` only: nodes along each axis of the dense grid; 0: one per sample
     (``pe_sidelength``)."""
 
-    def __post_init__(self) -> None:
-        from sirenkit.networks.registry import get_family
+    def __repr__(self) -> str:
+        """The shared settings and the family's own (those of other families mean nothing here)."""
+        shown = (*SHARED_FIELDS, *family_fields(self.model))
+        return f"NetworkConfig({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
-        get_family(self.model)  # an unknown name is a ValueError listing the registered ones
+    def __post_init__(self) -> None:
+        from sirenkit.networks.registry import FAMILIES, get_family
+
+        family = get_family(self.model)  # an unknown name is a ValueError listing the registered ones
+        own = family_fields(self.model)
+        for field in dataclasses.fields(self):
+            if field.name not in SHARED_FIELDS and field.name not in own and getattr(self, field.name) != field.default:
+                owners = ", ".join(other.name for other in FAMILIES.values() if field.name in family_fields(other.name))
+                raise ValueError(f"{field.name} is not a setting of a {family.name} network (it is one of "
+                                 f"{owners or 'no registered family'})")
         for name in ("in_features", "out_features", "hidden_features", "hidden_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -102,10 +118,41 @@ class NetworkConfig:
                              f"got {self.pe_frequencies} and {self.pe_sidelength}")
 
 
+def family_fields(model: str) -> tuple[str, ...]:
+    """The settings of :class:`NetworkConfig` beyond :data:`SHARED_FIELDS` that a ``model`` network
+    reads (its family's :attr:`~sirenkit.networks.family.NetworkFamily.config_fields`; all of them
+    for a family that does not say)."""
+    from sirenkit.networks.registry import get_family
+
+    declared = get_family(model).config_fields
+    if declared is None:
+        return tuple(field.name for field in dataclasses.fields(NetworkConfig) if field.name not in SHARED_FIELDS)
+    return declared
+
+
+def network_to_dict(config: NetworkConfig) -> dict[str, Any]:
+    """The JSON of ``config`` in a run folder: the shared settings, then one section named after
+    the family holding its own settings and no other family's (``{"model": "siren", ...,
+    "siren": {"first_omega": 30.0, "hidden_omega": 30.0}}``)."""
+    values = {name: getattr(config, name) for name in SHARED_FIELDS}
+    values[config.model] = {name: getattr(config, name) for name in family_fields(config.model)}
+    return values
+
+
 def network_config_from_dict(values: dict[str, Any]) -> NetworkConfig:
-    """Rebuild a :class:`NetworkConfig`; unknown keys are an error, not silently dropped."""
+    """Rebuild a :class:`NetworkConfig` from :func:`network_to_dict`'s JSON, or from the flat form of
+    sirenkit 0.1 (every family's settings side by side, of which the family's own are kept: the
+    others never had an effect). Unknown keys are an error, not silently dropped."""
     known = {f.name for f in dataclasses.fields(NetworkConfig)}
+    model = values.get("model", "siren")
+    section = values.get(model) if isinstance(model, str) else None
+    if isinstance(section, dict):  # by family: the shared settings, then the family's section
+        misplaced = sorted(set(values) - {*SHARED_FIELDS, model})
+        if misplaced:
+            raise ValueError(f"network settings outside the {model} section: {', '.join(misplaced)}")
+        values = {**{key: value for key, value in values.items() if key != model}, **section}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown network settings: {', '.join(unknown)}")
-    return NetworkConfig(**values)
+    own = set(SHARED_FIELDS) | set(family_fields(model)) if isinstance(model, str) and model else known
+    return NetworkConfig(**{key: value for key, value in values.items() if key in own})

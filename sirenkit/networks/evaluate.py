@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    pass
 from sirenkit.networks.derivatives import derivatives
 
 What = Literal["value", "gradient", "laplacian"]

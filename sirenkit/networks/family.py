@@ -114,6 +114,11 @@ class NetworkFamily:
     settings: tuple[str, ...] = ()
     """The family's own :class:`~sirenkit.networks.config.NetworkConfig` settings besides its frequency,
     which mean nothing to other families (a command line refuses them there)."""
+    config_fields: tuple[str, ...] | None = None
+    """Every :class:`~sirenkit.networks.config.NetworkConfig` setting the family reads beyond the
+    shared ones (:data:`~sirenkit.networks.config.SHARED_FIELDS`): its section of ``config.json``
+    and ``model.json``, and the only family settings a configuration of it may set. ``None``: all of
+    them (a family that does not say)."""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """Settings of :class:`~sirenkit.networks.config.NetworkConfig` that the family's authors chose and a
     task's defaults should not override (a hash grid's small MLP); a user's settings still do."""

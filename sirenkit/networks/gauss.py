@@ -60,7 +60,7 @@ class Gauss(nn.Module):
 register_family(NetworkFamily(
     "gauss", build=Gauss, summary="Gaussian activations exp(−(s z)² / 2) (Ramasinghe & Lucey 2022)",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False, frequency="gauss_scale",
-    settings=("first_scale",), learning_rate_factor=3.0,
+    settings=("first_scale",), config_fields=("gauss_scale", "first_scale"), learning_rate_factor=3.0,
     # On shapes the image bandwidth finds no surface: at s = 10√2 the 198k network's SDF fits of the bunny
     # and Spot stayed at normal consistency ~0.48 (random) in 60 s at every rate tried; at s = 6 the bunny
     # came out in 200 steps (Chamfer-L1 0.0018, F-score 0.996; SIREN 0.0013, 0.996) (docs, "Which network?").

@@ -179,9 +179,11 @@ register_family(NetworkFamily(
     second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS + " and its ReLU head is piecewise linear",
     bfloat16=False, defaults={"hidden_features": 64, "hidden_layers": 2}, for_budget=hash_grid_for_budget,
     describe_size=hash_grid_size, learning_rate_factor=27.0,
-    settings=("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution")))
+    settings=("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution"),
+    config_fields=("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution")))
 register_family(NetworkFamily(
     "grid", build=DenseGrid, summary="a plain learned grid, multilinear interpolation",
     second_derivatives=False, why_no_second_derivatives=LINEAR_CELLS, bfloat16=False,
     for_budget=dense_grid_for_budget, describe_size=dense_grid_size, settings=("grid_resolution",),
+    config_fields=("grid_resolution",),
     learning_rate_factor=81.0))

@@ -116,5 +116,6 @@ for _name, _summary, _frequency, _settings in (
 ):
     register_family(NetworkFamily(_name, build=MLP, summary=_summary, second_derivatives=False,
                                   why_no_second_derivatives=PIECEWISE_LINEAR, frequency=_frequency,
-                                  settings=_settings))
-register_family(NetworkFamily("tanh", build=MLP, summary="tanh MLP (the paper's baseline)"))
+                                  settings=_settings,
+                                  config_fields=_settings if _frequency is None else (_frequency, *_settings)))
+register_family(NetworkFamily("tanh", build=MLP, summary="tanh MLP (the paper's baseline)", config_fields=()))

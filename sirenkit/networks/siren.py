@@ -262,4 +262,5 @@ def closed_form_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian:
 SIREN = register_family(NetworkFamily(
     "siren", build=Siren, summary="sine activations sin(ω0 (W x + b)) with SIREN's initialisation",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), frequency="first_omega",
+    config_fields=("first_omega", "hidden_omega"),
 ))

@@ -109,4 +109,5 @@ class Wire(nn.Module):
 register_family(NetworkFamily(
     "wire", build=Wire, summary="WIRE: complex Gabor wavelets exp(i ω0 z − |s0 z|²) (Saragadam et al. 2023)",
     bfloat16=False, frequency="wire_omega", settings=("wire_scale", "first_scale"), learning_rate_factor=3.0,
+    config_fields=("wire_omega", "wire_scale", "first_scale"),
 ))

@@ -15,7 +15,9 @@ class Domain(Protocol):
     ``batch_size`` is ``None`` for a domain that yields every point each step. A domain that draws
     more points than ``batch_size`` says (``GridBoxes``: four sides of points per box) may define
     ``points_per_step``; one that can be sub-sampled may define ``with_batch_size(n)``, which
-    :func:`sirenkit.fit` calls when ``TrainConfig.batch_size`` is set."""
+    :func:`sirenkit.fit` calls when ``TrainConfig.batch_size`` is set; one of fixed points may
+    define ``shard(rank, world)``, its share for one process of a data-parallel fit (a domain
+    without it draws its points from each process's own random stream, and is kept whole)."""
 
     @property
     def batch_size(self) -> int | None: ...
@@ -26,6 +28,11 @@ class Domain(Protocol):
     def to(self, device: torch.device) -> Domain: ...
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+
+
+def _check_shareable(size: int, world: int) -> None:
+    if size < world:
+        raise ValueError(f"a domain of {size} points cannot be shared by {world} processes")
 
 
 def _checked_rows(data: Mapping[str, torch.Tensor] | None, count: int, what: str) -> dict[str, torch.Tensor]:
@@ -78,6 +85,13 @@ class PointSet:
     def with_batch_size(self, batch_size: int | None) -> PointSet:
         """The same points, ``batch_size`` of them drawn per step."""
         return PointSet(self.points, self.data, batch_size=batch_size)
+
+    def shard(self, rank: int, world: int) -> PointSet:
+        """Process ``rank``'s share of the points out of ``world`` (rows ``rank``, ``rank + world``,
+        ...), for a data-parallel fit; a ``ValueError`` where there are fewer points than processes."""
+        _check_shareable(self.size, world)
+        return PointSet(self.points[rank::world], {name: values[rank::world] for name, values in self.data.items()},
+                        batch_size=self.batch_size)
 
     def where(self, mask: torch.Tensor, *, batch_size: int | None = None) -> PointSet:
         """The points (and their data) where ``mask (N,)`` is true: a masked image's known
@@ -133,6 +147,12 @@ class GridSamples:
     def with_batch_size(self, batch_size: int | None) -> GridSamples:
         """The same grid, ``batch_size`` points drawn per step."""
         return GridSamples(self.shape, self.data, batch_size=batch_size, rows=self.rows)
+
+    def shard(self, rank: int, world: int) -> GridSamples:
+        """Process ``rank``'s share of the grid points out of ``world`` (points ``rank``,
+        ``rank + world``, ...); a ``ValueError`` where there are fewer points than processes."""
+        _check_shareable(self.size, world)
+        return self.subset(torch.arange(rank, self.size, world))
 
     def subset(self, positions: torch.Tensor) -> GridSamples:
         """Only the points at ``positions`` among this domain's (the data stays whole)."""

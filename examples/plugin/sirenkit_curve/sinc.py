@@ -63,7 +63,7 @@ class Sinc(nn.Module):
 
 SINC = NetworkFamily(
     "sinc", build=Sinc, summary="sinc activations sin(ω0 z)/(ω0 z) (Saratchandran et al. 2024; a plugin)",
-    frequency="first_omega", bfloat16=False,
+    frequency="first_omega", bfloat16=False, config_fields=("first_omega", "hidden_omega"),
 )
 """The family; the entry point ``sinc`` of the group ``sirenkit.families`` names it, and sirenkit
 registers it."""

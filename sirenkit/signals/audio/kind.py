@@ -89,9 +89,11 @@ class AudioKind(SignalKind):
         them worse or no better (3 s of music, 198k parameters: Gauss 1.5 dB, WIRE below 0 dB), and
         so were other frequencies (12.7k parameters: WIRE's ω0 60 and 200, Gauss's first-layer
         stretch 3 to 30 and s = 3 or 30; at best 5.4 dB)."""
+        from sirenkit.networks.config import family_fields
         from sirenkit.networks.registry import get_family
 
-        settings.setdefault("first_omega", audio_first_omega(self.duration) * get_family(model).audio_omega_factor)
+        if "first_omega" in family_fields(model):
+            settings.setdefault("first_omega", audio_first_omega(self.duration) * get_family(model).audio_omega_factor)
         settings.setdefault("pe_sidelength", self.samples)
         return super().network(model, **settings)
 

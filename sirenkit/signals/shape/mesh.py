@@ -11,17 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from sirenkit.io import atomic_write_path
-
-if TYPE_CHECKING:
-    pass
-
 
 MESH_FORMATS = (".ply", ".obj", ".stl", ".off")
 
