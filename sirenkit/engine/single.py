@@ -26,7 +26,7 @@ from sirenkit.engine.checkpoint import (
 )
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.loop import FitResult, Steps, Track, _loss_terms_in, train
-from sirenkit.engine.parallel import active
+from sirenkit.engine.parallel import DataParallel, active
 from sirenkit.engine.policy import _use_compile, resolve_precision, warn_if_emulated
 from sirenkit.engine.watch import Watcher
 from sirenkit.networks.config import NetworkConfig, network_to_dict
@@ -57,8 +57,11 @@ def fit(
     first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it. ``watchers``
     (:mod:`sirenkit.engine.watch`) see every step, outside the time budget.
     """
-    strategy = OneSignal(model, problem, config, network_config=network_config, checkpoint_dir=checkpoint_dir,
-                         resume=resume)
+    parallel = active()
+    strategy = (OneSignal(model, problem, config, network_config=network_config, checkpoint_dir=checkpoint_dir,
+                          resume=resume) if parallel is None else
+                RankShare(model, problem, config, parallel, network_config=network_config,
+                          checkpoint_dir=checkpoint_dir, resume=resume))
     track = strategy.tracks[0]
     ending = train(strategy, config, start_step=strategy.start_step, elapsed=strategy.start_seconds,
                    progress=progress, on_log=None if on_log is None else (lambda index, row: on_log(row)),
@@ -71,7 +74,9 @@ def fit(
 
 
 class OneSignal(Steps):
-    """The step of one network on one problem (data-parallel where a context is active)."""
+    """The step of one network on one problem, in this process."""
+
+    parallel: DataParallel | None = None
 
     def __init__(self, model: nn.Module, problem: Problem, config: TrainConfig, *,
                  network_config: NetworkConfig | None = None, checkpoint_dir: str | Path | None = None,
@@ -80,7 +85,6 @@ class OneSignal(Steps):
         self.config = config
         self.network_config = network_config
         self.device = next(model.parameters()).device
-        self.parallel = active()
         self.primary = self.parallel is None or self.parallel.primary
         problem = problem.to(self.device)
         if self.parallel is not None:
@@ -130,14 +134,6 @@ class OneSignal(Steps):
 
     # --- the step ---------------------------------------------------------------------------------
 
-    def agree(self, clock: list[float], stop: bool) -> tuple[list[float], bool]:
-        if self.parallel is None:  # every rank schedules and stops on the same clock (the slowest)
-            return clock, stop
-        return self.parallel.agree(clock, stop, self.device)
-
-    def decide(self, flag: bool) -> bool:
-        return flag if self.parallel is None else self.parallel.decide(flag, self.device)
-
     def forward_backward(self, step: int, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
         batches = self.problem.sample(self.generator)
         self.optimizer.zero_grad(set_to_none=True)
@@ -146,13 +142,15 @@ class OneSignal(Steps):
         else:
             terms, loss = _forward_backward(self.loss_terms, self.net, batches, factors)
         self.first_step = False
-        if self.parallel is not None:  # the ranks' gradients, loss and terms averaged
-            averaged = self.parallel.average(self.net, [loss, *terms.values()])
-            loss = torch.tensor(averaged[0])
-            terms = dict(zip(terms, map(torch.tensor, averaged[1:])))
+        terms, loss = self.combined(terms, loss)
         if self.config.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.net.parameters(), self.config.clip_grad_norm)
         return [float(loss.detach())], {name: value.detach().reshape(1) for name, value in terms.items()}
+
+    def combined(self, terms: dict[str, torch.Tensor], loss: torch.Tensor
+                 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The step's loss terms and loss as the update uses them (this process's own)."""
+        return terms, loss
 
     def _first_compiled_step(self, batches: list, factors: dict[str, float]
                              ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -212,9 +210,34 @@ class OneSignal(Steps):
         self.dropped = [self.tracks[row] for row in rows]
         self.tracks[:] = [track for row, track in enumerate(self.tracks) if row not in rows]
 
+
+
+class RankShare(OneSignal):
+    """One network trained by every rank of a data-parallel fit, each on its share of the points
+    (:meth:`DataParallel.shard`): the ranks start from rank 0's weights, average their gradients,
+    loss and terms at every step, schedule and stop on the slowest rank's clock, stop on rank 0's
+    metrics, and check that their networks agree at the end. Rank 0 writes."""
+
+    def __init__(self, model: nn.Module, problem: Problem, config: TrainConfig, parallel: DataParallel, *,
+                 network_config: NetworkConfig | None = None, checkpoint_dir: str | Path | None = None,
+                 resume: bool = False) -> None:
+        self.parallel = self.ranks = parallel
+        super().__init__(model, problem, config, network_config=network_config, checkpoint_dir=checkpoint_dir,
+                         resume=resume)
+
+    def agree(self, clock: list[float], stop: bool) -> tuple[list[float], bool]:
+        return self.ranks.agree(clock, stop, self.device)
+
+    def decide(self, flag: bool) -> bool:
+        return self.ranks.decide(flag, self.device)
+
+    def combined(self, terms: dict[str, torch.Tensor], loss: torch.Tensor
+                 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        averaged = self.ranks.average(self.net, [loss, *terms.values()])
+        return dict(zip(terms, map(torch.tensor, averaged[1:]))), torch.tensor(averaged[0])
+
     def finish(self) -> None:
-        if self.parallel is not None:
-            self.parallel.check_in_step(self.net)
+        self.ranks.check_in_step(self.net)
 
 
 def _forward_backward(loss_terms: Callable, model: nn.Module, batches: list, factors: dict[str, float]
