@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -23,14 +23,11 @@ from sirenkit.cli.options import (
     size_option,
     train_config,
     training_options,
+    with_options,
 )
-from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.folders import signal_kind
 from sirenkit.engine.runs import FitPlan
 from sirenkit.signals.shape.kind import SdfConfig
-
-if TYPE_CHECKING:
-    from sirenkit.signals.image.data import ImageSignal
 
 
 @click.group("fit")
@@ -73,13 +70,6 @@ def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options:
     return True
 
 
-def image_recipe(signal: ImageSignal, options: dict[str, Any]) -> TrainConfig:
-    """The image recipe for the arithmetic and device the options ask for."""
-    from sirenkit.signals.image.fit import image_train_config
-
-    return image_train_config(signal, precision=options["precision"] or "auto", device=options["device"])
-
-
 @fit_group.command("image")
 @click.argument("sources", nargs=-1, required=True)
 @size_option()
@@ -93,17 +83,16 @@ def fit_image_command(sources: tuple[str, ...], size: int | None, group: int | N
     several, one such run folder per image under --out, with summary.csv, summary.json and
     contact.png beside them.
     """
-    from sirenkit.signals.image.data import load_image
-    from sirenkit.signals.image.fit import image_network, plan_image
+    from sirenkit.signals.image.fit import plan_image
+    from sirenkit.signals.image.kind import ImageKind
 
     def plan_one(source: str, out: Path, resume: bool) -> FitPlan:
-        signal = load_image(source, size=size)
         chosen = {**options, "resume": resume}
-        train = train_config(chosen, defaults=image_recipe(signal, chosen), out=out)
-        network = image_network(signal, options["model"], **network_settings(chosen, auto_omega=True))
-        return plan_image(signal, size=size, network=network, train=train, frequency=omega_choice(chosen), out=out,
-                         resume=resume, overwrite=options["overwrite"],
-                         progress=not options["quiet"] and len(sources) == 1)
+        plan = plan_image(source, size=size, frequency=omega_choice(chosen), out=out, resume=resume,
+                          overwrite=options["overwrite"], progress=not options["quiet"] and len(sources) == 1)
+        assert isinstance(plan.kind, ImageKind)
+        recipe = plan.kind.train_config(precision=options["precision"] or "auto", device=options["device"])
+        return with_options(plan, chosen, recipe, auto_omega=True)
 
     if fit_several("image", sources, group, options, plan_one):
         return
@@ -126,17 +115,13 @@ def fit_audio_command(sources: tuple[str, ...], seconds: float | None, group: in
     ground truth, fit and error), snr.png and metrics.json (SNR, PSNR); for several, one run
     folder per sound with summary.csv, summary.json and contact.png beside them.
     """
-    from sirenkit.signals.audio.data import load_audio
-    from sirenkit.signals.audio.fit import audio_network, audio_train_config, plan_audio
+    from sirenkit.signals.audio.fit import plan_audio
 
     def plan_one(source: str, out: Path, resume: bool) -> FitPlan:
-        signal = load_audio(Path(source), seconds=seconds)
         chosen = {**options, "resume": resume}
-        train = train_config(chosen, defaults=audio_train_config(signal), out=out)
-        network = audio_network(signal, options["model"], **network_settings(chosen, auto_omega=True))
-        return plan_audio(signal, seconds=seconds, network=network, train=train, frequency=omega_choice(chosen),
-                         out=out, resume=resume, overwrite=options["overwrite"],
-                         progress=not options["quiet"] and len(sources) == 1)
+        plan = plan_audio(Path(source), seconds=seconds, frequency=omega_choice(chosen), out=out, resume=resume,
+                          overwrite=options["overwrite"], progress=not options["quiet"] and len(sources) == 1)
+        return with_options(plan, chosen, plan.kind.train_config(), auto_omega=True)
 
     if fit_several("audio", sources, group, options, plan_one):
         return

@@ -12,7 +12,6 @@ kind's :attr:`~sirenkit.engine.kinds.SignalKind.input_suffixes`), go through the
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,9 @@ import sirenkit.signals  # noqa: F401  (every kind registered, the plugins' incl
 from sirenkit.cli.options import (
     default_out,
     group_option,
-    network_settings,
     print_metrics,
-    train_config,
     training_options,
+    with_options,
 )
 from sirenkit.engine.kinds import KINDS, PLANS, SignalKind, article, plan_function
 from sirenkit.engine.runs import FitPlan
@@ -67,8 +65,7 @@ def fit_kind(name: str, sources: tuple[str, ...], group: int | None, options: di
         given = {**options, "resume": resume}
         plan = planned(source, model=options["model"], out=out, resume=resume, overwrite=options["overwrite"],
                        progress=not options["quiet"] and not several)
-        return dataclasses.replace(plan, network=plan.kind.network(options["model"], **network_settings(given)),
-                                   train=train_config(given, defaults=plan.kind.train_config(), out=out))
+        return with_options(plan, given, plan.kind.train_config())
 
     scores = kind.score_names or (kind.target_metric,)
     if not several:

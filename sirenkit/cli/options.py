@@ -3,6 +3,7 @@ are handed to the library (:mod:`sirenkit.engine.options`), which decides what t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +14,7 @@ from sirenkit.config import field_docs
 from sirenkit.engine import options as run_options
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.frequency import Frequency
+from sirenkit.engine.runs import FitPlan
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.registry import FAMILIES, model_names
 
@@ -268,3 +270,11 @@ def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
         for key in keys if metrics.get(key) is not None
     )
     click.echo(f"{out}: {shown}")
+
+
+def with_options(plan: FitPlan, options: dict[str, Any], recipe: TrainConfig, *, auto_omega: bool = False) -> FitPlan:
+    """``plan`` with the network its kind gives the signal under the network options, and the
+    training of ``recipe`` (the kind's for the signal) under the training options."""
+    network = plan.kind.network(options["model"], **network_settings(options, auto_omega=auto_omega))
+    out = Path(plan.out) if plan.out is not None else None
+    return dataclasses.replace(plan, network=network, train=train_config(options, defaults=recipe, out=out))

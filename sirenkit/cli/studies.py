@@ -8,7 +8,6 @@ from typing import Any, cast
 
 import click
 
-from sirenkit.cli.fit import image_recipe
 from sirenkit.cli.options import (
     NON_NEGATIVE,
     default_out,
@@ -115,6 +114,7 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
     SIREN's): a grid at 81 times, a hash grid at 27, WIRE and Gauss at 3, FINER at 0.3.
     """
     from sirenkit.signals.image.data import load_image
+    from sirenkit.signals.image.fit import image_train_config
     from sirenkit.studies.compare import compare_models, comparison_row
 
     names = [name.strip() for name in models.split(",") if name.strip()]
@@ -122,9 +122,10 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
         raise ValueError("compare does not resume; rerun it (with --overwrite to replace its runs)")
     out = options["out"] or default_out("compare", source)
     signal = load_image(source, size=size)
+    recipe = image_train_config(signal, precision=options["precision"] or "auto", device=options["device"])
     fits = compare_models(
         signal, models=names, train=replace(train_config({**options, "model": "siren"},  # SIREN's; each its multiple
-                                                         defaults=image_recipe(signal, options)), checkpoint_every=0),
+                                                         defaults=recipe), checkpoint_every=0),
         network_settings=network_settings(options, "siren"), out=out, overwrite=options["overwrite"],
         progress=not options["quiet"],
     )
