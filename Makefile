@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# PyTorch first, pinned, so that nothing pulls a multi-GB GPU build in its place.
+# PyTorch first, at the version tested. The pin chooses the version, not the build: which build
+# (CPU or CUDA) comes is the package index's choice; pass another index in TORCH for another build.
 TORCH ?= torch==2.13.0
 
 .PHONY: venv demo test docs bench bench-quick bench-derivatives sweep clean dist

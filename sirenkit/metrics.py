@@ -17,6 +17,9 @@ class Metric:
     """The key the figure is logged under (``psnr``, ``snr``, ``chamfer_l1``, ...)."""
     higher_is_better: bool
     """True for a quality (PSNR, SSIM, F-score), False for an error (a distance, an RMSE)."""
+    unit: str = ""
+    """What the figure is counted in (``dB``), shown after it; empty for a ratio or a figure in the
+    signal's own units."""
 
     def reached(self, value: float, target: float) -> bool:
         """Whether ``value`` meets ``target``: at or above it for a quality, at or below it for an error."""

@@ -98,7 +98,7 @@ def fit_image_command(sources: tuple[str, ...], size: int | None, group: int | N
         return
     out = options["out"] or default_out("image", sources[0])
     fitted = plan_one(sources[0], out, options["resume"]).run()
-    print_metrics(out, fitted.metrics, ("psnr", "ssim", "steps", "seconds", "parameters"))
+    print_metrics(fitted, ("psnr", "ssim", "steps", "seconds", "parameters"), out)
 
 
 @fit_group.command("audio")
@@ -127,7 +127,7 @@ def fit_audio_command(sources: tuple[str, ...], seconds: float | None, group: in
         return
     out = options["out"] or default_out("audio", str(sources[0]))
     fitted = plan_one(sources[0], out, options["resume"]).run()
-    print_metrics(out, fitted.metrics, ("snr", "psnr", "steps", "seconds", "parameters"))
+    print_metrics(fitted, ("snr", "psnr", "steps", "seconds", "parameters"), out)
     click.echo(str(out / "reconstruction.wav"))
 
 
@@ -152,7 +152,7 @@ def fit_video_command(source: str | None, size: int | None, **options: Any) -> N
     fitted = fit_video(signal, size=size, network=network, train=train, out=out,
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
-    print_metrics(out, fitted.metrics, ("psnr", "steps", "seconds", "parameters"))
+    print_metrics(fitted, ("psnr", "steps", "seconds", "parameters"), out)
     click.echo(str(out / "reconstruction.mp4"))
 
 
@@ -203,7 +203,7 @@ def fit_sdf_command(sources: tuple[str, ...], group: int | None, surface_points:
         return
     out = options["out"] or default_out("sdf", str(sources[0]))
     fitted = plan_one(sources[0], out, options["resume"]).run()
-    print_metrics(out, fitted.metrics, ("chamfer_l1", "fscore", "normal_consistency", "steps", "seconds"))
+    print_metrics(fitted, ("chamfer_l1", "fscore", "normal_consistency", "steps", "seconds"), out)
     click.echo(str(out / "mesh.ply"))
 
 

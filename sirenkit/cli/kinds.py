@@ -73,7 +73,7 @@ def fit_kind(name: str, sources: tuple[str, ...], group: int | None, options: di
             raise ValueError("--group is for several signals: give files, or a folder")
         out = options["out"] or default_out(name, sources[0])
         fitted = plan_one(sources[0], out, options["resume"]).run()
-        print_metrics(out, fitted.metrics, (*scores, "steps", "seconds", "parameters"))
+        print_metrics(fitted, (*scores, "steps", "seconds", "parameters"), out)
         return
     from sirenkit.engine.folders import expand_sources, fit_all
 

@@ -14,6 +14,7 @@ from sirenkit.config import field_docs
 from sirenkit.engine import options as run_options
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.frequency import Frequency
+from sirenkit.engine.kinds import Fitted
 from sirenkit.engine.runs import FitPlan
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.registry import FAMILIES, model_names
@@ -264,12 +265,20 @@ def default_out(task: str, source: str) -> Path:
     return Path("runs") / f"{task}-{path.stem}"
 
 
-def print_metrics(out: Path, metrics: dict, keys: tuple[str, ...]) -> None:
-    shown = ", ".join(
-        f"{key} {metrics[key]:.4g}" if isinstance(metrics[key], float) else f"{key} {metrics[key]}"
-        for key in keys if metrics.get(key) is not None
-    )
-    click.echo(f"{out}: {shown}")
+def print_metrics(fitted: Fitted, keys: tuple[str, ...], out: Path | None = None) -> None:
+    """The line a fit ends with: where its results are, the figures ``keys`` with their units (the
+    kind's :attr:`~sirenkit.engine.kinds.SignalKind.metrics`), and why it stopped."""
+    units = {metric.name: metric.unit for metric in fitted.kind.metrics}
+    metrics = fitted.metrics
+
+    def shown(key: str) -> str:
+        value = metrics[key]
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        return f"{key} {text} {units[key]}" if units.get(key) else f"{key} {text}"
+
+    figures = ", ".join(shown(key) for key in keys if metrics.get(key) is not None)
+    reason = f"; {metrics['stop_reason']}" if metrics.get("stop_reason") else ""
+    click.echo(f"{out or fitted.out}: {figures}{reason}")
 
 
 def with_options(plan: FitPlan, options: dict[str, Any], recipe: TrainConfig, *, auto_omega: bool = False) -> FitPlan:

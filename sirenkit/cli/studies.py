@@ -62,7 +62,7 @@ def poisson_command(source: str, derivative: str, size: int | None, means: str |
                          train=train, means=parse_floats(means, "--means"), segment_weight=segments,
                          box_weight=boxes, out=out,
                        resume=options["resume"], overwrite=options["overwrite"], progress=not options["quiet"])
-    print_metrics(out, fitted.metrics, ("psnr", "alignment", "classical_psnr", "steps", "seconds"))
+    print_metrics(fitted, ("psnr", "alignment", "classical_psnr", "steps", "seconds"), out)
 
 
 @click.command("fuse")
@@ -94,7 +94,7 @@ def fuse_command(first: str, second: str, mode: str, mask: Path | None, at: str,
                          resize=resize, train=train, model=options["model"],
                          network_settings=network_settings(options), **given(segment_weight=segments), out=out,
                          resume=options["resume"], overwrite=options["overwrite"], progress=not options["quiet"])
-    print_metrics(out, fitted.metrics, ("psnr_vs_classical", "steps", "seconds"))
+    print_metrics(fitted, ("psnr_vs_classical", "steps", "seconds"), out)
 
 
 @click.command("compare")

@@ -10,6 +10,9 @@ from typing import Literal
 from sirenkit.config import check_positive
 from sirenkit.networks.registry import get_family
 
+UNLIMITED_STEPS = 2**31 - 1
+"""The step limit of a run given a time budget and no step count: the budget decides."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:

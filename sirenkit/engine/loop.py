@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.config import UNLIMITED_STEPS, TrainConfig
 from sirenkit.engine.schedule import learning_rate, run_progress
 from sirenkit.engine.watch import Watcher
 from sirenkit.metrics import Metric
@@ -300,8 +300,11 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                     track.last = (loss, {name: value[row] for name, value in terms.items()}, track_rate)
                     values = _term_values(track.last[1]) if logging_now or watching else {}
                     logged = log(row, loss, values, track_rate) if logging_now else None
-                    if logged is not None and len(tracks) == 1:
-                        bar.set_postfix(_postfix(logged), refresh=False)
+                    if len(tracks) == 1:  # the loss at every step, the metrics as last measured
+                        shown = _postfix(loss, logged or (track.history[-1] if track.history else {}))
+                        if config.time_budget is not None:
+                            shown["budget left"] = f"{max(config.time_budget - elapsed, 0.0):.0f}s"
+                        bar.set_postfix(shown, refresh=False)
                     if watching:
                         scalars = {"loss": loss, "lr": track_rate, **values}
                         for watcher in watchers:
@@ -331,6 +334,9 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
         raise TrainingInterrupted(int(saved["step"]), checkpoint) from None
     finally:
         bar.close()
+    if stopped_by == "time" and primary and step < config.steps < UNLIMITED_STEPS:  # said below the closed bar
+        logger.info("the time budget of %g s ended the fit at step %d of %d (the schedule annealed over the steps "
+                    "it allowed)", config.time_budget, step, config.steps)
     strategy.finish()
     save(range(len(tracks)))
     if stops.received is not None:  # stopped at a step boundary: consistent checkpoints
@@ -388,8 +394,8 @@ def _loss_terms_in(problem: Problem, device: torch.device, precision: str) -> Ca
     return reduced
 
 
-def _postfix(row: dict[str, Any]) -> dict[str, str]:
-    shown = {"loss": f"{row['loss']:.3g}"}
+def _postfix(loss: float, row: dict[str, Any]) -> dict[str, str]:
+    shown = {"loss": f"{loss:.3g}"}
     for key in ("psnr", "snr"):
         if key in row:
             shown[key] = f"{row[key]:.2f}"

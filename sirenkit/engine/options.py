@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sirenkit.config import replace
-from sirenkit.engine.config import TrainConfig, at_family_rate
+from sirenkit.engine.config import UNLIMITED_STEPS, TrainConfig, at_family_rate
 from sirenkit.engine.frequency import Frequency, default_frequency
 from sirenkit.networks.registry import FAMILIES, get_family
-
-UNLIMITED_STEPS = 2**31 - 1
-"""The step limit of a run given a time budget and no step count: the budget decides."""
 
 FAMILY_SETTINGS = ("first_bias_scale", "wire_scale", "grid_table_size", "grid_resolution")
 """The :class:`~sirenkit.networks.config.NetworkConfig` settings that belong to some families only

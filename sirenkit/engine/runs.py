@@ -82,8 +82,21 @@ def history_series(history: list[dict[str, float]], key: str) -> tuple[list[floa
     return [row["step"] for row in rows], [row[key] for row in rows]
 
 
-def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[str, Any]:
-    """The entries every ``metrics.json`` shares: how long, how big, how it ran."""
+def stop_reason(result: FitResult, train: TrainConfig) -> str:
+    """Why the fit ended, in words: the steps, the time budget or the target, and a stall."""
+    if result.stopped_by == "time":
+        reason = f"the time budget of {train.time_budget:g} s ended it after {result.steps:,} steps"
+    elif result.stopped_by == "until":
+        reason = f"{train.until_metric or 'the loss'} reached the target {train.until:g} at step {result.steps:,}"
+    else:
+        reason = f"all {result.steps:,} steps were taken"
+    if result.stalled_at is not None:
+        reason += f"; the stall check lowered the learning rate at step {result.stalled_at:,}"
+    return reason
+
+
+def fit_summary(result: FitResult, wall: float, network: NetworkConfig, train: TrainConfig) -> dict[str, Any]:
+    """The entries every ``metrics.json`` shares: how long, how big, how it ran, why it stopped."""
     return {
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
@@ -93,6 +106,7 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig) -> dict[
         "compiled": result.compiled,
         "precision": result.precision,
         "stopped_by": result.stopped_by,
+        "stop_reason": stop_reason(result, train),
         **({"stalled_at": result.stalled_at} if result.stalled_at is not None else {}),
     }
 
@@ -426,8 +440,8 @@ def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
         save_model(out_path, net, network, kind)
     rendered = kind.render(net, **prepared.sampling)  # once: metrics, files and figures share it
     metrics = {**prepared.measure(rendered, final=True), **kind.summary(signal, result.history, network)}
-    metrics = {**metrics, **fit_summary(result, time.perf_counter() - prepared.started, network), **kind.conventions(),
-               **prepared.report}
+    wall = time.perf_counter() - prepared.started
+    metrics = {**metrics, **fit_summary(result, wall, network, prepared.train), **kind.conventions(), **prepared.report}
     made = prepared.products(rendered) if prepared.products is not None else {"reconstruction": rendered}
     for watcher in prepared.watchers:  # progress.png, the TensorBoard log closed
         watcher.close(out_path)

@@ -56,8 +56,8 @@ class AudioKind(SignalKind):
     render_options: ClassVar[tuple[str, ...]] = ("rate",)
     target_metric: ClassVar[str] = "snr"
     metrics: ClassVar[tuple[Metric, ...]] = (
-        Metric("snr", higher_is_better=True),
-        Metric("psnr", higher_is_better=True),
+        Metric("snr", higher_is_better=True, unit="dB"),
+        Metric("psnr", higher_is_better=True, unit="dB"),
     )
 
     rate: int

@@ -90,7 +90,7 @@ class ImageKind(SignalKind):
     render_options: ClassVar[tuple[str, ...]] = ("size", "what")
     target_metric: ClassVar[str] = "psnr"
     metrics: ClassVar[tuple[Metric, ...]] = (
-        Metric("psnr", higher_is_better=True),
+        Metric("psnr", higher_is_better=True, unit="dB"),
         Metric("ssim", higher_is_better=True),
     )
 

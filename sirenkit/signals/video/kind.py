@@ -50,7 +50,7 @@ class VideoKind(SignalKind):
     suffixes: ClassVar[tuple[str, ...]] = VIDEO_OUT_FORMATS
     render_options: ClassVar[tuple[str, ...]] = ("fps", "size", "frames")
     target_metric: ClassVar[str] = "psnr"
-    metrics: ClassVar[tuple[Metric, ...]] = (Metric("psnr", higher_is_better=True),)
+    metrics: ClassVar[tuple[Metric, ...]] = (Metric("psnr", higher_is_better=True, unit="dB"),)
 
     shape: tuple[int, int, int]
     channels: int
