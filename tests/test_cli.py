@@ -145,8 +145,18 @@ def test_fuse_smoke(tmp_path, capsys, mode):
 
 
 def test_info_shows_the_model(image_run, capsys):
-    code, out, _ = run(["info", image_run], capsys)
+    code, out, _ = run(["info", image_run, "--json"], capsys)
     assert code == 0 and '"kind": "image"' in out and '"psnr"' in out
+    assert '"siren": {' in out and "wire_scale" not in out  # the network's own section, no other family's
+
+
+def test_info_says_in_a_few_lines_what_a_run_holds(image_run, capsys):
+    code, out, _ = run(["info", image_run], capsys)
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith(f"{image_run}: image (source ")
+    assert lines[1].startswith("network: siren 16×2, ") and "parameters (first_omega" in lines[1]
+    assert lines[2].startswith("result: psnr ") and " dB, ssim " in lines[2] and lines[2].endswith("steps were taken")
+    assert lines[3].startswith("files: ") and "model.safetensors" in lines[3]
 
 
 def bad_files(tmp_path):

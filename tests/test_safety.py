@@ -329,8 +329,12 @@ def test_info_escapes_control_characters_of_a_received_metrics_file(tmp_path, ca
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["note"] = "\x1b[2J\x1b]0;owned\x07"
     (out / "metrics.json").write_text(json.dumps(metrics))
-    code, output, _ = run_cli(["info", out], capsys)
+    code, output, _ = run_cli(["info", out, "--json"], capsys)
     assert code == 0 and "\x1b" not in output and "\x07" not in output and "\\u001b[2J" in output
+    metrics["stop_reason"] = "\x1b[2J\x1b]0;owned\x07"  # printed by the summary
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    code, output, _ = run_cli(["info", out], capsys)
+    assert code == 0 and "\x1b" not in output and "\x07" not in output and "\\x1b[2J" in output
 
 
 def test_means_of_the_wrong_length_are_refused_before_the_fit(tmp_path, capsys):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sirenkit.cli.options import POSITIVE, documented, parse_size
 from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.kinds import Fitted
 from sirenkit.metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
 from sirenkit.signals.shape.kind import SdfConfig
 
@@ -106,11 +108,14 @@ def _starts_with(path: Path, magic: bytes) -> bool:
 
 @click.command("info")
 @click.argument("run", type=click.Path(path_type=Path))
-def info_command(run: Path) -> None:
-    """Show what a saved model holds and, for a run folder, its metrics; for a .sirk file, its header."""
+@click.option("--json", "as_json", is_flag=True, help="Print what the files hold, as JSON, instead of a summary.")
+def info_command(run: Path, as_json: bool) -> None:
+    """Say what a run folder or a saved model holds (the signal, the network, the result and why the
+    fit stopped); for a .sirk file, its header."""
     from sirenkit.codec.weights import MAGIC, file_header
     from sirenkit.engine.models import load
     from sirenkit.networks.build import count_parameters
+    from sirenkit.networks.config import network_to_dict
 
     if run.is_file() and (run.suffix == ".sirk" or _starts_with(run, MAGIC)):
         header = file_header(run)
@@ -120,16 +125,50 @@ def info_command(run: Path) -> None:
         return
 
     loaded = load(run)
-    summary = {"network": loaded.network.__dict__, "signal": loaded.kind.to_json(),
-               "parameters": count_parameters(loaded.model)}
-    click.echo(json.dumps(summary, indent=2))
-    metrics = Path(run) / "metrics.json"
-    if metrics.is_file():  # re-encoded: a received file's control characters (terminal escapes) come out escaped
+    metrics: dict[str, Any] = {}
+    path = Path(run) / "metrics.json"
+    if path.is_file():
         try:
-            values = json.loads(metrics.read_text())
+            metrics = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError) as error:
-            raise ValueError(f"{metrics}: not valid JSON ({type(error).__name__})") from None
-        click.echo(json.dumps(values, indent=2, ensure_ascii=True))
+            raise ValueError(f"{path}: not valid JSON ({type(error).__name__})") from None
+    parameters = count_parameters(loaded.model)
+    if as_json:  # re-encoded: a received file's control characters (terminal escapes) come out escaped
+        click.echo(json.dumps({"network": network_to_dict(loaded.network), "signal": loaded.kind.to_json(),
+                               "parameters": parameters}, indent=2, ensure_ascii=True))
+        if metrics:
+            click.echo(json.dumps(metrics, indent=2, ensure_ascii=True))
+        return
+    for line in info_lines(run, loaded, parameters, metrics):
+        # a received file's control characters (terminal escapes) come out escaped
+        click.echo("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in line))
+
+
+def info_lines(run: Path, loaded: Fitted, parameters: int, metrics: dict[str, Any]) -> list[str]:
+    """A few lines a person reads: the signal, the network, the result and how the fit ended."""
+    from sirenkit.networks.config import family_fields
+    from sirenkit.networks.registry import get_family
+
+    signal = ", ".join(f"{key} {value}" for key, value in loaded.kind.to_json().items() if key != "kind")
+    network = loaded.network
+    own = ", ".join(f"{name} {getattr(network, name):g}" if isinstance(getattr(network, name), float)
+                    else f"{name} {getattr(network, name)}" for name in family_fields(network.model))
+    size = get_family(network.model).size_of(network)
+    lines = [f"{run}: {loaded.kind.name} ({signal})",
+             f"network: {network.model} {size}, {parameters:,} parameters" + (f" ({own})" if own else "")]
+    units = {metric.name: metric.unit for metric in loaded.kind.metrics}
+    figures = [f"{metric.name} {metrics[metric.name]:.4g}{' ' + units[metric.name] if units[metric.name] else ''}"
+               for metric in loaded.kind.metrics if isinstance(metrics.get(metric.name), (int, float))]
+    if figures or "steps" in metrics:
+        ran = f"{metrics['steps']:,} steps" if isinstance(metrics.get("steps"), int) else "steps unknown"
+        if isinstance(metrics.get("seconds"), (int, float)):
+            ran += f" in {metrics['seconds']:.1f} s"
+        reason = f"; {metrics['stop_reason']}" if isinstance(metrics.get("stop_reason"), str) else ""
+        lines.append(f"result: {', '.join(figures) or 'no figures recorded'} after {ran}{reason}")
+    files = metrics.get("files")
+    if isinstance(files, list) and files:
+        lines.append(f"files: {', '.join(str(name) for name in files)}")
+    return lines
 
 
 @click.command("mesh")
