@@ -3,6 +3,7 @@ its figures in their units and where its results are."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -52,3 +53,19 @@ def test_the_command_line_ends_with_the_results_their_units_and_the_stop_reason(
                                          (sk.AudioKind, {"snr": "dB", "psnr": "dB"})])
 def test_decibels_are_said_to_be_decibels(kind, units):
     assert {metric.name: metric.unit for metric in kind.metrics} == units
+
+
+def test_a_run_folder_explains_itself_in_a_readme(tmp_path):
+    out = tmp_path / "run"
+    fitted = sk.fit_image("camera", size=16, network=NETWORK, train=TrainConfig(steps=3, compile=False),
+                          frequency=None, out=out, progress=False)
+    text = (out / "README.md").read_text()
+    assert text.startswith("# image: camera\n")
+    assert f"**Result**: psnr {fitted.metrics['psnr']:.4g} dB, ssim " in text and "all 3 steps were taken" in text
+    assert "- `reconstruction.png`: the fitted signal" in text
+    assert "- `model.safetensors`: the network's weights" in text
+    assert f"sirenkit render {out} --out rendering.png" in text and "--resume" in text
+    written = json.loads((out / "metrics.json").read_text())["files"]
+    assert "README.md" in written  # so that --overwrite removes it with the rest
+    for name in written:
+        assert name == "README.md" or f"`{name}`" in text  # every file the fit wrote is explained

@@ -35,6 +35,7 @@ from sirenkit.engine.loop import FitResult
 from sirenkit.engine.models import MODEL_INFO, MODEL_WEIGHTS, save_model
 from sirenkit.engine.parallel import active
 from sirenkit.engine.policy import resolve_device
+from sirenkit.engine.readme import write_run_readme
 from sirenkit.engine.single import fit
 from sirenkit.engine.watch import Watcher, watchers
 from sirenkit.io import strict_json, write_json
@@ -448,6 +449,7 @@ def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
     fitted = Fitted(net, network, kind, metrics, result.history, out_path, made)
     if out_path is not None:
         (prepared.write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)
+        write_run_readme(fitted, __version__, written_files(out_path, prepared.begun))
         record_written_files(out_path, prepared.begun)
     return fitted
 
@@ -457,6 +459,11 @@ def record_written_files(folder: Path, since: float) -> None:
     ``--overwrite`` removes exactly that and nothing a user put beside it."""
     path = folder / "metrics.json"
     metrics = json.loads(path.read_text()) if path.exists() else {}
-    metrics["files"] = sorted(entry.name for entry in folder.iterdir()
-                              if entry.is_file() and not entry.name.startswith(".") and entry.stat().st_mtime >= since)
+    metrics["files"] = written_files(folder, since)
     write_json(path, metrics)
+
+
+def written_files(folder: Path, since: float) -> list[str]:
+    """The files of ``folder`` written since ``since`` (``time.time()``), by name."""
+    return sorted(entry.name for entry in folder.iterdir()
+                  if entry.is_file() and not entry.name.startswith(".") and entry.stat().st_mtime >= since)
