@@ -19,42 +19,22 @@ Not run in bfloat16: with ``|z|`` up to 20 the phase reaches thousands of radian
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 
-from sirenkit.networks.config import NetworkConfig
-from sirenkit.networks.family import Linears, NetworkFamily
+from sirenkit.networks.family import NetworkFamily
 from sirenkit.networks.registry import register_family
-from sirenkit.networks.siren import Activation, adjoint_derivatives, closed_form_derivatives
+from sirenkit.networks.siren import Activation, Siren, adjoint_derivatives, closed_form_derivatives
 
 
-class Finer(nn.Module):
+class Finer(Siren):
     """The FINER MLP: ``hidden_layers`` layers ``sin(ω0 (|z| + 1) z)``, ``z = W h + b``, and a
     linear output; SIREN's weight initialisation, first-layer biases ``U(−k, k)``."""
 
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        if config.model != "finer":
-            raise ValueError(f"Finer needs model='finer', got {config.model!r}")
-        self.config = config
-        self.first_omega, self.hidden_omega = float(config.first_omega), float(config.hidden_omega)
-        self.layers = Linears.of_sizes([config.in_features] + [config.hidden_features] * config.hidden_layers)
-        self.output = nn.Linear(config.hidden_features, config.out_features)
-        self.reset_parameters()
+    family = "finer"
 
-    def reset_parameters(self) -> None:
-        """SIREN's weights; the first layer's biases ``U(−k, k)``, the others PyTorch's default."""
-        hidden_bound = math.sqrt(6.0 / self.config.hidden_features) / self.hidden_omega
-        with torch.no_grad():
-            for index, layer in enumerate(self.layers):
-                layer.reset_parameters()
-                layer.weight.uniform_(*((-1.0 / layer.in_features, 1.0 / layer.in_features) if index == 0
-                                        else (-hidden_bound, hidden_bound)))
-            self.layers[0].bias.uniform_(-self.config.first_bias_scale, self.config.first_bias_scale)
-            self.output.reset_parameters()
-            self.output.weight.uniform_(-hidden_bound, hidden_bound)
+    def reset_first_biases(self) -> None:
+        """The first layer's biases ``U(−k, k)``, k = ``first_bias_scale``."""
+        self.layers[0].bias.uniform_(-self.config.first_bias_scale, self.config.first_bias_scale)
 
     def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
         omega = self.first_omega if index == 0 else self.hidden_omega

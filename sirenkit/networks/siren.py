@@ -33,7 +33,7 @@ import functools
 import math
 import operator
 from collections.abc import Iterable
-from typing import NamedTuple, Protocol, cast
+from typing import ClassVar, NamedTuple, Protocol, cast
 
 import torch
 from torch import nn
@@ -74,10 +74,13 @@ class Siren(nn.Module):
     ω0 multiplies the bias too: ``sin(ω0 (W x + b))``.
     """
 
+    family: ClassVar[str] = "siren"
+    """The ``NetworkConfig.model`` this class builds (a subclass of another family sets its own)."""
+
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
-        if config.model != "siren":
-            raise ValueError(f"Siren needs model='siren', got {config.model!r}")
+        if config.model != self.family:
+            raise ValueError(f"{type(self).__name__} needs model={self.family!r}, got {config.model!r}")
         self.config = config
         width = config.hidden_features
         self.first_omega = float(config.first_omega)
@@ -96,8 +99,13 @@ class Siren(nn.Module):
                 layer.reset_parameters()  # PyTorch's default bias
                 bound = 1.0 / layer.in_features if index == 0 else hidden_bound
                 layer.weight.uniform_(-bound, bound)
+            self.reset_first_biases()
             self.output.reset_parameters()
             self.output.weight.uniform_(-hidden_bound, hidden_bound)
+
+    def reset_first_biases(self) -> None:
+        """Where a family draws the first layer's biases its own way (after the hidden weights,
+        before the output layer); a SIREN keeps PyTorch's default."""
 
     def omegas(self) -> list[float]:
         """ω0 of each sine layer, first to last."""

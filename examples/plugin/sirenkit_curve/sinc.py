@@ -22,35 +22,16 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
-from sirenkit.networks.config import NetworkConfig
-from sirenkit.networks.family import Linears, NetworkFamily
+from sirenkit.networks.family import NetworkFamily
+from sirenkit.networks.siren import Siren
 
 
-class Sinc(nn.Module):
-    """MLP with ``sin(ω0 z) / (ω0 z)`` activations and a linear output; SIREN's initialisation."""
+class Sinc(Siren):
+    """MLP with ``sin(ω0 z) / (ω0 z)`` activations and a linear output; SIREN's initialisation
+    (:class:`~sirenkit.networks.siren.Siren`'s, whose layers it keeps)."""
 
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        if config.model != "sinc":
-            raise ValueError(f"Sinc needs model='sinc', got {config.model!r}")
-        self.config = config
-        self.first_omega, self.hidden_omega = float(config.first_omega), float(config.hidden_omega)
-        self.layers = Linears.of_sizes([config.in_features] + [config.hidden_features] * config.hidden_layers)
-        self.output = nn.Linear(config.hidden_features, config.out_features)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """SIREN's weights (module docstring); biases PyTorch's default."""
-        hidden_bound = math.sqrt(6.0 / self.config.hidden_features) / self.hidden_omega
-        with torch.no_grad():
-            for index, layer in enumerate(self.layers):
-                layer.reset_parameters()
-                bound = 1.0 / layer.in_features if index == 0 else hidden_bound
-                layer.weight.uniform_(-bound, bound)
-            self.output.reset_parameters()
-            self.output.weight.uniform_(-hidden_bound, hidden_bound)
+    family = "sinc"
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """``coords: (N, in_features)`` in [-1, 1] → ``(N, out_features)``."""
