@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from sirenkit.cli.options import (
     FiniteFloat,
     default_out,
     documented,
+    fit_several,
     given,
     group_option,
     network_settings,
@@ -25,7 +25,6 @@ from sirenkit.cli.options import (
     training_options,
     with_options,
 )
-from sirenkit.engine.folders import signal_kind
 from sirenkit.engine.runs import FitPlan
 from sirenkit.signals.shape.kind import SdfConfig
 
@@ -33,41 +32,6 @@ from sirenkit.signals.shape.kind import SdfConfig
 @click.group("fit")
 def fit_group() -> None:
     """Fit a network to a signal and write a run folder."""
-
-
-def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options: dict[str, Any],
-                plan_one: Callable[[str, Path, bool], FitPlan]) -> bool:
-    """Several signals (or a folder): fit them with :func:`sirenkit.engine.folders.fit_all`, print a line per
-    signal and where the summary is, and return True; one signal: return False (the caller fits
-    it as before). A signal that failed makes the exit code 1, after the others are done."""
-    from sirenkit.engine.folders import expand_sources, fit_all
-
-    if len(sources) == 1 and not Path(sources[0]).is_dir():
-        if group is not None:
-            raise ValueError("--group is for several signals: give files, or a folder")
-        return False
-    if options["resume"] and options["overwrite"]:
-        raise ValueError("--resume continues runs and --overwrite replaces them: pass one of them")
-    found = expand_sources(sources, kind)
-    out = options["out"] or default_out(f"{kind}-many", sources[0])
-    result = fit_all(found, plan_one, out=out, kind=kind, group=group, resume=options["resume"],
-                     progress=not options["quiet"])
-    if not result.primary:  # another torchrun rank: rank 0 reports for all
-        return True
-    headline = signal_kind(kind).headline()  # PSNR, SNR, Chamfer-L1
-    assert headline is not None
-    score = headline.name
-    for row in result.rows:
-        shown = ".2f" if headline.higher_is_better else ".4g"  # a quality in dB, an error in its own units
-        value = format(row[score], shown) if isinstance(row.get(score), float) else "—"
-        detail = f": {row['error']}" if "error" in row else ""
-        click.echo(f"{row['signal']}: {row['status']}, {score} {value}{detail}")
-    click.echo(str(Path(out) / "summary.csv"))
-    if result.failed:
-        click.echo(f"sirenkit: {len(result.failed)} of {len(result.rows)} signals failed (see summary.csv); "
-                   f"the others are done", err=True)
-        raise click.exceptions.Exit(1)
-    return True
 
 
 @fit_group.command("image")

@@ -20,6 +20,7 @@ import click
 import sirenkit.signals  # noqa: F401  (every kind registered, the plugins' included)
 from sirenkit.cli.options import (
     default_out,
+    fit_several,
     group_option,
     print_metrics,
     training_options,
@@ -67,32 +68,11 @@ def fit_kind(name: str, sources: tuple[str, ...], group: int | None, options: di
                        progress=not options["quiet"] and not several)
         return with_options(plan, given, plan.kind.train_config())
 
-    scores = kind.score_names or (kind.target_metric,)
-    if not several:
-        if group is not None:
-            raise ValueError("--group is for several signals: give files, or a folder")
-        out = options["out"] or default_out(name, sources[0])
-        fitted = plan_one(sources[0], out, options["resume"]).run()
-        print_metrics(fitted, (*scores, "steps", "seconds", "parameters"), out)
+    if fit_several(name, sources, group, options, plan_one):
         return
-    from sirenkit.engine.folders import expand_sources, fit_all
-
-    if options["resume"] and options["overwrite"]:
-        raise ValueError("--resume continues runs and --overwrite replaces them: pass one of them")
-    out = options["out"] or default_out(f"{name}-many", sources[0])
-    result = fit_all(expand_sources(sources, name), plan_one, out=out, kind=name, group=group,
-                     resume=options["resume"], progress=not options["quiet"])
-    if not result.primary:  # another torchrun rank: rank 0 reports for all
-        return
-    for row in result.rows:
-        shown = ", ".join(f"{score} {row[score]:.4g}" for score in scores if isinstance(row.get(score), float))
-        detail = f": {row['error']}" if "error" in row else ""
-        click.echo(f"{row['signal']}: {row['status']}{', ' + shown if shown else ''}{detail}")
-    click.echo(str(Path(out) / "summary.csv"))
-    if result.failed:
-        click.echo(f"sirenkit: {len(result.failed)} of {len(result.rows)} signals failed (see summary.csv); "
-                   f"the others are done", err=True)
-        raise click.exceptions.Exit(1)
+    out = options["out"] or default_out(name, sources[0])
+    fitted = plan_one(sources[0], out, options["resume"]).run()
+    print_metrics(fitted, (*(kind.score_names or (kind.target_metric,)), "steps", "seconds", "parameters"), out)
 
 
 __all__ = ["add_kind_commands", "fit_kind", "kind_command"]

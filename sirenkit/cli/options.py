@@ -13,6 +13,7 @@ import click
 from sirenkit.config import field_docs
 from sirenkit.engine import options as run_options
 from sirenkit.engine.config import TrainConfig
+from sirenkit.engine.folders import signal_kind
 from sirenkit.engine.frequency import Frequency
 from sirenkit.engine.kinds import Fitted
 from sirenkit.engine.runs import FitPlan
@@ -287,3 +288,39 @@ def with_options(plan: FitPlan, options: dict[str, Any], recipe: TrainConfig, *,
     network = plan.kind.network(options["model"], **network_settings(options, auto_omega=auto_omega))
     out = Path(plan.out) if plan.out is not None else None
     return dataclasses.replace(plan, network=network, train=train_config(options, defaults=recipe, out=out))
+
+
+def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options: dict[str, Any],
+                plan_one: Callable[[str, Path, bool], FitPlan]) -> bool:
+    """Several signals (or a folder): fit them with :func:`sirenkit.engine.folders.fit_all`, print a line per
+    signal and where the summary is, and return True; one signal: return False (the caller fits
+    it as before). A signal that failed makes the exit code 1, after the others are done."""
+    from sirenkit.engine.folders import expand_sources, fit_all
+
+    if len(sources) == 1 and not Path(sources[0]).is_dir():
+        if group is not None:
+            raise ValueError("--group is for several signals: give files, or a folder")
+        return False
+    if options["resume"] and options["overwrite"]:
+        raise ValueError("--resume continues runs and --overwrite replaces them: pass one of them")
+    found = expand_sources(sources, kind)
+    out = options["out"] or default_out(f"{kind}-many", sources[0])
+    result = fit_all(found, plan_one, out=out, kind=kind, group=group, resume=options["resume"],
+                     progress=not options["quiet"])
+    if not result.primary:  # another torchrun rank: rank 0 reports for all
+        return True
+    headline = signal_kind(kind).headline()  # PSNR, SNR, Chamfer-L1
+    for row in result.rows:
+        score = ""
+        if headline is not None:
+            shown = ".2f" if headline.higher_is_better else ".4g"  # a quality in dB, an error in its own units
+            value = row.get(headline.name)
+            score = f", {headline.name} {format(value, shown) if isinstance(value, float) else '—'}"
+        detail = f": {row['error']}" if "error" in row else ""
+        click.echo(f"{row['signal']}: {row['status']}{score}{detail}")
+    click.echo(str(Path(out) / "summary.csv"))
+    if result.failed:
+        click.echo(f"sirenkit: {len(result.failed)} of {len(result.rows)} signals failed (see summary.csv); "
+                   f"the others are done", err=True)
+        raise click.exceptions.Exit(1)
+    return True
