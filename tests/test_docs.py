@@ -5,6 +5,7 @@ short front page that links to every page."""
 
 from __future__ import annotations
 
+import html as html_lib
 import importlib.util
 import os
 import re
@@ -86,3 +87,30 @@ def test_the_readme_is_a_short_front_page_linking_every_page():
         assert f"docs/{page.name}" in links, f"README.md does not link docs/{page.name}"
     for link in links:
         assert (ROOT / link).is_file(), f"README.md links {link}, which does not exist"
+
+
+def all_commands(group, prefix: str = "sirenkit"):
+    """Every command of the command line with its full name (``sirenkit fit image``), groups included."""
+    import click
+
+    yield prefix, group
+    if isinstance(group, click.Group):
+        for name, command in group.commands.items():
+            yield from all_commands(command, f"{prefix} {name}")
+
+
+def test_the_generated_cli_reference_has_every_command_and_option(site):
+    """Generated from the click commands themselves, so that it cannot drift from --help."""
+    from sirenkit.cli import app
+
+    page = page_html(site, DOCS / "cli-reference.md").read_text()
+    headings = list(re.finditer(r'<h\d id="(sirenkit[^"]*)"', page))
+    sections = {match.group(1): html_lib.unescape(page[match.end():following.start() if following else len(page)])
+                for match, following in zip(headings, [*headings[1:], None])}
+    for name, command in all_commands(app):
+        anchor = name.replace(" ", "-")
+        assert anchor in sections, f"{name} is not in the CLI reference"
+        for parameter in command.params:
+            for option in getattr(parameter, "opts", []):
+                if option.startswith("-"):  # in the command's own section, not another's
+                    assert option in sections[anchor], f"{name} {option} is not in its CLI reference section"
