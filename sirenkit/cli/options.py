@@ -96,9 +96,14 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--time", "time_budget", type=POSITIVE, default=None,
                      help=documented(TrainConfig, "time_budget", "Without --steps, the steps are not limited.")),
         click.option("--until", type=FiniteFloat(), default=None,
-                     help=documented(TrainConfig, "until", "The metric: the task's main one (until_metric).")),
+                     help="Stop at the first evaluation at which the task's main figure reaches this value: PSNR "
+                          "for images and video, SNR for sound (both in dB: at or above it), the surface distance "
+                          "for shapes (at or below it), the loss for a problem of your own."),
         click.option("--model", type=click.Choice(model_names()), default=NetworkConfig.model,
-                     help=documented(NetworkConfig, "model")),
+                     help="Network family: siren (sine activations); the SIREN paper's baselines relu, relu-pe "
+                          "(ReLU on positional encoding), rff (ReLU on random Fourier features) and tanh; finer, "
+                          "gauss, wire, hash-grid and grid; and any an installed plugin adds. Which to use: the "
+                          "documentation's Which network? page."),
         click.option("--device", default=TrainConfig.device, help=documented(TrainConfig, "device")),
         click.option("--seed", type=int, default=None,
                      help=documented(TrainConfig, "seed", f"[default: {TrainConfig.seed}]")),
@@ -114,7 +119,9 @@ def training_options(default_steps: int | None = None) -> Callable:
                                          for family in FAMILIES.values() if family.learning_rate_factor != 1)
                                      + "]")),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
-                     help=documented(TrainConfig, "batch_size", TASKS_DEFAULT)),
+                     help="Points per step drawn from each set of points that has no size of its own (an image's "
+                          "pixels, a sound's samples); left out, the task's (images: 4,096 or 8,192 pixels, or "
+                          "every pixel of a small one). " + TASKS_DEFAULT),
         click.option("--width", type=click.IntRange(min=1), default=None,
                      help=documented(NetworkConfig, "hidden_features",
                                      f"[default: the task's, {NetworkConfig.hidden_features}]")),
@@ -122,13 +129,11 @@ def training_options(default_steps: int | None = None) -> Callable:
                      help=documented(NetworkConfig, "hidden_layers",
                                      f"[default: the task's, {NetworkConfig.hidden_layers}]")),
         click.option("--omega", type=OMEGA, default=None,
-                     help=documented(NetworkConfig, "first_omega", "Other families: their frequency (WIRE's ω0, "
-                                                                   "Gauss's s, rff's σ); refused by those without one. "
-                                                                   "auto: chosen from the signal's spectrum before "
-                                                                   "training (FreSh; fit image and fit audio). "
-                                                                   "[default: auto for a SIREN in fit image and "
-                                                                   "fit audio; else the task's: 30 for shapes and "
-                                                                   "video, 60 from gradients and for fusion]")),
+                     help="The network's frequency: a SIREN's or FINER's first-layer ω0 in sin(ω0 (W x + b)), "
+                          "WIRE's ω0, Gauss's s, rff's σ; refused by a family without one. auto: chosen from the "
+                          "signal's spectrum before training (FreSh; fit image and fit audio). [default: auto for "
+                          "a SIREN in fit image and fit audio; else the task's: 30 for shapes and video (the "
+                          "paper's value for images), 60 from gradients and for fusion]"),
         click.option("--bias-scale", type=POSITIVE, default=None,
                      help=documented(NetworkConfig, "first_bias_scale",
                                      f"[default: {NetworkConfig.first_bias_scale:g}]")),
@@ -137,7 +142,8 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--table-size", type=click.IntRange(min=1), default=None,
                      help=documented(NetworkConfig, "grid_table_size", f"[default: {NetworkConfig.grid_table_size}]")),
         click.option("--grid-nodes", type=click.IntRange(min=2), default=None,
-                     help=documented(NetworkConfig, "grid_resolution", "[default: one per sample]")),
+                     help="grid only: nodes along each axis of the dense grid. [default: one per sample of the "
+                          "signal along its longest axis]"),
         click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
                      help=documented(TrainConfig, "precision", TASKS_DEFAULT)),
         click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]),
@@ -146,8 +152,10 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--snapshots", type=StepList(), default=None,
                      help=documented(TrainConfig, "snapshots", "Steps, e.g. 5,50,300.")),
         click.option("--log", "log_to", type=click.Choice(["none", "tensorboard"]), default=None,
-                     help=documented(TrainConfig, "tensorboard", "Then: tensorboard --logdir RUN_FOLDER. "
-                                                                 "[default: none]")),
+                     help="tensorboard: write a TensorBoard log into the run folder's tensorboard/: the loss, each "
+                          "loss term and the learning rate at every step, the metrics at every evaluation, and a "
+                          "picture of the fit every --log-images steps (pip install sirenkit[tensorboard]). Then: "
+                          "tensorboard --logdir RUN_FOLDER. [default: none]"),
         click.option("--log-images", type=click.IntRange(min=1), default=None,
                      help=documented(TrainConfig, "image_every", f"[default: {TrainConfig.image_every}]")),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
