@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from sirenkit.io import atomic_write_path
 
@@ -71,7 +72,7 @@ def image_rows_figure(
 ) -> None:
     """One row per entry ``(label, image (H, W, C), gradient magnitude (H, W), Laplacian (H, W))``:
     columns image, |∇|, Δ. Derivative colour scales are shared by all rows and set by the first
-    (the ground truth), so that rows compare directly."""
+    (the ground truth), so that rows compare directly; a colour bar beside the first row shows them."""
     gradient_scale = float(np.percentile(rows[0][2], 99.5)) or 1.0
     laplacian_scale = float(np.percentile(np.abs(rows[0][3]), 97.0)) or 1.0
     height, width = rows[0][1].shape[:2]
@@ -80,8 +81,16 @@ def image_rows_figure(
                               squeeze=False)
     for row, (label, image, gradient, laplacian) in enumerate(rows):
         _show_image(axes[row, 0], image)
-        axes[row, 1].imshow(gradient, cmap="gray", vmin=0, vmax=gradient_scale)
-        axes[row, 2].imshow(laplacian, cmap="RdBu_r", vmin=-laplacian_scale, vmax=laplacian_scale)
+        shown = (axes[row, 1].imshow(gradient, cmap="gray", vmin=0, vmax=gradient_scale),
+                 axes[row, 2].imshow(laplacian, cmap="RdBu_r", vmin=-laplacian_scale, vmax=laplacian_scale))
+        # the shared scales beside the first row's derivative maps; as much room left empty beside the
+        # other panels, so that every panel keeps one size
+        for column, mappable in zip((0, 1, 2), (None, *shown)):
+            bar = make_axes_locatable(axes[row, column]).append_axes("right", size="4%", pad=0.04)
+            if row == 0 and mappable is not None:
+                figure.colorbar(mappable, cax=bar).ax.tick_params(labelsize=7)
+            else:
+                bar.axis("off")
         axes[row, 0].set_ylabel(label, fontsize=10)
         for column, heading in enumerate(("image", "gradient magnitude |∇f|", "Laplacian Δf")):
             axes[row, column].set_xticks([])
