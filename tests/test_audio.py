@@ -68,6 +68,27 @@ def test_the_first_seconds_only(tmp_path):
     assert len(load_audio(path, seconds=0.5).samples) == 4000
 
 
+def test_the_bundled_chirp_goes_by_its_name_where_no_file_has_it(tmp_path, monkeypatch, capsys):
+    """``chirp`` is made, not read: the 16-bit samples of its formula (tested against soundfile's own
+    WAV of it); the fit records it by name; a file called ``chirp`` wins."""
+    signal = load_audio("chirp")
+    assert (signal.name, signal.rate, signal.samples.shape) == ("chirp", 16000, (48000, 1))
+    assert np.abs(signal.samples).max() == 1.0 and len(load_audio("chirp", seconds=0.5).samples) == 8000
+    t = np.arange(48000) / 16000
+    formula = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * (200 * t + 300 * t**2))
+    soundfile.write(tmp_path / "tones.wav", formula.astype(np.float32), 16000)
+    assert np.array_equal(load_audio(tmp_path / "tones.wav").samples, signal.samples)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["fit", "audio", "chirp", "--seconds", "0.05", *TINY], capsys)
+    assert code == 0, err
+    config = json.loads((tmp_path / "runs" / "audio-chirp" / "config.json").read_text())
+    assert config["inputs"]["source"] == {"name": "chirp"}
+    code, _, err = run_cli(["fit", "audio", "chrip", *TINY], capsys)
+    assert_one_line_error(code, err, "chrip: no such file, and not a bundled sound name (chirp)")
+    soundfile.write(tmp_path / "chirp", chord(0.1), 8000, format="WAV")
+    assert load_audio("chirp").rate == 8000  # the file, not the bundled sound
+
+
 def test_time_coordinates_span_minus_one_to_one():
     coords = time_coordinates(5)
     assert coords.shape == (5, 1) and torch.allclose(coords[:, 0], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))

@@ -204,3 +204,35 @@ def test_a_ply_point_cloud_with_normals(tmp_path):
     assert not cloud.normals_estimated and cloud.faces is None
     assert np.allclose(cloud.normals, normals, atol=1e-5)
     assert np.allclose(cloud.to_original(cloud.points), points, atol=1e-5)
+
+
+def test_the_bundled_mesh_goes_by_its_name_where_no_file_has_it(tmp_path, monkeypatch, capsys):
+    """``spot`` ships with the package (a clone's first ``fit sdf`` needs no file of its own); the
+    fit, ``eval-mesh`` and the run's recorded input know it by name; a file called ``spot`` wins."""
+    import json
+
+    import trimesh
+
+    from conftest import assert_one_line_error, run_cli
+
+    mesh = load_mesh("spot")
+    assert (len(mesh.vertices), len(mesh.faces)) == (2930, 5856) and mesh.is_watertight
+    cloud = load_point_cloud("spot", samples=2000)
+    assert cloud.name == "spot" and len(cloud.points) == 2000 and not cloud.normals_estimated
+    assert np.allclose(cloud.vertices, mesh.vertices)
+    monkeypatch.chdir(tmp_path)
+    code, printed, err = run_cli(["fit", "sdf", "spot", "--steps", "2", "--width", "16", "--layers", "2",
+                                  "--surface-points", "256", "--free-points", "256", "--resolution", "24",
+                                  "--device", "cpu", "--compile", "off", "-q"], capsys)
+    assert code == 0, err
+    run = tmp_path / "runs" / "sdf-spot"
+    assert (run / "mesh.ply").is_file()
+    assert json.loads((run / "config.json").read_text())["inputs"]["source"] == {"name": "spot"}
+    code, printed, err = run_cli(["eval-mesh", "spot", "spot", "--samples", "2000"], capsys)
+    assert code == 0, err
+    assert "\niou                 1\n" in printed  # the mesh against itself: the same volume
+    code, _, err = run_cli(["fit", "sdf", "spott", "-q"], capsys)
+    assert_one_line_error(code, err, "spott: no such file, and not a bundled mesh name (spot)")
+    trimesh.creation.icosphere(subdivisions=1).export(tmp_path / "spot", file_type="ply")
+    code, _, err = run_cli(["fit", "sdf", "spot", "-q"], capsys)
+    assert_one_line_error(code, err, "spot: unsupported file type")  # the file was read, not the bundled mesh

@@ -1,4 +1,4 @@
-"""``sirenkit fit``: fit a network to an image, a sound, a clip or a shape, or to many of them."""
+"""`sirenkit fit`: fit a network to an image, a sound, a clip or a shape, or to many of them."""
 
 from __future__ import annotations
 
@@ -72,8 +72,8 @@ def fit_image_command(sources: tuple[str, ...], size: int | None, group: int | N
 @group_option()
 @training_options()
 def fit_audio_command(sources: tuple[str, ...], seconds: float | None, group: int | None, **options: Any) -> None:
-    """Fit a sound (WAV, FLAC, OGG; any rate, any number of channels), or several: files and
-    folders, trained together in batches.
+    """Fit a sound (WAV, FLAC, OGG; any rate, any number of channels, or chirp, a 3-s sound
+    sirenkit makes), or several: files and folders, trained together in batches.
 
     Writes model.safetensors/json, reconstruction.wav, audio.png (waveforms and spectrograms of
     ground truth, fit and error), snr.png and metrics.json (SNR, PSNR); for several, one run
@@ -140,7 +140,7 @@ def fit_sdf_command(sources: tuple[str, ...], group: int | None, surface_points:
                     near_surface: float | None, weights: str | None, resolution: int | None, keep_unsupported: bool,
                     **options: Any) -> None:
     """Fit a signed distance function to a point cloud (.xyz with normals, .ply) or a mesh
-    (.ply, .obj, .off, .stl), and write mesh.ply (in the input's coordinates), mesh.png,
+    (.ply, .obj, .off, .stl, or spot, a bundled cow), and write mesh.ply (in the input's coordinates), mesh.png,
     slices.png, loss.png and metrics.json (Chamfer, F-score, normal consistency against the input);
     or to several (files, folders), trained together in batches, with summary.csv, summary.json
     and contact.png (each run's mesh.png) beside their run folders.

@@ -198,7 +198,8 @@ def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupp
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the numbers here.")
 def eval_mesh_command(reconstruction: Path, reference: Path, samples: int, threshold: float,
                       json_out: Path | None) -> None:
-    """Chamfer distance, F-score and normal consistency of a mesh against a reference mesh."""
+    """Chamfer distance, F-score and normal consistency of a mesh against a reference mesh (a file,
+    or spot, the bundled cow)."""
     from sirenkit.io import write_json
     from sirenkit.metrics import SURFACE_METRIC_CONVENTIONS, compare_meshes
     from sirenkit.signals.shape.data import load_mesh

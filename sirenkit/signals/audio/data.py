@@ -3,7 +3,7 @@ waveform metrics and the figure of waveforms and spectrograms.
 
 Samples are scaled by their largest magnitude into [-1, 1] (the scale is stored, so that files
 come back at their own level), one network output per channel. The time coordinate runs from -1
-(first sample) to 1 (last): ``t_i = -1 + 2 i / (N - 1)``.
+(first sample) to 1 (last): `t_i = -1 + 2 i / (N - 1)`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg":
 OMEGA_PER_SECOND = 1000.0
 """First-layer ω0 per second of audio (coordinates in [-1, 1] over the whole clip).
 
-The first layer's frequencies in hertz are ``ω0 |w| / (π D)`` for a clip of ``D`` seconds
-(``w ~ U(-1, 1)``), so a fixed ω0 covers a band that narrows as the clip grows. The paper uses
+The first layer's frequencies in hertz are `ω0 |w| / (π D)` for a clip of `D` seconds
+(`w ~ U(-1, 1)`), so a fixed ω0 covers a band that narrows as the clip grows. The paper uses
 ω0 = 3000 for a few seconds of audio; sirenkit keeps that band (up to ~320 Hz in the first layer,
 the deeper sine layers make the higher harmonics) for every length: ω0 = 1000 per second, which
 is the paper's 3000 for a 3-second clip."""
@@ -31,12 +31,12 @@ is the paper's 3000 for a 3-second clip."""
 
 @dataclass(frozen=True)
 class AudioSignal:
-    """A sound: ``samples (N, C)`` float32 in [-1, 1], at ``rate`` samples per second."""
+    """A sound: `samples (N, C)` float32 in [-1, 1], at `rate` samples per second."""
 
     samples: np.ndarray
     rate: int
     scale: float
-    """Largest magnitude of the file's samples: ``file = samples * scale``."""
+    """Largest magnitude of the file's samples: `file = samples * scale`."""
     name: str
 
     @property
@@ -48,32 +48,64 @@ class AudioSignal:
         return len(self.samples) / self.rate
 
 
+BUNDLED_SOUNDS = ("chirp",)
+"""Sounds sirenkit makes by name wherever a sound file is read (`bundled_sound`)."""
+
+
+def bundled_sound(name: str) -> tuple[np.ndarray, int]:
+    """`(samples (N, 1) float32, rate)` of a sound sirenkit makes, deterministic on every machine.
+
+    `chirp`: 3 s at 16 kHz, a steady 440 Hz tone (amplitude 0.3) under a glide from 200 to
+    2,000 Hz (0.2, frequency rising linearly), as a 16-bit WAV file holds it: the sound
+    `benchmarks/device_check.py` writes and fits, sample for sample, so its measurements apply.
+    """
+    if name not in BUNDLED_SOUNDS:
+        raise ValueError(f"{name}: not a bundled sound name (expected one of {', '.join(BUNDLED_SOUNDS)})")
+    rate = 16_000
+    t = np.arange(3 * rate) / rate
+    sound = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * (200 * t + 300 * t**2))).astype(np.float32)
+    pcm16 = np.rint(sound.astype(np.float64) * 2147483647).astype(np.int64) >> 16  # libsndfile's float → 16 bit
+    return (pcm16 / 32768).astype(np.float32)[:, None], rate
+
+
 def load_audio(path: str | Path, *, seconds: float | None = None) -> AudioSignal:
-    """Read a WAV, FLAC or OGG file (any rate, any number of channels), optionally only its first
-    ``seconds``. Raises ``ValueError`` naming the file for anything that is not usable audio."""
+    """Read a WAV, FLAC or OGG file (any rate, any number of channels), or make a bundled sound by
+    name (`chirp`: `bundled_sound`; a file of that name in the current folder wins),
+    optionally only its first `seconds`. Raises `ValueError` naming the file for anything that
+    is not usable audio."""
     import soundfile
 
     path = Path(path)
+    if not path.exists() and str(path) in BUNDLED_SOUNDS:
+        data, rate = bundled_sound(str(path))
+        frames = None if seconds is None else max(1, int(round(seconds * rate)))
+        return _normalised(data[:frames], rate, str(path))
     if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+        hint = "" if path.suffix else f", and not a bundled sound name ({', '.join(BUNDLED_SOUNDS)})"
+        raise ValueError(f"{path}: no such file{hint}")
     try:
         frames = None if seconds is None else max(1, int(round(seconds * soundfile.info(str(path)).samplerate)))
         data, rate = soundfile.read(str(path), frames=-1 if frames is None else frames, dtype="float32",
                                     always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:  # LibsndfileError is a RuntimeError
         raise ValueError(f"{path}: not an audio file soundfile can read ({' '.join(str(error).split())})") from None
+    return _normalised(data, int(rate), str(path))
+
+
+def _normalised(data: np.ndarray, rate: int, name: str) -> AudioSignal:
+    """`data (N, C)` checked and divided by its largest magnitude."""
     if data.shape[0] == 0:
-        raise ValueError(f"{path}: the file holds no samples")
+        raise ValueError(f"{name}: the file holds no samples")
     if not np.isfinite(data).all():
-        raise ValueError(f"{path}: the samples contain NaN or infinity")
+        raise ValueError(f"{name}: the samples contain NaN or infinity")
     scale = float(np.abs(data).max())
     if scale == 0.0:
-        raise ValueError(f"{path}: the sound is silent (every sample is 0)")
-    return AudioSignal(np.ascontiguousarray(data / scale, dtype=np.float32), int(rate), scale, str(path))
+        raise ValueError(f"{name}: the sound is silent (every sample is 0)")
+    return AudioSignal(np.ascontiguousarray(data / scale, dtype=np.float32), int(rate), scale, name)
 
 
 def time_coordinates(count: int, *, device: torch.device | str | None = None) -> torch.Tensor:
-    """``(count, 1)`` times in [-1, 1], first sample at -1, last at 1."""
+    """`(count, 1)` times in [-1, 1], first sample at -1, last at 1."""
     if count < 1:
         raise ValueError(f"expected at least one sample, got {count}")
     if count == 1:
@@ -82,12 +114,12 @@ def time_coordinates(count: int, *, device: torch.device | str | None = None) ->
 
 
 def audio_first_omega(duration: float) -> float:
-    """The first-layer ω0 for a clip of ``duration`` seconds (:data:`OMEGA_PER_SECOND`)."""
+    """The first-layer ω0 for a clip of `duration` seconds (`OMEGA_PER_SECOND`)."""
     return OMEGA_PER_SECOND * max(duration, 1e-3)
 
 
 def write_audio(path: str | Path, samples: np.ndarray, rate: int) -> Path:
-    """Write ``samples (N, C)`` (or ``(N,)``) in [-1, 1] as 16-bit WAV/FLAC or Vorbis OGG,
+    """Write `samples (N, C)` (or `(N,)`) in [-1, 1] as 16-bit WAV/FLAC or Vorbis OGG,
     atomically; values outside [-1, 1] are clipped."""
     import soundfile
 

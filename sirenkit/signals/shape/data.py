@@ -1,13 +1,13 @@
 """Oriented point clouds for signed distance fitting: reading, normals, the normalising transform.
 
-Points are scaled into [-1, 1]³ with a margin, ``normalised = (original − center) / scale``, and
-``center`` and ``scale`` are kept so that every output (meshes, slices, metrics) goes back to the
+Points are scaled into [-1, 1]³ with a margin, `normalised = (original − center) / scale`, and
+`center` and `scale` are kept so that every output (meshes, slices, metrics) goes back to the
 input's own coordinates.
 
 Normals, where the input has none, are estimated as in Hoppe et al. (1992): the direction of least
-variance of each point's ``k`` nearest neighbours (principal component analysis), then oriented
+variance of each point's `k` nearest neighbours (principal component analysis), then oriented
 consistently by propagating the sign along a minimum spanning tree of the neighbour graph whose
-edges cost ``1 − |n_i · n_j|`` (turning through smooth regions first), and finally flipped per
+edges cost `1 − |n_i · n_j|` (turning through smooth regions first), and finally flipped per
 connected piece so that most normals point away from the piece's centre. Limits: sheets closer to
 each other than the neighbourhood (thin walls), very noisy scans and sharp edges can flip normals
 locally; the outward vote assumes closed, roughly star-shaped pieces.
@@ -24,41 +24,58 @@ import numpy as np
 MESH_SUFFIXES = (".ply", ".obj", ".off", ".stl")
 SUFFIXES = (".xyz",) + MESH_SUFFIXES
 
+BUNDLED_SHAPES = ("spot",)
+"""Meshes that ship with sirenkit (`sirenkit/data/NAME.ply`), read by name wherever a mesh path is:
+`spot`, Keenan Crane's cow (2,930 vertices, 5,856 faces, watertight; CC0)."""
+
+
+def shape_path(source: str | Path) -> Path:
+    """The file `source` names: itself where it exists (a file called `spot` in the current
+    folder wins), else the bundled mesh of that name; a `ValueError` for a name that is neither."""
+    path = Path(source)
+    if path.exists():
+        return path
+    if str(source) in BUNDLED_SHAPES:
+        return Path(__file__).resolve().parents[2] / "data" / f"{source}.ply"
+    if not path.suffix:
+        raise ValueError(f"{source}: no such file, and not a bundled mesh name ({', '.join(BUNDLED_SHAPES)})")
+    return path  # the file checks name what is wrong with it
+
 
 @dataclass
 class PointCloud:
-    """Surface samples ready to fit: ``points`` and unit ``normals``, ``(N, 3)`` float32, in the
+    """Surface samples ready to fit: `points` and unit `normals`, `(N, 3)` float32, in the
     normalised frame (inside [-1, 1]³)."""
 
     points: np.ndarray
     normals: np.ndarray
     name: str
     center: np.ndarray
-    """``(3,)``: original = normalised · scale + center."""
+    """`(3,)`: original = normalised · scale + center."""
     scale: float
     normals_estimated: bool = False
     faces: np.ndarray | None = None
-    """For a mesh input, its faces; ``vertices`` holds its vertices in original coordinates."""
+    """For a mesh input, its faces; `vertices` holds its vertices in original coordinates."""
     vertices: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     def to_original(self, points: np.ndarray) -> np.ndarray:
-        """Normalised ``(..., 3)`` → the input's coordinates."""
+        """Normalised `(..., 3)` → the input's coordinates."""
         return points * self.scale + self.center
 
     def to_normalised(self, points: np.ndarray) -> np.ndarray:
-        """The input's coordinates ``(..., 3)`` → normalised."""
+        """The input's coordinates `(..., 3)` → normalised."""
         return (points - self.center) / self.scale
 
     @property
     def transform(self) -> dict:
-        """What ``model.json`` records to map the network's frame back to the input's."""
+        """What `model.json` records to map the network's frame back to the input's."""
         return {"center": [float(c) for c in self.center], "scale": float(self.scale)}
 
 
 def normalising_transform(points: np.ndarray, margin: float = 0.1) -> tuple[np.ndarray, float]:
-    """``(center, scale)`` that put the bounding box's centre at 0 and its longest half-side at
-    ``1 − margin``."""
+    """`(center, scale)` that put the bounding box's centre at 0 and its longest half-side at
+    `1 − margin`."""
     low, high = points.min(axis=0), points.max(axis=0)
     center = (low + high) / 2
     half = float((high - low).max()) / 2
@@ -68,7 +85,7 @@ def normalising_transform(points: np.ndarray, margin: float = 0.1) -> tuple[np.n
 
 
 def read_xyz(path: Path) -> np.ndarray:
-    """``x y z [nx ny nz]`` per line → ``(N, 3)`` or ``(N, 6)`` float64."""
+    """`x y z [nx ny nz]` per line → `(N, 3)` or `(N, 6)` float64."""
     try:
         values = np.loadtxt(path, dtype=np.float64, ndmin=2, comments="#")
     except ValueError as error:
@@ -81,10 +98,21 @@ def read_xyz(path: Path) -> np.ndarray:
 
 
 def load_mesh(path: str | Path):
-    """A triangle mesh (``trimesh.Trimesh``) from ``.ply``, ``.obj``, ``.off`` or ``.stl``, checked."""
+    """Read a triangle mesh, checked.
+
+    Args:
+        path: A `.ply`, `.obj`, `.off` or `.stl` file, or a bundled mesh by name (`spot`).
+
+    Returns:
+        mesh (trimesh.Trimesh): The mesh.
+
+    Raises:
+        ValueError: A missing, empty or unreadable file, or one without faces; the message names
+            the file.
+    """
     import trimesh
 
-    path = Path(path)
+    path = shape_path(path)
     _check_file(path, MESH_SUFFIXES)
     try:
         loaded = trimesh.load(path, force="mesh", process=False)
@@ -94,7 +122,7 @@ def load_mesh(path: str | Path):
 
 
 def _checked_mesh(path: Path, loaded):
-    """``loaded`` if it is a mesh with faces and finite vertices; else the error naming ``path``."""
+    """`loaded` if it is a mesh with faces and finite vertices; else the error naming `path`."""
     if loaded is None or len(getattr(loaded, "faces", [])) == 0:
         raise ValueError(f"{path}: the mesh has no faces")
     if not np.isfinite(loaded.vertices).all():
@@ -114,11 +142,30 @@ def load_point_cloud(
     neighbours: int = 16,
     seed: int = 0,
 ) -> PointCloud:
-    """Read ``.xyz`` (with or without normals), a point cloud ``.ply``, or a mesh (``.ply``,
-    ``.obj``, ``.off``, ``.stl``: ``samples`` points drawn uniformly on its surface with their face
-    normals). Missing normals are estimated (module docstring). Raises ``ValueError`` naming the
-    file and the problem for anything unusable."""
-    path = Path(path)
+    """Read an oriented point cloud for a signed distance fit, normalised into [-1, 1]³.
+
+    Missing normals are estimated (see the module `sirenkit.signals.shape.data`: principal
+    directions of each point's neighbours, oriented along a spanning tree).
+
+    Args:
+        path: `.xyz` (with or without normals), a point-cloud `.ply`, a mesh (`.ply`, `.obj`,
+            `.off`, `.stl`), or a bundled mesh by name (`spot`).
+        samples: Points drawn uniformly on a mesh's surface, with their face normals.
+        margin: Free border around the shape: its longest half-side becomes `1 − margin`.
+        neighbours: Neighbours per point for estimating normals.
+        seed: Seed of the points drawn on a mesh.
+
+    Returns:
+        The points and unit normals `(N, 3)` in the normalised frame, with the transform back to
+        the input's coordinates.
+
+    Raises:
+        ValueError: A missing, empty or unreadable file, an unsupported type, fewer than 10 points,
+            NaN or infinite values, or normals of zero length; the message names the file.
+    """
+    found = shape_path(path)
+    name = str(found) if found == Path(path) else str(path)  # a bundled mesh goes by its name
+    path = found
     _check_file(path, SUFFIXES)
     faces = vertices = None
     if path.suffix.lower() == ".xyz":
@@ -142,7 +189,7 @@ def load_point_cloud(
         if (lengths < 1e-12).any():
             raise ValueError(f"{path}: {int((lengths < 1e-12).sum())} normal(s) have zero length")
         normals = normals / lengths
-    return PointCloud(normalised, normals.astype(np.float32), str(path), center, scale,
+    return PointCloud(normalised, normals.astype(np.float32), name, center, scale,
                       normals_estimated=estimated, faces=faces, vertices=vertices)
 
 
@@ -156,7 +203,7 @@ def _check_file(path: Path, suffixes: tuple[str, ...]) -> None:
 
 
 def _read_mesh_or_cloud(path: Path, samples: int, seed: int):
-    """``(values (N, 3|6), faces, vertices)`` of a mesh (surface samples) or a PLY point cloud."""
+    """`(values (N, 3|6), faces, vertices)` of a mesh (surface samples) or a PLY point cloud."""
     import trimesh
 
     loaded: Any
@@ -180,7 +227,7 @@ def _read_mesh_or_cloud(path: Path, samples: int, seed: int):
 
 
 def _ply_vertex_normals(cloud) -> np.ndarray | None:
-    """Per-vertex ``nx ny nz`` of a PLY point cloud, where the file has them."""
+    """Per-vertex `nx ny nz` of a PLY point cloud, where the file has them."""
     raw = cloud.metadata.get("_ply_raw", {}).get("vertex", {}).get("data")
     if raw is None:
         return None
@@ -191,7 +238,7 @@ def _ply_vertex_normals(cloud) -> np.ndarray | None:
 
 
 def estimate_normals(points: np.ndarray, *, neighbours: int = 16) -> np.ndarray:
-    """Unit normals ``(N, 3)`` for ``points (N, 3)``, consistently oriented (module docstring)."""
+    """Unit normals `(N, 3)` for `points (N, 3)`, consistently oriented (module docstring)."""
     from scipy.spatial import cKDTree
 
     count = len(points)
@@ -206,7 +253,7 @@ def estimate_normals(points: np.ndarray, *, neighbours: int = 16) -> np.ndarray:
 
 
 def orient_normals(points: np.ndarray, normals: np.ndarray, neighbour_index: np.ndarray) -> np.ndarray:
-    """Flip ``normals`` so that neighbours agree (minimum spanning tree propagation) and each
+    """Flip `normals` so that neighbours agree (minimum spanning tree propagation) and each
     connected piece points outward on the whole."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
