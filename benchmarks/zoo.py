@@ -149,7 +149,9 @@ def zero_fields(photo: str, size: int) -> dict:
             "laplacian_psnr": field_psnr(np.zeros_like(laplacian), laplacian)}
 
 
-def figure(rows: list[dict], photo: str, path: Path) -> None:
+def figure(rows: list[dict], photo: str, path: Path, settings: dict) -> None:
+    """PSNR against seconds of fitting of every family on ``photo``; the title says the photo's size,
+    the parameter budget and each fit's budget (from the run's ``settings``: its JSON's header)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,7 +166,11 @@ def figure(rows: list[dict], photo: str, path: Path) -> None:
             ax.plot(*zip(*points), label=f"{row['model']} ({row['psnr']:.1f} dB)")
     ax.set_xlabel("seconds of fitting")
     ax.set_ylabel("PSNR (dB)")
-    ax.set_title(f"{photo}: every family at the same parameter budget")
+    size, steps, seconds = settings.get("size"), settings.get("steps"), settings.get("time")
+    parameters = next((row["parameters"] for row in rows if row["photo"] == photo and row["model"].startswith("siren")),
+                      None)
+    budget = f"{steps:,} steps each" if steps else f"{seconds:g} s of fitting each"
+    ax.set_title(f"{photo} {size}×{size}: every family at ~{parameters or 0:,} parameters, {budget}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -246,7 +252,24 @@ def print_zero_means(zeros: list[dict]) -> None:
           f"{np.mean([z['laplacian_psnr'] for z in zeros]):.2f} dB)")
 
 
+def draw(paths: list[Path], photo: str, out: Path) -> None:
+    """Redraw a run's figure from its results files; a later file's row replaces an earlier one's
+    of the same photo and family (a rerun after a fix)."""
+    results = [json.loads(path.read_text()) for path in paths]
+    rows = {(row["photo"], row["model"]): row for result in results for row in result["rows"]}
+    figure(list(rows.values()), photo, out, results[0])
+    print(out)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--draw"]:
+        drawing = argparse.ArgumentParser(prog="zoo.py --draw")
+        drawing.add_argument("runs", nargs="+", type=Path, help="Results files, later ones replacing rows.")
+        drawing.add_argument("--photo", default="camera")
+        drawing.add_argument("--figure", type=Path, required=True)
+        drawn = drawing.parse_args(sys.argv[2:])
+        draw(drawn.runs, drawn.photo, drawn.figure)
+        return
     if sys.argv[1:2] == ["--merge"]:
         merging = argparse.ArgumentParser(prog="zoo.py --merge")
         merging.add_argument("runs", nargs="+", type=Path)
@@ -343,7 +366,7 @@ def main() -> None:
     means = summary(rows, models)
     print_zero_means(zeros)
     if args.figure:
-        figure(rows, rows[0]["photo"], args.figure)
+        figure(rows, rows[0]["photo"], args.figure, {"size": args.size, "steps": args.steps, "time": args.time})
         print(args.figure)
     save(means)
 

@@ -150,5 +150,10 @@ def test_examples_run_at_a_tiny_size(name, tmp_path, capsys):
 def test_example_listing_and_an_unknown_name(capsys):
     code, printed, _ = run_cli(["example"], capsys)
     assert code == 0 and {"inpainting", "helmholtz", "wave"} <= {line.split()[0] for line in printed.splitlines()}
+    from sirenkit.studies.examples import EXAMPLES
+
+    for name, module in EXAMPLES.items():  # each with how long its default run takes
+        assert f"{module.STEPS:,} steps, {module.RUNTIME}" in printed, name
+        assert re.fullmatch(r"about \d+ (s|min) on a 2-core CPU.*", module.RUNTIME), module.RUNTIME
     code, _, err = run_cli(["example", "schrodinger"], capsys)
     assert_one_line_error(code, err, "unknown example 'schrodinger'")

@@ -69,3 +69,16 @@ def test_a_run_folder_explains_itself_in_a_readme(tmp_path):
     assert "README.md" in written  # so that --overwrite removes it with the rest
     for name in written:
         assert name == "README.md" or f"`{name}`" in text  # every file the fit wrote is explained
+
+
+def test_figure_titles_say_how_often_a_curve_was_logged():
+    from sirenkit.engine.runs import logged_every
+
+    history = [{"step": 1, "psnr": 10.0}, {"step": 25, "psnr": 20.0}, {"step": 50, "psnr": 25.0},
+               {"step": 75, "psnr": 26.0}, {"step": 80, "psnr": 27.0}, {"step": 80, "loss": 0.1}]
+    assert logged_every(history, "psnr") == "every 25 steps"  # not the first gap from step 1, nor the last
+    assert logged_every([{"step": s, "psnr": 1.0} for s in (1, 2, 3, 4, 5)], "psnr") == "every step"
+    assert logged_every(history[:3], "psnr") == "at steps 1, 25 and 50"
+    assert logged_every([{"step": 1, "loss": 1.0}, {"step": 10, "loss": 1.0}], "loss") == "at steps 1 and 10"
+    assert logged_every([{"step": 7, "loss": 1.0}], "loss") == "at step 7"
+    assert logged_every(history, "snr") == "never logged"

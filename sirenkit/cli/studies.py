@@ -152,7 +152,8 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
 
     if name is None:
         for key, module in EXAMPLES.items():
-            click.echo(f"{key:<12} {module.SUMMARY}")
+            click.echo(f"{key:<12} {module.SUMMARY}\n{'':<12} {module.STEPS:,} steps, {module.RUNTIME}; "
+                       f"--tiny: seconds")
         return
     out = out or Path("runs") / f"example-{name}"
     metrics = run_example(name, out, tiny=tiny, steps=steps, device=device, progress=not quiet, overwrite=overwrite)

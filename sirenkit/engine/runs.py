@@ -1,9 +1,9 @@
-"""The one fit for every signal kind: plan → prepare → train → finish (:class:`FitPlan`,
-:func:`prepare`, :func:`train_prepared`, :func:`finish_fit`), and the run folder's lifecycle.
+"""The one fit for every signal kind: plan → prepare → train → finish ([`FitPlan`][sirenkit.FitPlan],
+`prepare`, `train_prepared`, `finish_fit`), and the run folder's lifecycle.
 
-Every run folder, for every kind, holds ``config.json`` (the resolved configuration),
-``model.safetensors`` + ``model.json``, ``metrics.json``, ``history.json`` and its main result
-under one name (``reconstruction.png``, ``.wav``, ``.mp4`` or ``mesh.ply``).
+Every run folder, for every kind, holds `config.json` (the resolved configuration),
+`model.safetensors` + `model.json`, `metrics.json`, `history.json` and its main result
+under one name (`reconstruction.png`, `.wav`, `.mp4` or `mesh.ply`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from sirenkit.version import __version__
 
 
 def build_on_device(network: NetworkConfig, train: TrainConfig) -> tuple[nn.Module, torch.device]:
-    """The freshly initialised network (seeded from ``train.seed``) on the configured device."""
+    """The freshly initialised network (seeded from `train.seed`) on the configured device."""
     device = resolve_device(train.device)
     return build_network(network, seed=train.seed).to(device), device
 
@@ -69,7 +69,7 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 
 def write_config(out: Path, identity: dict[str, Any], device: torch.device) -> None:
-    """``config.json``: everything needed to run the same fit again, and to check that a resumed
+    """`config.json`: everything needed to run the same fit again, and to check that a resumed
     run is the same one (its inputs by content hash)."""
     task = identity["task"]
     write_json(out / "config.json", {"task": task, task: identity["settings"], "inputs": identity["inputs"],
@@ -78,9 +78,26 @@ def write_config(out: Path, identity: dict[str, Any], device: torch.device) -> N
 
 
 def history_series(history: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
-    """``(steps, values)`` of one logged quantity."""
+    """`(steps, values)` of one logged quantity."""
     rows = [row for row in history if key in row]
     return [row["step"] for row in rows], [row[key] for row in rows]
+
+
+def logged_every(history: list[dict[str, float]], key: str) -> str:
+    """How often `key` was logged, for a figure's title: "every 25 steps" (the most common
+    interval between the first and the last log, which fall at the fit's first and last steps),
+    or the steps themselves when there are three or fewer: "at steps 1, 25 and 30"."""
+    steps = sorted({int(row["step"]) for row in history if key in row})
+    if not steps:
+        return "never logged"
+    if len(steps) <= 3:
+        listed = [f"{step:,}" for step in steps]
+        return f"at step{'s' if len(steps) > 1 else ''} " + (
+            f"{', '.join(listed[:-1])} and {listed[-1]}" if len(listed) > 1 else listed[0])
+    inner = steps[1:-1]
+    gaps = [later - earlier for earlier, later in zip(inner, inner[1:])] or [inner[0] - steps[0]]
+    gap = max(set(gaps), key=lambda value: (gaps.count(value), value))
+    return "every step" if gap == 1 else f"every {gap:,} steps"
 
 
 def stop_reason(result: FitResult, train: TrainConfig) -> str:
@@ -97,7 +114,7 @@ def stop_reason(result: FitResult, train: TrainConfig) -> str:
 
 
 def fit_summary(result: FitResult, wall: float, network: NetworkConfig, train: TrainConfig) -> dict[str, Any]:
-    """The entries every ``metrics.json`` shares: how long, how big, how it ran, why it stopped."""
+    """The entries every `metrics.json` shares: how long, how big, how it ran, why it stopped."""
     return {
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
@@ -164,7 +181,7 @@ def _describe_run(folder: Path) -> str:
 
 
 def check_same_run(folder: Path, identity: dict[str, Any]) -> None:
-    """A ``ValueError`` naming the first difference between the run saved in ``folder`` and the one
+    """A `ValueError` naming the first difference between the run saved in `folder` and the one
     about to continue it: task, inputs (by content), task settings, network, or a training setting
     that changes the result."""
     config_path = folder / "config.json"
@@ -209,9 +226,9 @@ def check_same_run(folder: Path, identity: dict[str, Any]) -> None:
 
 def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkConfig,
                        identity: dict[str, Any] | None = None, *, overwrite: bool = False) -> Path | None:
-    """The run folder, created. A folder that holds a run is continued only with ``resume`` (its
-    checkpoint must exist, and ``identity`` must match the saved run) and replaced only with
-    ``overwrite``; otherwise a ``ValueError`` says which to pass. Every check comes before anything
+    """The run folder, created. A folder that holds a run is continued only with `resume` (its
+    checkpoint must exist, and `identity` must match the saved run) and replaced only with
+    `overwrite`; otherwise a `ValueError` says which to pass. Every check comes before anything
     is written, so a refused run leaves the folder as it was."""
     out_path = Path(out) if out is not None else None
     refuse_run_folder(out_path, resume, overwrite)
@@ -232,8 +249,8 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
 
 
 def refuse_run_folder(out: Path | None, resume: bool, overwrite: bool) -> None:
-    """The refusals of :func:`prepare_run_folder` that need nothing but the options: both of
-    ``resume`` and ``overwrite``, a resume with no checkpoint, a folder holding a run that is
+    """The refusals of `prepare_run_folder` that need nothing but the options: both of
+    `resume` and `overwrite`, a resume with no checkpoint, a folder holding a run that is
     neither resumed nor replaced. Cheap, so a fit can make them before any costly preparation."""
     if resume and overwrite:
         raise ValueError("--resume continues a run and --overwrite replaces it: pass one of them")
@@ -247,8 +264,8 @@ def refuse_run_folder(out: Path | None, resume: bool, overwrite: bool) -> None:
 
 
 def clear_run(folder: Path) -> None:
-    """Remove a previous run from ``folder``: its state files and the files it listed as written
-    (``metrics.json``'s ``files``); nothing else the folder holds is touched."""
+    """Remove a previous run from `folder`: its state files and the files it listed as written
+    (`metrics.json`'s `files`); nothing else the folder holds is touched."""
     listed: list[str] = []
     try:
         listed = list(json.loads((folder / "metrics.json").read_text()).get("files", []))
@@ -261,10 +278,9 @@ def clear_run(folder: Path) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class FitPlan:
-    """One fit, planned but not begun: the signal, its kind, and how it is to be fitted (the
-    arguments of :func:`fit_signal`). :meth:`run` prepares, trains and finishes it; the folder engine
-    (:mod:`sirenkit.engine.folders`) prepares many (:func:`prepare`) and trains those that can share a
-    batch together before it finishes each (:func:`finish_fit`)."""
+    """One fit, planned but not begun; its fields are [`fit_signal`][sirenkit.fit_signal]'s arguments.
+    [`run`][sirenkit.FitPlan.run] prepares, trains and finishes it; [`fit_many`][sirenkit.fit_many]
+    prepares many and trains those that can share a batch together (a kind's `register_plan`)."""
 
     kind: SignalKind
     signal: Any
@@ -286,7 +302,7 @@ class FitPlan:
     progress: bool = True
 
     def run(self) -> Fitted:
-        """Prepare, train and finish: the fitted network, its run folder written."""
+        """Prepare, train and finish the fit: the fitted network, its run folder written (with `out`)."""
         prepared = prepare(self)
         return finish_fit(prepared, train_prepared(prepared))
 
@@ -312,21 +328,35 @@ def fit_signal(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
-    """Fit a network to ``signal``, described by ``kind``, and with ``out`` write the run folder.
+    """Fit a network to a signal, described by its kind, and with `out` write the run folder.
 
-    The defaults are the kind's: its network (``model`` picks the family), training recipe (at the
-    family's multiple of a SIREN's learning rate), problem, rendering, metrics and run folder. A
-    task that fits the same kind another way (an image from its gradients) passes its own
-    ``problem`` (built on the device), ``sampling`` (keywords of
-    :meth:`SignalKind.render`), ``measure(rendered, *, final)`` (used for the progress bar too,
-    unless ``evaluate(model)`` says what to log), ``products(rendered)`` (what the result keeps,
-    ``{"reconstruction": rendered}`` by default) and ``write(fitted, out)``. ``settings`` are the
-    task's options, recorded in ``config.json`` under ``task`` (the kind's name by default).
-    ``choose_network(network)`` makes a last, possibly costly choice about the network once the
-    options have been checked (``--omega auto``: its frequency from the signal), and returns the
-    network with what to record of the choice in the metrics.
-    All of it is :class:`FitPlan`'s: ``fit_signal(kind, signal, ...)`` is
-    ``FitPlan(kind=kind, signal=signal, ...).run()``.
+    The defaults are the kind's (the recipe at the family's multiple of a SIREN's learning rate); a task that fits
+    the same kind another way (an image from its gradients) passes its own. This is `FitPlan(...).run()`.
+
+    Args:
+        kind: What the signal is ([`ImageKind`][sirenkit.ImageKind], ...), described from it.
+        signal: The signal, as the kind reads it.
+        network: The network; `None` is the kind's default for `model`.
+        train: The recipe; `None` is the kind's.
+        model: The network family, used when `network` is `None`.
+        problem: `problem(device)` builds the problem; `None` is the kind's.
+        sampling: Keywords of [`SignalKind.render`][sirenkit.SignalKind.render] for the result.
+        measure: `measure(rendered, *, final)`: the metrics (of the progress bar too, unless `evaluate`).
+        evaluate: `evaluate(model)`: what to log while fitting.
+        products: `products(rendered)`: what the result keeps (`{"reconstruction": rendered}`).
+        write: `write(fitted, out)` writes the run folder instead of the kind.
+        task: The task's name in `config.json` (the kind's name by default).
+        settings: The task's options, recorded in `config.json` under `task`.
+        choose_network: `(network) -> (network, record)`: a last, costly choice once options are checked.
+        out: The run folder to write; `None` writes nothing.
+        resume: Continue the run saved in `out` from its checkpoint.
+        overwrite: Replace a run already in `out`.
+        progress: Show a progress bar.
+
+    Raises:
+        ValueError: An option out of range, or a run in `out` without `resume` or `overwrite`.
+        TrainingDiverged: The loss became NaN or infinite.
+        TrainingInterrupted: Ctrl-C or SIGTERM stopped the fit; with `out`, its checkpoint is there.
     """
     return FitPlan(kind=kind, signal=signal, network=network, train=train, model=model, problem=problem,
                    sampling=sampling, measure=measure, evaluate=evaluate, products=products, write=write, task=task,
@@ -335,8 +365,8 @@ def fit_signal(
 
 
 def prepare(plan: FitPlan) -> PreparedFit:
-    """Everything before training: every check, the network (and its last choice, ``--omega
-    auto``), the problem on its device, the run folder up to ``config.json``, the watchers."""
+    """Everything before training: every check, the network (and its last choice, `--omega
+    auto`), the problem on its device, the run folder up to `config.json`, the watchers."""
     kind, signal, out, resume = plan.kind, plan.signal, plan.out, plan.resume
     measure, evaluate = plan.measure, plan.evaluate
     begun = time.time() - 1.0  # file times can be coarser than a second
@@ -391,7 +421,7 @@ def prepare(plan: FitPlan) -> PreparedFit:
 
 
 def train_prepared(prepared: PreparedFit) -> FitResult:
-    """Train one prepared fit alone (:func:`sirenkit.engine.single.fit`), resuming it where asked."""
+    """Train one prepared fit alone ([`sirenkit.fit`][sirenkit.fit]), resuming it where asked."""
     try:
         return fit(prepared.model, prepared.problem, prepared.train, network_config=prepared.network,
                    checkpoint_dir=prepared.out, resume=prepared.resume, progress=prepared.progress,
@@ -404,9 +434,9 @@ def train_prepared(prepared: PreparedFit) -> FitResult:
 
 @dataclass
 class PreparedFit:
-    """A fit of :func:`fit_signal` ready to train: its network on its device, its problem and its
-    run folder written up to ``config.json``; :func:`finish_fit` does the rest once it is trained
-    (by :func:`sirenkit.engine.single.fit`, or with others by :func:`sirenkit.engine.stacked.fit_batched`)."""
+    """A fit of [`fit_signal`][sirenkit.fit_signal] ready to train: its network on its device, its problem and its
+    run folder written up to `config.json`; `finish_fit` does the rest once it is trained
+    (by [`sirenkit.fit`][sirenkit.fit], or with others by [`sirenkit.fit_batched`][sirenkit.fit_batched])."""
 
     kind: SignalKind
     signal: Any
@@ -422,10 +452,10 @@ class PreparedFit:
     report: dict[str, Any]
     begun: float
     started: float
-    """When training began (``perf_counter``): ``metrics.json``'s ``wall_seconds`` count from it (in a
+    """When training began (`perf_counter`): `metrics.json`'s `wall_seconds` count from it (in a
     batch, the whole batch's training, which the signal shared)."""
     watchers: list[Watcher] = dataclasses.field(default_factory=list)
-    """What watches the training (:mod:`sirenkit.engine.watch`): snapshots, a TensorBoard log."""
+    """What watches the training (`sirenkit.engine.watch`): snapshots, a TensorBoard log."""
     resume: bool = False
     """Whether training continues from the run folder's checkpoint."""
     progress: bool = True
@@ -455,8 +485,8 @@ def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
 
 
 def record_written_files(folder: Path, since: float) -> None:
-    """List in ``metrics.json`` (``files``) what this run wrote into ``folder``, so that
-    ``--overwrite`` removes exactly that and nothing a user put beside it."""
+    """List in `metrics.json` (`files`) what this run wrote into `folder`, so that
+    `--overwrite` removes exactly that and nothing a user put beside it."""
     path = folder / "metrics.json"
     metrics = json.loads(path.read_text()) if path.exists() else {}
     metrics["files"] = written_files(folder, since)
@@ -464,6 +494,6 @@ def record_written_files(folder: Path, since: float) -> None:
 
 
 def written_files(folder: Path, since: float) -> list[str]:
-    """The files of ``folder`` written since ``since`` (``time.time()``), by name."""
+    """The files of `folder` written since `since` (`time.time()`), by name."""
     return sorted(entry.name for entry in folder.iterdir()
                   if entry.is_file() and not entry.name.startswith(".") and entry.stat().st_mtime >= since)

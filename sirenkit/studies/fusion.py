@@ -1,9 +1,9 @@
 """Gradient-domain fusion of two images: fit a network to a composite of their gradient fields.
 
-- ``average``: the paper's fusion, ``g = (∇A + ∇B) / 2``;
-- ``mixed``: per pixel and channel the stronger of ``∇A`` and ``∇B`` (Pérez et al. 2003,
+- `average`: the paper's fusion, `g = (∇A + ∇B) / 2`;
+- `mixed`: per pixel and channel the stronger of `∇A` and `∇B` (Pérez et al. 2003,
   mixed gradients), which keeps the texture of both;
-- ``clone``: seamless cloning, ``∇B`` inside a mask placed at ``(x, y)`` on A, ``∇A`` outside.
+- `clone`: seamless cloning, `∇B` inside a mask placed at `(x, y)` on A, `∇A` outside.
 
 Every channel's composite is built from the same channel of both images, never across channels.
 The network never sees pixel values; the constant a gradient leaves free is set so that the
@@ -49,7 +49,7 @@ def _matching_channels(a: ImageSignal, b: ImageSignal) -> tuple[np.ndarray, np.n
 
 
 def load_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
-    """A binary mask ``(H, W)`` of booleans from an image file of the given shape."""
+    """A binary mask `(H, W)` of booleans from an image file of the given shape."""
     signal = load_image(path)
     values = signal.pixels[:, :, 0]
     levels = np.unique(values)
@@ -69,11 +69,11 @@ def composite_gradient(
     a: np.ndarray, b: np.ndarray, mode: Mode, *, mask: np.ndarray | None = None,
     at: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The composite field ``(H, W, C, 2)`` of images ``a`` and ``b`` (``(H, W, C)`` in [0, 1]),
-    and the weight map ``(H, W)`` of pixels whose mean the result should match.
+    """The composite field `(H, W, C, 2)` of images `a` and `b` (`(H, W, C)` in [0, 1]),
+    and the weight map `(H, W)` of pixels whose mean the result should match.
 
-    For ``clone``, ``b`` and ``mask`` (``(h, w)``) are placed with their top-left corner at
-    ``at = (x, y)`` on ``a``.
+    For `clone`, `b` and `mask` (`(h, w)`) are placed with their top-left corner at
+    `at = (x, y)` on `a`.
     """
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -105,7 +105,7 @@ def composite_gradient(
 
 
 def set_mean(estimate: np.ndarray, reference: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Shift each channel of ``estimate`` so that its weighted mean equals ``reference``'s."""
+    """Shift each channel of `estimate` so that its weighted mean equals `reference`'s."""
     w = weights[:, :, None] / weights.sum()
     return estimate + ((reference - estimate) * w).sum(axis=(0, 1), keepdims=True)
 
@@ -129,13 +129,46 @@ def fuse_images(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
-    """Fuse two images in the gradient domain and, with ``out``, write the run folder.
+    """Fuse two images in the gradient domain and, with `out`, write the run folder.
 
-    ``size`` resamples the first image (and, for average and mixed, the second with ``resize``).
-    The network is ``network`` (its outputs must match the fused channels) or the image default
-    of ``model`` with ``network_settings`` (width, layers, ω0, ...) changed.
-    ``metrics['psnr_vs_classical']`` compares the network's result with the DCT least-squares
-    solution of the same composite.
+    A network is fitted to a composite of the two images' gradient fields (see the modes below);
+    `metrics['psnr_vs_classical']` compares its result with the DCT least-squares solution of the
+    same composite. This is `sirenkit fuse`.
+
+    Args:
+        first: The first image (a file or a bundled image name).
+        second: The second image.
+        mode: `"average"` (the paper's fusion, the mean of both gradients), `"mixed"` (per pixel
+            and channel the stronger gradient, which keeps the texture of both) or `"clone"`
+            (seamless cloning: the second image's gradient inside `mask`, the first's outside).
+        mask: A black-and-white image, white where the second image is pasted; required for
+            `"clone"`.
+        at: Where the top-left corner of the second image and its mask go on the first, `(x, y)`
+            in pixels (`"clone"`).
+        size: Scale the first image's longer side to this many pixels.
+        resize: For `"average"` and `"mixed"`, resample the second image to the first's size
+            instead of refusing images of different sizes.
+        network: The network to fit (its outputs must match the fused channels); `None` builds the
+            image default of `model`.
+        network_settings: Settings changed in the default network (width, layers, ω0, ...); not
+            with `network`.
+        train: The training recipe; `None` is the gradient-domain recipe at the family's rate.
+        model: The network family, used when `network` is `None`.
+        segment_weight: The weight of the multiscale line integrals of the composite field.
+        out: The run folder to write; `None` writes nothing.
+        resume: Continue the run saved in `out` from its checkpoint.
+        overwrite: Replace a run already in `out`.
+        progress: Show a progress bar.
+
+    Returns:
+        The fitted network with its metrics; `products["reconstruction"]` is the fused image.
+
+    Raises:
+        ValueError: An unknown `mode`, `"clone"` without a mask, a mask that falls outside the
+            first image, images of different sizes without `resize`, both images constant, or
+            `network` together with `network_settings`.
+        TrainingDiverged: The loss became NaN or infinite.
+        TrainingInterrupted: Ctrl-C or SIGTERM stopped the fit; with `out`, its checkpoint is there.
     """
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -194,7 +227,7 @@ def fuse_images(
         kind.write_run(fitted, signal, out, reference_rows=rows,
                        label=f"{fitted.metrics['psnr_vs_classical']:.1f} dB vs classical",
                        title=f"{mode} gradient fusion", curve="PSNR against the classical solution (dB)",
-                       curve_title="PSNR per step (against the classical solution)")
+                       curve_title="PSNR against the classical solution")
 
     return fit_signal(kind, signal, network=network, train=train,
                       problem=lambda device: derivative_problem(composite, "gradient", batch_size=train.batch_size,

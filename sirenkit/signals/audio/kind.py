@@ -1,8 +1,8 @@
-"""The audio kind: a network ``t → C`` channels of samples.
+"""The audio kind: a network `t → C` channels of samples.
 
 The time coordinate runs from -1 (first sample) to 1 (last); the network fits the samples divided
-by their largest magnitude (``scale``, kept, so files come back at their own level). Fitting is
-one constraint ``Φ(t) − s(t) = 0`` on the samples (a random subset per step); a rendering can be
+by their largest magnitude (`scale`, kept, so files come back at their own level). Fitting is
+one constraint `Φ(t) − s(t) = 0` on the samples (a random subset per step); a rendering can be
 at the original or any other rate.
 """
 
@@ -45,7 +45,7 @@ AUDIO_BATCH = 16384
 @register_kind
 @dataclass(frozen=True, kw_only=True)
 class AudioKind(SignalKind):
-    """A sound of ``samples`` samples per channel at ``rate`` samples per second."""
+    """A sound of `samples` samples per channel at `rate` samples per second: what a fitted sound's `kind` is."""
 
     name: ClassVar[str] = "audio"
     in_features: ClassVar[int] = 1
@@ -61,10 +61,13 @@ class AudioKind(SignalKind):
     )
 
     rate: int
+    """Samples per second of the input."""
     samples: int
+    """Samples per channel."""
     channels: int
+    """Number of channels."""
     scale: float
-    """Largest magnitude of the file's samples: ``file = network output · scale``."""
+    """Largest magnitude of the file's samples: `file = network output · scale`."""
 
     @classmethod
     def describe(cls, signal: AudioSignal) -> AudioKind:
@@ -81,11 +84,11 @@ class AudioKind(SignalKind):
 
     def network(self, model: str = "siren", **settings: Any) -> NetworkConfig:
         """The paper's audio network (1 → 256 × 4 → C) with ω0 from
-        :func:`~sirenkit.signals.audio.data.audio_first_omega` (times the family's
-        :attr:`~sirenkit.networks.family.NetworkFamily.audio_omega_factor`: FINER's is 1/30), or a
+        `audio_first_omega` (times the family's
+        [`audio_omega_factor`][sirenkit.NetworkFamily.audio_omega_factor]: FINER's is 1/30), or a
         baseline of that size. Gauss and WIRE keep their image settings: stretching their first
         layer as a SIREN's first ω0 is stretched
-        (:attr:`~sirenkit.networks.config.NetworkConfig.first_scale` = that ω0 / 30) was measured and made
+        ([`first_scale`][sirenkit.NetworkConfig.first_scale] = that ω0 / 30) was measured and made
         them worse or no better (3 s of music, 198k parameters: Gauss 1.5 dB, WIRE below 0 dB), and
         so were other frequencies (12.7k parameters: WIRE's ω0 60 and 200, Gauss's first-layer
         stretch 3 to 30 and s = 3 or 30; at best 5.4 dB)."""
@@ -103,11 +106,11 @@ class AudioKind(SignalKind):
 
         Chosen on 3 s of 44.1 kHz music (benchmarks/media.py), 1,000-step probes: SNR 27.0 / 28.2 /
         28.6 dB at 1e-4 / 3e-4 / 1e-3; but at 1e-3 a first layer of ω0 = 10,000 (a 10 s clip under
-        :data:`~sirenkit.signals.audio.data.OMEGA_PER_SECOND`) collapsed to silence, while 3e-4 reached 26.9 dB on
+        `OMEGA_PER_SECOND`) collapsed to silence, while 3e-4 reached 26.9 dB on
         10 s of the same music. With ω0 = 10,000 on the 3 s clip (a band three times wider than the
         rule's) the fit failed at 1e-3; ω0 = 1,000 gave 28.3 dB. The SNR is logged every 100 steps,
         less often for clips long enough that rendering them would slow the fit
-        (:func:`~sirenkit.engine.kinds.evaluation_interval`: every 300 steps for a minute at 44.1 kHz)."""
+        (`evaluation_interval`: every 300 steps for a minute at 44.1 kHz)."""
         batch = None if self.samples <= AUDIO_BATCH else AUDIO_BATCH
         return TrainConfig(steps=3000, learning_rate=3e-4, batch_size=batch, precision="auto",
                            log_every=evaluation_interval(self.samples, batch or self.samples, every=100),
@@ -120,9 +123,19 @@ class AudioKind(SignalKind):
         return Problem([Constraint("audio", lambda f: f.value - f.data["target"], domain)])
 
     def render(self, model: nn.Module, *, rate: int | None = None) -> np.ndarray:
-        """``(M, C)`` samples in [-1, 1] (network units, clipped) at ``rate`` (default: the
-        original), over the same span of time: sample ``j`` is at ``j / rate`` seconds, as the
-        original's sample ``i`` is at ``i / original rate``. Evaluated in chunks."""
+        """Render the sound at any sample rate, over the same span of time: sample `j` is at `j / rate`
+        seconds, as the original's sample `i` is at `i / original rate`. Evaluated in chunks.
+
+        Args:
+            model: The fitted network.
+            rate: Samples per second; `None` is the original rate.
+
+        Returns:
+            `(M, C)` samples in [-1, 1] (network units, clipped).
+
+        Raises:
+            ValueError: A rate below 1.
+        """
         rate = self.rate if rate is None else int(rate)
         if rate < 1:
             raise ValueError(f"sample rate must be positive, got {rate}")
@@ -161,9 +174,9 @@ class AudioKind(SignalKind):
                 "psnr_convention": "dB on the waveform scaled to [-1, 1] (peak 1 = the largest magnitude), clipped"}
 
     def write_run(self, fitted: Fitted, signal: AudioSignal, out: Path) -> None:
-        """``reconstruction.wav``, ``audio.png`` (waveforms and spectrograms of ground truth,
-        fit and error), ``snr.png``, metrics and history."""
-        from sirenkit.engine.runs import history_series
+        """`reconstruction.wav`, `audio.png` (waveforms and spectrograms of ground truth,
+        fit and error), `snr.png`, metrics and history."""
+        from sirenkit.engine.runs import history_series, logged_every
         from sirenkit.figures import curve_figure
         from sirenkit.io import write_json
 
@@ -174,14 +187,16 @@ class AudioKind(SignalKind):
                            f"{fitted.network.model}, SNR {metrics['snr']:.1f} dB, "
                            f"{metrics['steps']} steps, {metrics['seconds']:.0f} s")
         curve_figure({fitted.network.model: history_series(fitted.history, "snr")}, out / "snr.png",
-                     xlabel="step", ylabel="SNR (dB)", title="SNR over every sample, per step")
+                     xlabel="step", ylabel="SNR (dB)",
+                     title=f"SNR over every sample, {logged_every(fitted.history, 'snr')} "
+                           f"({metrics['steps']:,} steps, {metrics['seconds']:.0f} s)")
         write_json(out / "history.json", fitted.history)
         write_json(out / "metrics.json", metrics)
 
     @classmethod
     def contact_pictures(cls, run: Path, source: str) -> tuple[np.ndarray, np.ndarray]:
-        """The first channel of the sound, as long as the run's ``config.json`` records, and of its
-        ``reconstruction.wav``, each shrunk to its envelope."""
+        """The first channel of the sound, as long as the run's `config.json` records, and of its
+        `reconstruction.wav`, each shrunk to its envelope."""
         from sirenkit.figures import envelope
 
         settings = json.loads((run / "config.json").read_text())[cls.name]

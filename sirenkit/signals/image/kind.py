@@ -1,9 +1,9 @@
-"""The image kind: a network ``(x, y) → C`` intensities (grey, grey + alpha, RGB, RGBA).
+"""The image kind: a network `(x, y) → C` intensities (grey, grey + alpha, RGB, RGBA).
 
-Coordinates follow :mod:`sirenkit.signals.image.data` (the longer side spans [-1, 1], equal spacing on both
-axes); the network fits ``2 I − 1``. Fitting the pixels is one constraint ``Φ(x) − f(x) = 0`` on
-the pixel grid; reconstruction from derivatives and fusion (:mod:`sirenkit.studies.poisson`,
-:mod:`sirenkit.studies.fusion`) are other problems on this kind, rendered, measured and written the
+Coordinates follow `sirenkit.signals.image.data` (the longer side spans [-1, 1], equal spacing on both
+axes); the network fits `2 I − 1`. Fitting the pixels is one constraint `Φ(x) − f(x) = 0` on
+the pixel grid; reconstruction from derivatives and fusion (`sirenkit.studies.poisson`,
+`sirenkit.studies.fusion`) are other problems on this kind, rendered, measured and written the
 same way.
 """
 
@@ -46,7 +46,7 @@ from sirenkit.signals.image.data import (
 )
 
 INTENSITY_SCALE, INTENSITY_OFFSET = 2.0, -1.0
-"""Intensities in [0, 1] are fitted as ``2 I − 1`` in [-1, 1], as in the paper (images, video)."""
+"""Intensities in [0, 1] are fitted as `2 I − 1` in [-1, 1], as in the paper (images, video)."""
 
 
 IMAGE_BATCH = 8192
@@ -58,7 +58,7 @@ float32 on the 2-core Xeon: camera 42.5 against 37.1 dB, astronaut 39.1 against 
 against 36.2)."""
 
 IMAGE_STALL_CHECK = 100
-"""The step of the image recipe's stall check (``TrainConfig.stall_check``): by then a photo that
+"""The step of the image recipe's stall check (`TrainConfig.stall_check`): by then a photo that
 will fit at Adam 1e-3 stands 2.8 dB (brick) to 15 dB (the terrier) above the best constant, and a
 texture-dominated one that will not stands 0 to 1.4 dB above it (grass, gravel; float32 and
 bfloat16)."""
@@ -72,13 +72,15 @@ MAP_IN_MEMORY_BYTES = 1 << 28
 """A derivative map larger than this (float32) waits for its colour scale in a temporary file."""
 
 MapRow = tuple[str, np.ndarray, np.ndarray, np.ndarray]
-"""A figure row: label, image ``(H, W, C)``, gradient magnitude ``(H, W)``, Laplacian ``(H, W)``."""
+"""A figure row: label, image `(H, W, C)`, gradient magnitude `(H, W)`, Laplacian `(H, W)`."""
 
 
 @register_kind
 @dataclass(frozen=True, kw_only=True)
 class ImageKind(SignalKind):
-    """An image of ``shape = (H, W)`` pixels and ``channels`` channels (``mode`` L, LA, RGB, RGBA)."""
+    """An image of `shape = (H, W)` pixels and `channels` channels (`mode` L, LA, RGB, RGBA): what a
+    fitted image's `kind` is.
+    """
 
     name: ClassVar[str] = "image"
     in_features: ClassVar[int] = 2
@@ -95,16 +97,19 @@ class ImageKind(SignalKind):
     )
 
     shape: tuple[int, int]
-    """``(H, W)`` of the fitted image."""
+    """`(H, W)` of the fitted image."""
     channels: int
+    """Number of channels `C`."""
     mode: str
-    """``L``, ``LA``, ``RGB`` or ``RGBA``: colour images show derivative maps of their luminance."""
+    """`L`, `LA`, `RGB` or `RGBA`: colour images show derivative maps of their luminance."""
     extent: tuple[float, float]
-    """Half-widths ``(x, y)`` of the area the image covers (:func:`sirenkit.signals.image.data.image_extent`)."""
+    """Half-widths `(x, y)` of the area the image covers (`sirenkit.signals.image.data.image_extent`)."""
     output_scale: float = INTENSITY_SCALE
+    """With `output_offset`: the network fits `output_scale · I + output_offset`."""
     output_offset: float = INTENSITY_OFFSET
-    """The network fits ``output_scale · I + output_offset``."""
+    """The network fits `output_scale · I + output_offset`."""
     bit_depth: int = 8
+    """Bits per channel of the input, and of the PNG written (8 or 16)."""
 
     @classmethod
     def describe(cls, signal: ImageSignal) -> ImageKind:
@@ -121,13 +126,13 @@ class ImageKind(SignalKind):
         return super().network(model, **settings)
 
     def train_config(self, *, precision: str = "auto", device: str = "auto") -> TrainConfig:
-        """sirenkit's default image recipe, chosen by the sweep in ``benchmarks/sweep.py`` over four
-        different images (docs, "Speed"): random subsets of 8,192 pixels per step (every pixel
+        """sirenkit's default image recipe, chosen by the sweep in `benchmarks/sweep.py` over four
+        different images (docs, "Benchmarks"): random subsets of 8,192 pixels per step (every pixel
         when the image has fewer), 1,500 steps, Adam at 1e-3 with a cosine decay, bfloat16 matrix
         products where the hardware has them. It reached 40 dB soonest on all four images. Where
-        the steps run in float32 (``precision`` and ``device`` resolved as the fit will), 4,096
-        pixels per step (:data:`IMAGE_BATCH_FLOAT32`). The PSNR is logged every 25 steps, less often
-        on large images (:func:`~sirenkit.engine.kinds.evaluation_interval`).
+        the steps run in float32 (`precision` and `device` resolved as the fit will), 4,096
+        pixels per step (`IMAGE_BATCH_FLOAT32`). The PSNR is logged every 25 steps, less often
+        on large images (`evaluation_interval`).
 
         Against the paper's recipe (every pixel, Adam at 1e-4) it reaches 40 dB on camera 256² in a
         fraction of the time: many cheap, noisy steps make the early progress, and the decaying rate
@@ -145,7 +150,14 @@ class ImageKind(SignalKind):
                                    log_every=evaluation_interval(pixels, min(pixels, batch), every=chosen.log_every))
 
     def to_network(self, intensities: torch.Tensor) -> torch.Tensor:
-        """Intensities in [0, 1] → network units."""
+        """Convert intensities to network units.
+
+        Args:
+            intensities: Values in [0, 1].
+
+        Returns:
+            `output_scale · intensities + output_offset`.
+        """
         return intensities * self.output_scale + self.output_offset
 
     def problem(self, signal: ImageSignal, *, batch_size: int | None, device: torch.device) -> Problem:
@@ -159,18 +171,31 @@ class ImageKind(SignalKind):
 
     def render(self, model: nn.Module, *, size: tuple[int, int] | None = None, what: What = "value",
                clip: bool = True, chunk_size: int | None = None) -> np.ndarray:
-        """The image at ``size = (width, height)`` (the original by default) over the area the
-        original covered. ``value``: ``(H, W, C)`` intensities, clipped to [0, 1] unless ``clip`` is
-        false; ``gradient``: ``(H, W, C, 2)`` in intensity per coordinate unit; ``laplacian``:
-        ``(H, W, C)``."""
+        """Render the image over the area the original covered, at any size.
+
+        Args:
+            model: The fitted network.
+            size: `(width, height)`; `None` is the original size.
+            what: `"value"`, `"gradient"` or `"laplacian"`.
+            clip: Clip values to [0, 1].
+            chunk_size: Points evaluated at a time; `None` chooses.
+
+        Returns:
+            `value`: `(H, W, C)` intensities; `gradient`: `(H, W, C, 2)` in intensity per coordinate
+            unit; `laplacian`: `(H, W, C)`.
+
+        Raises:
+            ValueError: An unknown `what`, a size below one pixel, or a rendering that would not fit
+                in memory (`sirenkit render` streams it to a file instead).
+        """
         height, width = self._render_shape(size, what)
         check_memory(height * width * self._bytes_per_pixel(what), f"rendering the {what} at {width}×{height}",
                      "choose a smaller --size, or write it to a file with sirenkit render, which streams it")
         return self._rows(model, (height, width), what, (0, height), clip=clip, chunk_size=chunk_size)
 
     def _render_shape(self, size: tuple[int, int] | None, what: What) -> tuple[int, int]:
-        """``(H, W)`` of a rendering at ``size = (W, H)`` (the original's by default); a
-        ``ValueError`` for an unknown quantity or a size below one pixel."""
+        """`(H, W)` of a rendering at `size = (W, H)` (the original's by default); a
+        `ValueError` for an unknown quantity or a size below one pixel."""
         if what not in WHATS:
             raise ValueError(f"unknown quantity {what!r}; expected one of {', '.join(WHATS)}")
         height, width = self.shape if size is None else (size[1], size[0])
@@ -184,7 +209,7 @@ class ImageKind(SignalKind):
 
     def _rows(self, model: nn.Module, shape: tuple[int, int], what: What, rows: tuple[int, int], *,
               clip: bool = True, chunk_size: int | None = None) -> np.ndarray:
-        """Rows ``first:stop`` of the rendering at ``shape = (H, W)`` (see :meth:`render`)."""
+        """Rows `first:stop` of the rendering at `shape = (H, W)` (see [`render`][sirenkit.ImageKind.render])."""
         coords = coordinate_grid(shape, self.extent, rows=rows)
         values = evaluate_points(model, coords, what, chunk_size=chunk_size).numpy()
         height, width = rows[1] - rows[0], shape[1]
@@ -195,10 +220,10 @@ class ImageKind(SignalKind):
 
     def render_file(self, model: nn.Module, path: Path, *, size: tuple[int, int] | None = None,
                     what: What = "value", **sampling: Any) -> str:
-        """Render band by band straight into a PNG (:class:`~sirenkit.pictures.PngRows`): memory
+        """Render band by band straight into a PNG (`PngRows`): memory
         holds one band of about a million pixels whatever the size. A derivative map's colour
         scale needs every value first: the map is kept in float32 in memory where it is small and
-        in a temporary file beside ``path`` where it is not, then coloured band by band."""
+        in a temporary file beside `path` where it is not, then coloured band by band."""
         height, width = self._render_shape(size, what)
         band = max(1, RENDER_BAND_PIXELS // width)
         bands = [(first, min(first + band, height)) for first in range(0, height, band)]
@@ -265,16 +290,24 @@ class ImageKind(SignalKind):
         return {"psnr_convention": "dB on intensities in [0, 1], clipped, over all pixels and channels"}
 
     def maps(self, model: nn.Module) -> tuple[np.ndarray, np.ndarray]:
-        """The network's gradient-magnitude and Laplacian maps ``(H, W)`` (luminance, exact)."""
+        """The network's gradient-magnitude and Laplacian maps at the original size (of the luminance,
+        exact).
+
+        Args:
+            model: The fitted network.
+
+        Returns:
+            `(gradient magnitude, Laplacian)`, each `(H, W)`.
+        """
         return (gradient_magnitude_map(self.render(model, what="gradient"), self.mode),
                 laplacian_map(self.render(model, what="laplacian"), self.mode))
 
     def write_run(self, fitted: Fitted, signal: ImageSignal, out: Path, *, reference_rows: Sequence[MapRow] = (),
                   label: str | None = None, title: str | None = None, curve: str = "PSNR (dB)",
-                  curve_title: str = "PSNR per step") -> None:
-        """``reconstruction.png``, ``figure.png`` (the reference rows, ground truth by default,
-        over the network's image and exact derivative maps), ``psnr.png``, metrics and history."""
-        from sirenkit.engine.runs import history_series
+                  curve_title: str = "PSNR of the whole image") -> None:
+        """`reconstruction.png`, `figure.png` (the reference rows, ground truth by default,
+        over the network's image and exact derivative maps), `psnr.png`, metrics and history."""
+        from sirenkit.engine.runs import history_series, logged_every
         from sirenkit.figures import curve_figure, image_rows_figure
         from sirenkit.io import write_json
 
@@ -286,16 +319,17 @@ class ImageKind(SignalKind):
         rows.append((f"{name}\n{label}" if label else f"{name}: {metrics['psnr']:.2f} dB", image,
                      *self.maps(fitted.model)))
         default_title = f"{Path(self.source).name} {self.shape[1]}×{self.shape[0]}"
-        image_rows_figure(rows, out / "figure.png",
-                          title=f"{title or default_title}, {metrics['steps']} steps, {metrics['seconds']:.0f} s")
+        budget = f"{metrics['steps']:,} steps, {metrics['seconds']:.0f} s"
+        image_rows_figure(rows, out / "figure.png", title=f"{title or default_title}, {budget}")
         curve_figure({name: history_series(fitted.history, "psnr")}, out / "psnr.png", xlabel="step",
-                     ylabel=curve, title=curve_title)
+                     ylabel=curve, title=f"{title or default_title}: {curve_title}, "
+                                         f"{logged_every(fitted.history, 'psnr')} ({budget})")
         write_json(out / "history.json", fitted.history)
         write_json(out / "metrics.json", metrics)
 
     @classmethod
     def contact_pictures(cls, run: Path, source: str) -> tuple[np.ndarray, np.ndarray]:
-        """The photo at the size the run's ``config.json`` records and its ``reconstruction.png``,
+        """The photo at the size the run's `config.json` records and its `reconstruction.png`,
         each shrunk to a tile."""
         import imageio.v3 as iio
 
@@ -327,8 +361,8 @@ class ImageKind(SignalKind):
 
 
 def check_map_disk(shape: tuple[int, int], folder: Path) -> bool:
-    """Whether a float32 map of ``shape`` goes to a temporary file in ``folder`` (it is larger
-    than :data:`MAP_IN_MEMORY_BYTES`); a ``ValueError`` where the disk there cannot hold it."""
+    """Whether a float32 map of `shape` goes to a temporary file in `folder` (it is larger
+    than `MAP_IN_MEMORY_BYTES`); a `ValueError` where the disk there cannot hold it."""
     size = shape[0] * shape[1] * 4
     if size <= MAP_IN_MEMORY_BYTES:
         return False
@@ -341,8 +375,8 @@ def check_map_disk(shape: tuple[int, int], folder: Path) -> bool:
 
 @contextmanager
 def map_store(shape: tuple[int, int], folder: Path) -> Iterator[np.ndarray]:
-    """A float32 array of ``shape``: in memory when small, else a memory map on an unnamed
-    temporary file in ``folder`` (the disk checked first), gone when the block ends."""
+    """A float32 array of `shape`: in memory when small, else a memory map on an unnamed
+    temporary file in `folder` (the disk checked first), gone when the block ends."""
     if not check_map_disk(shape, folder):
         yield np.empty(shape, dtype=np.float32)
         return
@@ -357,7 +391,7 @@ def map_store(shape: tuple[int, int], folder: Path) -> Iterator[np.ndarray]:
 
 
 def finite_difference_maps(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(H, W, C)`` pixels with their gradient-magnitude and Laplacian maps (luminance, in
+    """`(H, W, C)` pixels with their gradient-magnitude and Laplacian maps (luminance, in
     coordinate units) by finite differences."""
     spacing = grid_spacing(pixels.shape[:2])
     gradient = gradient_magnitude_map(image_gradient(pixels, spacing), mode)
@@ -367,15 +401,27 @@ def finite_difference_maps(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, n
 
 def render_image(fitted: Fitted, size: tuple[int, int] | None = None, what: What = "value", *,
                  chunk_size: int | None = None) -> np.ndarray:
-    """A fitted image at ``size = (width, height)`` (the original by default): ``(H, W, C)``
-    intensities in [0, 1], or its ``gradient`` ``(H, W, C, 2)`` or ``laplacian`` ``(H, W, C)``
-    (:meth:`ImageKind.render`)."""
+    """Render a fitted image at any size.
+
+    Args:
+        fitted: A fitted or loaded image.
+        size: `(width, height)`; `None` is the original size.
+        what: `"value"`, `"gradient"` or `"laplacian"`.
+        chunk_size: Points evaluated at a time; `None` chooses.
+
+    Returns:
+        `(H, W, C)` intensities in [0, 1], or the gradient `(H, W, C, 2)` or the Laplacian
+        `(H, W, C)` ([`ImageKind.render`][sirenkit.ImageKind.render]).
+
+    Raises:
+        ValueError: A model that is not an image, or a size below one pixel.
+    """
     if not isinstance(fitted.kind, ImageKind):
         raise ValueError(f"{fitted.out}: holds {article(fitted.kind.name)} {fitted.kind.name} model, not an image")
     return fitted.kind.render(fitted.model, size=size, what=what, chunk_size=chunk_size)
 
 
 def quantisation_psnr(bits: int) -> float:
-    """PSNR in dB of rounding intensities in [0, 1] to ``bits`` bits (an error uniform over one
+    """PSNR in dB of rounding intensities in [0, 1] to `bits` bits (an error uniform over one
     level: its mean square is a twelfth of the squared level spacing)."""
     return 10 * math.log10(12 * (2**bits - 1) ** 2)

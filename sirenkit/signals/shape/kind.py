@@ -1,16 +1,16 @@
-"""The shape kind: a network ``(x, y, z) → Φ``, the signed distance to a surface (DESIGN.md §4).
+"""The shape kind: a network `(x, y, z) → Φ`, the signed distance to a surface.
 
-Coordinates are the input's, normalised into [-1, 1]³ (``original = normalised · scale + center``,
+Coordinates are the input's, normalised into [-1, 1]³ (`original = normalised · scale + center`,
 stored); the fitted signal of an oriented point cloud or a mesh. Fitting is the paper's four loss
 terms as constraints on two domains, the surface samples and free space:
 
-- ``surface``: ``|Φ| = 0`` on the surface (weight 3e3);
-- ``normal``: ``1 − cos(∇Φ, n) = 0`` on the surface (1e2);
-- ``off-surface``: ``exp(−100 |Φ|)`` small away from it (1e2), so that no spurious zero appears;
-- ``eikonal``: ``‖∇Φ‖ = 1`` on both sets (5e1 over their union, split by their point counts).
+- `surface`: `|Φ| = 0` on the surface (weight 3e3);
+- `normal`: `1 − cos(∇Φ, n) = 0` on the surface (1e2);
+- `off-surface`: `exp(−100 |Φ|)` small away from it (1e2), so that no spurious zero appears;
+- `eikonal`: `‖∇Φ‖ = 1` on both sets (5e1 over their union, split by their point counts).
 
 Its rendering is a mesh of the zero level set in the input's coordinates
-(:func:`sirenkit.extract_mesh` writes one from a run folder).
+([`sirenkit.extract_mesh`][sirenkit.extract_mesh] writes one from a run folder).
 """
 
 from __future__ import annotations
@@ -39,7 +39,15 @@ LOSS_TERMS = ("surface", "normal", "eikonal-surface", "off-surface", "eikonal-fr
 
 @dataclass(frozen=True)
 class SdfConfig:
-    """Sampling, loss weights and meshing of an SDF fit."""
+    """Sampling, loss weights and meshing of a signed distance fit (`fit_sdf`'s `config`).
+
+    The loss is the paper's: the distance on the surface, the normals' agreement there, a penalty
+    on small distances off the surface, and the eikonal term `|∇Φ| = 1`, each with its weight.
+
+    Raises:
+        ValueError: Fewer than one point per step, a near-surface fraction outside [0, 1], or a
+            mesh resolution below 8.
+    """
 
     surface_points: int = 8192
     """Surface samples per step (with their normals)."""
@@ -51,20 +59,24 @@ class SdfConfig:
     near_surface_sigma: float = 0.02
     """Standard deviation of that noise, in the normalised frame."""
     surface_weight: float = 3e3
+    """Weight of `Φ = 0` on the surface samples."""
     normal_weight: float = 1e2
+    """Weight of the agreement of `∇Φ` with the surface normals."""
     off_surface_weight: float = 1e2
+    """Weight of the penalty on distances near 0 away from the surface."""
     eikonal_weight: float = 5e1
+    """Weight of `|∇Φ| = 1` everywhere."""
     samples: int = 250_000
     """Points drawn on a mesh input's surface (the training set)."""
     margin: float = 0.1
     """Free border around the shape in [-1, 1]³."""
     mesh_resolution: int = 256
-    """Grid of the mesh the fit writes (``sirenkit mesh`` makes others)."""
+    """Grid of the mesh the fit writes (`sirenkit mesh` makes others)."""
     metric_samples: int = METRIC_SAMPLES
     """Samples per surface for Chamfer distance and F-score."""
     keep_unsupported: bool = False
     """Keep mesh pieces that no input point supports (a void inside the solid, a blob in free
-    space); by default they are dropped (:func:`sirenkit.signals.shape.mesh.supported_components`)."""
+    space); by default they are dropped (`sirenkit.signals.shape.mesh.supported_components`)."""
 
     def __post_init__(self) -> None:
         if self.surface_points < 1 or self.free_points < 1:
@@ -76,7 +88,7 @@ class SdfConfig:
 
 
 class FreeSpace:
-    """Points uniform in ``[-1, 1]^3``, a fraction of them instead near the surface samples."""
+    """Points uniform in `[-1, 1]^3`, a fraction of them instead near the surface samples."""
 
     def __init__(self, surface: torch.Tensor, batch_size: int, *, near_fraction: float = 0.0,
                  sigma: float = 0.02) -> None:
@@ -104,7 +116,7 @@ class FreeSpace:
 
 
 def sdf_problem(cloud: PointCloud, config: SdfConfig, device: torch.device) -> Problem:
-    """The paper's four loss terms (module docstring) on ``cloud``'s normalised points."""
+    """The paper's four loss terms (module docstring) on `cloud`'s normalised points."""
     points = torch.from_numpy(cloud.points).to(device)
     normals = torch.from_numpy(cloud.normals).to(device)
     surface = PointSet(points, {"normal": normals}, batch_size=min(config.surface_points, len(points)))
@@ -134,13 +146,15 @@ def sdf_problem(cloud: PointCloud, config: SdfConfig, device: torch.device) -> P
 
 
 Mesh = tuple[np.ndarray, np.ndarray, int]
-"""``(vertices (V, 3) in the input's coordinates, faces (F, 3), pieces dropped)``."""
+"""`(vertices (V, 3) in the input's coordinates, faces (F, 3), pieces dropped)`."""
 
 
 @register_kind
 @dataclass(frozen=True, kw_only=True)
 class ShapeKind(SignalKind):
-    """The signed distance function of a shape, in a frame normalised into [-1, 1]³."""
+    """The signed distance function of a shape, in a frame normalised into [-1, 1]³:
+    `original = normalised · scale + center`.
+    """
 
     name: ClassVar[str] = "sdf"
     in_features: ClassVar[int] = 3
@@ -159,10 +173,11 @@ class ShapeKind(SignalKind):
     contact_title: ClassVar[str] = "each fitted mesh (Chamfer-L1 against its input)"
 
     center: tuple[float, float, float]
-    """Where the input's bounding-box centre went: ``original = normalised · scale + center``."""
+    """Where the input's bounding-box centre went: `original = normalised · scale + center`."""
     scale: float
+    """The normalising scale: `original = normalised · scale + center`."""
     bound: float = 1.0
-    """The network's domain is ``[-bound, bound]³``."""
+    """The network's domain is `[-bound, bound]³`."""
     normals_estimated: bool = False
     """Whether the input's normals were estimated (a point cloud without them)."""
 
@@ -184,23 +199,38 @@ class ShapeKind(SignalKind):
     def train_config(self) -> TrainConfig:
         """Default training of an SDF fit: Adam at 1e-4 (the paper's) with a cosine decay,
         gradient-norm clipping at 1, 4,000 steps, bfloat16 hidden layers where the hardware has them
-        (an SDF step is 5× faster than the paper's that way on the 2-core CPU: docs, "Speed")."""
+        (an SDF step is 5× faster than the paper's that way on the 2-core CPU: docs, "Benchmarks")."""
         return TrainConfig(steps=4000, learning_rate=1e-4, warmup_steps=10, clip_grad_norm=1.0, precision="auto",
                            divergence_factor=1e6, log_every=50, checkpoint_every=200,
                            time_budget=PROMISED_SECONDS["sdf"])
 
     def problem(self, signal: PointCloud, *, batch_size: int | None, device: torch.device) -> Problem:
-        """The paper's four loss terms with :class:`SdfConfig`'s defaults."""
+        """The paper's four loss terms with [`SdfConfig`][sirenkit.SdfConfig]'s defaults."""
         return sdf_problem(signal, SdfConfig(), device)
 
     def to_original(self, points: np.ndarray) -> np.ndarray:
-        """Normalised ``(..., 3)`` points → the input's coordinates."""
+        """Map normalised points to the input's coordinates.
+
+        Args:
+            points: `(..., 3)` points in the normalised frame.
+
+        Returns:
+            The same points in the input's coordinates.
+        """
         return points * self.scale + np.asarray(self.center)
 
     def render(self, model: nn.Module, *, resolution: int = 256, support: np.ndarray | None = None) -> Mesh:
-        """Marching cubes of the zero level set on a ``resolution³`` grid, in the input's
-        coordinates. With ``support`` (input surface points in the normalised frame), pieces the
-        data does not support are dropped (:func:`sirenkit.signals.shape.mesh.supported_components`)."""
+        """Extract the surface: marching cubes of the zero level set, in the input's coordinates.
+
+        Args:
+            model: The fitted network.
+            resolution: Grid points along each axis.
+            support: Input surface points in the normalised frame; with them, the pieces the data do
+                not support are dropped (`sirenkit.signals.shape.mesh.supported_components`).
+
+        Returns:
+            `(vertices, faces, pieces dropped)`.
+        """
         vertices, faces, _ = extract_surface(model, resolution, bound=self.bound)
         dropped = 0
         if support is not None:
@@ -233,7 +263,7 @@ class ShapeKind(SignalKind):
 
     def preview(self, model: nn.Module | None, signal: PointCloud) -> np.ndarray:
         """The slice z = 0 of the normalised frame: the signed distance on a 128² grid, or (for the
-        signal) its points within 1 % of the slice, as ``(N, 2)``."""
+        signal) its points within 1 % of the slice, as `(N, 2)`."""
         if model is None:
             points = signal.points
             return np.ascontiguousarray(points[np.abs(points[:, 2]) < 0.02, :2], dtype=np.float32)
@@ -272,9 +302,9 @@ class ShapeKind(SignalKind):
         return {"shape": [len(signal.points)], "channels": 1}
 
     def write_run(self, fitted: Fitted, signal: PointCloud, out: Path) -> None:
-        """``mesh.ply``, ``support.npy``, ``mesh.png``, ``slices.png``, ``loss.png``, metrics
+        """`mesh.ply`, `support.npy`, `mesh.png`, `slices.png`, `loss.png`, metrics
         and history."""
-        from sirenkit.engine.runs import history_series
+        from sirenkit.engine.runs import history_series, logged_every
         from sirenkit.figures import curve_figure
         from sirenkit.io import atomic_write_path, write_json
 
@@ -284,13 +314,15 @@ class ShapeKind(SignalKind):
         save_png(out / "mesh.png", render_mesh(vertices, faces))
         slices_figure(fitted.model, out / "slices.png")
         curve_figure({name: history_series(fitted.history, name) for name in LOSS_TERMS}, out / "loss.png",
-                     xlabel="step", ylabel="weighted loss term", title="SDF loss terms per step", log_y=True)
+                     xlabel="step", ylabel="weighted loss term", log_y=True,
+                     title=f"SDF loss terms, {logged_every(fitted.history, LOSS_TERMS[0])} "
+                           f"({fitted.metrics['steps']:,} steps, {fitted.metrics['seconds']:.0f} s)")
         write_json(out / "history.json", fitted.history)
         write_json(out / "metrics.json", fitted.metrics)
 
     @classmethod
     def contact_pictures(cls, run: Path, source: str) -> tuple[np.ndarray, np.ndarray]:
-        """The run's own picture of its mesh (``mesh.png``), and nothing beside it: the shape's
+        """The run's own picture of its mesh (`mesh.png`), and nothing beside it: the shape's
         truth is a point cloud, and its distance to the fit is the caption."""
         import imageio.v3 as iio
 
@@ -304,11 +336,11 @@ class ShapeKind(SignalKind):
 
 
 SUPPORT_FILE = "support.npy"
-"""The run folder's subsample of the input's normalised surface points, for ``sirenkit mesh``."""
+"""The run folder's subsample of the input's normalised surface points, for `sirenkit mesh`."""
 
 
 def support_points(cloud: PointCloud, count: int = 65_536) -> np.ndarray:
-    """``(min(count, N), 3)`` float32 surface points of ``cloud`` (normalised frame), a fixed
+    """`(min(count, N), 3)` float32 surface points of `cloud` (normalised frame), a fixed
     random subset: what decides which mesh pieces the data supports."""
     points = cloud.points
     if len(points) > count:
@@ -317,7 +349,7 @@ def support_points(cloud: PointCloud, count: int = 65_536) -> np.ndarray:
 
 
 def reference_surface(cloud: PointCloud):
-    """The input as a ``trimesh.Trimesh`` when it was a mesh, else ``None``."""
+    """The input as a `trimesh.Trimesh` when it was a mesh, else `None`."""
     import trimesh
 
     if cloud.faces is None:

@@ -10,8 +10,8 @@ from sirenkit.io import write_json
 
 
 def write_results(out: str | Path | None, metrics: dict[str, Any], draw: Callable[[Path], None]) -> dict[str, Any]:
-    """With ``out``: ``draw(out / "figure.png")`` and ``metrics.json`` (replacing the one
-    :func:`sirenkit.studies.solve` wrote, with the example's scores added). Returns ``metrics``."""
+    """With `out`: `draw(out / "figure.png")` and `metrics.json` (replacing the one
+    [`sirenkit.solve`][sirenkit.solve] wrote, with the example's scores added). Returns `metrics`."""
     if out is not None:
         draw(Path(out) / "figure.png")
         write_json(Path(out) / "metrics.json", metrics)
