@@ -1,20 +1,24 @@
 """sirenkit: sinusoidal representation networks (SIREN, Sitzmann et al. 2020).
 
 One network is fitted per signal; its weights are the signal, as a continuous, differentiable
-function of coordinates. Quick start::
+function of coordinates. Quick start:
 
-    import sirenkit
-    fitted = sirenkit.fit_image("camera", size=256, out="runs/camera")  # the default recipe, about a minute
-    print(fitted.metrics["psnr"])
-    loaded = sirenkit.load("runs/camera")                  # loaded.kind: an ImageKind
-    big = loaded.render(size=(1024, 1024))                 # (H, W, C) in [0, 1]
+```python
+import sirenkit
+fitted = sirenkit.fit_image("camera", size=256, out="runs/camera")  # the default recipe, about a minute
+print(fitted.metrics["psnr"])
+loaded = sirenkit.load("runs/camera")                  # loaded.kind: an ImageKind
+big = loaded.render(size=(1024, 1024))                 # (H, W, C) in [0, 1]
+```
 
-Every command of the ``sirenkit`` tool is one call here: ``fit image|audio|video|sdf`` →
-:func:`fit_image`, :func:`fit_audio`, :func:`fit_video`, :func:`fit_sdf`; ``poisson`` →
-:func:`fit_poisson`; ``fuse`` → :func:`fuse_images`; ``compare`` → :func:`compare_models`;
-``render`` → :func:`render`; ``mesh`` → :func:`extract_mesh`; ``eval-mesh`` →
-:func:`compare_meshes` on :func:`load_mesh`; ``info`` → :func:`load`; ``example`` →
-:func:`run_example`. A problem of your own: :func:`solve`.
+Every command of the `sirenkit` tool is one call here: `fit image|audio|video|sdf` →
+[`fit_image`][sirenkit.fit_image], [`fit_audio`][sirenkit.fit_audio], [`fit_video`][sirenkit.fit_video],
+[`fit_sdf`][sirenkit.fit_sdf]; `poisson` → [`fit_poisson`][sirenkit.fit_poisson]; `fuse` →
+[`fuse_images`][sirenkit.fuse_images]; `compare` → [`compare_models`][sirenkit.compare_models]; `render` →
+[`render`][sirenkit.render.render]; `mesh` → [`extract_mesh`][sirenkit.extract_mesh]; `eval-mesh` →
+[`compare_meshes`][sirenkit.compare_meshes] on [`load_mesh`][sirenkit.load_mesh]; `info` →
+[`load`][sirenkit.load]; `example` → [`run_example`][sirenkit.run_example]. A problem of your own:
+[`solve`][sirenkit.solve].
 """
 
 
@@ -71,7 +75,9 @@ from sirenkit.studies.solve import Solution, solve
 from sirenkit.version import __version__
 
 LoadedModel = Fitted
-"""The former name of what :func:`load` returns."""
+"""The former name of [`Fitted`][sirenkit.Fitted], what [`load`][sirenkit.load] returns; kept so
+that old code runs.
+"""
 
 __all__ = [
     "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "CodecError",

@@ -1,8 +1,8 @@
 """What every configuration dataclass shares: checks of its values, the field docstrings that
-``--help`` shows, and the round trip to the JSON of a run folder.
+`--help` shows, and the round trip to the JSON of a run folder.
 
 The configurations themselves live with what they configure: the network's in
-:mod:`sirenkit.networks.config`, training's in :mod:`sirenkit.engine.config`.
+`sirenkit.networks.config`, training's in `sirenkit.engine.config`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 
 def check_positive(name: str, value: float) -> None:
-    """A ``ValueError`` naming ``name`` unless ``value`` is a finite number above 0 (NaN and
+    """A `ValueError` naming `name` unless `value` is a finite number above 0 (NaN and
     infinity are not: they would train nothing, or diverge, under a misleading message)."""
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number above 0, got {value}")
@@ -27,7 +27,7 @@ def check_positive(name: str, value: float) -> None:
 @functools.cache
 def field_docs(config_class: type) -> dict[str, str]:
     """The docstring written under each field of a configuration dataclass, on one line each: what
-    ``--help`` shows, so that an option is documented in one place. Read from the source; empty
+    `--help` shows, so that an option is documented in one place. Read from the source; empty
     where the source is not installed."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(config_class)))
@@ -38,8 +38,8 @@ def field_docs(config_class: type) -> dict[str, str]:
     for node, following in zip(body, body[1:]):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr)
                 and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
-            text = re.sub(r":\w+:`~?([^`]*)`", r"\1", following.value.value).replace("``", "")
-            docs[node.target.id] = " ".join(text.split())  # plain text: reST roles and literals unwrapped
+            text = re.sub(r"\[([^\]]*)\]\[[\w.]*\]", r"\1", following.value.value).replace("`", "")
+            docs[node.target.id] = " ".join(text.split())  # plain text: Markdown links and code unwrapped
     return docs
 
 

@@ -1,6 +1,6 @@
 """Figures written into run folders, written atomically.
 
-Figures are ``matplotlib.figure.Figure`` objects drawn by the Agg renderer when they are saved;
+Figures are `matplotlib.figure.Figure` objects drawn by the Agg renderer when they are saved;
 pyplot is never imported, so sirenkit neither switches matplotlib's backend nor keeps figures
 open: a notebook's inline figures stay as they are.
 """
@@ -25,7 +25,7 @@ whatever the signals' size."""
 
 
 def thumbnail(picture: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
-    """``picture`` (H, W, C) with its longest side at most ``side``, anti-aliased, float32."""
+    """`picture` (H, W, C) with its longest side at most `side`, anti-aliased, float32."""
     from skimage.transform import resize
 
     scale = side / max(picture.shape[:2])
@@ -36,7 +36,7 @@ def thumbnail(picture: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
 
 
 def envelope(sound: np.ndarray, bins: int = PREVIEW_SIDE) -> np.ndarray:
-    """A waveform of at most ``2 bins`` points that draws as ``sound`` does: each bin's lowest and
+    """A waveform of at most `2 bins` points that draws as `sound` does: each bin's lowest and
     highest sample, in turn (a plot of every sample of an hour of sound is 1.2 GB)."""
     if len(sound) <= 2 * bins:
         return sound.astype(np.float32)
@@ -45,13 +45,13 @@ def envelope(sound: np.ndarray, bins: int = PREVIEW_SIDE) -> np.ndarray:
 
 
 def new_figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float], **subplots: Any) -> tuple[Figure, Any]:
-    """A figure outside pyplot and its axes (``Figure.subplots``: one axis, or an array of them)."""
+    """A figure outside pyplot and its axes (`Figure.subplots`: one axis, or an array of them)."""
     figure = Figure(figsize=figsize)
     return figure, figure.subplots(rows, columns, **subplots)
 
 
 def save_figure(figure: Figure, path: str | Path, *, dpi: int = 110) -> None:
-    """Save ``figure`` (rendered by Agg, whatever the session's backend) without ever leaving a
+    """Save `figure` (rendered by Agg, whatever the session's backend) without ever leaving a
     half-written file."""
     atomic_write_path(path, lambda temporary: figure.savefig(temporary, dpi=dpi, bbox_inches="tight"))
 
@@ -70,7 +70,7 @@ def image_rows_figure(
     *,
     title: str | None = None,
 ) -> None:
-    """One row per entry ``(label, image (H, W, C), gradient magnitude (H, W), Laplacian (H, W))``:
+    """One row per entry `(label, image (H, W, C), gradient magnitude (H, W), Laplacian (H, W))`:
     columns image, |∇|, Δ. Derivative colour scales are shared by all rows and set by the first
     (the ground truth), so that rows compare directly; a colour bar beside the first row shows them."""
     gradient_scale = float(np.percentile(rows[0][2], 99.5)) or 1.0
@@ -113,7 +113,7 @@ def curve_figure(
     title: str | None = None,
     log_y: bool = False,
 ) -> None:
-    """Line plot of named ``(x, y)`` series (a PSNR-per-step curve, loss terms, ...)."""
+    """Line plot of named `(x, y)` series (a PSNR-per-step curve, loss terms, ...)."""
     figure, axis = new_figure(figsize=(6, 3.6))
     for label, (xs, ys) in series.items():
         axis.plot(xs, ys, label=label, marker="." if len(xs) < 40 else None)

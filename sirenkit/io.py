@@ -1,6 +1,6 @@
 """Files written whole or not at all: atomic writes (a temporary file renamed into place) and
-strict JSON (NaN written as null). Saved models are :mod:`sirenkit.engine.models`'s, checkpoints
-:mod:`sirenkit.engine.checkpoint`'s.
+strict JSON (NaN written as null). Saved models are `sirenkit.engine.models`'s, checkpoints
+`sirenkit.engine.checkpoint`'s.
 """
 
 from __future__ import annotations
@@ -15,15 +15,20 @@ from typing import IO, Any
 
 
 def _usual_permissions(path: str) -> None:
-    """``mkstemp`` makes files only their owner can read; give them what ``open`` would."""
+    """`mkstemp` makes files only their owner can read; give them what `open` would."""
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(path, 0o666 & ~mask)
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Write ``path`` through a temporary file in the same folder, renamed into place only when
-    complete, so that a crash or Ctrl-C never leaves a half-written file."""
+    """Write a file through a temporary file in the same folder, renamed into place only when
+    complete, so that a crash or Ctrl-C never leaves a half-written file.
+
+    Args:
+        path: The file to write; its folder is created if missing.
+        write: Called with the open temporary file (binary) to write the content.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -41,7 +46,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
 
 
 def _sync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a power cut after it keeps the new file)."""
+    """Make a rename in `folder` durable (a power cut after it keeps the new file)."""
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:  # folders cannot be opened on some systems (Windows): nothing to sync there
@@ -60,8 +65,14 @@ def _sync_file(path: str | Path) -> None:
 
 
 def atomic_write_path(path: str | Path, write: Callable[[Path], Any]) -> None:
-    """Like :func:`atomic_write`, for writers that take a file name rather than a stream; the
-    temporary name keeps the suffix, so that format detection by extension still works."""
+    """Like [`atomic_write`][sirenkit.io.atomic_write], for writers that take a file name rather
+    than a stream; the temporary name keeps the suffix, so that format detection by extension still
+    works.
+
+    Args:
+        path: The file to write; its folder is created if missing.
+        write: Called with the temporary file's path to write the content.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.part.", suffix=path.suffix)
@@ -78,8 +89,15 @@ def atomic_write_path(path: str | Path, write: Callable[[Path], Any]) -> None:
 
 
 def strict_json(values: Any) -> Any:
-    """``values`` with NaN and infinities as ``null``: JSON has no such numbers, and a file that
-    holds them (as Python writes them by default) is refused by other readers."""
+    """Replace NaN and infinities by `None`: JSON has no such numbers, and a file that holds them (as
+    Python writes them by default) is refused by other readers.
+
+    Args:
+        values: Numbers, dictionaries, lists and tuples, nested.
+
+    Returns:
+        The same values with every non-finite float as `None` (tuples as lists).
+    """
     if isinstance(values, float):
         return values if math.isfinite(values) else None
     if isinstance(values, dict):
@@ -90,7 +108,12 @@ def strict_json(values: Any) -> Any:
 
 
 def write_json(path: str | Path, values: Any, default: Callable[[Any], Any] | None = None) -> None:
-    """Atomically write ``values`` as indented, standard JSON (non-finite numbers as ``null``);
-    ``default`` turns what JSON cannot hold into what it can, as in :func:`json.dumps`."""
+    """Atomically write values as indented, standard JSON (non-finite numbers as `null`).
+
+    Args:
+        path: The file to write.
+        values: What to write.
+        default: Turns what JSON cannot hold into what it can, as in `json.dumps`.
+    """
     text = json.dumps(strict_json(values), indent=2, sort_keys=False, allow_nan=False, default=default) + "\n"
     atomic_write(path, lambda stream: stream.write(text.encode()))

@@ -1,35 +1,60 @@
-"""Quality measures (DESIGN.md §5)."""
+"""Quality measures: of images (PSNR, SSIM, MS-SSIM, texture correlation) and of meshes (Chamfer
+distance, F-score, normal consistency, volume IoU)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import trimesh
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A figure a fit reports, and which way is better: what a target (``--until``) and a
-    summary compare by."""
+    """A figure a fit reports, and which way is better: what a target (`--until`,
+    `TrainConfig.until`) and a folder's summary compare by.
+    """
 
     name: str
-    """The key the figure is logged under (``psnr``, ``snr``, ``chamfer_l1``, ...)."""
+    """The key the figure is logged under (`psnr`, `snr`, `chamfer_l1`, ...)."""
     higher_is_better: bool
     """True for a quality (PSNR, SSIM, F-score), False for an error (a distance, an RMSE)."""
     unit: str = ""
-    """What the figure is counted in (``dB``), shown after it; empty for a ratio or a figure in the
+    """What the figure is counted in (`dB`), shown after it; empty for a ratio or a figure in the
     signal's own units."""
 
     def reached(self, value: float, target: float) -> bool:
-        """Whether ``value`` meets ``target``: at or above it for a quality, at or below it for an error."""
+        """Whether a value meets a target: at or above it for a quality, at or below it for an error.
+
+        Args:
+            value: The value reached.
+            target: The target.
+
+        Returns:
+            Whether the target is met.
+        """
         return value >= target if self.higher_is_better else value <= target
 
 
 def psnr(estimate: np.ndarray, reference: np.ndarray, *, peak: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB over all entries; intensities in [0, ``peak``].
+    """Peak signal-to-noise ratio in dB over all entries.
 
-    The estimate is clipped to [0, peak] first, as an image viewer would show it.
+    The estimate is clipped to [0, `peak`] first, as an image viewer would show it.
+
+    Args:
+        estimate: The reconstruction.
+        reference: The ground truth, intensities in [0, `peak`], of the same shape.
+        peak: The largest intensity.
+
+    Returns:
+        The PSNR in dB; infinite for identical arrays.
+
+    Raises:
+        ValueError: Arrays of different shapes.
     """
     estimate = np.clip(np.asarray(estimate, dtype=np.float64), 0.0, peak)
     reference = np.asarray(reference, dtype=np.float64)
@@ -45,8 +70,16 @@ def psnr_from_mse(mse: float, *, peak: float = 1.0) -> float:
 
 
 def ssim(estimate: np.ndarray, reference: np.ndarray) -> float | None:
-    """Structural similarity of ``(H, W, C)`` images in [0, 1] (scikit-image, 7×7 window, or the
-    largest odd window that fits); ``None`` for images smaller than 3×3."""
+    """Structural similarity of two images (scikit-image, 7×7 window, or the largest odd window that
+    fits).
+
+    Args:
+        estimate: `(H, W, C)` in [0, 1]; clipped to it.
+        reference: `(H, W, C)` in [0, 1].
+
+    Returns:
+        The SSIM, or `None` for images smaller than 3×3.
+    """
     from skimage.metrics import structural_similarity
 
     window = min(7, *reference.shape[:2])
@@ -61,17 +94,29 @@ def ssim(estimate: np.ndarray, reference: np.ndarray) -> float | None:
 
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-"""Exponents of the five scales of :func:`ms_ssim` (Wang, Simoncelli & Bovik 2003)."""
+"""Exponents of the five scales of [`ms_ssim`][sirenkit.ms_ssim] (Wang, Simoncelli & Bovik 2003)."""
 
 
 def ms_ssim(estimate: np.ndarray, reference: np.ndarray) -> float:
-    """Multi-scale structural similarity (Wang, Simoncelli & Bovik 2003) of ``(H, W, C)`` images in
-    [0, 1], as image codecs report it: an 11×11 Gaussian window (σ = 1.5), constants K1 = 0.01 and
-    K2 = 0.03, five scales halved by 2×2 averaging; contrast-structure at every scale and luminance
-    at the coarsest, raised to :data:`MS_SSIM_WEIGHTS` and multiplied, per channel, then averaged
-    over the channels. An image too small for five scales (the coarsest must hold the window: 176
-    pixels on the shorter side) uses as many as it has, the weights renormalised. Negative terms
-    count as 0. One scale is SSIM with the Gaussian window (scikit-image's ``gaussian_weights``)."""
+    """Multi-scale structural similarity (Wang, Simoncelli & Bovik 2003), as image codecs report it.
+
+    An 11×11 Gaussian window (σ = 1.5), constants K1 = 0.01 and K2 = 0.03, five scales halved by
+    2×2 averaging; contrast-structure at every scale and luminance at the coarsest, raised to
+    `MS_SSIM_WEIGHTS` and multiplied, per channel, then averaged over the channels. An image too
+    small for five scales (the coarsest must hold the window: 176 pixels on the shorter side) uses as
+    many as it has, the weights renormalised. Negative terms count as 0. One scale is SSIM with the
+    Gaussian window (scikit-image's `gaussian_weights`).
+
+    Args:
+        estimate: `(H, W, C)` in [0, 1]; clipped to it.
+        reference: `(H, W, C)` in [0, 1], of the same shape.
+
+    Returns:
+        The MS-SSIM, in [0, 1].
+
+    Raises:
+        ValueError: Images of different shapes, not `(H, W, C)`, or smaller than 11×11.
+    """
     from scipy.ndimage import gaussian_filter
 
     estimate = np.clip(np.asarray(estimate, dtype=np.float64), 0.0, 1.0)
@@ -111,15 +156,26 @@ def ms_ssim(estimate: np.ndarray, reference: np.ndarray) -> float:
 
 
 TEXTURE_SIGMA = 1.5
-"""Width in pixels of the Gaussian whose residual is the "fine texture" of :func:`texture_correlation`."""
+"""Width in pixels of the Gaussian whose residual is the "fine texture" of
+[`texture_correlation`][sirenkit.texture_correlation]."""
 
 
 def texture_correlation(estimate: np.ndarray, reference: np.ndarray, *, sigma: float = TEXTURE_SIGMA) -> float | None:
-    """How much of the reference's fine texture an ``(H, W, C)`` estimate has in place: the correlation
-    (over all pixels and channels) of the two images' high-pass residuals ``I − G_σ * I``. 1 = every
-    detail finer than about σ pixels where it belongs; 0 = none (a blurred estimate, or one whose
-    detail is elsewhere). PSNR barely sees this; it is what tells a reconstruction from derivatives
-    with its texture from a smooth one of the same PSNR. ``None`` when the reference has no texture."""
+    """How much of the reference's fine texture an estimate has in place.
+
+    The correlation (over all pixels and channels) of the two images' high-pass residuals
+    `I − G_σ * I`: 1 = every detail finer than about σ pixels where it belongs; 0 = none (a blurred
+    estimate, or one whose detail is elsewhere). PSNR barely sees this; it is what tells a
+    reconstruction from derivatives with its texture from a smooth one of the same PSNR.
+
+    Args:
+        estimate: `(H, W, C)` in [0, 1].
+        reference: `(H, W, C)` in [0, 1].
+        sigma: Width in pixels of the Gaussian whose residual is the texture.
+
+    Returns:
+        The correlation, or `None` when the reference has no texture.
+    """
     from scipy.ndimage import gaussian_filter
 
     def detail(image: np.ndarray) -> np.ndarray:
@@ -135,7 +191,7 @@ def texture_correlation(estimate: np.ndarray, reference: np.ndarray, *, sigma: f
 
 
 METRIC_SAMPLES = 200_000
-"""Points sampled on each surface for Chamfer distance and F-score (DESIGN.md §5: at least 100k)."""
+"""Points sampled on each surface for Chamfer distance and F-score (at least 100k)."""
 FSCORE_THRESHOLD = 0.01
 """F-score distance threshold, as a fraction of the reference's bounding-box diagonal."""
 
@@ -156,8 +212,8 @@ def surface_distances(
     *, diagonal: float, threshold: float = FSCORE_THRESHOLD,
 ) -> dict[str, float]:
     """Chamfer distances, F-score and normal consistency between two sets of surface samples
-    ``(N, 3)`` with unit normals (DESIGN.md §5); ``diagonal`` normalises the distances, and the
-    F-score counts distances below ``threshold · diagonal``."""
+    `(N, 3)` with unit normals; `diagonal` normalises the distances, and the
+    F-score counts distances below `threshold · diagonal`."""
     from scipy.spatial import cKDTree
 
     if len(points) == 0 or len(reference_points) == 0:
@@ -181,11 +237,26 @@ def surface_distances(
     }
 
 
-def compare_meshes(estimate, reference, *, samples: int = METRIC_SAMPLES, threshold: float = FSCORE_THRESHOLD,
-                   seed: int = 0) -> dict[str, float]:
-    """:func:`surface_distances` between two ``trimesh.Trimesh`` from ``samples`` points drawn
-    uniformly on each, normalised by the reference's bounding-box diagonal. Adds the IoU of the
-    two volumes (voxelised, 128 cells along the longest side) where both meshes are watertight."""
+def compare_meshes(estimate: trimesh.Trimesh, reference: trimesh.Trimesh, *, samples: int = METRIC_SAMPLES,
+                   threshold: float = FSCORE_THRESHOLD, seed: int = 0) -> dict[str, float]:
+    """Compare a reconstructed mesh with a reference: Chamfer distances, F-score, normal consistency
+    and, where both are watertight, the IoU of their volumes. This is `sirenkit eval-mesh`.
+
+    Distances are measured between `samples` points drawn uniformly on each surface and divided by
+    the reference's bounding-box diagonal; the IoU voxelises both volumes with 128 cells along the
+    reference's longest side.
+
+    Args:
+        estimate: The reconstruction ([`load_mesh`][sirenkit.load_mesh] reads one).
+        reference: The reference mesh.
+        samples: Points drawn on each surface.
+        threshold: The F-score's distance threshold, as a fraction of the diagonal.
+        seed: Seed of the points drawn.
+
+    Returns:
+        `chamfer_l1`, `chamfer_squared`, `fscore` (with its precision, recall and threshold),
+        `normal_consistency`, `diagonal`, `samples`, and `iou` where both meshes are watertight.
+    """
     import trimesh
 
     diagonal = float(np.linalg.norm(reference.bounds[1] - reference.bounds[0]))
@@ -202,7 +273,7 @@ def compare_meshes(estimate, reference, *, samples: int = METRIC_SAMPLES, thresh
 
 def volume_iou(estimate, reference, *, voxels: int = 128) -> float:
     """Intersection over union of two watertight meshes' volumes, on a common voxel grid of
-    ``voxels`` cells along the reference's longest side (surface voxels, then filled inside)."""
+    `voxels` cells along the reference's longest side (surface voxels, then filled inside)."""
     pitch = float((reference.bounds[1] - reference.bounds[0]).max()) / voxels
     origin = np.minimum(estimate.bounds[0], reference.bounds[0])
 

@@ -13,21 +13,21 @@ from sirenkit.networks.evaluate import What
 
 
 def gradient_magnitude_map(gradient: np.ndarray, mode: str) -> np.ndarray:
-    """``(H, W)`` magnitude of the luminance gradient, from a per-channel ``(H, W, C, 2)``
+    """`(H, W)` magnitude of the luminance gradient, from a per-channel `(H, W, C, 2)`
     gradient (luminance is linear, so its gradient is the weighted sum of the channels')."""
     grey = luminance(np.moveaxis(gradient, -1, 0), mode)  # (2, H, W)
     return np.sqrt((grey**2).sum(axis=0))
 
 
 def laplacian_map(laplacian: np.ndarray, mode: str) -> np.ndarray:
-    """``(H, W)`` Laplacian of the luminance, from a per-channel ``(H, W, C)`` Laplacian."""
+    """`(H, W)` Laplacian of the luminance, from a per-channel `(H, W, C)` Laplacian."""
     return luminance(laplacian, mode)
 
 
 def to_png_array(values: np.ndarray, what: What, scale: float | None = None) -> np.ndarray:
     """Turn a rendered quantity into 8-bit pixels: intensities as they are, gradient magnitude
-    in grey from 0 to ``scale``, the Laplacian in a blue-white-red map from ``-scale`` to
-    ``scale`` (``scale`` defaults to a high percentile of the data)."""
+    in grey from 0 to `scale`, the Laplacian in a blue-white-red map from `-scale` to
+    `scale` (`scale` defaults to a high percentile of the data)."""
     if what == "value":
         pixels = values[..., 0] if values.shape[-1] == 1 else values
         return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -42,7 +42,7 @@ def to_png_array(values: np.ndarray, what: What, scale: float | None = None) -> 
 
 
 def map_scale(values: np.ndarray) -> float:
-    """The end of a derivative map's colour scale: the 99.5th percentile of ``|values|`` (a few
+    """The end of a derivative map's colour scale: the 99.5th percentile of `|values|` (a few
     extreme pixels would otherwise wash the map out), else the largest, else 1."""
     magnitude = np.abs(values)
     return float(np.percentile(magnitude, 99.5)) or float(magnitude.max()) or 1.0
@@ -79,7 +79,7 @@ class PngRows:
                           + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF))
 
     def write(self, rows: np.ndarray) -> None:
-        """Append ``(h, W)`` or ``(h, W, C)`` uint8 rows."""
+        """Append `(h, W)` or `(h, W, C)` uint8 rows."""
         rows = np.ascontiguousarray(rows, dtype=np.uint8).reshape(len(rows), -1)
         if rows.shape[1] != self.width * self.channels:
             raise ValueError(f"rows of {rows.shape[1]} bytes for a PNG {self.width} wide with {self.channels} channels")
@@ -100,7 +100,7 @@ class PngRows:
         self.rows_written += len(rows)
 
     def close(self) -> None:
-        """Finish the stream; a ``ValueError`` where rows are missing."""
+        """Finish the stream; a `ValueError` where rows are missing."""
         if self.rows_written != self.height:
             raise ValueError(f"the PNG has {self.rows_written} of its {self.height} rows")
         self._chunk(b"IDAT", self.compressor.flush())
@@ -108,7 +108,7 @@ class PngRows:
 
 
 def save_png(path: str | Path, pixels: np.ndarray) -> None:
-    """Write 8-bit pixels ``(H, W)`` or ``(H, W, C)`` atomically as PNG."""
+    """Write 8-bit pixels `(H, W)` or `(H, W, C)` atomically as PNG."""
     from PIL import Image
 
     if pixels.ndim == 3 and pixels.shape[2] == 1:
@@ -121,8 +121,8 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def luminance(values: np.ndarray, mode: str) -> np.ndarray:
-    """The grey level of ``(..., C)`` values: the channel itself for ``L``/``LA``, Rec. 601
-    luma for ``RGB``/``RGBA``. Alpha is ignored. Linear, so it commutes with derivatives."""
+    """The grey level of `(..., C)` values: the channel itself for `L`/`LA`, Rec. 601
+    luma for `RGB`/`RGBA`. Alpha is ignored. Linear, so it commutes with derivatives."""
     if mode in ("L", "LA"):
         return values[..., 0]
     weights = LUMA_WEIGHTS.astype(values.dtype)

@@ -1,10 +1,11 @@
-"""Rendering a fitted network at any sampling and writing what comes out (``sirenkit render``).
+"""Rendering a fitted network at any sampling and writing what comes out (`sirenkit render`).
 
 Because the network is a continuous function, an image can be rendered at any resolution
 (super-resolution), a sound at any rate, a clip at any frame rate; the derivative maps come
-exactly from the network (DESIGN.md §2), not from finite differences of the rendering. Each
-signal kind says how it is rendered (:meth:`sirenkit.engine.kinds.SignalKind.render`); :func:`render`
-is the one call that loads a run, renders it and writes the file (``sirenkit render``).
+exactly from the network, not from finite differences of the rendering. Each
+signal kind says how it is rendered ([`sirenkit.SignalKind.render`][sirenkit.SignalKind.render]);
+[`render`][sirenkit.render.render] is the one call that loads a run, renders it and writes the file
+(`sirenkit render`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,33 @@ OPTION_NAMES = {"size": "--size", "what": "--what", "rate": "--rate", "fps": "--
 
 
 def render(source: str | Path | Fitted, out: str | Path, *, device: str = "auto", **sampling: Any) -> str:
-    """Load a fitted signal (a run folder, ``model.safetensors`` or ``model.json``, or a
-    :class:`~sirenkit.engine.kinds.Fitted`), render it with its kind's ``sampling`` options (an image:
-    ``size=(W, H)``, ``what``; a sound: ``rate``; a clip: ``fps``, ``size``) and write ``out``.
-    Options left ``None`` take the original's. Returns a one-line summary of what was written."""
+    """Render a fitted signal at any sampling and write it to a file.
+
+    This is `sirenkit render`. Options left `None` take the original's.
+
+    Args:
+        source: A run folder, its `model.safetensors` or `model.json`, or a
+            [`Fitted`][sirenkit.Fitted].
+        out: The file to write, with a suffix the kind writes (an image: `.png`; a sound: `.wav`;
+            a clip: `.mp4` or `.gif`).
+        device: Where to evaluate the network: `auto` (CUDA when available), `cpu` or `cuda`.
+        **sampling: The kind's rendering options: an image's `size=(W, H)` and `what` (`value`,
+            `gradient`, `laplacian`); a sound's `rate`; a clip's `fps` and `size`.
+
+    Returns:
+        A one-line summary of what was written.
+
+    Raises:
+        ValueError: The model cannot be read, its kind is not rendered to a file, `out` has the
+            wrong suffix, or an option does not apply to the kind.
+
+    Example:
+        ```python
+        import sirenkit
+
+        sirenkit.render("runs/camera", "camera-2k.png", size=(2048, 2048))
+        ```
+    """
     from sirenkit.engine.kinds import article
     from sirenkit.engine.models import load
     from sirenkit.engine.policy import resolve_device

@@ -1,4 +1,4 @@
-"""Memory checks before large allocations: one typo (``--fps 1e9``, ``--resolution 3000``) must end
+"""Memory checks before large allocations: one typo (`--fps 1e9`, `--resolution 3000`) must end
 in a message naming the option, not in a machine that swaps until it is killed."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ MEMORY_FRACTION = 0.8
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (``MemAvailable`` on Linux, free physical
+    """Bytes of memory available to a new allocation (`MemAvailable` on Linux, free physical
     pages elsewhere), or None where the system does not say."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -34,8 +34,8 @@ def readable_bytes(count: float) -> str:
 
 
 def check_memory(needed: float, what: str, advice: str, *, available: int | None = None) -> None:
-    """A ``ValueError`` when ``what`` would need more than :data:`MEMORY_FRACTION` of the memory
-    available: ``"<what> needs ~34 GB; this machine has 22 GB available; <advice>"``."""
+    """A `ValueError` when `what` would need more than `MEMORY_FRACTION` of the memory
+    available: `"<what> needs ~34 GB; this machine has 22 GB available; <advice>"`."""
     available = available_memory() if available is None else available
     if available is not None and needed > MEMORY_FRACTION * available:
         raise ValueError(f"{what} needs ~{readable_bytes(needed)}; this machine has {readable_bytes(available)} "
@@ -48,7 +48,7 @@ def release_free_memory() -> None:
     glibc serves arrays below its adaptive threshold (up to 32 MB) from the heap; when long-lived
     small arrays land between them, the freed gaps are too small for the next ones and the heap
     only grows (meshing a 1024³ grid in slabs of three planes: 3.2 GB resident instead of 0.6).
-    ``malloc_trim`` returns the free pages; elsewhere than glibc this does nothing.
+    `malloc_trim` returns the free pages; elsewhere than glibc this does nothing.
     """
     global _malloc_trim
     if _malloc_trim is None:

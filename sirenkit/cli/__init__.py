@@ -1,12 +1,12 @@
-"""The ``sirenkit`` command. Thin: it parses, builds the configuration and calls the library.
+"""The `sirenkit` command. Thin: it parses, builds the configuration and calls the library.
 
 Errors a user can cause (a missing file, a size that makes no sense, a foreign checkpoint) end
 in one line on stderr and exit code 2; a diverged run exits 3, an interrupted one 130 (Ctrl-C) or
 143 (SIGTERM), with a checkpoint to resume from.
 
-The commands live beside this module: :mod:`~sirenkit.cli.fit` (``sirenkit fit ...``),
-:mod:`~sirenkit.cli.studies` (poisson, fuse, compare, example), :mod:`~sirenkit.cli.models` (render,
-mesh, eval-mesh, info, compress, decompress); the options they share in :mod:`~sirenkit.cli.options`.
+The commands live beside this module: `sirenkit.cli.fit` (`sirenkit fit ...`),
+`sirenkit.cli.studies` (poisson, fuse, compare, example), `sirenkit.cli.models` (render,
+mesh, eval-mesh, info, compress, decompress); the options they share in `sirenkit.cli.options`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""``sirenkit fit KIND``, for every registered kind that plans its fits and has no command of its
+"""`sirenkit fit KIND`, for every registered kind that plans its fits and has no command of its
 own: the kinds that plugins add (docs/extending.md, "Plugins"), with the options every fit shares.
 
-The command plans each fit with the kind's plan function (:func:`~sirenkit.engine.kinds.register_plan`:
-``plan(source, *, model, out, resume, overwrite, progress) -> FitPlan``), then sets the plan's
-network (the kind's for the signal, with the settings given: ``--width``, ``--omega``, ...) and its
-training (the kind's recipe for the signal under ``--steps``, ``--time``, ``--until``, ``--lr``,
-...; with ``--resume``, the run's own). Several sources, or a folder (its files of the
-kind's :attr:`~sirenkit.engine.kinds.SignalKind.input_suffixes`), go through the folder engine
-(:mod:`sirenkit.engine.folders`), as ``fit image`` does with a folder of images.
+The command plans each fit with the kind's plan function (`register_plan`:
+`plan(source, *, model, out, resume, overwrite, progress) -> FitPlan`), then sets the plan's
+network (the kind's for the signal, with the settings given: `--width`, `--omega`, ...) and its
+training (the kind's recipe for the signal under `--steps`, `--time`, `--until`, `--lr`,
+...; with `--resume`, the run's own). Several sources, or a folder (its files of the
+kind's `input_suffixes`), go through the folder engine
+(`sirenkit.engine.folders`), as `fit image` does with a folder of images.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ from sirenkit.engine.runs import FitPlan
 
 
 def add_kind_commands(group: click.Group) -> None:
-    """Add ``fit KIND SOURCES...`` to ``group`` for every registered kind with a plan function and
-    no command of that name in ``group`` yet (the built-in kinds have their own)."""
+    """Add `fit KIND SOURCES...` to `group` for every registered kind with a plan function and
+    no command of that name in `group` yet (the built-in kinds have their own)."""
     for name, kind in KINDS.items():
         if name in PLANS and name not in group.commands:
             group.add_command(kind_command(name, kind))
 
 
 def kind_command(name: str, kind: type[SignalKind]) -> click.Command:
-    """The ``fit NAME`` command of a kind (see the module docstring)."""
-    about = (kind.__doc__ or "").strip().splitlines()[0].replace("``", "") if kind.__doc__ else ""
+    """The `fit NAME` command of a kind (see the module docstring)."""
+    about = (kind.__doc__ or "").strip().splitlines()[0].replace("`", "") if kind.__doc__ else ""
     files = f" ({', '.join(kind.input_suffixes)} files)" if kind.input_suffixes else ""
     scores = ", ".join(metric.name for metric in kind.metrics) or "loss"
 
@@ -58,7 +58,7 @@ def kind_command(name: str, kind: type[SignalKind]) -> click.Command:
 
 
 def fit_kind(name: str, sources: tuple[str, ...], group: int | None, options: dict[str, Any]) -> None:
-    """Fit ``sources`` as kind ``name`` with the parsed ``options`` and print what came out."""
+    """Fit `sources` as kind `name` with the parsed `options` and print what came out."""
     planned, kind = plan_function(name), KINDS[name]
     several = len(sources) > 1 or Path(sources[0]).is_dir()
 

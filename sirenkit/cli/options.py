@@ -1,5 +1,5 @@
 """The command line's option types and the options its commands share; and how the parsed options
-are handed to the library (:mod:`sirenkit.engine.options`), which decides what they mean."""
+are handed to the library (`sirenkit.engine.options`), which decides what they mean."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sirenkit.networks.registry import FAMILIES, model_names
 
 
 class FiniteFloat(click.FloatRange):
-    """A float in a range that is also a finite number: click's ``FloatRange`` lets NaN (every
+    """A float in a range that is also a finite number: click's `FloatRange` lets NaN (every
     comparison with it is false) and infinity through."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -48,7 +48,7 @@ NON_NEGATIVE = FiniteFloat(min=0)
 
 
 class OmegaType(FiniteFloat):
-    """``auto`` or a finite number above 0."""
+    """`auto` or a finite number above 0."""
 
     name = "auto|float"
 
@@ -59,7 +59,7 @@ class OmegaType(FiniteFloat):
 
 
 class StepList(click.ParamType):
-    """Steps separated by commas (``5,50,300``), each at least 1."""
+    """Steps separated by commas (`5,50,300`), each at least 1."""
 
     name = "steps"
 
@@ -76,7 +76,7 @@ class StepList(click.ParamType):
 
 
 OMEGA = OmegaType(min=0, min_open=True)
-"""``--omega``: a frequency, or ``auto`` (chosen from the signal, :mod:`sirenkit.engine.frequency`)."""
+"""`--omega`: a frequency, or `auto` (chosen from the signal, `sirenkit.engine.frequency`)."""
 
 
 def documented(config_class: type, field: str, note: str = "") -> str:
@@ -89,7 +89,7 @@ TASKS_DEFAULT = "[default: the task's]"
 
 def training_options(default_steps: int | None = None) -> Callable:
     """The options every fitting command shares, documented by the configuration fields they set.
-    A default of ``None`` defers to the task's own training defaults."""
+    A default of `None` defers to the task's own training defaults."""
     options = [
         click.option("--steps", type=click.IntRange(min=1), default=default_steps,
                      help=documented(TrainConfig, "steps", TASKS_DEFAULT if default_steps is None else "")),
@@ -186,14 +186,14 @@ def group_option() -> Callable:
 
 
 COMPILE: dict[str, bool | Literal["auto"]] = {"auto": "auto", "on": True, "off": False}
-"""``--compile``'s choices, as :attr:`TrainConfig.compile` takes them."""
+"""`--compile`'s choices, as `TrainConfig.compile` takes them."""
 
 
 def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None,
                  out: Path | None = None) -> TrainConfig:
-    """The training that :func:`training_options` describe over a task's ``defaults``, or, with
-    ``--resume``, over the training of the run saved in ``out``
-    (:func:`sirenkit.engine.options.train_config`, which says what each option does)."""
+    """The training that `training_options` describe over a task's `defaults`, or, with
+    `--resume`, over the training of the run saved in `out`
+    (`sirenkit.engine.options.train_config`, which says what each option does)."""
     return run_options.train_config(
         defaults, resume_from=out if options.get("resume") else None, model=options.get("model") or None,
         width=options.get("width"), steps=options["steps"], time_budget=options["time_budget"],
@@ -211,9 +211,9 @@ FLAGS = {"frequency": "--omega", "first_bias_scale": "--bias-scale", "wire_scale
 
 
 def network_settings(options: dict[str, Any], model: str | None = None, *, auto_omega: bool = False) -> dict[str, Any]:
-    """The network settings :func:`training_options` give for a ``model`` network (by default
-    ``--model``'s), by :func:`sirenkit.engine.options.network_settings`. ``--omega auto`` only where
-    the command chooses the frequency (``auto_omega``)."""
+    """The network settings `training_options` give for a `model` network (by default
+    `--model`'s), by `sirenkit.engine.options.network_settings`. `--omega auto` only where
+    the command chooses the frequency (`auto_omega`)."""
     model = model or options["model"]
     if options["omega"] == "auto" and not auto_omega:
         run_options.network_settings(model, frequency="auto", labels=FLAGS)  # refused first by a family without one
@@ -226,8 +226,8 @@ def network_settings(options: dict[str, Any], model: str | None = None, *, auto_
 
 
 def omega_choice(options: dict[str, Any]) -> Frequency:
-    """The ``frequency`` of a fit that may choose it (fit image, fit audio), for ``--omega``
-    (:func:`sirenkit.engine.options.frequency_choice`)."""
+    """The `frequency` of a fit that may choose it (fit image, fit audio), for `--omega`
+    (`sirenkit.engine.options.frequency_choice`)."""
     return run_options.frequency_choice(options["model"], options["omega"])
 
 
@@ -237,7 +237,7 @@ def given(**values: Any) -> dict[str, Any]:
 
 
 def parse_floats(text: str | None, option: str) -> list[float] | None:
-    """``"0.5"`` or ``"0.4,0.5,0.6"`` → floats."""
+    """`"0.5"` or `"0.4,0.5,0.6"` → floats."""
     if text is None:
         return None
     try:
@@ -247,7 +247,7 @@ def parse_floats(text: str | None, option: str) -> list[float] | None:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``WxH`` or ``N`` (square) → ``(width, height)``."""
+    """`WxH` or `N` (square) → `(width, height)`."""
     parts = text.lower().split("x")
     try:
         values = [int(part) for part in parts]
@@ -263,8 +263,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def default_out(task: str, source: str) -> Path:
-    """``runs/<task>-<name>``: for a file or folder, its name and a short hash of its full path, so
-    that ``a/cat.png`` and ``b/cat.jpg`` never share a folder."""
+    """`runs/<task>-<name>`: for a file or folder, its name and a short hash of its full path, so
+    that `a/cat.png` and `b/cat.jpg` never share a folder."""
     path = Path(source)
     if path.exists():
         import hashlib
@@ -275,8 +275,8 @@ def default_out(task: str, source: str) -> Path:
 
 
 def print_metrics(fitted: Fitted, keys: tuple[str, ...], out: Path | None = None) -> None:
-    """The line a fit ends with: where its results are, the figures ``keys`` with their units (the
-    kind's :attr:`~sirenkit.engine.kinds.SignalKind.metrics`), and why it stopped."""
+    """The line a fit ends with: where its results are, the figures `keys` with their units (the
+    kind's `metrics`), and why it stopped."""
     units = {metric.name: metric.unit for metric in fitted.kind.metrics}
     metrics = fitted.metrics
 
@@ -291,8 +291,8 @@ def print_metrics(fitted: Fitted, keys: tuple[str, ...], out: Path | None = None
 
 
 def with_options(plan: FitPlan, options: dict[str, Any], recipe: TrainConfig, *, auto_omega: bool = False) -> FitPlan:
-    """``plan`` with the network its kind gives the signal under the network options, and the
-    training of ``recipe`` (the kind's for the signal) under the training options."""
+    """`plan` with the network its kind gives the signal under the network options, and the
+    training of `recipe` (the kind's for the signal) under the training options."""
     network = plan.kind.network(options["model"], **network_settings(options, auto_omega=auto_omega))
     out = Path(plan.out) if plan.out is not None else None
     return dataclasses.replace(plan, network=network, train=train_config(options, defaults=recipe, out=out))
@@ -300,7 +300,7 @@ def with_options(plan: FitPlan, options: dict[str, Any], recipe: TrainConfig, *,
 
 def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options: dict[str, Any],
                 plan_one: Callable[[str, Path, bool], FitPlan]) -> bool:
-    """Several signals (or a folder): fit them with :func:`sirenkit.engine.folders.fit_all`, print a line per
+    """Several signals (or a folder): fit them with `sirenkit.engine.folders.fit_all`, print a line per
     signal and where the summary is, and return True; one signal: return False (the caller fits
     it as before). A signal that failed makes the exit code 1, after the others are done."""
     from sirenkit.engine.folders import expand_sources, fit_all

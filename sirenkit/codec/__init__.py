@@ -1,4 +1,4 @@
-"""Compressed images: a fitted network's weights quantised and entropy-coded into a ``.sirk`` file."""
+"""Compressed images: a fitted network's weights quantised and entropy-coded into a `.sirk` file."""
 
 from sirenkit.codec.weights import CodecError, Compressed, compress, decompress
 

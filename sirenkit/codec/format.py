@@ -1,33 +1,35 @@
-"""The ``.sirk`` file: its format, the entropy coding of each tensor's symbols, and its checks.
+"""The `.sirk` file: its format, the entropy coding of each tensor's symbols, and its checks.
 
-A file holds a SIREN's weights as integer symbols ``q = round(w / Δ)``, a step ``Δ`` per tensor
-(chosen by :mod:`sirenkit.codec.quantise`). The symbols of each tensor are range-coded
-(``constriction``) under whichever of three models codes them shortest: uniform over their range, a
+A file holds a SIREN's weights as integer symbols `q = round(w / Δ)`, a step `Δ` per tensor
+(chosen by [`sirenkit.codec.quantise`][sirenkit.codec.quantise]). The symbols of each tensor are range-coded
+(`constriction`) under whichever of three models codes them shortest: uniform over their range, a
 quantised Gaussian or a quantised Laplacian, fitted to them; the model's two numbers go in the file.
 Reading a file checks it whole (magic, version, checksum, header) and names the file in every
-:class:`CodecError`.
+[`CodecError`][sirenkit.CodecError].
 
-File format, version 1 (little-endian)::
+File format, version 1 (little-endian):
 
-    offset  bytes  field
-         0      4  magic  b"SIRK"
-         4      1  format version (1)
-         5      1  mode: 0 L, 1 LA, 2 RGB, 3 RGBA (8 bits per channel)
-         6      2  width in pixels
-         8      2  height in pixels
-        10      2  hidden width
-        12      1  hidden layers
-        13      4  first-layer ω0 (float32)
-        17      4  hidden ω0 (float32)
-        21      4  initialisation id: 0, the weights as they are; n > 0, the weights less the
-                   initialisation set n holds for this architecture (:mod:`sirenkit.codec.meta`)
-        25  15 × T per tensor, in the network's parameter order: step Δ (float32), entropy model
-                   (uint8: 0 uniform, 1 Gaussian, 2 Laplacian), lowest and highest symbol (int16
-                   each), the model's location and scale (float16 each)
-         …  4 × n  the range coder's words (uint32)
-     end−4      4  CRC-32 of every byte before it
+```text
+offset  bytes  field
+     0      4  magic  b"SIRK"
+     4      1  format version (1)
+     5      1  mode: 0 L, 1 LA, 2 RGB, 3 RGBA (8 bits per channel)
+     6      2  width in pixels
+     8      2  height in pixels
+    10      2  hidden width
+    12      1  hidden layers
+    13      4  first-layer ω0 (float32)
+    17      4  hidden ω0 (float32)
+    21      4  initialisation id: 0, the weights as they are; n > 0, the weights less the
+               initialisation set n holds for this architecture (sirenkit.codec.meta)
+    25  15 × T per tensor, in the network's parameter order: step Δ (float32), entropy model
+               (uint8: 0 uniform, 1 Gaussian, 2 Laplacian), lowest and highest symbol (int16
+               each), the model's location and scale (float16 each)
+     …  4 × n  the range coder's words (uint32)
+ end−4      4  CRC-32 of every byte before it
+```
 
-``bpp = 8 × file bytes / (width × height)``, header and checksum included.
+`bpp = 8 × file bytes / (width × height)`, header and checksum included.
 """
 
 from __future__ import annotations
@@ -58,12 +60,14 @@ ENTROPY_MODELS = ("uniform", "gaussian", "laplacian")
 
 
 class CodecError(ValueError):
-    """A ``.sirk`` file that cannot be decoded, or a request no file can meet."""
+    """A `.sirk` file that cannot be decoded, or a request no file can meet. A `ValueError`; its
+    message names the file.
+    """
 
 
 @dataclass(frozen=True)
 class TensorCode:
-    """How one parameter tensor is coded: ``w = Δ · q`` with ``q`` in ``[low, high]``."""
+    """How one parameter tensor is coded: `w = Δ · q` with `q` in `[low, high]`."""
 
     step: float
     model: str
@@ -75,7 +79,7 @@ class TensorCode:
 
 @dataclass(frozen=True)
 class Header:
-    """Everything a ``.sirk`` file says before its coded weights."""
+    """Everything a `.sirk` file says before its coded weights."""
 
     version: int
     mode: str
@@ -108,7 +112,7 @@ class Header:
         return header_bytes(self.hidden_layers)
 
     def describe(self) -> dict[str, Any]:
-        """The header as plain values (``sirenkit info``)."""
+        """The header as plain values (`sirenkit info`)."""
         values = dataclasses.asdict(self)
         values["tensors"] = [dataclasses.asdict(t) for t in self.tensors]
         return values
@@ -125,7 +129,7 @@ def header_bytes(hidden_layers: int) -> int:
 
 
 def encode_file(header: Header, symbols: list[np.ndarray]) -> bytes:
-    """The bytes of a ``.sirk`` file: ``header`` and the range-coded ``symbols`` of each tensor."""
+    """The bytes of a `.sirk` file: `header` and the range-coded `symbols` of each tensor."""
     import constriction
 
     if len(symbols) != len(header.tensors):
@@ -146,8 +150,8 @@ def encode_file(header: Header, symbols: list[np.ndarray]) -> bytes:
 
 
 def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
-    """The header of a ``.sirk`` file's bytes and its coded words; a :class:`CodecError` naming
-    ``name`` for anything that is not a whole, intact file of this version."""
+    """The header of a `.sirk` file's bytes and its coded words; a [`CodecError`][sirenkit.CodecError] naming
+    `name` for anything that is not a whole, intact file of this version."""
     if data[:len(MAGIC)] != MAGIC:
         raise CodecError(f"{name}: not a .sirk file (it does not start with {MAGIC!r})")
     if len(data) < _HEADER.size + _CHECKSUM.size:
@@ -182,7 +186,7 @@ def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
 
 
 def decode_symbols(header: Header, words: bytes, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-    """The integer symbols of each tensor, of ``shapes``; a :class:`CodecError` where the stream
+    """The integer symbols of each tensor, of `shapes`; a [`CodecError`][sirenkit.CodecError] where the stream
     does not end with the last symbol (a word too many or too few: most such streams, 353 of 400
     in a test of truncated ones; the file's checksum is what catches damage)."""
     import constriction
@@ -223,7 +227,7 @@ def _float16(value: float) -> float:
 
 
 def tensor_code(symbols: np.ndarray, step: float) -> tuple[TensorCode, int]:
-    """The entropy model that codes ``symbols`` shortest, and their length in bits under it."""
+    """The entropy model that codes `symbols` shortest, and their length in bits under it."""
     import constriction
 
     values = symbols.astype(np.int32).ravel()
@@ -249,7 +253,7 @@ def tensor_code(symbols: np.ndarray, step: float) -> tuple[TensorCode, int]:
 
 
 def read_file(path: str | Path) -> bytes:
-    """The bytes of a ``.sirk`` file; a :class:`CodecError` for a folder or a missing file."""
+    """The bytes of a `.sirk` file; a [`CodecError`][sirenkit.CodecError] for a folder or a missing file."""
     path = Path(path)
     if path.is_dir():
         raise CodecError(f"{path}: is a folder, not a .sirk file")
@@ -259,5 +263,5 @@ def read_file(path: str | Path) -> bytes:
 
 
 def file_header(path: str | Path) -> Header:
-    """The header of a ``.sirk`` file (checked whole: magic, version, checksum)."""
+    """The header of a `.sirk` file (checked whole: magic, version, checksum)."""
     return read_header(read_file(path), str(path))[0]

@@ -1,28 +1,28 @@
-"""Meta-learned initialisations for the image codec (:mod:`sirenkit.codec.weights`).
+"""Meta-learned initialisations for the image codec ([`sirenkit.codec.weights`][sirenkit.codec.weights]).
 
-A ``.sirk`` file can hold the *difference* between its network and an initialisation that ships
+A `.sirk` file can hold the *difference* between its network and an initialisation that ships
 with sirenkit, instead of the network itself. The initialisation is learned with Reptile (Nichol,
 Achiam & Schulman 2018, "On first-order meta-learning algorithms"; the step Strümpler et al. 2022
-found mattered most for a SIREN codec): starting from a SIREN's random initialisation ``θ``, each
-meta-step fits a copy to one *task* for a few Adam steps, reaching ``φ``, and moves
-``θ ← θ + ε (φ − θ)``, ``ε`` decaying to 0. The result is a starting point from which a photo is
+found mattered most for a SIREN codec): starting from a SIREN's random initialisation `θ`, each
+meta-step fits a copy to one *task* for a few Adam steps, reaching `φ`, and moves
+`θ ← θ + ε (φ − θ)`, `ε` decaying to 0. The result is a starting point from which a photo is
 reached in fewer steps and with smaller moves, so that the file's offsets are small and peaked.
 
-The tasks are random crops of :data:`TRAINING_PHOTOS` (photos that ship with scikit-image and
+The tasks are random crops of `TRAINING_PHOTOS` (photos that ship with scikit-image and
 matplotlib, none of the codec benchmark's evaluation photos), flipped at random and resampled so
-that their longer side is between :data:`TASK_SIDES`, the sizes the codec meets; grey photos are
+that their longer side is between `TASK_SIDES`, the sizes the codec meets; grey photos are
 repeated into three channels for the colour initialisations.
 
 An initialisation serves one architecture (channels, hidden width, hidden layers, ω0s). A set,
-:data:`INITIALISATION_SET`, is one safetensors file in ``sirenkit/initialisations/`` whose tensors
-are named ``c{channels}-w{width}-l{layers}.{parameter}``; ``benchmarks/meta.py`` trains one and
-writes it there. A ``.sirk`` file names the set in its header; the architecture it states picks the
+`INITIALISATION_SET`, is one safetensors file in `sirenkit/initialisations/` whose tensors
+are named `c{channels}-w{width}-l{layers}.{parameter}`; `benchmarks/meta.py` trains one and
+writes it there. A `.sirk` file names the set in its header; the architecture it states picks the
 member.
 
 **None ships**: neither what a 2-core CPU trained in minutes nor ~9,000 tasks on a GPU helped the
 codec (docs, "Compression": a learned start is one to three dB ahead after 50 steps and level by
 300; at 0.3 bpp and 3,000 steps the files were within ±0.1 dB of a random start's). Without a set,
-:func:`sirenkit.codec.weights.compress` starts from a random initialisation, as it always did.
+[`sirenkit.compress`][sirenkit.compress] starts from a random initialisation, as it always did.
 """
 
 from __future__ import annotations
@@ -59,17 +59,17 @@ TRAINING_PHOTOS = (
 )
 """The photos the initialisations are learned from; none is among the codec benchmark's evaluation
 photos (astronaut, coffee, rocket, immunohistochemistry, hubble_deep_field, retina, grace_hopper,
-the terrier), nor the retinal crop ``microaneurysms`` (too close to ``retina``)."""
+the terrier), nor the retinal crop `microaneurysms` (too close to `retina`)."""
 TASK_SIDES = (256, 768)
 """The longer side of a task, in pixels: drawn uniformly from this range."""
 
 
 @dataclass(frozen=True)
 class MetaConfig:
-    """Reptile's settings: ``meta_steps`` outer steps, each fitting ``tasks_per_step`` tasks at once
-    (each for ``inner_steps`` steps of ``inner_optimizer`` at ``inner_rate`` on ``batch`` random pixels
-    per step; Adam at 1e-3 is the codec's recipe) and moving the initialisation by ``ε`` times their mean move, ``ε``
-    decaying linearly from ``meta_rate`` to 0 over the steps (or over ``seconds`` where that comes first)."""
+    """Reptile's settings: `meta_steps` outer steps, each fitting `tasks_per_step` tasks at once
+    (each for `inner_steps` steps of `inner_optimizer` at `inner_rate` on `batch` random pixels
+    per step; Adam at 1e-3 is the codec's recipe) and moving the initialisation by `ε` times their mean move, `ε`
+    decaying linearly from `meta_rate` to 0 over the steps (or over `seconds` where that comes first)."""
 
     meta_steps: int = 600
     inner_steps: int = 16
@@ -77,11 +77,11 @@ class MetaConfig:
     meta_rate: float = 0.1
     """At 1.0 with one task per step (Nichol et al.'s serial version) the hidden weights' task-specific
     moves add up as a random walk to 7× their initial spread, and the initialisation fits photos far
-    worse than a random one (measured); averaging over ``tasks_per_step`` tasks shrinks that walk
+    worse than a random one (measured); averaging over `tasks_per_step` tasks shrinks that walk
     (with 8 tasks and Adam it still blew one layer up at 1.0; plain SGD inner steps did not)."""
     batch: int = 2048
     inner_optimizer: str = "adam"
-    """``adam`` (the codec's own) or ``sgd`` (plain gradient steps, as in the meta-learning papers)."""
+    """`adam` (the codec's own) or `sgd` (plain gradient steps, as in the meta-learning papers)."""
     tasks_per_step: int = 1
     """The meta-batch (Nichol et al.'s batched Reptile): that many tasks fitted side by side (stacked
     weights, one optimiser over them, which is that many independent ones) per outer step."""
@@ -92,7 +92,7 @@ class MetaConfig:
 
 
 def photo_path(entry: str) -> Path:
-    """The file of a :data:`TRAINING_PHOTOS` entry (``library:file``)."""
+    """The file of a `TRAINING_PHOTOS` entry (`library:file`)."""
     library, _, name = entry.partition(":")
     if library == "skimage":
         import skimage.data
@@ -104,8 +104,8 @@ def photo_path(entry: str) -> Path:
 
 
 def training_photos(channels: int, entries: Sequence[str] = TRAINING_PHOTOS) -> list[np.ndarray]:
-    """The training photos as ``(H, W, channels)`` float32 arrays in [0, 1] (colour from grey by
-    repetition, grey from colour by :func:`~sirenkit.pictures.luminance`; alpha dropped)."""
+    """The training photos as `(H, W, channels)` float32 arrays in [0, 1] (colour from grey by
+    repetition, grey from colour by `luminance`; alpha dropped)."""
     photos = []
     for entry in entries:
         pixels = load_image(photo_path(entry)).pixels
@@ -120,9 +120,9 @@ def training_photos(channels: int, entries: Sequence[str] = TRAINING_PHOTOS) -> 
 
 
 def random_task(photo: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """A random crop of ``photo`` (``(C, H, W)``; half to all of each side), flipped at random,
-    resampled (bilinear, antialiased) so that its longer side is drawn from :data:`TASK_SIDES`
-    (never enlarged), on ``photo``'s device."""
+    """A random crop of `photo` (`(C, H, W)`; half to all of each side), flipped at random,
+    resampled (bilinear, antialiased) so that its longer side is drawn from `TASK_SIDES`
+    (never enlarged), on `photo`'s device."""
     _, height, width = photo.shape
     crop_h = int(rng.integers(max(2, height // 2), height + 1))
     crop_w = int(rng.integers(max(2, width // 2), width + 1))
@@ -141,9 +141,9 @@ def random_task(photo: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 def _packed(tasks: Sequence[torch.Tensor], to_network: Callable[[torch.Tensor], torch.Tensor]
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Tasks of different shapes as one padded batch: coordinates ``(K, N, 2)`` (each task's own
-    grid, :func:`~sirenkit.signals.image.data.coordinate_grid`), targets ``(K, N, C)`` in network units and the
-    pixel count of each, ``(K,)``."""
+    """Tasks of different shapes as one padded batch: coordinates `(K, N, 2)` (each task's own
+    grid, [`coordinate_grid`][sirenkit.coordinate_grid]), targets `(K, N, C)` in network units and the
+    pixel count of each, `(K,)`."""
     counts = [task.shape[1] * task.shape[2] for task in tasks]
     device, channels = tasks[0].device, tasks[0].shape[0]
     coords = torch.zeros(len(tasks), max(counts), 2, device=device)
@@ -156,8 +156,8 @@ def _packed(tasks: Sequence[torch.Tensor], to_network: Callable[[torch.Tensor], 
 
 def reptile(network: NetworkConfig, photos: Sequence[np.ndarray], config: MetaConfig = MetaConfig(), *,
             device: torch.device | str = "cpu", progress: bool = False) -> nn.Module:
-    """A SIREN of ``network``'s architecture meta-learned on ``photos`` by Reptile (module
-    docstring), ``config.tasks_per_step`` tasks per outer step, on ``device``; returned on the CPU."""
+    """A SIREN of `network`'s architecture meta-learned on `photos` by Reptile (module
+    docstring), `config.tasks_per_step` tasks per outer step, on `device`; returned on the CPU."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
@@ -197,12 +197,12 @@ def reptile(network: NetworkConfig, photos: Sequence[np.ndarray], config: MetaCo
 def adapt_together(model: nn.Module, start: dict[str, torch.Tensor], coords: torch.Tensor, targets: torch.Tensor,
                    counts: torch.Tensor, *, steps: int, rate: float, batch: int,
                    generator: torch.Generator | None = None, optimizer: str = "adam") -> dict[str, torch.Tensor]:
-    """K copies of ``model`` with the parameters ``start`` fitted side by side, copy k to the first
-    ``counts[k]`` rows of ``coords[k]``/``targets[k]`` (:func:`_packed`), for ``steps`` steps of
-    ``optimizer`` (``adam`` or ``sgd``) at ``rate`` on ``batch`` random rows per step: the stacked
-    parameters ``(K, ...)`` they end at.
+    """K copies of `model` with the parameters `start` fitted side by side, copy k to the first
+    `counts[k]` rows of `coords[k]`/`targets[k]` (`_packed`), for `steps` steps of
+    `optimizer` (`adam` or `sgd`) at `rate` on `batch` random rows per step: the stacked
+    parameters `(K, ...)` they end at.
 
-    The weights are stacked and every layer is a batched product (``vmap`` over ``functional_call``);
+    The weights are stacked and every layer is a batched product (`vmap` over `functional_call`);
     the loss is the sum of the copies' own mean squared errors, so each slice's gradient is its own
     fit's, and either optimiser, elementwise, is K independent ones (tested against K plain fits)."""
     from torch.func import functional_call, vmap
@@ -225,7 +225,7 @@ def adapt_together(model: nn.Module, start: dict[str, torch.Tensor], coords: tor
 
 def adapt(model: nn.Module, coords: torch.Tensor, targets: torch.Tensor, *, steps: int, rate: float, batch: int,
           generator: torch.Generator | None = None) -> nn.Module:
-    """``model`` fitted in place for ``steps`` Adam steps at ``rate`` on ``batch`` random pixels per
+    """`model` fitted in place for `steps` Adam steps at `rate` on `batch` random pixels per
     step (the probe that measures an initialisation: the codec's first steps)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=rate)
     for _ in range(steps):
@@ -245,13 +245,13 @@ def task_tensors(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def key(network: NetworkConfig) -> str:
-    """The name of ``network``'s initialisation in a set's file."""
+    """The name of `network`'s initialisation in a set's file."""
     return f"c{network.out_features}-w{network.hidden_features}-l{network.hidden_layers}"
 
 
 def save_set(models: dict[str, nn.Module], path: Path, *, omegas: tuple[float, float], note: str) -> None:
-    """Write initialisations (by :func:`key`) into one safetensors file, float32, with ``omegas``
-    (first and hidden ω0, which every member shares) and ``note`` in its metadata."""
+    """Write initialisations (by `key`) into one safetensors file, float32, with `omegas`
+    (first and hidden ω0, which every member shares) and `note` in its metadata."""
     from safetensors.torch import save_file
 
     tensors = {f"{name}.{parameter}": value.detach().float().contiguous()
@@ -278,7 +278,7 @@ def available(identity: int = INITIALISATION_SET) -> bool:
 
 
 def widths(channels: int, hidden_layers: int, identity: int = INITIALISATION_SET) -> list[int]:
-    """The hidden widths set ``identity`` holds initialisations of, for ``channels`` and ``hidden_layers``."""
+    """The hidden widths set `identity` holds initialisations of, for `channels` and `hidden_layers`."""
     if not available(identity):
         return []
     tensors, _ = _read_set(set_path(identity))
@@ -289,7 +289,7 @@ def widths(channels: int, hidden_layers: int, identity: int = INITIALISATION_SET
 
 
 def initialisation(network: NetworkConfig, identity: int = INITIALISATION_SET) -> list[torch.Tensor] | None:
-    """The parameters (in the network's order) of ``network``'s initialisation in set ``identity``,
+    """The parameters (in the network's order) of `network`'s initialisation in set `identity`,
     or None where the set has none for its architecture (or its ω0s differ from the set's)."""
     if not available(identity):
         return None

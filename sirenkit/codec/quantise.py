@@ -1,20 +1,20 @@
 """Quantisation: the bits each weight tensor gets, and fine-tuning the network through the rounding.
 
-**Bits per tensor.** Each weight tensor ``l`` gets a quantisation step ``Δ_l = range_l / (2^b_l − 1)``;
-its cost ``R_l(b)`` is the exact length of its range-coded symbols (:func:`sirenkit.codec.format.tensor_code`)
-and its harm ``D_l(b)`` the image error with that tensor alone quantised. The bit widths minimise
-``Σ D_l + λ Σ R_l`` tensor by tensor, ``λ`` bisected until the file fits the rate (the classical
-Lagrangian bit allocation, Shoham & Gersho 1988). With ``params`` instead of a rate, ``λ`` is bisected
-to the largest one whose quantisation costs at most :data:`sirenkit.codec.weights.PARAMS_QUALITY_LOSS`
-dB (:class:`BitAllocator`).
+**Bits per tensor.** Each weight tensor `l` gets a quantisation step `Δ_l = range_l / (2^b_l − 1)`;
+its cost `R_l(b)` is the exact length of its range-coded symbols (`sirenkit.codec.format.tensor_code`)
+and its harm `D_l(b)` the image error with that tensor alone quantised. The bit widths minimise
+`Σ D_l + λ Σ R_l` tensor by tensor, `λ` bisected until the file fits the rate (the classical
+Lagrangian bit allocation, Shoham & Gersho 1988). With `params` instead of a rate, `λ` is bisected
+to the largest one whose quantisation costs at most `sirenkit.codec.weights.PARAMS_QUALITY_LOSS`
+dB (`BitAllocator`).
 
-**Quantisation-aware fine-tuning** (:func:`fine_tune_quantised`): the network is trained through the
-rounding, ``w_q = w + stopgrad(round(w / Δ) Δ − w)`` (straight-through, as Strümpler et al. 2022), so
+**Quantisation-aware fine-tuning** (`fine_tune_quantised`): the network is trained through the
+rounding, `w_q = w + stopgrad(round(w / Δ) Δ − w)` (straight-through, as Strümpler et al. 2022), so
 the weights settle where rounding them costs least. In float32 whatever the fit's precision:
 bfloat16's 8-bit mantissa is coarser than the steps, and would hide them.
 
-With a shared initialisation (:mod:`sirenkit.codec.meta`) what is rounded is each weight's difference
-from it.
+With a shared initialisation ([`sirenkit.codec.meta`][sirenkit.codec.meta]) what is rounded is each weight's
+difference from it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ NEGLIGIBLE_ERROR = 1e-3
 
 
 class _Rounding(nn.Module):
-    """Straight-through rounding of ``weight − base`` to multiples of ``step``: the value is
+    """Straight-through rounding of `weight − base` to multiples of `step`: the value is
     rounded, the gradient passes as if it were not."""
 
     base: torch.Tensor
@@ -59,7 +59,7 @@ class _Rounding(nn.Module):
 
 
 def quantisation_steps(bits: list[int], ranges: list[float]) -> list[float]:
-    """``Δ_l = range_l / (2^b_l − 1)`` (1 for a constant tensor)."""
+    """`Δ_l = range_l / (2^b_l − 1)` (1 for a constant tensor)."""
     return [span / (2**b - 1) if span > 0 else 1.0 for b, span in zip(bits, ranges, strict=True)]
 
 
@@ -112,10 +112,10 @@ class BitAllocator:
         return float(((output.float() - self.targets) ** 2).mean())
 
     def tables(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """``R[l, b]`` coded bits and ``D[l, b]`` error with tensor ``l`` alone quantised to ``b`` bits,
+        """`R[l, b]` coded bits and `D[l, b]` error with tensor `l` alone quantised to `b` bits,
         and the unquantised network's error.
         Widths are tried from the fewest up; once a tensor's error is within
-        :data:`NEGLIGIBLE_ERROR` of the unquantised network's, wider ones are taken to be too."""
+        `NEGLIGIBLE_ERROR` of the unquantised network's, wider ones are taken to be too."""
         parameters = self.parameters()
         base = self.error(parameters)  # the unquantised network's
         rates = np.zeros((len(parameters), len(self.widths)))
@@ -134,8 +134,8 @@ class BitAllocator:
         return rates, errors, base
 
     def allocate(self, *, payload_bits: int | None = None, error_bound: float | None = None) -> Allocation:
-        """The widths minimising ``D + λ R`` per tensor with the largest ``λ`` (fewest bits) whose
-        total rate is within ``payload_bits``, or whose predicted error is within ``error_bound``."""
+        """The widths minimising `D + λ R` per tensor with the largest `λ` (fewest bits) whose
+        total rate is within `payload_bits`, or whose predicted error is within `error_bound`."""
         rates, errors, base = self.tables()
         rows = np.arange(len(rates))
 
@@ -174,8 +174,8 @@ class BitAllocator:
 
 def fine_tune_quantised(model: nn.Module, kind: ImageKind, signal: ImageSignal, steps: list[float],
                         train: TrainConfig, *, progress: bool, base: list[torch.Tensor] | None = None) -> None:
-    """Train ``model`` through straight-through rounding to ``base`` (zeros without one) plus
-    multiples of ``steps`` (in place; the rounding is removed again, the weights left unrounded)."""
+    """Train `model` through straight-through rounding to `base` (zeros without one) plus
+    multiples of `steps` (in place; the rounding is removed again, the weights left unrounded)."""
     parameters = list(model.named_parameters())
     device = parameters[0][1].device
     base = base if base is not None else [torch.zeros(())] * len(parameters)
@@ -191,7 +191,7 @@ def fine_tune_quantised(model: nn.Module, kind: ImageKind, signal: ImageSignal, 
 
 
 def train_in_place(model: nn.Module, kind: ImageKind, signal: ImageSignal, train: TrainConfig, progress: bool) -> None:
-    """``model`` (on its device) fitted to ``signal`` with ``train``, in place."""
+    """`model` (on its device) fitted to `signal` with `train`, in place."""
     from sirenkit.engine.single import fit
 
     problem = kind.problem(signal, batch_size=train.batch_size, device=next(model.parameters()).device)

@@ -1,21 +1,21 @@
 """Images as small files: a SIREN fitted to the image, its weights quantised and entropy-coded.
 
-A ``.sirk`` file holds a function, not pixels: :func:`decompress` renders it at the original size
-or any other. :func:`compress` makes one in four steps (each measured in the docs,
+A `.sirk` file holds a function, not pixels: [`decompress`][sirenkit.decompress] renders it at the original size
+or any other. [`compress`][sirenkit.compress] makes one in four steps (each measured in the docs,
 "Compression"):
 
-1. **The network for the rate** (:func:`network_for_rate`). ``bits = bpp · pixels`` buys about
-   ``bits / BITS_PER_PARAMETER`` parameters; the width follows at a depth of :data:`HIDDEN_LAYERS`
+1. **The network for the rate** (`network_for_rate`). `bits = bpp · pixels` buys about
+   `bits / BITS_PER_PARAMETER` parameters; the width follows at a depth of `HIDDEN_LAYERS`
    (COIN, Dupont et al. 2021, chose width and depth per rate the same way).
 2. **The fit**: sirenkit's image recipe (random pixels per step, Adam, cosine decay) for most of
    the time budget.
-3. **Bits per tensor**: the Lagrangian bit allocation of :mod:`sirenkit.codec.quantise`, to the
-   rate, or with ``params`` instead of a rate to a quantisation that costs at most
-   :data:`PARAMS_QUALITY_LOSS` dB.
-4. **Quantisation-aware fine-tuning** through the rounding (:mod:`sirenkit.codec.quantise`) for the
-   rest of the budget.
+3. **Bits per tensor**: the Lagrangian bit allocation of
+   [`sirenkit.codec.quantise`][sirenkit.codec.quantise], to the rate, or with `params` instead of a rate to
+   a quantisation that costs at most `PARAMS_QUALITY_LOSS` dB.
+4. **Quantisation-aware fine-tuning** through the rounding
+   ([`sirenkit.codec.quantise`][sirenkit.codec.quantise]) for the rest of the budget.
 
-The symbols are then range-coded into the file that :mod:`sirenkit.codec.format` describes.
+The symbols are then range-coded into the file that [`sirenkit.codec.format`][sirenkit.codec.format] describes.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from sirenkit.signals.image.kind import ImageKind
 logger = logging.getLogger("sirenkit")
 
 HIDDEN_LAYERS = 5
-"""Hidden layers of the network :func:`compress` builds for a rate."""
+"""Hidden layers of the network [`compress`][sirenkit.compress] builds for a rate."""
 BITS_PER_PARAMETER = 7.0
 """Coded bits a parameter is expected to cost: the rate's budget over this is the network's size."""
 LEAST_WIDTH = 8
@@ -77,38 +77,44 @@ LOG_EVERY = 250
 """Steps between the progress bar's measurements (each renders the image: not counted in the budget,
 but part of the encoding's time)."""
 DEFAULT_SECONDS = 150.0
-"""Time budget of :func:`compress` (fit and fine-tuning, compilation included)."""
+"""Time budget of [`compress`][sirenkit.compress] (fit and fine-tuning, compilation included)."""
 
 
 @dataclass
 class Compressed:
-    """What :func:`compress` made."""
+    """What [`compress`][sirenkit.compress] made: the file and how it came about."""
 
     path: Path | None
+    """Where the file was written; `None` without `out`."""
     data: bytes
+    """The file's bytes."""
     header: Header
+    """The file's header: image size and mode, the network's shape, the initialisation."""
     bpp: float
+    """Bits per pixel of the file, header and checksum included."""
     psnr: float
     """PSNR (dB) of the decoded image, 8 bits per channel, against the input."""
     stages: dict[str, float]
-    """PSNR after each step: ``fit`` (float weights), ``quantised`` (rounded before fine-tuning),
-    ``file`` (the decoded file, fine-tuned where it was)."""
+    """PSNR after each step: `fit` (float weights), `quantised` (rounded before fine-tuning),
+    `file` (the decoded file, fine-tuned where it was)."""
     bits: list[int]
-    """Each tensor's bit width: its step is its range over ``2^bits − 1``."""
+    """Each tensor's bit width: its step is its range over `2^bits − 1`."""
     fixed_length_bytes: int
     """The coded words' size had each symbol been stored in its tensor's bit width instead."""
     parameters: int
+    """The network's number of parameters."""
     seconds: float
+    """Wall-clock seconds the compression took."""
 
 
 def network_for_rate(signal: ImageSignal, *, bpp: float | None = None, params: int | None = None,
                      hidden_layers: int = HIDDEN_LAYERS, bits_per_parameter: float = BITS_PER_PARAMETER,
                      preferred: Sequence[int] = ()) -> NetworkConfig:
-    """The SIREN :func:`compress` fits: ``params`` parameters, or as many as ``bpp`` buys at
-    ``bits_per_parameter``; a :class:`CodecError` for a rate below the least network's.
+    """The SIREN [`compress`][sirenkit.compress] fits: `params` parameters, or as many as `bpp` buys at
+    `bits_per_parameter`; a [`CodecError`][sirenkit.CodecError] for a rate below the least network's.
 
-    ``preferred`` widths (those with a shared initialisation) are taken where one is within
-    :data:`PREFERRED_SPREAD` of that parameter count (with ``params``: at most it): the nearest;
+    `preferred` widths (those with a shared initialisation) are taken where one is within
+    `PREFERRED_SPREAD` of that parameter count (with `params`: at most it): the nearest;
     the bit allocation then spends the rate on the network's actual size."""
     if (bpp is None) == (params is None):
         raise CodecError("give either a rate (--bpp) or a parameter count (--params), not both" if bpp is not None
@@ -158,17 +164,50 @@ def compress(
     initialise: bool = True,
     progress: bool = True,
 ) -> Compressed:
-    """Compress an image (a file or a bundled name) to a ``.sirk`` file of at most ``bpp`` bits per
-    pixel, or with a network of ``params`` parameters; with ``out``, write it (atomically).
+    """Compress an image to a `.sirk` file.
 
-    ``seconds`` bounds the fit and the fine-tuning (compilation included; the bit allocation and
-    coding come on top, a few seconds); ``steps`` replaces it by a number of steps, and then the
-    same image, seed and settings make the same file on one machine (a time budget's step count
-    depends on the machine's load). ``fine_tune`` is the part of the budget spent fine-tuning
-    through the rounding (0: none). ``hidden_layers`` and ``bits_per_parameter`` shape the network for a
-    rate (:func:`network_for_rate`). With ``initialise``, a network of a size sirenkit ships a
-    meta-learned initialisation for (:mod:`sirenkit.codec.meta`) starts from it, and the file codes the
-    difference; without, or where there is none near the rate's size, from a random one."""
+    The file holds a SIREN fitted to the image, its weights quantised and entropy-coded (the
+    module [`sirenkit.codec.weights`][sirenkit.codec.weights] describes the four steps). This is
+    `sirenkit compress`.
+
+    Args:
+        source: An image file, a bundled image name or an [`ImageSignal`][sirenkit.ImageSignal].
+        out: The `.sirk` file to write (atomically); `None` writes nothing.
+        bpp: The rate: at most this many bits per pixel. Give `bpp` or `params`, not both.
+        params: The network's number of parameters instead of a rate; the quantisation then costs
+            at most `PARAMS_QUALITY_LOSS` dB.
+        seconds: The time budget of the fit and the fine-tuning, compilation included (the bit
+            allocation and the coding come on top, a few seconds).
+        steps: A number of steps instead of a time budget: then the same image, seed and settings
+            make the same file on one machine (a time budget's step count depends on the
+            machine's load).
+        hidden_layers: Depth of the network for a rate (`network_for_rate`).
+        bits_per_parameter: Bits each parameter is expected to cost, which sets the width for a
+            rate.
+        fine_tune: The part of the budget spent fine-tuning through the rounding (0: none).
+        precision: `auto`, `float32` or `bfloat16`: the arithmetic of the fit.
+        device: `auto`, `cpu` or `cuda`.
+        seed: The random seed of the fit (the initialisation, the pixels drawn each step).
+        initialise: Start a network of a size sirenkit ships a meta-learned initialisation for
+            ([`sirenkit.codec.meta`][sirenkit.codec.meta]) from it, and code the difference;
+            without, or where there is none near the rate's size, from a random one.
+        progress: Show a progress bar.
+
+    Returns:
+        What was made: the file's bytes, its rate, PSNR, bits per tensor and timings.
+
+    Raises:
+        CodecError: Both or neither of `bpp` and `params`, a rate too low or too high for any
+            network, an image too large for the format, or a budget out of range.
+
+    Example:
+        ```python
+        import sirenkit
+
+        made = sirenkit.compress("camera", "camera.sirk", bpp=2.0)
+        print(made.bpp, made.psnr)
+        ```
+    """
     from sirenkit.engine.policy import resolve_device
     from sirenkit.signals.image.fit import fit_image
 
@@ -273,7 +312,7 @@ def _measured_pixels(kind: ImageKind, signal: ImageSignal, seed: int) -> tuple[t
 
 
 def _with(network: NetworkConfig, values: list[torch.Tensor]) -> nn.Module:
-    """``network`` built with these parameters."""
+    """`network` built with these parameters."""
     copy = build_network(network, seed=0)
     with torch.no_grad():
         for target, value in zip(copy.parameters(), values, strict=True):
@@ -289,7 +328,7 @@ def _psnr(kind: ImageKind, model: nn.Module, signal: ImageSignal) -> float:
 
 
 def decode_network(data: bytes, name: str = "the file") -> nn.Module:
-    """The network a ``.sirk`` file's bytes hold."""
+    """The network a `.sirk` file's bytes hold."""
     return _decode(data, name)[1]
 
 
@@ -314,9 +353,23 @@ def _decode(data: bytes, name: str) -> tuple[Header, nn.Module]:
 
 def decompress(path: str | Path, out: str | Path | None = None, *,
                size: tuple[int, int] | None = None) -> np.ndarray | None:
-    """Decode a ``.sirk`` file at its own size or at ``size = (width, height)``: without ``out``,
-    the ``(H, W, C)`` intensities in [0, 1]; with ``out``, a PNG written band by band (any size
-    within memory for one band; atomically) and ``None``."""
+    """Decode a `.sirk` file, at its own size or any other.
+
+    This is `sirenkit decompress`.
+
+    Args:
+        path: The `.sirk` file.
+        out: A PNG to write, band by band (any size within memory for one band; atomically);
+            `None` returns the pixels instead.
+        size: `(width, height)` to render at; `None` is the original size.
+
+    Returns:
+        Without `out`, the `(H, W, C)` intensities in [0, 1]; with `out`, `None`.
+
+    Raises:
+        CodecError: The file is not a `.sirk` file, is damaged (every read checks it whole), or
+            needs an initialisation this installation does not have.
+    """
     header, model = _decode(read_file(path), str(path))
     kind = header.kind
     if out is not None:

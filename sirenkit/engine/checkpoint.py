@@ -22,7 +22,7 @@ OLD_CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def check_checkpoint_exists(path: Path) -> None:
-    """A ``ValueError`` unless ``path`` is there to resume from (an old pickle is named as such)."""
+    """A `ValueError` unless `path` is there to resume from (an old pickle is named as such)."""
     if path.is_file():
         return
     if (path.parent / OLD_CHECKPOINT_NAME).is_file():
@@ -32,7 +32,7 @@ def check_checkpoint_exists(path: Path) -> None:
 
 
 def check_state_fits(state: Any, path: Path, network_config: NetworkConfig | None) -> None:
-    """A ``ValueError`` when the checkpoint ``state`` read from ``path`` was made for another network."""
+    """A `ValueError` when the checkpoint `state` read from `path` was made for another network."""
     saved = state.get("network_config")
     if network_config is None or saved is None:
         return
@@ -48,7 +48,7 @@ CHECKPOINT_FORMAT = "sirenkit-checkpoint"
 
 
 def _without_tensors(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    """``value`` as JSON, each tensor replaced by a reference to ``tensors`` (where it is moved);
+    """`value` as JSON, each tensor replaced by a reference to `tensors` (where it is moved);
     dictionaries whose keys are not all strings (an optimiser's state) as lists of pairs."""
     if isinstance(value, torch.Tensor):
         name = f"t{len(tensors)}"
@@ -88,7 +88,7 @@ def save_checkpoint_file(path: str | Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint onto the CPU; a corrupt or foreign file gives a ``ValueError``
+    """Read a training checkpoint onto the CPU; a corrupt or foreign file gives a `ValueError`
     naming it."""
     try:
         with safe_open(str(path), framework="pt", device="cpu") as stream:

@@ -16,25 +16,41 @@ UNLIMITED_STEPS = 2**31 - 1
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a network is fitted to a set of constraints."""
+    """How a network is fitted to a set of constraints: the training recipe.
+
+    A frozen dataclass, written into every run folder; each task has its own defaults (the image
+    recipe is [`image_train_config`][sirenkit.image_train_config]), and the command line's options
+    (`--steps`, `--time`, `--lr`, ...) set these fields.
+
+    Raises:
+        ValueError: A value out of range (a step count below 1, a learning rate that is not a
+            positive number, an unknown schedule or precision, ...).
+
+    Example:
+        ```python
+        from sirenkit import TrainConfig, fit_image
+
+        fitted = fit_image("camera", train=TrainConfig(steps=2000, learning_rate=1e-4, batch_size=8192))
+        ```
+    """
 
     steps: int = 300
     """Number of optimiser steps (at most, with a time budget or a target)."""
     time_budget: float | None = None
     """Seconds of fitting, compilation included and evaluations excluded: the run stops when they
     are spent, and the learning-rate schedule runs over them, so that it has annealed when the
-    budget ends. With ``steps``, whichever comes first."""
+    budget ends. With `steps`, whichever comes first."""
     until: float | None = None
-    """Stop at the first evaluation (every ``log_every`` steps) at which ``until_metric`` reaches
+    """Stop at the first evaluation (every `log_every` steps) at which `until_metric` reaches
     this value."""
     until_metric: str | None = None
-    """The logged figure ``until`` is compared with; None: the signal kind's main metric (PSNR for
+    """The logged figure `until` is compared with; None: the signal kind's main metric (PSNR for
     images and video, SNR for audio, the surface distance for shapes, the loss for a problem of your
     own). Lower is better for the loss, its terms and distances, higher for the others."""
     learning_rate: float = 1e-3
     """Peak learning rate of Adam."""
     schedule: Literal["cosine", "constant"] = "cosine"
-    """Learning-rate schedule after warm-up: cosine decay to ``final_lr_fraction`` of the
+    """Learning-rate schedule after warm-up: cosine decay to `final_lr_fraction` of the
     peak, or constant."""
     warmup_steps: int = 10
     """Linear warm-up from a tenth of the peak rate, steps."""
@@ -46,16 +62,18 @@ class TrainConfig:
     seed: int = 0
     """Seed of the initial weights and of the sampling."""
     device: str = "auto"
-    """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`."""
     compile: bool | Literal["auto"] = "auto"
-    """Compile the loss computation with ``torch.compile``: ``auto`` compiles where a compiler is
+    """Compile the loss computation with `torch.compile`: `auto` compiles where a compiler is
     available and the run is long enough to repay the compilation time (200 steps or more of enough
     points, and no time budget under a minute); eager otherwise."""
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
-    """Arithmetic of the training step: ``bfloat16`` runs the hidden layers' matrix products under
-    autocast (about 3× the float32 rate on CPUs with AVX-512 BF16 or AMX and on GPUs from Ampere
-    on); the first layer, weights, optimiser and evaluation stay float32. ``auto`` chooses
-    bfloat16 where the hardware has it natively, float32 elsewhere."""
+    """Arithmetic of the training step: `bfloat16` runs the hidden layers' matrix products under
+    autocast, native on CPUs with AVX-512 BF16 or AMX and on GPUs from Ampere on (matrix products ran
+    at about 3× the float32 rate on a 2-core AMD EPYC with native bfloat16 (AVX-512 BF16)); the first
+    layer, weights, optimiser and evaluation stay float32. `auto` chooses bfloat16 where the hardware
+    has it natively, float32 elsewhere.
+    """
     log_every: int = 25
     """Steps between evaluations (PSNR etc.) written to the history."""
     checkpoint_every: int = 100
@@ -63,22 +81,22 @@ class TrainConfig:
     checkpoint_seconds: float = 300.0
     """Seconds between checkpoints as well, so that a slow fit never goes long without one."""
     clip_grad_norm: float | None = None
-    """Clip the norm of the weight gradient to this value; ``None`` does not clip."""
+    """Clip the norm of the weight gradient to this value; `None` does not clip."""
     divergence_factor: float = 1e4
     """Stop when the loss exceeds this factor times the first step's loss."""
     stall_check: int = 0
     """At this step (0: never), a fit whose loss over the last steps is still within
-    ``sirenkit.engine.loop.STALL_GAIN_DB`` of its problem's baseline (the loss of the best constant,
-    for a problem that states one in ``metadata["baseline_loss"]``) has stalled at too high a
-    learning rate: the rest of the run goes on at ``STALL_LR_FACTOR`` of the schedule."""
+    `sirenkit.engine.loop.STALL_GAIN_DB` of its problem's baseline (the loss of the best constant,
+    for a problem that states one in `metadata["baseline_loss"]`) has stalled at too high a
+    learning rate: the rest of the run goes on at `STALL_LR_FACTOR` of the schedule."""
     snapshots: tuple[int, ...] = ()
-    """Steps at which the fit is pictured: ``progress.png`` in the run folder shows it at each of
+    """Steps at which the fit is pictured: `progress.png` in the run folder shows it at each of
     them beside the ground truth, with its score (a picture for images, the middle frame for video,
     the waveform for sound, a slice of the distance field for shapes)."""
     tensorboard: bool = False
-    """Write a TensorBoard log into the run folder's ``tensorboard/``: the loss, each loss term and
+    """Write a TensorBoard log into the run folder's `tensorboard/`: the loss, each loss term and
     the learning rate at every step, the metrics at every logged step, and a picture of the fit
-    every ``image_every`` steps (``pip install sirenkit[tensorboard]``)."""
+    every `image_every` steps (`pip install sirenkit[tensorboard]`)."""
     image_every: int = 100
     """Steps between the pictures of a TensorBoard log."""
 
@@ -119,6 +137,7 @@ class TrainConfig:
 
 
 def at_family_rate(train: TrainConfig, model: str, width: int | None = None) -> TrainConfig:
-    """``train``, a recipe made for a SIREN, at the learning rate of a ``model`` network of hidden
-    ``width`` (:meth:`NetworkFamily.rate_factor` times the recipe's; ``None``: the default width's)."""
+    """`train`, a recipe made for a SIREN, at the learning rate of a `model` network of hidden
+    `width` ([`NetworkFamily.rate_factor`][sirenkit.NetworkFamily.rate_factor] times the recipe's; `None`:
+    the default width's)."""
     return dataclasses.replace(train, learning_rate=train.learning_rate * get_family(model).rate_factor(width))

@@ -1,10 +1,10 @@
-"""What a folder fit (:mod:`sirenkit.engine.folders`) leaves beside its run folders: every
-signal's row, gathered from every process; ``summary.json`` and ``summary.csv`` (one row per
-signal: status, the kind's scores, steps, seconds, run folder, error); and ``contact.png``, each
+"""What a folder fit (`sirenkit.engine.folders`) leaves beside its run folders: every
+signal's row, gathered from every process; `summary.json` and `summary.csv` (one row per
+signal: status, the kind's scores, steps, seconds, run folder, error); and `contact.png`, each
 finished run's pictures side by side. What a row keeps and what a picture shows are the kind's
-(:attr:`~sirenkit.engine.kinds.SignalKind.score_names`,
-:meth:`~sirenkit.engine.kinds.SignalKind.contact_pictures`,
-:meth:`~sirenkit.engine.kinds.SignalKind.draw_contact`)."""
+([`score_names`][sirenkit.SignalKind.score_names],
+[`contact_pictures`][sirenkit.SignalKind.contact_pictures],
+[`draw_contact`][sirenkit.SignalKind.draw_contact])."""
 
 from __future__ import annotations
 
@@ -26,17 +26,17 @@ from sirenkit.io import atomic_write, write_json
 logger = logging.getLogger("sirenkit")
 
 RUN_FIGURES = ("steps", "seconds", "parameters", "stopped_by")
-"""What a summary row keeps of every run's ``metrics.json`` besides its kind's scores."""
+"""What a summary row keeps of every run's `metrics.json` besides its kind's scores."""
 
 
 def scores(metrics: dict[str, Any], score_names: Sequence[str]) -> dict[str, Any]:
-    """The numbers of a run's ``metrics.json`` that a summary row keeps: the kind's
-    ``score_names``, then :data:`RUN_FIGURES`, those that are there."""
+    """The numbers of a run's `metrics.json` that a summary row keeps: the kind's
+    `score_names`, then `RUN_FIGURES`, those that are there."""
     return {key: metrics[key] for key in (*score_names, *RUN_FIGURES) if key in metrics}
 
 
 def columns(score_names: Sequence[str]) -> tuple[str, ...]:
-    """``summary.csv``'s columns, in order (those no row has are left out)."""
+    """`summary.csv`'s columns, in order (those no row has are left out)."""
     return ("signal", "status", *score_names, *RUN_FIGURES, "run", "source", "error")
 
 
@@ -47,9 +47,9 @@ def one_line(error: BaseException) -> str:
 def gather_rows(rows: dict[int, dict[str, Any]], sources: Sequence[str], names: Sequence[str], out: Path, rank: int,
                 world: int) -> list[dict[str, Any]]:
     """Every signal's row, in the order given. Alone: this process's rows. Under torchrun: each
-    rank writes its rows to ``out/.rows-<rank>.json`` and waits for the others; rank 0 reads them
-    all, and a signal whose rank wrote nothing (it died, or was stopped) is listed as ``missing``
-    (its run folder, if any, is left for ``--resume``). Other ranks return their own rows."""
+    rank writes its rows to `out/.rows-<rank>.json` and waits for the others; rank 0 reads them
+    all, and a signal whose rank wrote nothing (it died, or was stopped) is listed as `missing`
+    (its run folder, if any, is left for `--resume`). Other ranks return their own rows."""
     if world == 1:
         return [rows[i] for i in range(len(sources))]
     import torch.distributed as dist
@@ -86,7 +86,7 @@ def _leave(dist: Any) -> None:
 
 
 def write_summary(out: Path, rows: Sequence[dict[str, Any]], score_names: Sequence[str]) -> None:
-    """``summary.json`` and ``summary.csv`` in the runs' folder ``out``, each written whole or not at all."""
+    """`summary.json` and `summary.csv` in the runs' folder `out`, each written whole or not at all."""
     failed = sum(row["status"] == "failed" for row in rows)
     write_json(out / "summary.json", {"signals": len(rows), "failed": failed, "rows": list(rows)})
     present = [c for c in columns(score_names) if any(c in row for row in rows)]
@@ -106,11 +106,11 @@ def _cell(value: Any) -> Any:
 
 
 def contact_sheet(rows: Sequence[dict[str, Any]], kind: type[SignalKind], path: Path, limit: int = 48) -> None:
-    """``contact.png`` from the run folders (whichever process or earlier run made them): each of
-    the first ``limit`` signals that have a run, as ``kind`` shows it
-    (:meth:`~sirenkit.engine.kinds.SignalKind.contact_pictures`; images: each photo over its fit
+    """`contact.png` from the run folders (whichever process or earlier run made them): each of
+    the first `limit` signals that have a run, as `kind` shows it
+    ([`contact_pictures`][sirenkit.SignalKind.contact_pictures]; images: each photo over its fit
     with its PSNR; sounds: each waveform with its fit's over it and its SNR; shapes: each run's
-    ``mesh.png`` with its Chamfer-L1). Nothing for a kind without pictures."""
+    `mesh.png` with its Chamfer-L1). Nothing for a kind without pictures."""
     pairs: list[tuple[dict[str, Any], np.ndarray, np.ndarray]] = []
     for row in rows:
         if row["status"] in ("fitted", "resumed", "done earlier") and len(pairs) < limit:

@@ -1,21 +1,21 @@
-"""Many signals at once: ``sirenkit fit KIND FOLDER_OR_FILES...`` and :func:`fit_many`.
+"""Many signals at once: `sirenkit fit KIND FOLDER_OR_FILES...` and [`fit_many`][sirenkit.fit_many].
 
-Every signal's fit is planned by its own task (:class:`~sirenkit.engine.runs.FitPlan`) and
-prepared (its checks, its network, its ``--omega auto`` choice, its run folder) exactly as a
+Every signal's fit is planned by its own task ([`FitPlan`][sirenkit.FitPlan]) and
+prepared (its checks, its network, its `--omega auto` choice, its run folder) exactly as a
 single fit is; the prepared fits that share a network, a recipe and the shapes of their per-step
-batches are trained together by :func:`sirenkit.engine.stacked.fit_batched`, ``group`` at a time,
+batches are trained together by [`sirenkit.fit_batched`][sirenkit.fit_batched], `group` at a time,
 each group as soon as it is prepared (a folder is never held in memory whole); each then gets its
-ordinary run folder (loadable, renderable, resumable), and the folder above them ``summary.csv``,
-``summary.json`` (one row per signal: status, metrics, steps, seconds, run folder, error) and, for
-kinds with pictures (images, sounds, shapes), ``contact.png`` (:mod:`sirenkit.engine.folder_summary`).
+ordinary run folder (loadable, renderable, resumable), and the folder above them `summary.csv`,
+`summary.json` (one row per signal: status, metrics, steps, seconds, run folder, error) and, for
+kinds with pictures (images, sounds, shapes), `contact.png` (`sirenkit.engine.folder_summary`).
 
 Nothing here knows a particular kind: the kind says which files a folder contributes
-(:attr:`~sirenkit.engine.kinds.SignalKind.input_suffixes`), which scores a row keeps and how its
-runs look on the contact sheet, and :func:`~sirenkit.engine.kinds.register_plan` says which
+([`input_suffixes`][sirenkit.SignalKind.input_suffixes]), which scores a row keeps and how its
+runs look on the contact sheet, and `register_plan` says which
 function plans the fit of one signal of it.
 
 A signal that cannot be read or fails is listed with its error and the others go on. With
-``resume``, a signal whose run finished is kept as it is, one with a checkpoint is continued
+`resume`, a signal whose run finished is kept as it is, one with a checkpoint is continued
 alone, and the rest are fitted: a rerun finishes only what is unfinished.
 """
 
@@ -50,25 +50,29 @@ from sirenkit.resources import MEMORY_FRACTION, available_memory
 logger = logging.getLogger("sirenkit")
 
 PlanOne = Callable[[str, Path, bool], FitPlan]
-"""``plan_one(source, run_folder, resume)``: one signal's fit, planned by its task (:class:`FitPlan`)."""
+"""`plan_one(source, run_folder, resume)`: one signal's fit, planned by its task ([`FitPlan`][sirenkit.FitPlan])."""
 
 
 @dataclass
 class ManyResult:
-    """What :func:`fit_many` did: one row per signal (``summary.json``'s), and where."""
+    """What [`fit_many`][sirenkit.fit_many] did: one row per signal (`summary.json`'s), and where."""
 
     out: Path
+    """The folder that holds the run folders and the summaries."""
     rows: list[dict[str, Any]] = field(default_factory=list)
+    """One row per signal, in the order given: its name, `status` (`fitted`, `resumed`, `done
+    earlier`, `failed`, `interrupted`), its scores, steps, seconds and run folder."""
     primary: bool = True
-    """False on a torchrun rank other than 0: ``rows`` are that rank's own, and rank 0 wrote the summary."""
+    """False on a torchrun rank other than 0: `rows` are that rank's own, and rank 0 wrote the summary."""
 
     @property
     def failed(self) -> list[dict[str, Any]]:
+        """The rows of the signals whose fit failed."""
         return [row for row in self.rows if row["status"] == "failed"]
 
 
 def signal_kind(name: str) -> type[SignalKind]:
-    """The registered kind called ``name``; a ``ValueError`` naming those there are."""
+    """The registered kind called `name`; a `ValueError` naming those there are."""
     if name not in KINDS:  # the built-in kinds register themselves when imported (by name: no arrow up)
         importlib.import_module("sirenkit.signals")
     if name not in KINDS:
@@ -78,7 +82,7 @@ def signal_kind(name: str) -> type[SignalKind]:
 
 def expand_sources(sources: Sequence[str | Path], kind: str) -> list[str]:
     """Files and folders (a folder: its files of the kind, sorted by name) and bundled names, in
-    the order given; a ``ValueError`` for a folder with none, or for nothing at all."""
+    the order given; a `ValueError` for a folder with none, or for nothing at all."""
     suffixes = signal_kind(kind).input_suffixes
     found: list[str] = []
     for source in sources:
@@ -99,7 +103,7 @@ def expand_sources(sources: Sequence[str | Path], kind: str) -> list[str]:
 
 def run_names(sources: Sequence[str]) -> list[str]:
     """A run folder name per source: its stem; where two collide, its folder's name and its stem
-    (``a/cat.png``, ``b/cat.png``), then its file name (``cat.png``, ``cat.jpg``), then its position."""
+    (`a/cat.png`, `b/cat.png`), then its file name (`cat.png`, `cat.jpg`), then its position."""
     names = [Path(source).stem or f"signal-{i}" for i, source in enumerate(sources)]
     for rename in (lambda path: f"{path.parent.name}-{path.stem}", lambda path: path.name.replace(".", "_")):
         names = [name if names.count(name) == 1 else rename(Path(source)) for name, source in zip(names, sources)]
@@ -107,7 +111,7 @@ def run_names(sources: Sequence[str]) -> list[str]:
 
 
 def finished(folder: Path) -> bool:
-    """Whether ``folder`` holds a run that ended (its ``metrics.json`` written last)."""
+    """Whether `folder` holds a run that ended (its `metrics.json` written last)."""
     try:
         return "steps" in json.loads((folder / "metrics.json").read_text())
     except (OSError, ValueError, TypeError):
@@ -146,9 +150,9 @@ def step_memory(prepared: PreparedFit) -> int:
 
 
 def group_size(prepared: PreparedFit, count: int, *, sharing: int = 1) -> int:
-    """How many fits like ``prepared`` one batch holds: as many as this process's share of the free
-    memory (``sharing`` processes on the machine) takes at :data:`~sirenkit.resources.MEMORY_FRACTION`,
-    twice each one's measured :func:`step_memory` (room for the step's temporaries), at most ``count``."""
+    """How many fits like `prepared` one batch holds: as many as this process's share of the free
+    memory (`sharing` processes on the machine) takes at `MEMORY_FRACTION`,
+    twice each one's measured `step_memory` (room for the step's temporaries), at most `count`."""
     device = next(prepared.model.parameters()).device
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_memory()
     if free is None:
@@ -158,7 +162,7 @@ def group_size(prepared: PreparedFit, count: int, *, sharing: int = 1) -> int:
 
 def fit_all(sources: Sequence[str], plan_one: PlanOne, *, out: str | Path, kind: str, group: int | None = None,
             resume: bool = False, progress: bool = True) -> ManyResult:
-    """Fit every source (see the module docstring); ``plan_one`` plans one signal's fit. Under
+    """Fit every source (see the module docstring); `plan_one` plans one signal's fit. Under
     torchrun the signals are shared out, each fitted by one rank (never data parallel)."""
     with alone():
         return _fit_all(sources, plan_one, out=out, kind=kind, group=group, resume=resume, progress=progress)
@@ -218,9 +222,9 @@ def _fit_all(sources: Sequence[str], plan_one: PlanOne, *, out: str | Path, kind
 class _Batches:
     """Prepared fits waiting for their batch, trained as soon as one is full, so that a folder is
     held in memory a group at a time, not whole (1,000 photos of 256² are ~1.3 GB of targets):
-    fits that can share a batch (:func:`batch_key`) gather until their group is full; when more
+    fits that can share a batch (`batch_key`) gather until their group is full; when more
     fits wait than the largest group holds (signals of many different shapes), the largest waiting
-    set is trained as it is. Each group's size is decided by its first fit (``group``, or as many
+    set is trained as it is. Each group's size is decided by its first fit (`group`, or as many
     as fit in memory), and whether batching pays here by the first batch of more than one."""
 
     def __init__(self, rows: dict[int, dict[str, Any]], names: Sequence[str], group: int | None, count: int,
@@ -279,12 +283,12 @@ class _Batches:
 
 def batching_pays(models: Sequence[torch.nn.Module], problems: Sequence[Problem], train: TrainConfig, *,
                   steps: int = 4, most: int = 8) -> bool:
-    """Whether training ``models`` on ``problems`` together is faster than one by one, measured. On a GPU, always (a
+    """Whether training `models` on `problems` together is faster than one by one, measured. On a GPU, always (a
     small network leaves most of it idle). On a CPU a large network's step is already bound by its
     arithmetic, and a stacked product runs slower per signal than a single one (the paper's 256 × 4
     network at 4,096 points, 2-core Xeon: 76 ms per signal batched, 42 ms alone), while a small
-    network's step is mostly overhead that batching removes: ``steps`` eager steps of copies of
-    (at most ``most`` of) the group against as many of one copy alone, the first (which checks and
+    network's step is mostly overhead that batching removes: `steps` eager steps of copies of
+    (at most `most` of) the group against as many of one copy alone, the first (which checks and
     warms up) left out; a second or two. Nothing is trained."""
     device = next(models[0].parameters()).device
     if device.type != "cpu" or len(models) < 2:
@@ -342,12 +346,39 @@ def _fit_alone(prepared: PreparedFit, progress: bool) -> FitResult | Exception:
 def fit_many(sources: Sequence[str | Path], *, kind: str = "image", out: str | Path = "runs/many",
              group: int | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
              **options: Any) -> ManyResult:
-    """Fit every signal of ``sources`` (files, folders, bundled names) as ``kind`` (``image``,
-    ``audio``, ``sdf``: a kind with a planned fit, :func:`~sirenkit.engine.kinds.register_plan`), each into
-    ``out/<name>``, the ones that can share a batch trained together (``group`` at a time; by default
-    as many as fit in memory); ``options`` go to the kind's plan
-    (:func:`~sirenkit.fit_image`'s ``size``, ``network``, ``train``, ``model``, ...).
-    Writes ``summary.csv``, ``summary.json`` and ``contact.png`` into ``out``."""
+    """Fit every signal of `sources`, each into its own run folder, in batches where they can share one.
+
+    Signals that can share a batch are trained together (`group` at a time; by default as many as
+    fit in memory). Each run folder is what the kind's own fit writes; `out` also gets
+    `summary.csv`, `summary.json` and `contact.png`. One signal's failure does not stop the others.
+    This is `sirenkit fit KIND` with several sources.
+
+    Args:
+        sources: Files, folders (their files of the kind) and bundled names.
+        kind: The signal kind: `image`, `audio`, `sdf`, or a plugin's kind with a planned fit
+            (`register_plan`).
+        out: The folder that holds one run folder per signal (`out/<name>`) and the summaries.
+        group: The most signals trained together; `None` chooses from the memory.
+        resume: Continue the runs saved in `out`; the finished ones are kept.
+        overwrite: Replace the runs already in `out`.
+        progress: Show a progress bar.
+        **options: Go to the kind's plan: [`fit_image`][sirenkit.fit_image]'s `size`, `network`,
+            `train`, `model`, ...
+
+    Returns:
+        One row per signal (`summary.json`'s) and where they were written.
+
+    Raises:
+        ValueError: An unknown kind, no signals, a folder without files of the kind, or both
+            `resume` and `overwrite`.
+
+    Example:
+        ```python
+        import sirenkit
+
+        result = sirenkit.fit_many(["photos/"], kind="image", out="runs/photos", size=256)
+        ```
+    """
     plan = plan_function(kind)
     if resume and overwrite:
         raise ValueError("resume continues runs and overwrite replaces them: pass one of them")

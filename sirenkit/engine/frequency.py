@@ -1,4 +1,4 @@
-"""``--omega auto``: a network's frequency chosen from the signal before training.
+"""`--omega auto`: a network's frequency chosen from the signal before training.
 
 After FreSh (Kania et al., "FreSh: Frequency Shifting for Accelerated Neural Representation
 Learning", ICLR 2025): an untrained network's output already has a spectrum, set by its frequency
@@ -10,8 +10,8 @@ closest wins. Nothing is trained, so it costs a few forward passes of a fixed nu
 
 The spectrum here is the magnitude of the discrete cosine transform (channels averaged), summed
 over rings of equal frequency (radius in cycles per sample, up to the Nyquist frequency, DC left
-out), normalised to sum 1 (:func:`spectrum` says why a cosine transform). The candidates are the
-task's default value times :data:`RATIOS`: for a SIREN on an image, 10, 15, 20, 30, 45, 60, 90.
+out), normalised to sum 1 (`spectrum` says why a cosine transform). The candidates are the
+task's default value times `RATIOS`: for a SIREN on an image, 10, 15, 20, 30, 45, 60, 90.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ sound), whatever the signal's size."""
 
 @dataclass(frozen=True)
 class FrequencyChoice:
-    """The chosen value of ``setting`` and each candidate's distance to the signal's spectrum."""
+    """The chosen value of `setting` and each candidate's distance to the signal's spectrum."""
 
     setting: str
     value: float
@@ -54,13 +54,13 @@ class FrequencyChoice:
 
 
 def spectrum(values: np.ndarray, *, bins: int | None = None) -> np.ndarray:
-    """Normalised radial magnitude spectrum of ``values: (*grid, C)`` on a regular grid (any
-    number of grid axes): the magnitude of the DCT-II (channels averaged) summed over ``bins``
+    """Normalised radial magnitude spectrum of `values: (*grid, C)` on a regular grid (any
+    number of grid axes): the magnitude of the DCT-II (channels averaged) summed over `bins`
     rings of equal frequency in cycles per sample, from 0 to the Nyquist frequency (by default
     one ring per sample of the longer axis's half), DC left out, normalised to sum 1.
 
     A DCT rather than a DFT: the DFT sees the signal as periodic, so any difference between
-    opposite edges becomes a jump whose ``1/k`` leakage, summed over rings that grow with ``k``,
+    opposite edges becomes a jump whose `1/k` leakage, summed over rings that grow with `k`,
     puts mass at every frequency; for a smooth network output that leakage is most of its
     high-frequency mass. The DCT's even extension has no jump."""
     from scipy.fft import dctn
@@ -78,7 +78,7 @@ def spectrum(values: np.ndarray, *, bins: int | None = None) -> np.ndarray:
 
 
 def window_of(shape: Sequence[int], points: int = WINDOW) -> tuple[slice, ...]:
-    """The central block of a grid of ``shape`` with about ``points`` samples, as many along every
+    """The central block of a grid of `shape` with about `points` samples, as many along every
     axis (fewer where an axis is shorter)."""
     side = max(2, round(points ** (1 / len(shape))))
     return tuple(slice((n - min(n, side)) // 2, (n - min(n, side)) // 2 + min(n, side)) for n in shape)
@@ -92,14 +92,14 @@ def wasserstein(a: np.ndarray, b: np.ndarray) -> float:
 def choose_frequency(network: NetworkConfig, values: np.ndarray, coords: torch.Tensor, *,
                      candidates: Sequence[float] | None = None, seeds: int = SEEDS,
                      window: int = WINDOW) -> FrequencyChoice:
-    """The value of ``network``'s frequency setting (its family's
-    :attr:`~sirenkit.networks.family.NetworkFamily.frequency`) whose untrained networks' output
-    spectrum is closest to that of ``values: (*grid, C)``, sampled at ``coords: (N, d)`` (the
+    """The value of `network`'s frequency setting (its family's
+    [`frequency`][sirenkit.NetworkFamily.frequency]) whose untrained networks' output
+    spectrum is closest to that of `values: (*grid, C)`, sampled at `coords: (N, d)` (the
     grid flattened in C order). By default the candidates are the current value times
-    :data:`RATIOS`. The untrained networks are evaluated on a central block of about ``window``
+    `RATIOS`. The untrained networks are evaluated on a central block of about `window`
     samples only (at the grid's own spacing: a network's spectrum is much the same everywhere), and the
     signal's whole spectrum is binned at that window's coarser rings; so the cost does not grow
-    with the signal. A ``ValueError`` for a family without a frequency."""
+    with the signal. A `ValueError` for a family without a frequency."""
     from sirenkit.networks.build import build_network
     from sirenkit.networks.evaluate import evaluate_points
     from sirenkit.networks.registry import get_family
@@ -129,27 +129,27 @@ def choose_frequency(network: NetworkConfig, values: np.ndarray, coords: torch.T
 
 def with_chosen_frequency(network: NetworkConfig, values: np.ndarray,
                           coords: torch.Tensor) -> tuple[NetworkConfig, FrequencyChoice]:
-    """``network`` with its frequency set by :func:`choose_frequency`, and the choice."""
+    """`network` with its frequency set by `choose_frequency`, and the choice."""
     choice = choose_frequency(network, values, coords)
     return with_frequency(network, choice.value), choice
 
 
 Frequency = float | Literal["auto", "default"] | None
-"""How a fit sets its network's frequency: a number, ``"auto"`` (chosen from the signal), ``None``
-(the network's own), or ``"default"``: ``"auto"`` for a network of a family in
-:data:`AUTO_BY_DEFAULT` that sirenkit builds, the network's own otherwise."""
+"""How a fit sets its network's frequency: a number, `"auto"` (chosen from the signal), `None`
+(the network's own), or `"default"`: `"auto"` for a network of a family in
+`AUTO_BY_DEFAULT` that sirenkit builds, the network's own otherwise."""
 
 AUTO_BY_DEFAULT = ("siren",)
-"""Families whose frequency ``fit image`` and ``fit audio`` choose from the signal unless told
+"""Families whose frequency `fit image` and `fit audio` choose from the signal unless told
 otherwise: SIREN, where the choice was measured against a grid search (docs, "Which network?":
 on eight photos at 256 px, three at 512 px and two sounds it matched the grid's best within
 0.13 dB). The other families keep their authors' values."""
 
 
 def default_frequency(model: str, frequency: Frequency, *, network_given: bool = False) -> Frequency:
-    """What ``frequency`` means for a fit of a ``model`` network: ``"default"`` becomes ``"auto"``
-    for a family of :data:`AUTO_BY_DEFAULT` whose network sirenkit builds (not ``network_given``),
-    and ``None`` (the network's own value) otherwise; any other value stands."""
+    """What `frequency` means for a fit of a `model` network: `"default"` becomes `"auto"`
+    for a family of `AUTO_BY_DEFAULT` whose network sirenkit builds (not `network_given`),
+    and `None` (the network's own value) otherwise; any other value stands."""
     if frequency != "default":
         return frequency
     return "auto" if model in AUTO_BY_DEFAULT and not network_given else None
@@ -158,12 +158,12 @@ def default_frequency(model: str, frequency: Frequency, *, network_given: bool =
 def resolve_frequency(network: NetworkConfig, values: Any, coords: Callable[[], torch.Tensor],
                       frequency: Frequency, *, run: str | Path | None = None,
                       resume: bool = False) -> tuple[NetworkConfig, dict[str, Any]]:
-    """``network`` with its frequency set as ``frequency`` asks, and what to record of it in
-    ``metrics.json`` (``{}`` when nothing was changed). ``"auto"`` chooses the value from
-    ``values`` sampled at ``coords()`` (:func:`choose_frequency`), and says so in the log. A run
-    that is resumed never chooses again: it keeps the value its ``config.json`` holds (a rounding
+    """`network` with its frequency set as `frequency` asks, and what to record of it in
+    `metrics.json` (`{}` when nothing was changed). `"auto"` chooses the value from
+    `values` sampled at `coords()` (`choose_frequency`), and says so in the log. A run
+    that is resumed never chooses again: it keeps the value its `config.json` holds (a rounding
     on another machine could tip a near tie, and the checkpoint belongs to the value chosen then),
-    or, with none to read, ``network`` as it is, for the resume's own checks to judge."""
+    or, with none to read, `network` as it is, for the resume's own checks to judge."""
     if frequency is None:
         return network, {}
     if frequency != "auto":
@@ -189,7 +189,7 @@ def resolve_frequency(network: NetworkConfig, values: Any, coords: Callable[[], 
 
 
 def _saved_network(run: Path) -> NetworkConfig | None:
-    """The network a run folder's ``config.json`` holds, or ``None`` (the resume itself names a
+    """The network a run folder's `config.json` holds, or `None` (the resume itself names a
     missing or broken file)."""
     try:
         return network_config_from_dict(json.loads((run / "config.json").read_text())["network"])
@@ -198,7 +198,7 @@ def _saved_network(run: Path) -> NetworkConfig | None:
 
 
 def with_frequency(network: NetworkConfig, value: float) -> NetworkConfig:
-    """``network`` with its family's frequency setting at ``value``."""
+    """`network` with its family's frequency setting at `value`."""
     from sirenkit.networks.registry import get_family
 
     setting = get_family(network.model).frequency

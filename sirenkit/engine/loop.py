@@ -1,11 +1,11 @@
 """The one training loop: sample, compute the loss terms, step, log, checkpoint.
 
-Every task builds a :class:`~sirenkit.problems.constraints.Problem` and calls :func:`fit`. The loop
-(:func:`train`) owns what every fit shares, written once: the time budget and the schedule over
-it, the divergence and stall checks, targets (``until``), the checkpoint cadence and stop
-requests. How a step is taken is a :class:`Steps` strategy: one signal
-(:class:`sirenkit.engine.single.OneSignal`, data-parallel over ranks or not) or K stacked signals
-(:func:`sirenkit.engine.stacked.fit_batched`), each signal followed by its own :class:`Track`. A checkpoint
+Every task builds a [`Problem`][sirenkit.Problem] and calls [`fit`][sirenkit.fit]. The loop
+(`train`) owns what every fit shares, written once: the time budget and the schedule over
+it, the divergence and stall checks, targets (`until`), the checkpoint cadence and stop
+requests. How a step is taken is a `Steps` strategy: one signal
+(`sirenkit.engine.single.OneSignal`, data-parallel over ranks or not) or K stacked signals
+([`sirenkit.fit_batched`][sirenkit.fit_batched]), each signal followed by its own `Track`. A checkpoint
 holds what resuming needs (weights, optimiser state, step, configuration, random state, history),
 is taken at a step boundary and written atomically (safetensors + JSON: loading one runs no code);
 Ctrl-C or SIGTERM lets the step in progress finish, writes one and stops cleanly (a second Ctrl-C
@@ -37,9 +37,9 @@ from sirenkit.metrics import Metric
 from sirenkit.problems.constraints import Problem
 
 STALL_GAIN_DB, STALL_LR_FACTOR, STALL_WINDOW = 2.0, 0.3, 25
-"""The stall check (``TrainConfig.stall_check``): a fit whose mean loss over the last
-``STALL_WINDOW`` steps is less than ``STALL_GAIN_DB`` below its problem's baseline has learnt
-little beyond the best constant, and continues at ``STALL_LR_FACTOR`` of its learning rate. Chosen
+"""The stall check (`TrainConfig.stall_check`): a fit whose mean loss over the last
+`STALL_WINDOW` steps is less than `STALL_GAIN_DB` below its problem's baseline has learnt
+little beyond the best constant, and continues at `STALL_LR_FACTOR` of its learning rate. Chosen
 on images (docs, "The default image recipe"): at Adam 1e-3, 100 steps in, a texture-dominated
 photo (grass, gravel) stood 0 to 0.9 dB above the constant and went on stalling; a photo that
 went on to 36 to 52 dB stood 2.8 dB (brick) to 15 dB above it."""
@@ -52,11 +52,21 @@ _now = time.perf_counter
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite, or grew far beyond its first value."""
+    """The loss became NaN or infinite, or grew far beyond its first value (the command line exits
+    with code 3)."""
 
 
 class TrainingInterrupted(RuntimeError):
-    """The run was interrupted (Ctrl-C or SIGTERM); its last checkpoint holds ``step``."""
+    """The run was interrupted (Ctrl-C or SIGTERM); its last checkpoint holds `step`.
+
+    The loop stops at the next step boundary and writes a checkpoint first, so that the run
+    continues with `resume=True` (`--resume`).
+
+    Args:
+        step: The step the checkpoint holds.
+        checkpoint: Where the checkpoint is; `None` for a run without a run folder.
+        signal_number: The signal that stopped it (`SIGINT` for Ctrl-C, `SIGTERM`).
+    """
 
     def __init__(self, step: int, checkpoint: Path | None, signal_number: int = signal.SIGINT) -> None:
         where = f"; checkpoint at step {step} in {checkpoint}, continue with --resume" if checkpoint else ""
@@ -96,26 +106,32 @@ class _StopRequests:
 
 @dataclass
 class FitResult:
-    """The fitted model and what happened on the way."""
+    """The fitted model and what happened on the way: what [`fit`][sirenkit.fit] and
+    [`fit_batched`][sirenkit.fit_batched] return.
+    """
 
     model: nn.Module
+    """The model, with its fitted weights."""
     steps: int
+    """The steps taken (this run and any resumed ones)."""
     seconds: float
     """Wall-clock seconds spent in the loop (this run and any resumed ones)."""
     history: list[dict[str, float]] = field(default_factory=list)
-    """One row per logged step: ``step``, ``seconds``, ``loss``, each term, each metric."""
+    """One row per logged step: `step`, `seconds`, `loss`, each term, each metric."""
     compiled: bool = False
+    """Whether the step ran compiled (`torch.compile`)."""
     precision: str = "float32"
-    """The arithmetic the steps ran in (``auto`` resolved)."""
+    """The arithmetic the steps ran in (`auto` resolved)."""
     stopped_by: str = "steps"
-    """Why the run ended: ``steps``, ``time`` (the budget was spent) or ``until`` (the target was
+    """Why the run ended: `steps`, `time` (the budget was spent) or `until` (the target was
     reached)."""
     stalled_at: int | None = None
     """The step at which the stall check found the fit stalled and lowered its learning rate by
-    ``STALL_LR_FACTOR``, if it did (``TrainConfig.stall_check``)."""
+    `STALL_LR_FACTOR`, if it did (`TrainConfig.stall_check`)."""
 
     @property
     def final(self) -> dict[str, float]:
+        """The last logged row of the history (empty without one)."""
         return self.history[-1] if self.history else {}
 
 
@@ -133,9 +149,9 @@ class Track:
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=STALL_WINDOW))
     stalled_at: int | None = None
     reached_at: int | None = None
-    """The step at which it met the target (``until``) and left the loop."""
+    """The step at which it met the target (`until`) and left the loop."""
     error: Exception | None = None
-    """What ended it otherwise (:class:`TrainingDiverged`)."""
+    """What ended it otherwise ([`TrainingDiverged`][sirenkit.TrainingDiverged])."""
     last: tuple[float, dict[str, torch.Tensor], float] = (math.nan, {}, math.nan)
     """The last step's loss, loss terms and learning rate."""
 
@@ -145,9 +161,9 @@ class Track:
 
 
 class Steps:
-    """How the loop takes a step: a strategy over ``tracks`` (the signals still training, in the
-    strategy's row order). The loop calls :meth:`forward_backward`, checks the losses, then
-    :meth:`update`; it never touches a model or an optimiser itself."""
+    """How the loop takes a step: a strategy over `tracks` (the signals still training, in the
+    strategy's row order). The loop calls `forward_backward`, checks the losses, then
+    `update`; it never touches a model or an optimiser itself."""
 
     tracks: list[Track]
     primary: bool = True
@@ -155,7 +171,8 @@ class Steps:
     compiled: bool = False
     precision: str = "float32"
     checkpoint: Path | None = None
-    """Where an interrupted single fit's checkpoint is (named in :class:`TrainingInterrupted`)."""
+    """Where an interrupted single fit's checkpoint is (named in
+    [`TrainingInterrupted`][sirenkit.TrainingInterrupted])."""
     problem: Problem
 
     def agree(self, clock: list[float], stop: bool) -> tuple[list[float], bool]:
@@ -163,12 +180,12 @@ class Steps:
         return clock, stop
 
     def decide(self, flag: bool) -> bool:
-        """The primary's ``flag`` everywhere (data-parallel); as it is otherwise."""
+        """The primary's `flag` everywhere (data-parallel); as it is otherwise."""
         return flag
 
     def forward_backward(self, step: int, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
         """Draw the points, compute the loss terms and the gradients (clipped); return each
-        track's loss and the terms, each a ``(len(tracks),)`` tensor."""
+        track's loss and the terms, each a `(len(tracks),)` tensor."""
         raise NotImplementedError
 
     def update(self, rates: list[float]) -> None:
@@ -176,19 +193,19 @@ class Steps:
         raise NotImplementedError
 
     def evaluate(self, row: int) -> dict[str, float]:
-        """The problem's metrics of track ``row``'s network, under ``no_grad``."""
+        """The problem's metrics of track `row`'s network, under `no_grad`."""
         raise NotImplementedError
 
     def model(self, row: int) -> nn.Module:
-        """Track ``row``'s network, its weights up to date."""
+        """Track `row`'s network, its weights up to date."""
         raise NotImplementedError
 
     def save(self, rows: Sequence[int], step: int, elapsed: float, config: TrainConfig) -> None:
-        """The checkpoints of tracks ``rows``."""
+        """The checkpoints of tracks `rows`."""
         raise NotImplementedError
 
     def drop(self, rows: Sequence[int]) -> None:
-        """Tracks ``rows`` leave the loop (a target met, a divergence); their weights go to their networks."""
+        """Tracks `rows` leave the loop (a target met, a divergence); their weights go to their networks."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -197,7 +214,7 @@ class Steps:
 
 @dataclass
 class Ending:
-    """How :func:`train` ended: the step, the seconds spent in steps, and why (``steps``, ``time``, ``until``)."""
+    """How `train` ended: the step, the seconds spent in steps, and why (`steps`, `time`, `until`)."""
 
     step: int
     seconds: float
@@ -208,12 +225,12 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
           on_log: Callable[[int, dict[str, float]], None] | None = None, watchers: Sequence[Watcher] = (),
           description: str | None = None) -> Ending:
     """The loop: until the steps, the time budget or every track's target ends it, take a step of
-    ``strategy`` at the scheduled learning rate; check each track's loss (a divergence ends that
-    track), its stall and, at every ``config.log_every`` steps, its metrics and target; checkpoint
-    every ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds. A first
+    `strategy` at the scheduled learning rate; check each track's loss (a divergence ends that
+    track), its stall and, at every `config.log_every` steps, its metrics and target; checkpoint
+    every `config.checkpoint_every` steps or `config.checkpoint_seconds` seconds. A first
     SIGINT or SIGTERM stops at the next step boundary, with every live track's checkpoint written
-    (:class:`TrainingInterrupted`); a second stops at once, keeping the last checkpoints.
-    ``on_log(index, row)`` sees each logged row; ``watchers`` see every step of a one-track run."""
+    ([`TrainingInterrupted`][sirenkit.TrainingInterrupted]); a second stops at once, keeping the last checkpoints.
+    `on_log(index, row)` sees each logged row; `watchers` see every step of a one-track run."""
     template = strategy.problem
     target = target_metric(template, config)
     tracks = strategy.tracks
@@ -345,7 +362,7 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
 
 
 def _stalled(recent: deque[float], baseline: float) -> bool:
-    """Whether the mean of the ``recent`` losses is less than ``STALL_GAIN_DB`` below ``baseline``."""
+    """Whether the mean of the `recent` losses is less than `STALL_GAIN_DB` below `baseline`."""
     return sum(recent) / len(recent) > baseline * 10 ** (-STALL_GAIN_DB / 10)
 
 
@@ -355,9 +372,9 @@ def _term_values(terms: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 def target_metric(problem: Problem, config: TrainConfig) -> Metric | None:
-    """The figure ``config.until`` is compared with, and its direction: the loss and each
+    """The figure `config.until` is compared with, and its direction: the loss and each
     constraint's term are errors; any other figure must be one of the problem's
-    :attr:`~sirenkit.problems.constraints.Problem.metrics` (a ``ValueError`` before training
+    [`metrics`][sirenkit.Problem.metrics] (a `ValueError` before training
     otherwise: a target is never compared in a guessed direction). None without a target."""
     if config.until is None:
         return None
@@ -373,7 +390,7 @@ def target_metric(problem: Problem, config: TrainConfig) -> Metric | None:
 
 
 def _reached(row: dict[str, float], config: TrainConfig, metric: Metric | None) -> bool:
-    """Whether the logged ``row`` meets ``config.until`` on ``metric`` (:func:`target_metric`)."""
+    """Whether the logged `row` meets `config.until` on `metric` (`target_metric`)."""
     if metric is None or config.until is None:
         return False
     if metric.name not in row:

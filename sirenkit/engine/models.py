@@ -1,4 +1,4 @@
-"""A fitted model on disk: ``model.safetensors`` (the weights) and ``model.json`` (the network and the
+"""A fitted model on disk: `model.safetensors` (the weights) and `model.json` (the network and the
 signal kind), strict on read: every error names the file."""
 
 from __future__ import annotations
@@ -33,8 +33,15 @@ FORMAT_VERSION = 1
 
 
 def save_model(folder: str | Path, model: nn.Module, network: NetworkConfig, kind: SignalKind) -> None:
-    """Write ``model.safetensors`` and ``model.json`` (the network configuration and the signal
-    kind's description) into ``folder``."""
+    """Write a network as a model that [`load`][sirenkit.load] reads back.
+
+    Args:
+        folder: Where to write `model.safetensors` (the weights) and `model.json` (the network
+            configuration and the signal kind's description); created if missing.
+        model: The network.
+        network: Its configuration.
+        kind: What its output means.
+    """
     folder = Path(folder)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     info = {"format": FORMAT, "version": FORMAT_VERSION, "network": network_to_dict(network), "signal": kind.to_json()}
@@ -54,9 +61,31 @@ def _model_files(path: Path) -> tuple[Path, Path]:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Fitted:
-    """Rebuild a saved network from a run folder, its ``model.safetensors`` or ``model.json``, with
-    its signal kind typed (``fitted.kind``); ``metrics`` and ``history`` come from the run folder
-    where it has them."""
+    """Rebuild a saved network, with its signal kind typed.
+
+    `metrics` and `history` come from the run folder where it has them (they are empty for model
+    files on their own). This is what `sirenkit info` reads.
+
+    Args:
+        path: A run folder, its `model.safetensors` or its `model.json`.
+        device: Where to put the network.
+
+    Returns:
+        The network with what its output means (`fitted.kind`: an
+        [`ImageKind`][sirenkit.ImageKind], [`AudioKind`][sirenkit.AudioKind], ...).
+
+    Raises:
+        ValueError: A missing or unreadable file, or weights that do not match their description;
+            the message names the file.
+
+    Example:
+        ```python
+        import sirenkit
+
+        loaded = sirenkit.load("runs/camera")
+        big = loaded.render(size=(1024, 1024))  # (H, W, C) in [0, 1]
+        ```
+    """
     from sirenkit.engine.kinds import Fitted
 
     path = Path(path)
@@ -97,9 +126,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Fitted:
 
 
 def _check_plausible(network: NetworkConfig, weights: dict[str, torch.Tensor], path: Path) -> None:
-    """A ``ValueError`` when the configuration asks for more layers or a wider layer than the
-    weights file holds, so that a hostile description cannot make :func:`build_network` allocate
-    without bound; the exact match is ``load_state_dict``'s."""
+    """A `ValueError` when the configuration asks for more layers or a wider layer than the
+    weights file holds, so that a hostile description cannot make [`build_network`][sirenkit.build_network] allocate
+    without bound; the exact match is `load_state_dict`'s."""
     widest = max((max(t.shape) for t in weights.values() if t.dim() > 0), default=0)
     matrices = sum(1 for t in weights.values() if t.dim() >= 2)
     if network.hidden_features > widest or network.hidden_layers > matrices:
@@ -109,7 +138,7 @@ def _check_plausible(network: NetworkConfig, weights: dict[str, torch.Tensor], p
 
 
 def _model_description(info: Any, source: Path) -> tuple[NetworkConfig, SignalKind]:
-    """The network and signal kind a model description names, checked; errors name ``source``."""
+    """The network and signal kind a model description names, checked; errors name `source`."""
     from sirenkit.engine.kinds import kind_from_json
 
     if not isinstance(info, dict) or info.get("format") != FORMAT:

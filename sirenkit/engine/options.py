@@ -1,7 +1,7 @@
 """How a run's options become its configuration: the training over a task's recipe, the network
 settings over a task's network, the frequency a fit chooses.
 
-The ``sirenkit`` command applies exactly these functions to what it parses, so that a Python
+The `sirenkit` command applies exactly these functions to what it parses, so that a Python
 caller who gives the same options gets the same run: a time budget without a step count leaves the
 steps unlimited, a new run's learning rate is the recipe's at the family's rate, a resumed run keeps
 the training its folder recorded, and a family's own setting given to another family is refused.
@@ -20,12 +20,12 @@ from sirenkit.engine.frequency import Frequency, default_frequency
 from sirenkit.networks.registry import FAMILIES, get_family
 
 FAMILY_SETTINGS = ("first_bias_scale", "wire_scale", "grid_table_size", "grid_resolution")
-"""The :class:`~sirenkit.networks.config.NetworkConfig` settings that belong to some families only
-(:attr:`~sirenkit.networks.family.NetworkFamily.settings`) and :func:`network_settings` takes."""
+"""The [`NetworkConfig`][sirenkit.NetworkConfig] settings that belong to some families only
+([`settings`][sirenkit.NetworkFamily.settings]) and `network_settings` takes."""
 
 
 def saved_train(run: str | Path) -> TrainConfig | None:
-    """The training configuration recorded in the run folder ``run`` (its ``config.json``), or
+    """The training configuration recorded in the run folder `run` (its `config.json`), or
     None where there is none to read: the fit that resumes names the problem (no checkpoint, an
     unreadable configuration). Fields this version does not know are left out."""
     try:
@@ -55,22 +55,22 @@ def train_config(
     device: str | None = None,
     compile: bool | Literal["auto"] | None = None,
 ) -> TrainConfig:
-    """The training of a run: a task's ``recipe`` (a :class:`TrainConfig` made for a SIREN; None:
+    """The training of a run: a task's `recipe` (a [`TrainConfig`][sirenkit.TrainConfig] made for a SIREN; None:
     the defaults) with the options given changed, and only those (None leaves a field as the recipe
     has it).
 
-    - ``resume_from``: the folder of a run being resumed; the training it recorded
-      (:func:`saved_train`) replaces the recipe, as it stands, so that the run goes on with its
+    - `resume_from`: the folder of a run being resumed; the training it recorded
+      (`saved_train`) replaces the recipe, as it stands, so that the run goes on with its
       own schedule and step count unless told otherwise. Where none can be read, the recipe holds.
-    - ``model``, ``width``: the network's family and hidden width. Without ``learning_rate``, a new
+    - `model`, `width`: the network's family and hidden width. Without `learning_rate`, a new
       run learns at the recipe's rate times the family's factor
-      (:meth:`~sirenkit.networks.family.NetworkFamily.rate_factor`: a grid learns at many times a
-      SIREN's rate); ``learning_rate`` is taken as it is.
-    - ``steps``, ``time_budget``: a budget without a step count leaves the steps unlimited
-      (:data:`UNLIMITED_STEPS`), so that the budget decides; a step count without a budget drops
+      ([`rate_factor`][sirenkit.NetworkFamily.rate_factor]: a grid learns at many times a
+      SIREN's rate); `learning_rate` is taken as it is.
+    - `steps`, `time_budget`: a budget without a step count leaves the steps unlimited
+      (`UNLIMITED_STEPS`), so that the budget decides; a step count without a budget drops
       the recipe's budget, so that the run takes exactly those steps; with both, whichever comes
       first.
-    - The rest set the :class:`TrainConfig` field of their name.
+    - The rest set the [`TrainConfig`][sirenkit.TrainConfig] field of their name.
     """
     saved = saved_train(resume_from) if resume_from is not None else None
     train = saved or recipe or TrainConfig()
@@ -98,17 +98,17 @@ def network_settings(
     grid_resolution: int | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The :class:`~sirenkit.networks.config.NetworkConfig` settings given for a ``model`` network,
-    as keyword arguments for a task's network (``image_network(signal, model, **settings)``);
+    """The [`NetworkConfig`][sirenkit.NetworkConfig] settings given for a `model` network,
+    as keyword arguments for a task's network (`image_network(signal, model, **settings)`);
     those left out (None) stay the task's.
 
-    ``frequency`` sets the family's frequency, whatever its name
-    (:attr:`~sirenkit.networks.family.NetworkFamily.frequency`: SIREN's ``first_omega``, WIRE's
-    ``wire_omega``, ...); ``"auto"`` sets none, the fit choosing it from the signal
-    (:func:`frequency_choice`). A family without a frequency refuses either, with a
-    ``ValueError``, as every family refuses a setting of :data:`FAMILY_SETTINGS` that is not its
-    own. ``labels`` name the options in these messages (the command line's ``--omega``, ...), by
-    setting (``"frequency"`` for the frequency); by default, the setting's own name.
+    `frequency` sets the family's frequency, whatever its name
+    ([`frequency`][sirenkit.NetworkFamily.frequency]: SIREN's `first_omega`, WIRE's
+    `wire_omega`, ...); `"auto"` sets none, the fit choosing it from the signal
+    (`frequency_choice`). A family without a frequency refuses either, with a
+    `ValueError`, as every family refuses a setting of `FAMILY_SETTINGS` that is not its
+    own. `labels` name the options in these messages (the command line's `--omega`, ...), by
+    setting (`"frequency"` for the frequency); by default, the setting's own name.
     """
     family = get_family(model)
     names = dict(labels or {})
@@ -133,10 +133,10 @@ def network_settings(
 
 
 def frequency_choice(model: str, frequency: float | Literal["auto"] | None) -> Frequency:
-    """The ``frequency`` argument of a fit that may choose it (``fit_image``, ``fit_audio``) for a
-    frequency option: left out (None), the family's default (:func:`default_frequency`: ``"auto"``
-    for :data:`~sirenkit.engine.frequency.AUTO_BY_DEFAULT`, the network's own otherwise);
-    ``"auto"``, chosen from the signal; a number, None, for :func:`network_settings` has already
+    """The `frequency` argument of a fit that may choose it (`fit_image`, `fit_audio`) for a
+    frequency option: left out (None), the family's default (`default_frequency`: `"auto"`
+    for `AUTO_BY_DEFAULT`, the network's own otherwise);
+    `"auto"`, chosen from the signal; a number, None, for `network_settings` has already
     set it in the network."""
     if frequency is None:
         return default_frequency(model, "default")

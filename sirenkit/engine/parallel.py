@@ -1,29 +1,29 @@
-"""Past one process, on ``torch.distributed``: the process group, and one network trained on several.
+"""Past one process, on `torch.distributed`: the process group, and one network trained on several.
 
-Under ``torchrun`` (``WORLD_SIZE`` > 1) every process joins the default process group (NCCL on
-GPUs, each rank on its ``LOCAL_RANK``'s device; gloo on CPUs). Two ways to use it:
+Under `torchrun` (`WORLD_SIZE` > 1) every process joins the default process group (NCCL on
+GPUs, each rank on its `LOCAL_RANK`'s device; gloo on CPUs). Two ways to use it:
 
-- a folder of signals is shared out, signal i to rank i mod world (:mod:`sirenkit.engine.folders`);
+- a folder of signals is shared out, signal i to rank i mod world (`sirenkit.engine.folders`);
 - **one large signal** (a 4096² image, an hour of audio) is fitted by all ranks together, data
-  parallel (:class:`DataParallel`): each rank holds the same network and draws its step's points
+  parallel ([`DataParallel`][sirenkit.DataParallel]): each rank holds the same network and draws its step's points
   from its own share of the signal's points (rank r takes points r, r + world, ...; domains that
   draw fresh random points each step, such as the free space around a shape, draw them from the
   rank's own random stream), the gradients are averaged over the ranks after every backward pass,
-  and every rank then takes the same Adam step. ``--batch-size`` is per process: N ranks see N
+  and every rank then takes the same Adam step. `--batch-size` is per process: N ranks see N
   times the points per step of one. With every point in each step, two ranks give what one rank
   gives with both halves (tested).
 
-Why not ``torch.nn.parallel.DistributedDataParallel`` itself: its reducer needs the loss to go
-through the wrapped module's ``forward``, and a derivative constraint (Poisson, an SDF's eikonal
+Why not `torch.nn.parallel.DistributedDataParallel` itself: its reducer needs the loss to go
+through the wrapped module's `forward`, and a derivative constraint (Poisson, an SDF's eikonal
 term) evaluates the network through its family's derivative engine instead. The averaging here is
-what DDP's does (one ``all_reduce`` of the flattened gradients, divided by the world size) without
+what DDP's does (one `all_reduce` of the flattened gradients, divided by the world size) without
 overlapping it with the backward pass, and it holds for every constraint.
 
 Decisions stay in step: the clock readings that the time budget and the learning-rate schedule are
 computed from, and a stop request (Ctrl-C, SIGTERM, a scheduler's time limit), are agreed on before
 each step (the slowest rank's readings; any rank's request stops all of them at the same step
 boundary), logged losses are the ranks' averages, and the metrics that decide
-``--until`` are measured on rank 0 and sent to the others. Only rank 0 writes the run folder and its
+`--until` are measured on rank 0 and sent to the others. Only rank 0 writes the run folder and its
 checkpoints; resuming reads rank 0's checkpoint on every rank (the other ranks' random streams
 restart from a seed of the step, so a resumed multi-process run does not repeat the uninterrupted
 one point for point, as a single process's does).
@@ -43,14 +43,14 @@ from torch import nn
 from sirenkit.problems.constraints import Problem
 
 RANK_SEED_STRIDE = 1_000_003
-"""Rank r > 0 draws its random points from seed ``seed + r × RANK_SEED_STRIDE`` (rank 0 keeps the
+"""Rank r > 0 draws its random points from seed `seed + r × RANK_SEED_STRIDE` (rank 0 keeps the
 run's seed, so that one rank is exactly an ordinary fit)."""
 
 
 def distributed_world() -> tuple[int, int]:
-    """``(rank, world size)`` of this process: under ``torchrun`` (``WORLD_SIZE`` > 1) the default
-    process group is joined (NCCL where there are GPUs, each rank on its ``LOCAL_RANK``'s GPU; gloo
-    on CPUs); otherwise ``(0, 1)``."""
+    """`(rank, world size)` of this process: under `torchrun` (`WORLD_SIZE` > 1) the default
+    process group is joined (NCCL where there are GPUs, each rank on its `LOCAL_RANK`'s GPU; gloo
+    on CPUs); otherwise `(0, 1)`."""
     import torch.distributed as dist
 
     if not dist.is_available():
@@ -76,14 +76,16 @@ def launched_rank() -> int:
 
 
 def local_world() -> int:
-    """Processes of this job on this machine (torchrun's ``LOCAL_WORLD_SIZE``): on CPUs they share
+    """Processes of this job on this machine (torchrun's `LOCAL_WORLD_SIZE`): on CPUs they share
     its memory, so each sizes its batches for its share."""
     return 1 if torch.cuda.is_available() else max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 class DataParallel:
-    """One network trained by every rank of the process group (see the module docstring);
-    :func:`sirenkit.engine.single.fit` calls it at the points where the ranks must agree."""
+    """One network trained by every rank of the process group: what
+    [`data_parallel`][sirenkit.data_parallel] yields. [`fit`][sirenkit.fit] calls it at the points
+    where the ranks must agree (the seed, the points each draws, the gradients, the clock, a stop).
+    """
 
     def __init__(self) -> None:
         import torch.distributed as dist
@@ -98,13 +100,13 @@ class DataParallel:
 
     def seed(self, seed: int, step: int = 0) -> int:
         """This rank's seed for its random stream (the run's own on rank 0; on the others, at
-        ``step`` > 0, a fresh one for a resumed run)."""
+        `step` > 0, a fresh one for a resumed run)."""
         if self.rank == 0:
             return seed
         return seed + self.rank * RANK_SEED_STRIDE + step
 
     def shard(self, problem: Problem) -> Problem:
-        """``problem`` with each fixed set of points cut to this rank's share (points r, r + world,
+        """`problem` with each fixed set of points cut to this rank's share (points r, r + world,
         ...); a domain that draws fresh points each step is kept (its points come from this rank's
         random stream)."""
         if self.world == 1:
@@ -121,8 +123,8 @@ class DataParallel:
                 self._dist.broadcast(tensor.data, src=0)
 
     def average(self, model: nn.Module, values: list[torch.Tensor]) -> list[float]:
-        """Average the gradients of ``model`` and the scalars ``values`` (the loss and its terms)
-        over the ranks, in one ``all_reduce``; returns the averaged scalars."""
+        """Average the gradients of `model` and the scalars `values` (the loss and its terms)
+        over the ranks, in one `all_reduce`; returns the averaged scalars."""
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         device = grads[0].device if grads else values[0].device
         scalars = torch.stack([v.detach().float().reshape(()) for v in values]).to(device)
@@ -139,7 +141,7 @@ class DataParallel:
         return flat[offset:].tolist()
 
     def agree(self, clock: list[float], stop: bool, device: torch.device) -> tuple[list[float], bool]:
-        """Before a step: the largest of each of the ranks' ``clock`` readings (elapsed time, the last
+        """Before a step: the largest of each of the ranks' `clock` readings (elapsed time, the last
         step's time, the timed total: what the time budget and the schedule are computed from, so
         that every rank computes the same), and whether any rank was asked to stop."""
         if self.world == 1:
@@ -150,7 +152,7 @@ class DataParallel:
         return values[:-1], values[-1] > 0
 
     def check_in_step(self, model: nn.Module) -> None:
-        """A ``RuntimeError`` if the ranks' networks differ (they take the same steps from the same
+        """A `RuntimeError` if the ranks' networks differ (they take the same steps from the same
         weights, so they should not by a bit): a divergence is never written as a result."""
         if self.world == 1:
             return
@@ -165,7 +167,7 @@ class DataParallel:
                                f"{smallest:.12g} to {largest:.12g}); please report this")
 
     def decide(self, flag: bool, device: torch.device) -> bool:
-        """Rank 0's ``flag`` on every rank (a stop on a metric only rank 0 measured)."""
+        """Rank 0's `flag` on every rank (a stop on a metric only rank 0 measured)."""
         if self.world == 1:
             return flag
         state = torch.tensor([float(flag)], dtype=torch.float64, device=device)
@@ -173,7 +175,7 @@ class DataParallel:
         return bool(state[0] > 0)
 
     def share(self, value: Any) -> Any:
-        """Rank 0's ``value`` (any picklable object: a chosen network) on every rank."""
+        """Rank 0's `value` (any picklable object: a chosen network) on every rank."""
         if self.world == 1:
             return value
         box = [value]
@@ -190,10 +192,25 @@ _ACTIVE: ContextVar[DataParallel | None] = ContextVar("sirenkit_data_parallel", 
 
 @contextlib.contextmanager
 def data_parallel() -> Iterator[DataParallel]:
-    """Within it, every fit (:func:`sirenkit.engine.single.fit`, and every task through it) trains one
-    network on all ranks of the process group: ``torchrun --nproc_per_node=N script.py`` with
-    ``with sirenkit.data_parallel(): sirenkit.fit_image(...)``. Outside torchrun it is one process,
-    an ordinary fit."""
+    """Train one network on every rank of the process group, within a `with` block.
+
+    Every fit within it ([`fit`][sirenkit.fit], and every task through it) trains one network on
+    all ranks: each rank draws its points from its own share, the gradients are averaged, and only
+    rank 0 writes (see the module [`sirenkit.engine.parallel`][sirenkit.engine.parallel]). Outside
+    torchrun it is one process, an ordinary fit.
+
+    Yields:
+        The process group's view of this rank.
+
+    Example:
+        ```python
+        # torchrun --nproc_per_node=4 script.py
+        import sirenkit
+
+        with sirenkit.data_parallel():
+            sirenkit.fit_image("large.png", out="runs/large")
+        ```
+    """
     token = _ACTIVE.set(DataParallel())
     try:
         yield _ACTIVE.get()  # type: ignore[misc]
@@ -219,6 +236,6 @@ def writes_here() -> bool:
 
 def active() -> DataParallel | None:
     """The data-parallel group fits use now, or None (each process fits alone; so does one process
-    inside :func:`data_parallel`, as an ordinary fit)."""
+    inside [`data_parallel`][sirenkit.data_parallel], as an ordinary fit)."""
     parallel = _ACTIVE.get()
     return parallel if parallel is not None and parallel.world > 1 else None

@@ -16,7 +16,7 @@ logger = logging.getLogger("sirenkit")
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; anything else is checked."""
+    """`auto` → CUDA when available, else CPU; anything else is checked."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -31,7 +31,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def native_bfloat16(device: torch.device) -> bool:
-    """Whether ``device`` multiplies bfloat16 matrices in hardware: a GPU from Ampere on, or a CPU
+    """Whether `device` multiplies bfloat16 matrices in hardware: a GPU from Ampere on, or a CPU
     with AVX-512 BF16 or AMX (elsewhere bfloat16 is emulated and slower than float32)."""
     if device.type == "cuda":
         return torch.cuda.get_device_capability(device)[0] >= 8
@@ -46,7 +46,7 @@ def native_bfloat16(device: torch.device) -> bool:
 def warn_if_emulated(precision: str, device: torch.device) -> None:
     """A warning when bfloat16 was asked for where the hardware only emulates it: there a step is
     tens of times slower than in float32 (30 steps of camera 256²: 79 s against 1.5 s on a 2-core
-    AVX2 EPYC), which ``precision="auto"`` would have chosen."""
+    AVX2 EPYC), which `precision="auto"` would have chosen."""
     if precision == "bfloat16" and not native_bfloat16(device):
         where = "this GPU (before Ampere)" if device.type == "cuda" else "this CPU (no AVX-512 BF16 or AMX)"
         logger.warning("bfloat16 is emulated on %s: each step is tens of times slower than in float32; "
@@ -54,7 +54,7 @@ def warn_if_emulated(precision: str, device: torch.device) -> None:
 
 
 def resolve_precision(config: TrainConfig, device: torch.device, model: nn.Module | None = None) -> str:
-    """``float32`` or ``bfloat16``: the precision ``config`` asks for on ``device``; ``auto`` keeps
+    """`float32` or `bfloat16`: the precision `config` asks for on `device`; `auto` keeps
     float32 for a family whose precision policy excludes bfloat16."""
     if config.precision == "auto":
         family = family_of(model) if model is not None else None
@@ -64,18 +64,18 @@ def resolve_precision(config: TrainConfig, device: torch.device, model: nn.Modul
 
 
 COMPILE_POINTS = 8192
-"""Points per step from which ``compile="auto"`` compiles a run of values only (half as many with
+"""Points per step from which `compile="auto"` compiles a run of values only (half as many with
 derivatives)."""
 
 
 COMPILE_SECONDS = 60.0
-"""A time budget below this is not compiled by ``compile="auto"``: compiling takes 10 to 40 s of it
+"""A time budget below this is not compiled by `compile="auto"`: compiling takes 10 to 40 s of it
 on a CPU, more than a step 1.8 to 3.4 times faster repays in a short run (under pytest a 2.25 s
 image fit ran 5 steps compiled)."""
 
 
 def compiler_available(device: torch.device) -> bool:
-    """Whether ``torch.compile``'s default backend can build kernels for ``device`` here."""
+    """Whether `torch.compile`'s default backend can build kernels for `device` here."""
     if device.type == "cuda":
         return importlib.util.find_spec("triton") is not None
     return shutil.which("cc") is not None or shutil.which("gcc") is not None or shutil.which("g++") is not None

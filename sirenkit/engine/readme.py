@@ -1,4 +1,4 @@
-"""``README.md`` in every run folder: what was fitted and how, the result and why the fit stopped,
+"""`README.md` in every run folder: what was fitted and how, the result and why the fit stopped,
 what each file is, and how to render, inspect and continue it; for a person who opens the folder
 later, or receives it."""
 
@@ -27,7 +27,7 @@ FILE_ROLES = {
 
 
 def run_readme(fitted: Fitted, version: str, files: list[str]) -> str:
-    """The text of a run folder's ``README.md`` (see the module docstring); ``files``: what the fit
+    """The text of a run folder's `README.md` (see the module docstring); `files`: what the fit
     wrote there."""
     kind, network, metrics = fitted.kind, fitted.network, fitted.metrics
     folder = fitted.out if fitted.out is not None else Path(".")
@@ -71,7 +71,7 @@ def run_readme(fitted: Fitted, version: str, files: list[str]) -> str:
 
 
 def write_run_readme(fitted: Fitted, version: str, files: list[str]) -> None:
-    """Write :func:`run_readme` into the fitted run's folder, whole or not at all."""
+    """Write `run_readme` into the fitted run's folder, whole or not at all."""
     assert fitted.out is not None
     data = run_readme(fitted, version, files).encode()
     atomic_write(fitted.out / README_NAME, lambda stream: stream.write(data))
@@ -90,7 +90,7 @@ def _role(name: str) -> str:
 
 
 def _plain(text: Any) -> str:
-    """``text`` without control characters (a source name comes from outside)."""
+    """`text` without control characters (a source name comes from outside)."""
     return "".join(c for c in str(text) if c.isprintable())
 
 

@@ -1,5 +1,5 @@
-"""One signal's step, for the loop of :mod:`sirenkit.engine.loop`: Adam on one network, its loss
-compiled where that repays itself, and, inside :func:`sirenkit.engine.parallel.data_parallel`,
+"""One signal's step, for the loop of `sirenkit.engine.loop`: Adam on one network, its loss
+compiled where that repays itself, and, inside [`sirenkit.data_parallel`][sirenkit.data_parallel],
 its points shared out between ranks whose gradients are averaged at every step.
 
 Resuming reads the run's checkpoint (weights, optimiser state, step, seconds, history, random
@@ -48,14 +48,41 @@ def fit(
     on_log: Callable[[dict[str, float]], None] | None = None,
     watchers: Sequence[Watcher] = (),
 ) -> FitResult:
-    """Fit ``model`` to ``problem``: Adam with the schedule of ``config``.
+    """Fit a model to a problem: Adam with the schedule of `config`. The one training loop every task
+    runs.
 
-    ``model`` must already be initialised and on its device; the problem is moved there. Inside
-    :func:`sirenkit.engine.parallel.data_parallel` each rank trains on its share of the points.
-    With ``checkpoint_dir``, checkpoints go to ``checkpoint_dir/checkpoint.safetensors`` every
-    ``config.checkpoint_every`` steps or ``config.checkpoint_seconds`` seconds, whichever comes
-    first, at the end and on Ctrl-C or SIGTERM; ``resume=True`` continues from it. ``watchers``
-    (:mod:`sirenkit.engine.watch`) see every step, outside the time budget.
+    Inside [`data_parallel`][sirenkit.data_parallel] each rank trains on its share of the points.
+
+    Args:
+        model: Any network, already initialised and on its device; the problem is moved there.
+        problem: The constraints to fit.
+        config: The recipe (steps, time budget, learning rate, precision, checkpoints, ...).
+        network_config: The network's configuration, recorded in the checkpoint and checked on
+            resume.
+        checkpoint_dir: Write `checkpoint.safetensors` here every `config.checkpoint_every`
+            steps or `config.checkpoint_seconds` seconds, whichever comes first, at the end and on
+            Ctrl-C or SIGTERM; `None` writes none.
+        resume: Continue from the checkpoint in `checkpoint_dir`.
+        progress: Show a progress bar.
+        on_log: Called with each logged row of the history.
+        watchers: See every step, outside the time budget (`sirenkit.engine.watch`: progress
+            snapshots, TensorBoard).
+
+    Returns:
+        The fitted model, the steps taken and the history.
+
+    Raises:
+        TrainingDiverged: The loss became NaN or infinite, or grew far beyond its first value.
+        TrainingInterrupted: Ctrl-C or SIGTERM stopped the fit, after a checkpoint.
+        ValueError: The problem does not fit the model, or the checkpoint is not this run's.
+
+    Example:
+        ```python
+        import sirenkit
+
+        network = sirenkit.build_network(sirenkit.NetworkConfig(in_features=2, out_features=1), seed=0)
+        result = sirenkit.fit(network, problem, sirenkit.TrainConfig(steps=500))
+        ```
     """
     parallel = active()
     strategy = (OneSignal(model, problem, config, network_config=network_config, checkpoint_dir=checkpoint_dir,
@@ -214,8 +241,8 @@ class OneSignal(Steps):
 
 class RankShare(OneSignal):
     """One network trained by every rank of a data-parallel fit, each on its share of the points
-    (:meth:`DataParallel.shard`): the ranks start from rank 0's weights, average their gradients,
-    loss and terms at every step, schedule and stop on the slowest rank's clock, stop on rank 0's
+    ([`DataParallel.shard`][sirenkit.DataParallel.shard]): the ranks start from rank 0's weights, average
+    their gradients, loss and terms at every step, schedule and stop on the slowest rank's clock, stop on rank 0's
     metrics, and check that their networks agree at the end. Rank 0 writes."""
 
     def __init__(self, model: nn.Module, problem: Problem, config: TrainConfig, parallel: DataParallel, *,

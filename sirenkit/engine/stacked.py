@@ -1,24 +1,24 @@
-"""K networks of one architecture trained as one: the batched engine behind ``fit_many``.
+"""K networks of one architecture trained as one: the batched engine behind `fit_many`.
 
 A 198k-parameter network cannot fill a GPU, and on a CPU every step of a small network is mostly
 overhead; fitting a folder one signal after another pays both once per signal. Here the K
-networks' weights are stacked (``(K, ...)`` per tensor) and one step evaluates every signal's loss
-at once with ``torch.func.vmap`` over :func:`torch.func.functional_call`, so that every layer is one
+networks' weights are stacked (`(K, ...)` per tensor) and one step evaluates every signal's loss
+at once with `torch.func.vmap` over `torch.func.functional_call`, so that every layer is one
 batched matrix product.
 
 Nothing else is shared: each signal draws its own points from its own generator (seeded as its own
 fit would be), has its own Adam moments, its own gradient clipping, its own stall check and its own
-end (a target reached, a divergence), exactly as K calls of :func:`sirenkit.engine.single.fit` with the
+end (a target reached, a divergence), exactly as K calls of [`sirenkit.fit`][sirenkit.fit] with the
 same configuration would; the tests check this for an image, a Poisson and an SDF problem.
 
 What can be batched: the problems must state the same constraints (names, norms, weights,
 derivatives) with per-step batches of the same shapes, and their residuals must read what differs
-between signals from their batches (``fields.data``), not from tensors they hold themselves; the
+between signals from their batches (`fields.data`), not from tensors they hold themselves; the
 first step checks this against the per-signal losses and refuses a problem that breaks it. Derivative
 constraints need a closed-form derivative engine (SIREN, FINER, Gauss): nested autograd cannot run
-inside ``vmap``. Signals that cannot share a batch are grouped apart by the caller.
+inside `vmap`. Signals that cannot share a batch are grouped apart by the caller.
 
-:class:`Stacked` is a step strategy of the one loop (:func:`sirenkit.engine.loop.train`): the time
+`Stacked` is a step strategy of the one loop (`sirenkit.engine.loop.train`): the time
 budget, the schedule, targets, divergence, the stall check, checkpoints and stop requests are the
 loop's, exactly as for one signal.
 """
@@ -51,11 +51,11 @@ from sirenkit.problems.constraints import Problem
 logger = logging.getLogger("sirenkit")
 
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
-"""``torch.optim.Adam``'s defaults, which :func:`sirenkit.engine.single.fit` uses."""
+"""`torch.optim.Adam`'s defaults, which [`sirenkit.fit`][sirenkit.fit] uses."""
 
 
 class _Loss(nn.Module):
-    """A problem's loss terms as a module of the network, so that ``functional_call`` can swap in
+    """A problem's loss terms as a module of the network, so that `functional_call` can swap in
     one signal's weights."""
 
     def __init__(self, model: nn.Module, terms: Callable) -> None:
@@ -87,7 +87,7 @@ def stack_parameters(models: Sequence[nn.Module]) -> dict[str, torch.Tensor]:
 
 def _stack_batches(per_signal: list[list[tuple[torch.Tensor, dict[str, torch.Tensor]]]]) -> list:
     """The per-signal batches of one step, each tensor stacked along a new first axis; a
-    ``ValueError`` where two signals drew batches of different shapes."""
+    `ValueError` where two signals drew batches of different shapes."""
     stacked = []
     for position, first in enumerate(per_signal[0]):
         points = [batches[position][0] for batches in per_signal]
@@ -107,7 +107,7 @@ def _stack_batches(per_signal: list[list[tuple[torch.Tensor, dict[str, torch.Ten
 
 class _Adam:
     """Adam over stacked parameters with a learning rate per signal: the arithmetic of
-    ``torch.optim.Adam`` (its single-tensor path, default betas and epsilon), slice by slice."""
+    `torch.optim.Adam` (its single-tensor path, default betas and epsilon), slice by slice."""
 
     def __init__(self, params: dict[str, torch.Tensor]) -> None:
         self.params = params
@@ -117,7 +117,7 @@ class _Adam:
 
     @torch.no_grad()
     def step(self, rates: torch.Tensor) -> None:
-        """One step; ``rates (K,)``: each signal's learning rate."""
+        """One step; `rates (K,)`: each signal's learning rate."""
         beta1, beta2 = ADAM_BETAS
         self.step_count += 1
         correction1 = 1 - beta1 ** self.step_count
@@ -138,14 +138,14 @@ class _Adam:
                 param.add_(step_size * exp_avg / denom)
 
     def keep(self, rows: torch.Tensor, params: dict[str, torch.Tensor]) -> None:
-        """Only the signals ``rows`` go on, with ``params`` (their slices) as the new leaves."""
+        """Only the signals `rows` go on, with `params` (their slices) as the new leaves."""
         self.params = params
         self.exp_avg = {name: value[rows] for name, value in self.exp_avg.items()}
         self.exp_avg_sq = {name: value[rows] for name, value in self.exp_avg_sq.items()}
 
 
 def _clip(params: dict[str, torch.Tensor], max_norm: float) -> None:
-    """Each signal's gradient scaled to norm at most ``max_norm`` (``clip_grad_norm_`` per signal)."""
+    """Each signal's gradient scaled to norm at most `max_norm` (`clip_grad_norm_` per signal)."""
     grads = [p.grad for p in params.values() if p.grad is not None]
     if not grads:
         return
@@ -156,7 +156,7 @@ def _clip(params: dict[str, torch.Tensor], max_norm: float) -> None:
 
 
 def _load(model: nn.Module, params: dict[str, torch.Tensor], row: int) -> None:
-    """Signal ``row``'s slice of the stacked ``params`` into ``model``'s own parameters."""
+    """Signal `row`'s slice of the stacked `params` into `model`'s own parameters."""
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             parameter.copy_(params[name][row])
@@ -172,16 +172,33 @@ def fit_batched(
     checkpoint_dirs: Sequence[str | Path | None] | None = None,
     network_configs: Sequence[NetworkConfig | None] | None = None,
 ) -> list[FitResult | Exception]:
-    """Fit ``models[k]`` to ``problems[k]`` for every k at once (see the module docstring): the
-    results :func:`sirenkit.engine.single.fit` would give each, in float32 up to rounding. Returns one
-    :class:`~sirenkit.engine.loop.FitResult` per signal, or the exception that ended it
-    (:class:`~sirenkit.engine.loop.TrainingDiverged`): one signal's failure does not stop the others.
-    ``on_log(k, row)`` is called with each logged row of signal k. The models end with their fitted
-    weights. With ``checkpoint_dirs``, signal k's checkpoint goes to ``checkpoint_dirs[k]`` as its
-    own fit would write it (every ``config.checkpoint_every`` steps or ``checkpoint_seconds``
-    seconds, at its end and on Ctrl-C or SIGTERM, which stop the batch at a step boundary with
-    :class:`~sirenkit.engine.loop.TrainingInterrupted`), so that an interrupted signal is resumed by
-    :func:`sirenkit.engine.single.fit` alone; ``network_configs[k]`` is recorded in it."""
+    """Fit `models[k]` to `problems[k]` for every k at once, as one batched network.
+
+    The results are those [`fit`][sirenkit.fit] would give each, in float32 up to rounding (see
+    the module [`sirenkit.engine.stacked`][sirenkit.engine.stacked]); one signal's failure does not
+    stop the others. The models end with their fitted weights.
+
+    Args:
+        models: Networks of one architecture.
+        problems: One problem per model, stating the same constraints with batches of the same
+            shapes.
+        config: The recipe they all follow.
+        progress: Show a progress bar.
+        on_log: `on_log(k, row)` is called with each logged row of signal k.
+        checkpoint_dirs: Where signal k's checkpoint goes, as its own fit would write it (every
+            `config.checkpoint_every` steps or `checkpoint_seconds` seconds, at its end and on
+            Ctrl-C or SIGTERM, which stop the batch at a step boundary), so that an interrupted
+            signal is resumed by [`fit`][sirenkit.fit] alone.
+        network_configs: Recorded in each signal's checkpoint.
+
+    Returns:
+        One [`FitResult`][sirenkit.FitResult] per signal, or the exception that ended it
+        ([`TrainingDiverged`][sirenkit.TrainingDiverged]).
+
+    Raises:
+        TrainingInterrupted: Ctrl-C or SIGTERM stopped the batch, after the checkpoints.
+        ValueError: Networks of different architectures, or problems that cannot share a batch.
+    """
     strategy = Stacked(models, problems, config, checkpoint_dirs=checkpoint_dirs, network_configs=network_configs)
     tracks = list(strategy.tracks)
     ending = train(strategy, config, progress=progress, on_log=on_log, description=f"{len(models)} signals")
@@ -237,7 +254,7 @@ class Stacked(Steps):
         self.checkpoints = [None if folder is None else Path(folder) / CHECKPOINT_NAME for folder in folders]
         self.networks = networks
         self.rows = list(range(len(models)))
-        """The signal (index into ``models``) of each row of the stacked weights."""
+        """The signal (index into `models`) of each row of the stacked weights."""
 
     def forward_backward(self, step: int, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
         drawn = [self.problems[k].sample(self.generators[k]) for k in self.rows]
@@ -282,8 +299,8 @@ class Stacked(Steps):
         return model
 
     def save(self, rows: Sequence[int], step: int, elapsed: float, config: TrainConfig) -> None:
-        """Each signal's checkpoint as :func:`sirenkit.engine.single.fit` writes one (its weights, its
-        Adam state in ``torch.optim.Adam``'s form, its step, history and generator), so that the
+        """Each signal's checkpoint as [`sirenkit.fit`][sirenkit.fit] writes one (its weights, its
+        Adam state in `torch.optim.Adam`'s form, its step, history and generator), so that the
         signal can be resumed alone."""
         for row in rows:
             k, track = self.rows[row], self.tracks[row]
@@ -313,7 +330,7 @@ class Stacked(Steps):
             })
 
     def drop(self, rows: Sequence[int]) -> None:
-        """Rows ``rows`` leave the batch: their weights go to their models and the others go on
+        """Rows `rows` leave the batch: their weights go to their models and the others go on
         with their own slices of weights and Adam state."""
         for row in rows:
             _load(self.models[self.rows[row]], self.params, row)
@@ -336,8 +353,8 @@ class Stacked(Steps):
 def _first_compiled_terms(compiled_terms: Callable, eager_terms: Callable, params: dict[str, torch.Tensor],
                           stacked: list) -> tuple[bool, Callable, dict[str, torch.Tensor]]:
     """The first batched step's loss terms, where compilation happens; if the compiler fails (no C
-    compiler, an operation it cannot trace under ``vmap``), say so and go on eagerly, as
-    :func:`sirenkit.engine.single.fit` does."""
+    compiler, an operation it cannot trace under `vmap`), say so and go on eagerly, as
+    [`sirenkit.fit`][sirenkit.fit] does."""
     try:
         return True, compiled_terms, compiled_terms(params, stacked)
     except Exception as error:
@@ -349,7 +366,7 @@ def _first_compiled_terms(compiled_terms: Callable, eager_terms: Callable, param
 def _check_batched(models: list[nn.Module], problems: list[Problem], drawn: list, terms: dict[str, torch.Tensor],
                    factors: dict[str, float], terms_of: Callable[[Problem], Callable], *, tolerance: float) -> None:
     """The first step's batched loss terms against each signal's own, computed on its own model,
-    to a relative ``tolerance`` (the arithmetic's: bfloat16 products differ in the third digit):
+    to a relative `tolerance` (the arithmetic's: bfloat16 products differ in the third digit):
     a residual that holds per-signal tensors of its own (not in its batch) would silently use the
     first signal's, and is refused instead."""
     with torch.no_grad():

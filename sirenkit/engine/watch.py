@@ -1,10 +1,10 @@
-"""Watching a fit grow: progress snapshots (``--snapshots 5,50,300``: ``progress.png``) and a
-TensorBoard log (``--log tensorboard``), both written into the run folder.
+"""Watching a fit grow: progress snapshots (`--snapshots 5,50,300`: `progress.png`) and a
+TensorBoard log (`--log tensorboard`), both written into the run folder.
 
-The training loop (:func:`sirenkit.engine.single.fit`) calls each watcher after every step with the
+The training loop ([`sirenkit.fit`][sirenkit.fit]) calls each watcher after every step with the
 step's loss, terms and learning rate, and with the logged row (metrics) on the steps it logs; the
 time a watcher takes is not counted in the fit's time budget, as the logged evaluations are not.
-What a snapshot shows comes from the signal kind (:meth:`~sirenkit.engine.kinds.SignalKind.preview`): a
+What a snapshot shows comes from the signal kind ([`preview`][sirenkit.SignalKind.preview]): a
 picture for images, the middle frame for video, the waveform for sound, a slice of the distance
 field for shapes; its score is the kind's logged figure (PSNR, SNR, surface distance).
 """
@@ -34,11 +34,11 @@ class Watcher:
 
     def after_step(self, step: int, model: nn.Module, scalars: dict[str, float],
                    row: dict[str, float] | None) -> None:
-        """After step ``step``: ``scalars`` (loss, terms, learning rate) always; ``row`` (the
+        """After step `step`: `scalars` (loss, terms, learning rate) always; `row` (the
         logged figures) on the steps the loop logs."""
 
     def close(self, out: Path | None) -> None:
-        """The fit ended (``out``: its run folder, if any): write what is left."""
+        """The fit ended (`out`: its run folder, if any): write what is left."""
 
 
 def _score(kind: Any, metrics: dict[str, float]) -> tuple[str, float] | None:
@@ -52,7 +52,7 @@ def _score(kind: Any, metrics: dict[str, float]) -> tuple[str, float] | None:
 
 @dataclass
 class Snapshots(Watcher):
-    """Previews of the fit at ``steps`` for ``progress.png``."""
+    """Previews of the fit at `steps` for `progress.png`."""
 
     kind: Any
     signal: Any
@@ -82,7 +82,7 @@ class Snapshots(Watcher):
 
 @contextmanager
 def _evaluating(model: nn.Module) -> Iterator[None]:
-    """``model`` in eval mode and without gradients, its mode restored after."""
+    """`model` in eval mode and without gradients, its mode restored after."""
     import torch
 
     training = model.training
@@ -122,8 +122,8 @@ def progress_figure(kind: Any, truth: np.ndarray, taken: list[tuple[int, np.ndar
 
 @dataclass
 class TensorBoardLog(Watcher):
-    """A TensorBoard event file in ``folder``: every step's scalars, every logged row's figures, a
-    picture of the fit every ``image_every`` steps."""
+    """A TensorBoard event file in `folder`: every step's scalars, every logged row's figures, a
+    picture of the fit every `image_every` steps."""
 
     kind: Any
     signal: Any
@@ -176,7 +176,7 @@ class TensorBoardLog(Watcher):
 
 
 def watchers(kind: Any, signal: Any, train: TrainConfig, out: Path | None, *, resume: bool = False) -> list[Watcher]:
-    """The watchers ``train`` asks for on a fit of ``signal``; a ``ValueError`` where the kind
+    """The watchers `train` asks for on a fit of `signal`; a `ValueError` where the kind
     cannot show them, or a TensorBoard log has no run folder to go into."""
     chosen: list[Watcher] = []
     if not (train.snapshots or train.tensorboard):

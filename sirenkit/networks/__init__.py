@@ -1,6 +1,6 @@
 """Networks: the families (SIREN and the others), their configuration, their derivatives with
 respect to the coordinates, and their evaluation at many points. Nothing here knows what a
-signal is; a family registers itself on import (:func:`~sirenkit.networks.registry.register_family`).
+signal is; a family registers itself on import ([`register_family`][sirenkit.register_family]).
 """
 
 # the built-in families register themselves, in the order --help lists them
@@ -26,7 +26,7 @@ from sirenkit.networks.registry import (
 
 
 def _register_plugin_family(loaded: object) -> bool:
-    """Register a plugin's :class:`NetworkFamily` (unless it is registered already)."""
+    """Register a plugin's [`NetworkFamily`][sirenkit.NetworkFamily] (unless it is registered already)."""
     if not isinstance(loaded, NetworkFamily):
         return False
     if FAMILIES.get(loaded.name) is not loaded:

@@ -1,7 +1,7 @@
-"""Building networks of any registered family (:mod:`sirenkit.networks.family`), counting their
+"""Building networks of any registered family (`sirenkit.networks.family`), counting their
 parameters and matching budgets.
 
-The modules only hold parameters and settings; derivatives live in :mod:`sirenkit.networks.derivatives`
+The modules only hold parameters and settings; derivatives live in `sirenkit.networks.derivatives`
 and in each family's module.
 """
 
@@ -20,9 +20,19 @@ from sirenkit.networks.siren import Siren, first_layer
 
 
 def build_network(config: NetworkConfig, *, seed: int | None = None) -> nn.Module:
-    """The network ``config`` describes, freshly initialised by its family. With ``seed`` the
-    weights are drawn from that seed and the global random state is left as it was; without,
-    they come from the global RNG."""
+    """Build the network `config` describes, freshly initialised by its family.
+
+    Args:
+        config: The network's configuration.
+        seed: Draw the weights from this seed and leave the global random state as it was;
+            `None` draws them from the global RNG.
+
+    Returns:
+        The network (an `nn.Module` whose `config` attribute is `config`), on the CPU.
+
+    Raises:
+        ValueError: An unknown family.
+    """
     family = get_family(config.model)
     if seed is None:
         return family.build(config)
@@ -32,18 +42,31 @@ def build_network(config: NetworkConfig, *, seed: int | None = None) -> nn.Modul
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters of a built network."""
+    """Count the trainable parameters of a built network.
+
+    Args:
+        model: Any `nn.Module`.
+
+    Returns:
+        The number of trainable parameters.
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def parameter_count(config: NetworkConfig) -> int:
-    """Number of trainable parameters of ``config``'s network, asked of its family (nothing is
-    allocated)."""
+    """Count the trainable parameters of `config`'s network without building it.
+
+    Args:
+        config: The network's configuration; its family counts (nothing is allocated).
+
+    Returns:
+        The number of trainable parameters.
+    """
     return get_family(config.model).count_parameters(config)
 
 
 def width_for_budget(config: NetworkConfig, parameters: int) -> int:
-    """The hidden width that gives ``config``'s network family about ``parameters`` parameters,
+    """The hidden width that gives `config`'s network family about `parameters` parameters,
     so that baselines are compared with a SIREN at the same budget."""
 
     def count(width: int) -> int:
@@ -53,8 +76,19 @@ def width_for_budget(config: NetworkConfig, parameters: int) -> int:
 
 
 def network_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:
-    """``config`` resized to about ``parameters`` parameters: by the family's own rule where it
-    has one (a hash grid's table size, a dense grid's resolution), by the hidden width otherwise."""
+    """Resize a network to about a given number of parameters.
+
+    The family's own rule decides where it has one (a hash grid's table size, a dense grid's
+    resolution); otherwise the hidden width does. This is how `compare` gives every family SIREN's
+    budget.
+
+    Args:
+        config: The network to resize.
+        parameters: The budget.
+
+    Returns:
+        `config` with the size that comes closest to `parameters`.
+    """
     family = get_family(config.model)
     if family.for_budget is not None:
         return family.for_budget(config, parameters)

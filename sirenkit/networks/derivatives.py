@@ -1,10 +1,10 @@
 """Derivatives of a network with respect to its input coordinates.
 
-Each network family (:mod:`sirenkit.networks.family`) says how its derivatives are computed: SIREN's are
-closed form (forward and adjoint passes, :mod:`sirenkit.networks.siren`, DESIGN.md §2); every
+Each network family (`sirenkit.networks.family`) says how its derivatives are computed: SIREN's are
+closed form (forward and adjoint passes, `sirenkit.networks.siren`); every
 other network, a module of the user's own included, goes through nested autograd
-(:func:`autograd_derivatives`), which is also the float64 reference the fast paths are tested
-against.
+([`autograd_derivatives`][sirenkit.autograd_derivatives]), which is also the float64 reference the fast
+paths are tested against.
 """
 
 from __future__ import annotations
@@ -18,23 +18,27 @@ from torch import nn
 
 @dataclass
 class Derivatives:
-    """A network's value and the derivatives that were asked for, at ``N`` points.
+    """A network's value and the derivatives that were asked for, at `N` points.
 
-    ``d`` is the coordinate dimension, ``m`` the number of outputs.
+    `d` is the coordinate dimension, `m` the number of outputs. What was not asked for is `None`.
     """
 
     value: torch.Tensor
-    """``(N, m)``"""
+    """`(N, m)`: the network's outputs."""
     jacobian: torch.Tensor | None = None
-    """``(N, m, d)``: ``jacobian[n, k, i] = ∂y_k/∂x_i``."""
+    """`(N, m, d)`: `jacobian[n, k, i] = ∂y_k/∂x_i`."""
     laplacian: torch.Tensor | None = None
-    """``(N, m)``: ``Σ_i ∂²y_k/∂x_i²`` over the requested axes (all by default)."""
+    """`(N, m)`: `Σ_i ∂²y_k/∂x_i²` over the requested axes (all by default)."""
     hessian: torch.Tensor | None = None
-    """``(N, m, d, d)``, symmetric."""
+    """`(N, m, d, d)`, symmetric."""
 
     @property
     def gradient(self) -> torch.Tensor:
-        """``(N, d)`` gradient of a single-output network."""
+        """`(N, d)` gradient of a single-output network.
+
+        Raises:
+            ValueError: The Jacobian was not computed, or the network has several outputs.
+        """
         if self.jacobian is None:
             raise ValueError("the gradient was not computed; ask for jacobian=True")
         if self.jacobian.shape[1] != 1:
@@ -42,7 +46,14 @@ class Derivatives:
         return self.jacobian[:, 0, :]
 
     def divergence(self) -> torch.Tensor:
-        """``(N,)`` divergence ``Σ_i ∂y_i/∂x_i`` of a vector field with as many outputs as inputs."""
+        """Divergence `Σ_i ∂y_i/∂x_i` of a vector field with as many outputs as inputs.
+
+        Returns:
+            `(N,)` divergences.
+
+        Raises:
+            ValueError: The Jacobian was not computed, or outputs and inputs differ in number.
+        """
         if self.jacobian is None:
             raise ValueError("the divergence needs the Jacobian; ask for jacobian=True")
         outputs, dims = self.jacobian.shape[1:]
@@ -61,12 +72,40 @@ def derivatives(
     laplacian_axes: Sequence[int] | None = None,
     method: str = "auto",
 ) -> Derivatives:
-    """The value of ``model`` at ``coords: (N, d)`` and the derivatives asked for.
+    """Compute the value of a network and the derivatives asked for, with respect to its inputs.
 
-    ``method`` is ``auto`` (the network family's closed form where it has one, autograd
-    otherwise), ``autograd``, or one of the family's own methods (SIREN: ``forward``, and
-    ``adjoint`` for the Jacobian alone). Under ``torch.no_grad`` the results carry no graph;
-    otherwise they are differentiable with respect to the weights.
+    Under `torch.no_grad` the results carry no graph; otherwise they are differentiable with
+    respect to the weights (a loss on them trains the network).
+
+    Args:
+        model: Any network: a family's closed form is used where it has one, autograd otherwise.
+        coords: `(N, d)` coordinates.
+        jacobian: Compute the Jacobian `(N, m, d)`.
+        laplacian: Compute the Laplacian `(N, m)`.
+        hessian: Compute the Hessian `(N, m, d, d)`.
+        laplacian_axes: The axes the Laplacian sums over (the spatial ones of a `(t, x, y)`
+            input, say); `None` is all of them.
+        method: `auto` (the family's closed form where it has one, autograd otherwise),
+            `autograd`, or one of the family's own methods (SIREN: `forward`, and `adjoint` for
+            the Jacobian alone).
+
+    Returns:
+        The value and what was asked for.
+
+    Raises:
+        ValueError: Coordinates not `(N, d)`, axes out of range, or a method the network's family
+            does not have.
+
+    Example:
+        ```python
+        import torch
+        import sirenkit
+
+        network = sirenkit.build_network(sirenkit.NetworkConfig(in_features=2, out_features=1))
+        points = torch.rand(1024, 2) * 2 - 1
+        fields = sirenkit.derivatives(network, points, jacobian=True, laplacian=True)
+        fields.gradient.shape, fields.laplacian.shape  # (1024, 2), (1024, 1)
+        ```
     """
     if coords.ndim != 2:
         raise ValueError(f"expected (N, d) coordinates, got shape {tuple(coords.shape)}")
@@ -100,7 +139,19 @@ def autograd_derivatives(
     hessian: bool = False,
     axes: tuple[int, ...] | None = None,
 ) -> Derivatives:
-    """Derivatives by nested reverse-mode autograd: any network, and the reference in float64."""
+    """Compute derivatives by nested reverse-mode autograd: any network, and the reference in float64.
+
+    Args:
+        model: Any network.
+        coords: `(N, d)` coordinates.
+        jacobian: Compute the Jacobian.
+        laplacian: Compute the Laplacian over `axes`.
+        hessian: Compute the Hessian.
+        axes: The axes the Laplacian sums over; `None` is all of them.
+
+    Returns:
+        The value and what was asked for; without a graph under `torch.no_grad`.
+    """
     dims = coords.shape[1]
     axes = tuple(range(dims)) if axes is None else axes
     keep_graph = torch.is_grad_enabled()

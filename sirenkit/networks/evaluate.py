@@ -1,4 +1,4 @@
-"""A network evaluated at many points in chunks, under ``no_grad``: its value, gradient or Laplacian."""
+"""A network evaluated at many points in chunks, under `no_grad`: its value, gradient or Laplacian."""
 
 from __future__ import annotations
 
@@ -22,9 +22,20 @@ def evaluate_points(
     *,
     chunk_size: int | None = None,
 ) -> torch.Tensor:
-    """Evaluate ``model`` at ``coords: (N, d)`` in chunks, without keeping graphs.
+    """Evaluate a network at many points in chunks, without keeping graphs.
 
-    Returns ``(N, m)`` values, ``(N, m, d)`` Jacobians or ``(N, m)`` Laplacians, on the CPU.
+    Args:
+        model: The network.
+        coords: `(N, d)` coordinates; moved to the network's device chunk by chunk.
+        what: `"value"`, `"gradient"` or `"laplacian"`.
+        chunk_size: Points per chunk; `None` chooses one for the device (smaller on a CPU, where a
+            chunk's activations should stay in cache).
+
+    Returns:
+        `(N, m)` values, `(N, m, d)` Jacobians or `(N, m)` Laplacians, on the CPU.
+
+    Raises:
+        ValueError: An unknown `what`.
     """
     if what not in WHATS:
         raise ValueError(f"unknown quantity {what!r}; expected one of {', '.join(WHATS)}")

@@ -1,19 +1,19 @@
 """FINER (Liu et al., "FINER: Flexible spectral-bias tuning in Implicit NEural Representation by
-Variable-periodic Activation Functions", CVPR 2024): ``sin(ω0 (|z| + 1) z)``.
+Variable-periodic Activation Functions", CVPR 2024): `sin(ω0 (|z| + 1) z)`.
 
-The activation's local frequency ``ω0 (2|z| + 1)`` grows with ``|z|``, so a neuron's frequency is
+The activation's local frequency `ω0 (2|z| + 1)` grows with `|z|`, so a neuron's frequency is
 set by where its pre-activation sits, not by ω0 alone. The authors' initialisation is SIREN's for
-the weights, and for the first layer's biases ``U(−k, k)`` with ``k > 1`` (here
-:attr:`~sirenkit.networks.config.NetworkConfig.first_bias_scale`, 20 by default), which puts the first
+the weights, and for the first layer's biases `U(−k, k)` with `k > 1` (here
+[`first_bias_scale`][sirenkit.NetworkConfig.first_bias_scale], 20 by default), which puts the first
 layer's neurons across a wide range of frequencies from the start.
 
-Derivatives go through SIREN's closed-form engine (:class:`~sirenkit.networks.siren.ClosedFormNetwork`)
-with, for ``φ = ω0 (|z| + 1) z``, ``σ' = ω0 (2|z| + 1) cos φ`` and
-``σ'' = 2 ω0 sign(z) cos φ − ω0² (2|z| + 1)² sin φ``. The authors' code stops the weight gradient
-through the factor ``|z| + 1``; here it flows, so that the derivatives with respect to the
+Derivatives go through SIREN's closed-form engine (`ClosedFormNetwork`)
+with, for `φ = ω0 (|z| + 1) z`, `σ' = ω0 (2|z| + 1) cos φ` and
+`σ'' = 2 ω0 sign(z) cos φ − ω0² (2|z| + 1)² sin φ`. The authors' code stops the weight gradient
+through the factor `|z| + 1`; here it flows, so that the derivatives with respect to the
 coordinates are those of the function the network represents.
 
-Not run in bfloat16: with ``|z|`` up to 20 the phase reaches thousands of radians, which bfloat16's
+Not run in bfloat16: with `|z|` up to 20 the phase reaches thousands of radians, which bfloat16's
 8-bit mantissa cannot hold to a fraction of a turn.
 """
 
@@ -27,13 +27,13 @@ from sirenkit.networks.siren import Activation, Siren, adjoint_derivatives, clos
 
 
 class Finer(Siren):
-    """The FINER MLP: ``hidden_layers`` layers ``sin(ω0 (|z| + 1) z)``, ``z = W h + b``, and a
-    linear output; SIREN's weight initialisation, first-layer biases ``U(−k, k)``."""
+    """The FINER MLP: `hidden_layers` layers `sin(ω0 (|z| + 1) z)`, `z = W h + b`, and a
+    linear output; SIREN's weight initialisation, first-layer biases `U(−k, k)`."""
 
     family = "finer"
 
     def reset_first_biases(self) -> None:
-        """The first layer's biases ``U(−k, k)``, k = ``first_bias_scale``."""
+        """The first layer's biases `U(−k, k)`, k = `first_bias_scale`."""
         self.layers[0].bias.uniform_(-self.config.first_bias_scale, self.config.first_bias_scale)
 
     def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
@@ -55,12 +55,12 @@ class Finer(Siren):
 
 
 FINER_RATE_FACTOR = 0.3
-"""FINER's learning rate over a SIREN's at the width it was swept at, :data:`FINER_RATE_WIDTH`."""
+"""FINER's learning rate over a SIREN's at the width it was swept at, `FINER_RATE_WIDTH`."""
 FINER_RATE_WIDTH = 256
 
 
 def finer_rate_factor(width: int) -> float:
-    """FINER's learning rate over a SIREN's at hidden ``width``: 0.3 at 256, in inverse proportion to
+    """FINER's learning rate over a SIREN's at hidden `width`: 0.3 at 256, in inverse proportion to
     the width (Adam moves every weight by about the rate, so a layer's pre-activations move by about
     the rate times its width, and FINER's phase ω0 (|z| + 1) z is steeper in z than a sine's), and
     never above a SIREN's own. Swept in 20 s on coffee and moon at 256 px (mean PSNR): width 256:

@@ -1,17 +1,17 @@
 """Gauss (Ramasinghe & Lucey, "Beyond Periodicity: Towards a Unifying Framework for Activations in
-Coordinate-MLPs", ECCV 2022): the Gaussian activation ``exp(−(s z)² / 2)``.
+Coordinate-MLPs", ECCV 2022): the Gaussian activation `exp(−(s z)² / 2)`.
 
 The authors show that a non-periodic activation works in a coordinate MLP without positional
-encoding, provided its derivatives are well behaved; the Gaussian's bandwidth ``s``
-(:attr:`~sirenkit.networks.config.NetworkConfig.gauss_scale`) plays ω0's part. Weights and biases keep
+encoding, provided its derivatives are well behaved; the Gaussian's bandwidth `s`
+([`gauss_scale`][sirenkit.NetworkConfig.gauss_scale]) plays ω0's part. Weights and biases keep
 PyTorch's default initialisation, as in the authors' and WIRE's benchmark code; the default
-``s = 10√2`` is WIRE's benchmark setting ``exp(−(10 z)²)``; shapes (a signed distance, smoother
-than a photo) take ``s = 6``, at which the image value's failure to find a surface goes away.
+`s = 10√2` is WIRE's benchmark setting `exp(−(10 z)²)`; shapes (a signed distance, smoother
+than a photo) take `s = 6`, at which the image value's failure to find a surface goes away.
 
-Derivatives go through SIREN's closed-form engine (:class:`~sirenkit.networks.siren.ClosedFormNetwork`):
-``σ' = −s² z σ`` and ``σ'' = (s⁴ z² − s²) σ``. The first layer's pre-activation is multiplied by
-:attr:`~sirenkit.networks.config.NetworkConfig.first_scale` (1 for images; a time axis of thousands of
-cycles needs more, as a SIREN's first ω0 does), a factor the chain rule carries into ``σ'``, ``σ''``.
+Derivatives go through SIREN's closed-form engine (`ClosedFormNetwork`):
+`σ' = −s² z σ` and `σ'' = (s⁴ z² − s²) σ`. The first layer's pre-activation is multiplied by
+[`first_scale`][sirenkit.NetworkConfig.first_scale] (1 for images; a time axis of thousands of
+cycles needs more, as a SIREN's first ω0 does), a factor the chain rule carries into `σ'`, `σ''`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from sirenkit.networks.registry import register_family
 from sirenkit.networks.siren import Activation, adjoint_derivatives, closed_form_derivatives
 
 TAIL_EXPONENT = 40.0
-"""The Gaussian's exponent is held at ``−40`` beyond that (values below ``4·10⁻¹⁸``): further out its
+"""The Gaussian's exponent is held at `−40` beyond that (values below `4·10⁻¹⁸`): further out its
 tail, and the gradients through it, reach float32's subnormal numbers, on which a CPU's matrix
 products run several times slower (Gauss 198k, 4,096 points, forward and backward on the 2-core
 Xeon: 0.93 s per step against 0.40 s for SIREN). Nothing a fit can see changes."""
 
 
 class Gauss(nn.Module):
-    """MLP with ``exp(−(s z)² / 2)`` activations and a linear output, PyTorch's initialisation."""
+    """MLP with `exp(−(s z)² / 2)` activations and a linear output, PyTorch's initialisation."""
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()

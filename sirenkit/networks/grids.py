@@ -7,15 +7,15 @@ linear along each axis, so a Laplacian is zero there, and the hash grid's ReLU h
 linear: both refuse constraints on second derivatives, as the ReLU baselines do.
 
 The hash grid is plain PyTorch (no CUDA extension), so it runs on a CPU and on any GPU. Level
-``l`` of ``L`` has ``N_l = ⌊N_min b^l⌋`` cells along each axis, ``b`` chosen so that the finest
-level has one cell per sample (:attr:`~sirenkit.networks.config.NetworkConfig.pe_sidelength`); a level
-whose ``(N_l + 1)^d`` nodes fit in its table of ``T`` entries indexes them directly, the others
+`l` of `L` has `N_l = ⌊N_min b^l⌋` cells along each axis, `b` chosen so that the finest
+level has one cell per sample ([`pe_sidelength`][sirenkit.NetworkConfig.pe_sidelength]); a level
+whose `(N_l + 1)^d` nodes fit in its table of `T` entries indexes them directly, the others
 hash a node's integer coordinates with the paper's XOR of products with large primes, modulo
-``T``. Each entry holds ``F`` features, initialised ``U(−10⁻⁴, 10⁻⁴)`` as in the paper; the
-``L·F`` features of a point feed a ReLU MLP (the paper's: 2 hidden layers of 64).
+`T`. Each entry holds `F` features, initialised `U(−10⁻⁴, 10⁻⁴)` as in the paper; the
+`L·F` features of a point feed a ReLU MLP (the paper's: 2 hidden layers of 64).
 
 The dense grid is the reference that "grids often win" asks for: one learned value per output
-channel at each of ``R^d`` nodes, nothing else, starting from zero.
+channel at each of `R^d` nodes, nothing else, starting from zero.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ PRIMES = (1, 2654435761, 805459861, 3674653429)
 
 
 def cell_corners(coords: torch.Tensor, cells: int) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-    """For ``coords: (N, d)`` in [-1, 1] on a grid of ``cells`` cells per axis: the lower node
-    ``(N, d)`` of each point's cell and, for each of the ``2^d`` corners, its node offset
-    ``(d,)`` and multilinear weight ``(N,)``. Points outside extrapolate from the border cell."""
+    """For `coords: (N, d)` in [-1, 1] on a grid of `cells` cells per axis: the lower node
+    `(N, d)` of each point's cell and, for each of the `2^d` corners, its node offset
+    `(d,)` and multilinear weight `(N,)`. Points outside extrapolate from the border cell."""
     position = (coords + 1) * (cells / 2)
     lower = position.detach().floor().clamp(0, cells - 1)
     fraction = position - lower
@@ -54,8 +54,8 @@ def cell_corners(coords: torch.Tensor, cells: int) -> tuple[torch.Tensor, list[t
 
 def sum_over_corners(corners: list[tuple[torch.Tensor, torch.Tensor]],
                      rows_at: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """``Σ_corners weight · rows_at(offset)``: the multilinear interpolation of the rows
-    ``(N, F)`` that ``rows_at`` gathers for each corner offset."""
+    """`Σ_corners weight · rows_at(offset)`: the multilinear interpolation of the rows
+    `(N, F)` that `rows_at` gathers for each corner offset."""
     total = torch.zeros(())
     for index, (step, weight) in enumerate(corners):
         term = weight[:, None] * rows_at(step).to(weight.dtype)
@@ -85,7 +85,7 @@ class HashGrid(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Table entries ``U(−10⁻⁴, 10⁻⁴)``; the MLP PyTorch's default."""
+        """Table entries `U(−10⁻⁴, 10⁻⁴)`; the MLP PyTorch's default."""
         with torch.no_grad():
             for table in self.tables:
                 table.uniform_(-1e-4, 1e-4)
@@ -93,7 +93,7 @@ class HashGrid(nn.Module):
                 layer.reset_parameters()
 
     def node_index(self, level: int, nodes: torch.Tensor) -> torch.Tensor:
-        """Row of ``nodes: (N, d)`` (integer coordinates) in level ``level``'s table."""
+        """Row of `nodes: (N, d)` (integer coordinates) in level `level`'s table."""
         cells, size = self.resolutions[level], self.tables[level].shape[0]
         if self.dense[level]:
             strides = torch.tensor([(cells + 1) ** axis for axis in range(nodes.shape[1])], device=nodes.device)
@@ -104,7 +104,7 @@ class HashGrid(nn.Module):
         return hashed % size
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
-        """``(N, d)`` coordinates → ``(N, L·F)`` interpolated features."""
+        """`(N, d)` coordinates → `(N, L·F)` interpolated features."""
         features = []
         for level, cells in enumerate(self.resolutions):
             lower, corners = cell_corners(coords, cells)
@@ -112,7 +112,7 @@ class HashGrid(nn.Module):
         return torch.cat(features, dim=1)
 
     def level_rows(self, level: int, lower: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-        """The table rows of the nodes ``lower + step`` in level ``level``."""
+        """The table rows of the nodes `lower + step` in level `level`."""
         return self.tables[level][self.node_index(level, lower + step)]
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
@@ -128,7 +128,7 @@ def grid_nodes(config: NetworkConfig) -> int:
 
 
 class DenseGrid(nn.Module):
-    """Learned values at ``R^d`` nodes spanning [-1, 1]^d, interpolated multilinearly."""
+    """Learned values at `R^d` nodes spanning [-1, 1]^d, interpolated multilinearly."""
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
@@ -145,7 +145,7 @@ class DenseGrid(nn.Module):
 
 
 def hash_grid_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:
-    """The table size that brings a hash grid closest to ``parameters`` (its MLP as configured)."""
+    """The table size that brings a hash grid closest to `parameters` (its MLP as configured)."""
     family = get_family("hash-grid")
 
     def count(size: int) -> int:
@@ -155,20 +155,20 @@ def hash_grid_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfi
 
 
 def dense_grid_for_budget(config: NetworkConfig, parameters: int) -> NetworkConfig:
-    """The resolution whose ``R^d × C`` values come closest to ``parameters``."""
+    """The resolution whose `R^d × C` values come closest to `parameters`."""
     nodes = max(2, round((parameters / config.out_features) ** (1 / config.in_features)))
     return dataclasses.replace(config, grid_resolution=nodes)
 
 
 def hash_grid_size(config: NetworkConfig) -> str:
-    """``T=2^14 ×16 + 64×2``: the table size per level, the levels, the head's width × layers."""
+    """`T=2^14 ×16 + 64×2`: the table size per level, the levels, the head's width × layers."""
     table = config.grid_table_size
     shown = f"2^{table.bit_length() - 1}" if table & (table - 1) == 0 else str(table)
     return f"T={shown}×{config.grid_levels} + {config.hidden_features}×{config.hidden_layers}"
 
 
 def dense_grid_size(config: NetworkConfig) -> str:
-    """``445^2 nodes``."""
+    """`445^2 nodes`."""
     return f"{grid_nodes(config)}^{config.in_features} nodes"
 
 

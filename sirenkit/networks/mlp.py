@@ -17,7 +17,15 @@ from sirenkit.networks.siren import first_layer
 
 
 class PositionalEncoding(nn.Module):
-    """NeRF-style encoding ``[x, sin(2^k π x), cos(2^k π x)]`` for ``k = 0 .. K-1``."""
+    """NeRF-style encoding `[x, sin(2^k π x), cos(2^k π x)]` for `k = 0 .. K-1`.
+
+    Args:
+        in_features: Dimension `d` of the coordinates.
+        frequencies: Number of octaves `K`; the encoding has `d (1 + 2K)` features.
+
+    Raises:
+        ValueError: Fewer than one octave.
+    """
 
     def __init__(self, in_features: int, frequencies: int) -> None:
         super().__init__()
@@ -30,14 +38,30 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("scales", math.pi * 2.0 ** torch.arange(frequencies, dtype=torch.float32))
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """Encode coordinates.
+
+        Args:
+            coords: `(..., d)` coordinates.
+
+        Returns:
+            `(..., out_features)` features.
+        """
         angles = coords[..., None, :] * self.scales.to(coords.dtype)[:, None]  # (..., K, d)
         angles = angles.flatten(-2)  # (..., K*d)
         return torch.cat([coords, torch.sin(angles), torch.cos(angles)], dim=-1)
 
 
 class FourierFeatures(nn.Module):
-    """Gaussian random Fourier features ``[sin(2π B x), cos(2π B x)]``, ``B ~ N(0, σ²)``
-    (Tancik et al. 2020). ``B`` is a buffer drawn from its own seed."""
+    """Gaussian random Fourier features `[sin(2π B x), cos(2π B x)]`, `B ~ N(0, σ²)`
+    (Tancik et al. 2020). `B` is a buffer drawn from its own seed, so that a saved model rebuilds
+    exactly.
+
+    Args:
+        in_features: Dimension `d` of the coordinates.
+        features: Number of random frequencies; the encoding has twice as many features.
+        scale: Standard deviation σ of the frequencies.
+        seed: Seed of the frequencies.
+    """
 
     def __init__(self, in_features: int, features: int, scale: float, seed: int) -> None:
         super().__init__()
@@ -49,20 +73,37 @@ class FourierFeatures(nn.Module):
         self.out_features = 2 * features
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """Encode coordinates.
+
+        Args:
+            coords: `(..., d)` coordinates.
+
+        Returns:
+            `(..., out_features)` features.
+        """
         with torch.autocast(coords.device.type, enabled=False):  # phases need float32, as in first_layer
             angles = 2.0 * math.pi * coords @ self.frequencies.to(coords.dtype).T
             return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
 
 def nyquist_frequencies(sidelength: int) -> int:
-    """Octaves of positional encoding the paper's code uses for ``sidelength`` samples on
-    [-1, 1]: the highest ``2^k`` below the Nyquist rate ``sidelength / 4``."""
+    """Octaves of positional encoding the paper's code uses for `sidelength` samples on
+    [-1, 1]: the highest `2^k` below the Nyquist rate `sidelength / 4`."""
     nyquist = sidelength / 4.0
     return max(1, int(math.floor(math.log2(nyquist)))) if nyquist > 1 else 1
 
 
 class MLP(nn.Module):
-    """ReLU or tanh MLP, optionally on an encoding of the coordinates (the baselines)."""
+    """ReLU or tanh MLP, optionally on an encoding of the coordinates: the paper's baselines
+    (`relu`, `relu-pe`, `rff`, `tanh`). Kaiming (ReLU) or Xavier (tanh) weights, as the paper's
+    baselines.
+
+    Args:
+        config: A configuration of one of the four baseline families.
+
+    Raises:
+        ValueError: A `siren` configuration (build a [`Siren`][sirenkit.Siren]).
+    """
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()

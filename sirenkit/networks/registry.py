@@ -14,11 +14,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sirenkit")
 
 FAMILIES: dict[str, NetworkFamily] = {}
-"""Every registered family, by name, in the order of registration."""
+"""Every registered family, by name, in the order of registration: the built-in ones (`siren`,
+`relu`, `relu-pe`, `rff`, `tanh`, `finer`, `gauss`, `wire`, `hash-grid`, `grid`) and those
+that plugins add. Filled when sirenkit is imported; use [`get_family`][sirenkit.get_family] and
+[`register_family`][sirenkit.register_family] rather than changing it.
+"""
 
 
 def register_family(family: NetworkFamily, *, replace: bool = False) -> NetworkFamily:
-    """Add ``family`` to the registry (``replace=True`` to redefine a name) and return it."""
+    """Add a family to the registry, so that `model=` and `--model` know its name.
+
+    Args:
+        family: The family.
+        replace: Redefine a name that is already registered.
+
+    Returns:
+        `family`, so that a module can keep it.
+
+    Raises:
+        ValueError: The name is taken and `replace` is not set.
+    """
     if family.name in FAMILIES and not replace:
         raise ValueError(f"a network family named {family.name!r} is already registered")
     FAMILIES[family.name] = family
@@ -26,12 +41,26 @@ def register_family(family: NetworkFamily, *, replace: bool = False) -> NetworkF
 
 
 def unregister_family(name: str) -> None:
-    """Remove a family (a test's own, say) from the registry."""
+    """Remove a family (a test's own, say) from the registry.
+
+    Args:
+        name: The family's name; an unknown name is ignored.
+    """
     FAMILIES.pop(name, None)
 
 
 def get_family(name: str) -> NetworkFamily:
-    """The family registered as ``name``; a ``ValueError`` listing the known ones otherwise."""
+    """Look a family up by name.
+
+    Args:
+        name: The family's name (`siren`, `relu`, ...).
+
+    Returns:
+        The registered family.
+
+    Raises:
+        ValueError: An unknown name; the message lists the known ones.
+    """
     try:
         return FAMILIES[name]
     except KeyError:
@@ -39,21 +68,25 @@ def get_family(name: str) -> NetworkFamily:
 
 
 def model_names() -> tuple[str, ...]:
-    """Names of the registered families."""
+    """Name the registered families.
+
+    Returns:
+        The names, in the order of registration.
+    """
     return tuple(FAMILIES)
 
 
 def load_plugins(group: str, registries: Sequence[dict[str, Any]], accept: Callable[[Any], bool]) -> None:
-    """Load the entry points of ``group`` that installed packages declare (``sirenkit.families``,
-    ``sirenkit.kinds``), so that a third-party package adds a family or a kind with no change to
+    """Load the entry points of `group` that installed packages declare (`sirenkit.families`,
+    `sirenkit.kinds`), so that a third-party package adds a family or a kind with no change to
     sirenkit, as nerfstudio finds its methods.
 
-    Loading an entry point imports its module and returns its object: ``accept(object)`` registers
+    Loading an entry point imports its module and returns its object: `accept(object)` registers
     it where it is a thing of the group's own type (a family, a kind class) and says so; otherwise a
     module (its import registered what it holds) is taken as it is and a plain function is called
-    with no arguments (a ``register()`` hook). An entry point that fails (its import, its object,
-    its registration) or that would replace a name of ``registries`` registered before it (a
-    built-in's, or an earlier plugin's) is refused: ``registries`` are put back as they were, one
+    with no arguments (a `register()` hook). An entry point that fails (its import, its object,
+    its registration) or that would replace a name of `registries` registered before it (a
+    built-in's, or an earlier plugin's) is refused: `registries` are put back as they were, one
     warning line names the entry point and the error, and sirenkit goes on without it."""
     from importlib.metadata import entry_points
 

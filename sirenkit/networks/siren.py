@@ -1,30 +1,33 @@
 """SIREN (Sitzmann et al. 2020): the sine MLP and its closed-form derivatives.
 
-A SIREN (DESIGN.md §1) maps coordinates ``x in [-1, 1]^d`` through ``hidden_layers`` layers
-``h_l = sin(ω0 (W_l h_{l-1} + b_l))`` and a linear output ``y = W_out h_L + b_out``.
+A SIREN maps coordinates `x in [-1, 1]^d` through `hidden_layers` layers
+`h_l = sin(ω0 (W_l h_{l-1} + b_l))` and a linear output `y = W_out h_L + b_out`.
 
-Its derivatives are pushed forward through the layers in closed form (DESIGN.md §2). With
-``z = W h + b``, ``s = sin(ω0 z)``, ``c = cos(ω0 z)``, every point carries its value ``h``, the
-Jacobian columns ``J_i = ∂h/∂x_i`` and one stream per requested second-order quantity
-``S = Σ_(i,j) ∂²h/∂x_i∂x_j``:
+Its derivatives are pushed forward through the layers in closed form. With
+`z = W h + b`, `s = sin(ω0 z)`, `c = cos(ω0 z)`, every point carries its value `h`, the
+Jacobian columns `J_i = ∂h/∂x_i` and one stream per requested second-order quantity
+`S = Σ_(i,j) ∂²h/∂x_i∂x_j`:
 
-    z-side:  J_z = W J,   S_z = W S                      (first layer: J_z = W e_i, S_z = 0)
-    h-side:  J_h = ω0 c ⊙ J_z
-             S_h = ω0 c ⊙ S_z − ω0² s ⊙ Σ_(i,j) J_z,i ⊙ J_z,j
+```text
+z-side:  J_z = W J,   S_z = W S                      (first layer: J_z = W e_i, S_z = 0)
+h-side:  J_h = ω0 c ⊙ J_z
+         S_h = ω0 c ⊙ S_z − ω0² s ⊙ Σ_(i,j) J_z,i ⊙ J_z,j
+```
 
 The value, Jacobian and second-order streams share each weight matrix and are stacked into one
 matrix product per layer; reverse-mode autograd through this forward pass gives the weight
 gradients in one backward pass. Only what is asked for is computed. Nothing in it is particular to
-the sine but ``σ' = ω0 c`` and ``σ'' = −ω0² s``: any MLP whose activations give their first two
-derivatives (:class:`ClosedFormNetwork`: FINER and Gauss too) runs through the same engine.
+the sine but `σ' = ω0 c` and `σ'' = −ω0² s`: any MLP whose activations give their first two
+derivatives (`ClosedFormNetwork`: FINER and Gauss too) runs through the same engine.
 
 When only the Jacobian is asked for, the adjoint (reverse) pass is written out instead: after the
-forward pass, ``g_L = W_out ⊙ ω0 c_L`` and ``g_(l−1) = (g_l W_l) ⊙ ω0 c_(l−1)``, then
-``∇y = g_1 W_1``: one extra matrix product per layer and output, whatever the dimension ``d``,
-against ``d`` extra streams forward. It is ordinary tensor code, so the weight gradient is one
-backward pass through it, and ``torch.compile`` fuses it like any other step.
+forward pass, `g_L = W_out ⊙ ω0 c_L` and `g_(l−1) = (g_l W_l) ⊙ ω0 c_(l−1)`, then
+`∇y = g_1 W_1`: one extra matrix product per layer and output, whatever the dimension `d`,
+against `d` extra streams forward. It is ordinary tensor code, so the weight gradient is one
+backward pass through it, and `torch.compile` fuses it like any other step.
 
-Both are tested against nested autograd in float64 (:func:`sirenkit.autograd_derivatives`).
+Both are tested against nested autograd in float64
+([`sirenkit.autograd_derivatives`][sirenkit.autograd_derivatives]).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from sirenkit.networks.registry import register_family
 
 
 class Activation(NamedTuple):
-    """An activation ``σ(z)`` and, where asked for, ``σ'(z)`` and ``σ''(z)``, elementwise."""
+    """An activation `σ(z)` and, where asked for, `σ'(z)` and `σ''(z)`, elementwise."""
 
     value: torch.Tensor
     first: torch.Tensor | None = None
@@ -53,7 +56,7 @@ class Activation(NamedTuple):
 
 
 class ClosedFormNetwork(Protocol):
-    """What the closed-form engine needs of a network: an MLP ``h_l = σ_l(W_l h_(l−1) + b_l)``
+    """What the closed-form engine needs of a network: an MLP `h_l = σ_l(W_l h_(l−1) + b_l)`
     with a linear output, whose activations give their first two derivatives (SIREN, FINER,
     Gauss)."""
 
@@ -67,15 +70,18 @@ class Siren(nn.Module):
     """Sine MLP with the initialisation of Sitzmann et al. (the authors' code, not the paper's
     misprinted first-layer formula).
 
-    - first layer weights ``U(-1/d, 1/d)``;
-    - every other weight, the output layer included, ``U(-sqrt(6/n)/ω0, sqrt(6/n)/ω0)``;
-    - biases as PyTorch's default for ``nn.Linear``.
+    - first layer weights `U(-1/d, 1/d)`;
+    - every other weight, the output layer included, `U(-sqrt(6/n)/ω0, sqrt(6/n)/ω0)`;
+    - biases as PyTorch's default for `nn.Linear`.
 
-    ω0 multiplies the bias too: ``sin(ω0 (W x + b))``.
+    ω0 multiplies the bias too: `sin(ω0 (W x + b))`.
+
+    Args:
+        config: A `siren` configuration (its width, depth, `first_omega` and `hidden_omega`).
     """
 
     family: ClassVar[str] = "siren"
-    """The ``NetworkConfig.model`` this class builds (a subclass of another family sets its own)."""
+    """The `NetworkConfig.model` this class builds (a subclass of another family sets its own)."""
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
@@ -112,8 +118,8 @@ class Siren(nn.Module):
         return [self.first_omega] + [self.hidden_omega] * (len(self.layers) - 1)
 
     def activate(self, index: int, pre: torch.Tensor, order: int) -> Activation:
-        """``sin(ω z)`` of layer ``index`` at ``z = pre`` and, up to ``order``, its derivatives
-        ``ω cos(ω z)`` and ``−ω² sin(ω z)`` (the closed-form engine's interface)."""
+        """`sin(ω z)` of layer `index` at `z = pre` and, up to `order`, its derivatives
+        `ω cos(ω z)` and `−ω² sin(ω z)` (the closed-form engine's interface)."""
         omega = self.first_omega if index == 0 else self.hidden_omega
         phase = omega * pre
         sine = torch.sin(phase)
@@ -123,7 +129,14 @@ class Siren(nn.Module):
         return Activation(sine, first, -(omega * omega) * sine if order > 1 else None)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        """``coords: (..., d)`` in [-1, 1] → ``(..., out_features)``."""
+        """Evaluate the network.
+
+        Args:
+            coords: `(..., d)` coordinates in [-1, 1].
+
+        Returns:
+            `(..., out_features)` values.
+        """
         hidden = torch.sin(self.first_omega * first_layer(self.layers[0], coords))
         for layer in self.layers[1:]:
             hidden = torch.sin(self.hidden_omega * layer(hidden))
@@ -131,7 +144,7 @@ class Siren(nn.Module):
 
 
 def first_layer(layer: nn.Linear, coords: torch.Tensor) -> torch.Tensor:
-    """``W x + b`` of a SIREN's first layer, in the coordinates' precision even under autocast.
+    """`W x + b` of a SIREN's first layer, in the coordinates' precision even under autocast.
 
     bfloat16 keeps 8 bits: a coordinate near 1 would move by up to 0.004, which ω0 = 30 turns into
     a phase error of 0.1 rad, more than a pixel at 256 samples. The layer has only d inputs, so
@@ -144,7 +157,19 @@ def first_layer(layer: nn.Linear, coords: torch.Tensor) -> torch.Tensor:
 
 
 def adjoint_derivatives(model: ClosedFormNetwork, coords: torch.Tensor, *, jacobian: bool = True) -> Derivatives:
-    """Value and Jacobian by the written-out adjoint pass (see module docstring)."""
+    """Compute the value and the Jacobian by the written-out adjoint pass.
+
+    One extra matrix product per layer and output after the forward pass, whatever the dimension
+    `d` (see the module [`sirenkit.networks.siren`][sirenkit.networks.siren]).
+
+    Args:
+        model: A network with closed-form activations (SIREN, FINER, Gauss).
+        coords: `(N, d)` coordinates.
+        jacobian: Compute the Jacobian (without it, only the value).
+
+    Returns:
+        The value and the Jacobian.
+    """
     hidden, slopes = coords, []
     for index, layer in enumerate(model.layers):
         pre = first_layer(layer, hidden) if index == 0 else layer(hidden)
@@ -185,8 +210,23 @@ def forward_derivatives(
     hessian: bool = False,
     axes: tuple[int, ...] | None = None,
 ) -> Derivatives:
-    """Closed-form forward propagation of derivatives (see module docstring): with ``σ'`` and
-    ``σ''`` of each layer's activation, ``J_h = σ' ⊙ J_z`` and ``S_h = σ' ⊙ S_z + σ'' ⊙ Σ J_z,i J_z,j``."""
+    """Push the derivatives forward through the layers in closed form.
+
+    With `σ'` and `σ''` of each layer's activation, `J_h = σ' ⊙ J_z` and
+    `S_h = σ' ⊙ S_z + σ'' ⊙ Σ J_z,i J_z,j` (see the module
+    [`sirenkit.networks.siren`][sirenkit.networks.siren]).
+
+    Args:
+        model: A network with closed-form activations (SIREN, FINER, Gauss).
+        coords: `(N, d)` coordinates.
+        jacobian: Compute the Jacobian.
+        laplacian: Compute the Laplacian over `axes`.
+        hessian: Compute the Hessian.
+        axes: The axes the Laplacian sums over; `None` is all of them.
+
+    Returns:
+        The value and what was asked for.
+    """
     points, dims = coords.shape
     axes = tuple(range(dims)) if axes is None else axes
     groups, hessian_pairs = _second_order_groups(dims, laplacian, hessian, axes)
@@ -243,15 +283,15 @@ def forward_derivatives(
 
 
 def tensor_sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
-    """The sum of one or more tensors (``sum`` would start from the integer 0)."""
+    """The sum of one or more tensors (`sum` would start from the integer 0)."""
     return functools.reduce(operator.add, terms)
 
 
 def closed_form_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian: bool, laplacian: bool,
                             hessian: bool, axes: tuple[int, ...], method: str) -> Derivatives:
-    """The engine of SIREN and of every :class:`ClosedFormNetwork`. Second derivatives: forward
+    """The engine of SIREN and of every `ClosedFormNetwork`. Second derivatives: forward
     propagation. The Jacobian alone: the adjoint pass costs one extra pass per output, forward
-    propagation one extra stream per input, so ``auto`` takes the adjoint where outputs ≤ inputs
+    propagation one extra stream per input, so `auto` takes the adjoint where outputs ≤ inputs
     and forward where there are more outputs (a colour image's 3 over 2 coordinates at 16,384
     points on the 2-core CPU: 0.73 s against 0.93 s per eager step; compiled, 0.671 against
     0.686 s in float32 and 0.301 against 0.317 s in bfloat16, a gradient-fusion step with its

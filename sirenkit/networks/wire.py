@@ -1,12 +1,12 @@
 """WIRE (Saragadam et al., "WIRE: Wavelet Implicit Neural Representations", CVPR 2023): the
-complex Gabor wavelet ``exp(i ω0 z − |s0 z|²)`` as activation.
+complex Gabor wavelet `exp(i ω0 z − |s0 z|²)` as activation.
 
-As in the authors' code: the first layer is real (coordinates in, ``z`` real), every later layer
+As in the authors' code: the first layer is real (coordinates in, `z` real), every later layer
 has complex weights and biases, and the output is the real part of a complex linear layer. ω0
-(:attr:`~sirenkit.networks.config.NetworkConfig.wire_omega`, 20) sets the wavelet's frequency and s0
-(:attr:`~sirenkit.networks.config.NetworkConfig.wire_scale`, 10) its window. The weights keep PyTorch's
-default ``nn.Linear`` initialisation, applied to the real and the imaginary part alike. The first
-layer's ``z`` is multiplied by :attr:`~sirenkit.networks.config.NetworkConfig.first_scale` (1, the authors'
+([`wire_omega`][sirenkit.NetworkConfig.wire_omega], 20) sets the wavelet's frequency and s0
+([`wire_scale`][sirenkit.NetworkConfig.wire_scale], 10) its window. The weights keep PyTorch's
+default `nn.Linear` initialisation, applied to the real and the imaginary part alike. The first
+layer's `z` is multiplied by [`first_scale`][sirenkit.NetworkConfig.first_scale] (1, the authors'
 network, for images; more for a time axis of thousands of cycles, as a SIREN's first ω0).
 
 The complex weights are stored as real and imaginary parts, two real tensors each, so that a
@@ -14,7 +14,7 @@ WIRE network saves, loads and trains like any other and its parameter count is t
 real values it holds (a complex weight counts twice: the authors divide the width by √2 to
 compare at equal size; here the budget is matched by counting). The arithmetic is real too: a
 complex value is a pair of real tensors, a complex layer one real matrix product of twice the
-width (``[Re z, Im z] [[Wr, Wi], [−Wi, Wr]]ᵀ``) and the wavelet ``e^(−ω0 Im z − |s0 z|²)`` times a
+width (`[Re z, Im z] [[Wr, Wi], [−Wi, Wr]]ᵀ`) and the wavelet `e^(−ω0 Im z − |s0 z|²)` times a
 cosine and a sine: the same values as PyTorch's complex tensors, and twice as fast compiled (198k
 parameters, 4,096 points, 2-core Xeon: 91 against 181 ms per step; eager about equal, 2.7× SIREN's
 step). Derivatives go through autograd. Not run in bfloat16 (not measured; the authors' code runs
@@ -36,8 +36,8 @@ from sirenkit.networks.siren import first_layer
 
 
 class ComplexLinear(nn.Module):
-    """``W z + b`` with complex ``W`` and ``b`` held as real and imaginary parts, applied to a
-    complex ``z`` held the same way: real arithmetic only (see the module's docstring)."""
+    """`W z + b` with complex `W` and `b` held as real and imaginary parts, applied to a
+    complex `z` held the same way: real arithmetic only (see the module's docstring)."""
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -49,15 +49,15 @@ class ComplexLinear(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """``U(−1/√n, 1/√n)`` for every part: PyTorch's default bound for ``nn.Linear``."""
+        """`U(−1/√n, 1/√n)` for every part: PyTorch's default bound for `nn.Linear`."""
         bound = 1.0 / math.sqrt(self.in_features)
         with torch.no_grad():
             for part in (self.weight_real, self.weight_imag, self.bias_real, self.bias_imag):
                 part.uniform_(-bound, bound)
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(Re, Im)`` of ``W z + b`` for ``z = real + i imag``, as one real matrix product
-        ``[a b] [[Wr, Wi], [−Wi, Wr]]ᵀ``."""
+        """`(Re, Im)` of `W z + b` for `z = real + i imag`, as one real matrix product
+        `[a b] [[Wr, Wi], [−Wi, Wr]]ᵀ`."""
         block = torch.cat([torch.cat([self.weight_real, -self.weight_imag], dim=1),
                            torch.cat([self.weight_imag, self.weight_real], dim=1)], dim=0)
         bias = torch.cat([self.bias_real, self.bias_imag])
@@ -65,7 +65,7 @@ class ComplexLinear(nn.Module):
         return out[..., :self.out_features], out[..., self.out_features:]
 
     def real_part(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
-        """``Re(W z + b)`` alone: the output layer needs no imaginary part."""
+        """`Re(W z + b)` alone: the output layer needs no imaginary part."""
         weight = torch.cat([self.weight_real, -self.weight_imag], dim=1)
         return torch.nn.functional.linear(torch.cat([real, imag], dim=-1), weight, self.bias_real)
 
@@ -86,11 +86,11 @@ class Wire(nn.Module):
         self.output = ComplexLinear(width, config.out_features)
 
     def gabor(self, real: torch.Tensor, imag: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``exp(i ω0 z − |s0 z|²)`` of ``z = real + i imag`` (``imag`` None: a real ``z``) as
-        ``e^(−ω0 Im z − |s0 z|²) (cos ω0 Re z, sin ω0 Re z)``. The whole exponent is held at ``−40``
-        below that, as :data:`~sirenkit.networks.gauss.TAIL_EXPONENT` says why; holding the window
-        alone there would free ``e^(−ω0 Im z)``, which the window bounds (the magnitude is at most
-        ``e^(ω0² / 4 s0²)``), and a large ``|z|`` would overflow."""
+        """`exp(i ω0 z − |s0 z|²)` of `z = real + i imag` (`imag` None: a real `z`) as
+        `e^(−ω0 Im z − |s0 z|²) (cos ω0 Re z, sin ω0 Re z)`. The whole exponent is held at `−40`
+        below that, as `TAIL_EXPONENT` says why; holding the window
+        alone there would free `e^(−ω0 Im z)`, which the window bounds (the magnitude is at most
+        `e^(ω0² / 4 s0²)`), and a large `|z|` would overflow."""
         squared = real.square() if imag is None else real.square() + imag.square()
         exponent = -self.scale * self.scale * squared
         if imag is not None:

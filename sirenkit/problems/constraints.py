@@ -1,9 +1,9 @@
-"""Constraints: one formulation for every task (DESIGN.md §3).
+"""Constraints: one formulation for every task.
 
-A problem is a list of constraints ``C_m(x, Φ(x), ∇Φ(x), ΔΦ(x), ...) = 0`` on domains ``Ω_m``;
-training minimises ``Σ_m w_m · mean_{x ~ Ω_m} ρ(C_m(x))`` with the points of every domain drawn
+A problem is a list of constraints `C_m(x, Φ(x), ∇Φ(x), ΔΦ(x), ...) = 0` on domains `Ω_m`;
+training minimises `Σ_m w_m · mean_{x ~ Ω_m} ρ(C_m(x))` with the points of every domain drawn
 afresh at each step. A task (image fitting, Poisson, ...) is a recipe that builds constraints;
-the training loop in :mod:`sirenkit.engine.loop` is shared by all of them.
+the training loop in `sirenkit.engine.loop` is shared by all of them.
 """
 
 from __future__ import annotations
@@ -23,49 +23,73 @@ DERIVATIVES = ("jacobian", "laplacian", "hessian")
 
 @dataclass
 class Fields:
-    """What a residual sees at a batch of ``N`` points: the points, the data sampled with them,
-    and the network's value and the derivatives its constraint asked for."""
+    """What a residual sees at a batch of `N` points: the points, the data sampled with them, and
+    the network's value and the derivatives its constraint asked for.
+
+    A derivative the constraint did not ask for (in [`needs`][sirenkit.Constraint.needs]) is a
+    `ValueError` when the residual reads it.
+    """
 
     points: torch.Tensor
-    """``(N, d)`` coordinates."""
+    """`(N, d)` coordinates."""
     data: Mapping[str, torch.Tensor]
-    """Per-point data of the domain (targets, normals, ...), each with ``N`` rows."""
+    """Per-point data of the domain (targets, normals, ...), each with `N` rows."""
     network: Derivatives
-    """The network's value ``(N, m)`` and requested derivatives."""
+    """The network's value `(N, m)` and requested derivatives."""
 
     @property
     def value(self) -> torch.Tensor:
+        """`(N, m)`: the network's outputs."""
         return self.network.value
 
     @property
     def jacobian(self) -> torch.Tensor:
+        """`(N, m, d)`: `∂y_k/∂x_i`; needs `jacobian`."""
         return _required(self.network.jacobian, "jacobian")
 
     @property
     def gradient(self) -> torch.Tensor:
+        """`(N, d)`: the gradient of a single-output network; needs `jacobian`."""
         return self.network.gradient
 
     @property
     def laplacian(self) -> torch.Tensor:
+        """`(N, m)`: the Laplacian over the constraint's axes; needs `laplacian`."""
         return _required(self.network.laplacian, "laplacian")
 
     @property
     def hessian(self) -> torch.Tensor:
+        """`(N, m, d, d)`: the Hessian; needs `hessian`."""
         return _required(self.network.hessian, "hessian")
 
     def derivative(self, axis: int) -> torch.Tensor:
-        """``(N, m)``: ``∂y_k/∂x_axis`` of every output (a time derivative when ``axis`` is time);
-        needs the Jacobian."""
+        """One partial derivative of every output (a time derivative when `axis` is time); needs the
+        Jacobian.
+
+        Args:
+            axis: The coordinate to differentiate along.
+
+        Returns:
+            `(N, m)`: `∂y_k/∂x_axis`.
+        """
         return self.jacobian[:, :, axis]
 
     def second_derivative(self, axis: int) -> torch.Tensor:
-        """``(N, m)``: ``∂²y_k/∂x_axis²`` of every output; needs the Hessian."""
+        """One second partial derivative of every output; needs the Hessian.
+
+        Args:
+            axis: The coordinate to differentiate along, twice.
+
+        Returns:
+            `(N, m)`: `∂²y_k/∂x_axis²`.
+        """
         return self.hessian[:, :, axis, axis]
 
     @property
     def divergence(self) -> torch.Tensor:
-        """``(N,)``: ``Σ_i ∂y_i/∂x_i`` of a vector field with as many outputs as coordinates;
-        needs the Jacobian."""
+        """`(N,)`: `Σ_i ∂y_i/∂x_i` of a vector field with as many outputs as coordinates; needs the
+        Jacobian.
+        """
         jacobian = self.jacobian
         if jacobian.shape[1] != jacobian.shape[2]:
             raise ValueError(f"the divergence needs as many outputs as coordinates, got {jacobian.shape[1]} "
@@ -83,7 +107,7 @@ Norm = str | Callable[[torch.Tensor], torch.Tensor]
 
 
 def apply_norm(norm: Norm, residual: torch.Tensor) -> torch.Tensor:
-    """Mean of ``ρ(residual)`` over all entries: ``mse`` (squared), ``l1`` (absolute) or a
+    """Mean of `ρ(residual)` over all entries: `mse` (squared), `l1` (absolute) or a
     callable applied elementwise before the mean."""
     if callable(norm):
         return norm(residual).mean()
@@ -96,7 +120,20 @@ def apply_norm(norm: Norm, residual: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Constraint:
-    """``weight · mean ρ(residual(fields))`` over points drawn from ``domain``."""
+    """One loss term: `weight · mean ρ(residual(fields))` over points drawn from `domain`.
+
+    Raises:
+        ValueError: A derivative in `needs` other than `jacobian`, `laplacian`, `hessian`.
+
+    Example:
+        ```python
+        from sirenkit import Box, Constraint
+
+        # Δu = 1 inside the square
+        poisson = Constraint("pde", lambda f: f.laplacian - 1, Box([-1, -1], [1, 1], 4096),
+                             needs=("laplacian",))
+        ```
+    """
 
     name: str
     """Name of the loss term, shown in the progress bar, history and plots."""
@@ -105,17 +142,17 @@ class Constraint:
     domain: Domain
     """Where the constraint holds, and how its points are drawn each step."""
     needs: tuple[str, ...] = ()
-    """Derivatives the residual uses, from ``jacobian``, ``laplacian``, ``hessian``."""
+    """Derivatives the residual uses, from `jacobian`, `laplacian`, `hessian`."""
     weight: float = 1.0
     """Weight of the term in the total loss."""
     norm: Norm = "mse"
-    """ρ: ``mse``, ``l1`` or an elementwise callable."""
+    """ρ: `mse`, `l1` or an elementwise callable."""
     laplacian_axes: tuple[int, ...] | None = None
     """Axes the Laplacian sums over; all by default."""
     schedule: Callable[[float], float] | None = None
-    """Multiplies ``weight`` as the run goes on: called with the run's progress, 0 at the first
+    """Multiplies `weight` as the run goes on: called with the run's progress, 0 at the first
     step and 1 at the last (of its steps, or of those its time budget allows, as the learning
-    rate's schedule counts them); ``None``: a constant weight."""
+    rate's schedule counts them); `None`: a constant weight."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.needs) - set(DERIVATIVES))
@@ -128,14 +165,36 @@ class Constraint:
 
 @dataclass
 class Problem:
-    """A set of constraints fitted together, and how to report progress on them."""
+    """A set of constraints fitted together, and how to report progress on them: what
+    [`solve`][sirenkit.solve] and [`fit`][sirenkit.fit] fit.
+
+    Constraints on the same domain object share its batch of points and one evaluation of the
+    network each step.
+
+    Raises:
+        ValueError: No constraints, or two with the same name.
+
+    Example:
+        ```python
+        from sirenkit import Box, BoxBoundary, Constraint, Problem
+
+        inside = Constraint("pde", lambda f: f.laplacian - 1, Box([-1, -1], [1, 1], 4096),
+                            needs=("laplacian",))
+        edge = Constraint("boundary", lambda f: f.value, BoxBoundary([-1, -1], [1, 1], 1024), weight=10.0)
+        problem = Problem([inside, edge])
+        ```
+    """
 
     constraints: list[Constraint]
+    """The constraints; their names must be unique."""
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None
-    """Called under ``no_grad`` every ``log_every`` steps; returns metrics such as PSNR."""
+    """Called under `no_grad` every `log_every` steps; returns metrics such as PSNR."""
     metadata: dict = field(default_factory=dict)
+    """Anything the problem wants to keep beside it; `baseline_loss` (the loss of the best constant)
+    enables the stall check (`TrainConfig.stall_check`).
+    """
     metrics: tuple[Metric, ...] = ()
-    """The figures ``evaluate`` reports, each with the direction in which it is better (the loss
+    """The figures `evaluate` reports, each with the direction in which it is better (the loss
     and each constraint's term are lower-is-better without being listed)."""
 
     def __post_init__(self) -> None:
@@ -157,7 +216,7 @@ class Problem:
 
     @property
     def domains(self) -> dict[int, Domain]:
-        """The distinct domain objects, by ``id``, in the order the constraints name them."""
+        """The distinct domain objects, by `id`, in the order the constraints name them."""
         return {id(c.domain): c.domain for c in self.constraints}
 
     @property
@@ -166,35 +225,72 @@ class Problem:
         return sum(points_per_step(domain) for domain in self.domains.values())
 
     def schedule_factors(self, progress: float) -> dict[str, float]:
-        """The factor on each scheduled term's weight at ``progress`` (in [0, 1]), by name."""
+        """The factor on each scheduled term's weight at a point of the run.
+
+        Args:
+            progress: How far the run is, in [0, 1].
+
+        Returns:
+            The factor of each constraint that has a schedule, by name.
+        """
         return {c.name: float(c.schedule(progress)) for c in self.constraints if c.schedule is not None}
 
     def with_batch_size(self, batch_size: int) -> Problem:
-        """A copy in which every domain that yields all its points each step (``batch_size`` None)
-        and can be sub-sampled draws ``batch_size`` points instead; the others are kept."""
+        """A copy in which every domain that yields all its points each step and can be sub-sampled
+        draws `batch_size` points instead; the others are kept.
+
+        Args:
+            batch_size: Points per step.
+
+        Returns:
+            The new problem (shared domains stay shared).
+        """
         return self._with_domains({key: domain.with_batch_size(batch_size)
                                    if domain.batch_size is None and hasattr(domain, "with_batch_size") else domain
                                    for key, domain in self.domains.items()})
 
     def _with_domains(self, replaced: dict[int, Domain]) -> Problem:
-        """A copy whose domains are ``replaced[id(old domain)]``: shared domains stay shared."""
+        """A copy whose domains are `replaced[id(old domain)]`: shared domains stay shared."""
         return Problem([Constraint(**{**c.__dict__, "domain": replaced[id(c.domain)]}) for c in self.constraints],
                        self.evaluate, self.metadata, self.metrics)
 
     def to(self, device: torch.device) -> Problem:
+        """A copy whose domains' tensors are on `device`.
+
+        Args:
+            device: Where the tensors go.
+
+        Returns:
+            The copy.
+        """
         return self._with_domains({key: domain.to(device) for key, domain in self.domains.items()})
 
     def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-        """One batch of points and data per constraint; constraints on the same domain object
-        get the same batch (drawn once)."""
+        """Draw one step's points: one batch of points and data per constraint; constraints on the same
+        domain object get the same batch (drawn once).
+
+        Args:
+            generator: The random stream (on the CPU, so that runs are reproducible across devices).
+
+        Returns:
+            `(points, data)` per constraint, in order.
+        """
         drawn = {key: domain.sample(generator) for key, domain in self.domains.items()}
         return [drawn[id(c.domain)] for c in self.constraints]
 
     def check(self, model: nn.Module, *, points: int = 4) -> None:
-        """Evaluate every constraint once on a few points of its domain, so that a mistake shows
-        before training, named after its constraint: a domain with no points or of the wrong
-        dimension, a residual of the wrong shape or reading data the domain lacks, a derivative
-        the network cannot provide. Raises ``ValueError``."""
+        """Evaluate every constraint once on a few points of its domain, so that a mistake shows before
+        training, named after its constraint.
+
+        Args:
+            model: The network the problem is to be fitted with.
+            points: How many points of each pointwise domain to try.
+
+        Raises:
+            ValueError: A domain with no points or of the wrong dimension, a residual of the wrong
+                shape or reading data the domain lacks, or a derivative the network cannot provide
+                (the second derivatives of a ReLU network, say).
+        """
         from sirenkit.networks.family import family_of
         from sirenkit.networks.registry import FAMILIES
 
@@ -245,8 +341,15 @@ class Problem:
     def loss_terms(
         self, model: nn.Module, batches: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]
     ) -> dict[str, torch.Tensor]:
-        """The weighted loss term of every constraint at the given batches (one per constraint,
-        as :meth:`sample` returns them)."""
+        """The weighted loss term of every constraint.
+
+        Args:
+            model: The network.
+            batches: One batch per constraint, as [`sample`][sirenkit.Problem.sample] returns them.
+
+        Returns:
+            Each constraint's weighted term, by name (the loss is their sum).
+        """
         evaluated: dict[int, Derivatives] = {}
         terms = {}
         for constraint, leader, (points, data) in zip(self.constraints, self._evaluated_by, batches):

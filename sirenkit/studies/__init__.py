@@ -1,3 +1,3 @@
 """Studies built on the signals: reconstruction from derivatives (Poisson), fusion, the
-comparison of network families, a problem of your own (:func:`~sirenkit.studies.solve.solve`)
+comparison of network families, a problem of your own ([`solve`][sirenkit.solve])
 and the worked examples."""

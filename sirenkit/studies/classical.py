@@ -1,17 +1,17 @@
 """Classical reference solvers for Poisson image reconstruction (Pérez et al. 2003), by the DCT.
 
-The operator of :func:`sirenkit.signals.image.data.image_laplacian` is the 5-point stencil with the border
-pixel replicated (a homogeneous Neumann boundary), divided by ``h**2``. Along an axis of ``N``
-pixels the DCT-II basis ``cos(pi k (i + 1/2) / N)`` is exactly its set of eigenvectors, with
-eigenvalues ``-4 sin²(pi k / 2N) / h²``; in 2-D the eigenvalues of the two axes add. So
-``L u = f`` is solved exactly by ``u = idct(dct(f) / λ)`` (``dctn``/``idctn``, ``norm="ortho"``).
-``λ = 0`` only for ``k = 0``: the solution is fixed up to a constant, and a solution exists only
-when ``f`` sums to zero (the compatibility condition). The mean of ``f`` is therefore dropped
-(this is the least-squares solution) and the mean of ``u`` is set by the caller.
+The operator of [`sirenkit.image_laplacian`][sirenkit.image_laplacian] is the 5-point stencil with the border
+pixel replicated (a homogeneous Neumann boundary), divided by `h**2`. Along an axis of `N`
+pixels the DCT-II basis `cos(pi k (i + 1/2) / N)` is exactly its set of eigenvectors, with
+eigenvalues `-4 sin²(pi k / 2N) / h²`; in 2-D the eigenvalues of the two axes add. So
+`L u = f` is solved exactly by `u = idct(dct(f) / λ)` (`dctn`/`idctn`, `norm="ortho"`).
+`λ = 0` only for `k = 0`: the solution is fixed up to a constant, and a solution exists only
+when `f` sums to zero (the compatibility condition). The mean of `f` is therefore dropped
+(this is the least-squares solution) and the mean of `u` is set by the caller.
 
-Gradient fields are integrated in the least-squares sense: ``min ||D u - g||²`` whose normal
-equations ``Dᵀ D u = Dᵀ g`` are again diagonal in the DCT for the two difference operators
-``D`` offered (see :func:`integrate_gradient`). All functions are per channel: the DCT runs over
+Gradient fields are integrated in the least-squares sense: `min ||D u - g||²` whose normal
+equations `Dᵀ D u = Dᵀ g` are again diagonal in the DCT for the two difference operators
+`D` offered (see `integrate_gradient`). All functions are per channel: the DCT runs over
 the two image axes only, so channels are never mixed.
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 from scipy.fft import dctn, idctn
 
 GRADIENT_DIFFERENCES = ("central", "forward")
-"""Difference schemes :func:`integrate_gradient` understands."""
+"""Difference schemes `integrate_gradient` understands."""
 
 
 def _check_spacing(spacing: float) -> float:
@@ -34,7 +34,7 @@ def _check_spacing(spacing: float) -> float:
 
 
 def _check_field(array: np.ndarray, *, gradient: bool) -> np.ndarray:
-    """``array`` as float64 ``(H, W, C)`` (or ``(H, W, C, 2)`` if ``gradient``), validated."""
+    """`array` as float64 `(H, W, C)` (or `(H, W, C, 2)` if `gradient`), validated."""
     array = np.asarray(array)
     expected = "(H, W, 2) or (H, W, C, 2) gradient" if gradient else "(H, W) or (H, W, C) array"
     extra = 1 if gradient else 0
@@ -60,16 +60,16 @@ def _channel_means(mean: float | Sequence[float] | None, channels: int) -> np.nd
 
 
 def _axis_eigenvalues(size: int, spacing: float, central: bool) -> np.ndarray:
-    """Eigenvalues on DCT-II mode ``k`` of the 1-D operator: ``-4 sin²(pi k/2N)/h²`` for the
-    3-point Neumann Laplacian, ``-sin²(pi k/N)/h²`` for ``-Dᵀ D``, ``D`` the central difference."""
+    """Eigenvalues on DCT-II mode `k` of the 1-D operator: `-4 sin²(pi k/2N)/h²` for the
+    3-point Neumann Laplacian, `-sin²(pi k/N)/h²` for `-Dᵀ D`, `D` the central difference."""
     angle = np.pi * np.arange(size) / size
     symbol = np.sin(angle) ** 2 if central else 4.0 * np.sin(angle / 2) ** 2
     return -symbol / spacing**2
 
 
 def _dct_solve(rhs: np.ndarray, spacing: float, means: np.ndarray, central: bool) -> np.ndarray:
-    """Solve ``(Ly + Lx) u = rhs`` for ``(H, W, C)`` ``rhs``, dropping its mean, with ``u``'s
-    channel means set to ``means``."""
+    """Solve `(Ly + Lx) u = rhs` for `(H, W, C)` `rhs`, dropping its mean, with `u`'s
+    channel means set to `means`."""
     height, width = rhs.shape[:2]
     eigenvalues = (_axis_eigenvalues(height, spacing, central)[:, None]
                    + _axis_eigenvalues(width, spacing, central)[None, :])
@@ -81,15 +81,15 @@ def _dct_solve(rhs: np.ndarray, spacing: float, means: np.ndarray, central: bool
 
 def solve_poisson_neumann(rhs: np.ndarray, spacing: float, *,
                           mean: float | Sequence[float] | None = None) -> np.ndarray:
-    """Solve ``image_laplacian(u, spacing) = rhs`` exactly, per channel, by the DCT-II.
+    """Solve `image_laplacian(u, spacing) = rhs` exactly, per channel, by the DCT-II.
 
-    rhs: ``(H, W)`` or ``(H, W, C)``, at least 2×2. spacing: the grid spacing ``h`` (> 0).
+    rhs: `(H, W)` or `(H, W, C)`, at least 2×2. spacing: the grid spacing `h` (> 0).
     mean: the mean of the result, a scalar or one value per channel; default 0.
-    Returns ``u`` with the shape of ``rhs``, float64.
+    Returns `u` with the shape of `rhs`, float64.
 
-    Compatibility condition: the Neumann Laplacian of any image sums to zero, so only a ``rhs``
-    with zero mean has a solution. The mean of ``rhs`` is dropped (the least-squares solution,
-    ``L u = rhs - mean(rhs)``), and ``u``, fixed only up to a constant, gets the mean ``mean``.
+    Compatibility condition: the Neumann Laplacian of any image sums to zero, so only a `rhs`
+    with zero mean has a solution. The mean of `rhs` is dropped (the least-squares solution,
+    `L u = rhs - mean(rhs)`), and `u`, fixed only up to a constant, gets the mean `mean`.
     """
     spacing = _check_spacing(spacing)
     values = _check_field(rhs, gradient=False)
@@ -103,31 +103,31 @@ def integrate_gradient(
 ) -> np.ndarray:
     """Least-squares integration of a gradient field, per channel, by the DCT.
 
-    gradient: ``(H, W, 2)`` or ``(H, W, C, 2)`` in the layout of ``image_gradient``:
-    ``[..., 0] = ∂/∂x`` (along columns), ``[..., 1] = ∂/∂y`` (along rows). spacing: ``h`` (> 0).
+    gradient: `(H, W, 2)` or `(H, W, C, 2)` in the layout of `image_gradient`:
+    `[..., 0] = ∂/∂x` (along columns), `[..., 1] = ∂/∂y` (along rows). spacing: `h` (> 0).
     mean: the mean of the result, scalar or per channel; default 0 (a gradient fixes no constant).
-    Returns ``u`` ``(H, W)`` or ``(H, W, C)``, float64.
+    Returns `u` `(H, W)` or `(H, W, C)`, float64.
 
-    ``differences`` names the operator ``D`` the field is fitted to, ``min ||D u - g||²``:
+    `differences` names the operator `D` the field is fitted to, `min ||D u - g||²`:
 
-    * ``"central"`` (default): ``image_gradient`` itself (``np.gradient``: central differences
-      inside, one-sided at the border). Its one-sided border value ``(u[1] - u[0]) / h`` is twice
-      the central difference of ``u``'s half-sample even extension ``u[-1] = u[0]``, which is the
-      extension the DCT-II assumes; so with the border samples halved, ``D`` maps DCT-II mode
-      ``k`` onto a DST-II mode times ``sin(pi k / N) / h``, and ``Dᵀ D`` is diagonal in the DCT
-      with eigenvalues zero only at ``k = 0``. The result is the least-squares fit with border
-      samples weighted 1/4, and it inverts ``image_gradient`` exactly up to a constant, for any
+    * `"central"` (default): `image_gradient` itself (`np.gradient`: central differences
+      inside, one-sided at the border). Its one-sided border value `(u[1] - u[0]) / h` is twice
+      the central difference of `u`'s half-sample even extension `u[-1] = u[0]`, which is the
+      extension the DCT-II assumes; so with the border samples halved, `D` maps DCT-II mode
+      `k` onto a DST-II mode times `sin(pi k / N) / h`, and `Dᵀ D` is diagonal in the DCT
+      with eigenvalues zero only at `k = 0`. The result is the least-squares fit with border
+      samples weighted 1/4, and it inverts `image_gradient` exactly up to a constant, for any
       image, smooth or not (measured: error ~1e-15 from float64 fields, PSNR ~170-190 dB from
-      ``image_gradient``'s float32 output). The common alternative, averaging the central values
-      to the half-grid and solving the 5-point Poisson equation, damps frequency ``θ`` by
-      ``cos²(θ/2)`` (measured 59-78 dB on smooth images, 33 dB on ``camera`` at 256²). Noise in
+      `image_gradient`'s float32 output). The common alternative, averaging the central values
+      to the half-grid and solving the 5-point Poisson equation, damps frequency `θ` by
+      `cos²(θ/2)` (measured 59-78 dB on smooth images, 33 dB on `camera` at 256²). Noise in
       the field costs a few dB more here than there: the central differences constrain the
       near-Nyquist modes as weakly as the slowest ones.
-    * ``"forward"``: ``g[:, j, 0] = (u[:, j+1] - u[:, j]) / h`` for ``j < W - 1`` and
-      ``g[i, :, 1] = (u[i+1] - u[i]) / h`` for ``i < H - 1``: fluxes between pixels; the last
-      column of ``∂/∂x`` and the last row of ``∂/∂y`` are ignored. With no flux through the
-      border, ``Dᵀ D`` is minus ``h²`` times the 5-point Neumann Laplacian, so the normal
-      equations are :func:`solve_poisson_neumann` of the divergence; exact for such fields.
+    * `"forward"`: `g[:, j, 0] = (u[:, j+1] - u[:, j]) / h` for `j < W - 1` and
+      `g[i, :, 1] = (u[i+1] - u[i]) / h` for `i < H - 1`: fluxes between pixels; the last
+      column of `∂/∂x` and the last row of `∂/∂y` are ignored. With no flux through the
+      border, `Dᵀ D` is minus `h²` times the 5-point Neumann Laplacian, so the normal
+      equations are `solve_poisson_neumann` of the divergence; exact for such fields.
     """
     spacing = _check_spacing(spacing)
     if differences not in GRADIENT_DIFFERENCES:

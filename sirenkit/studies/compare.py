@@ -1,4 +1,4 @@
-"""Every network family fitted to one image under one budget, side by side (``sirenkit compare``)."""
+"""Every network family fitted to one image under one budget, side by side (`sirenkit compare`)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ logger = logging.getLogger("sirenkit")
 
 
 COMPARE_SIZE = 128
-"""Longer side of the image ``sirenkit compare`` fits (five networks: it should not take long)."""
+"""Longer side of the image `sirenkit compare` fits (five networks: it should not take long)."""
 
 
 def compare_models(
@@ -39,14 +39,33 @@ def compare_models(
     overwrite: bool = False,
     progress: bool = True,
 ) -> list[Fitted]:
-    """Fit SIREN and each baseline with the same parameter budget (SIREN's default image network,
-    with ``network_settings`` such as ``hidden_features`` changed) and the same steps; with
-    ``out``, write each run folder, ``comparison.png`` (rows = models; columns = image, gradient,
-    Laplacian) and ``comparison.json`` (``overwrite`` replaces the runs of an earlier comparison).
-    ``train`` is SIREN's recipe (by default the image recipe); each other family learns at its
-    multiple of its rate at its size (:meth:`~sirenkit.networks.family.NetworkFamily.rate_factor`).
-    Each family's frequency is what :func:`fit_image` would use: a SIREN's chosen from the image
-    unless ``network_settings`` give ``first_omega``; the others' their authors' values."""
+    """Fit SIREN and each baseline to one image with the same parameter budget and the same steps.
+
+    The budget is SIREN's default image network (with `network_settings` changed); every other
+    family gets the size of its kind that holds as many parameters. Each family learns at its
+    multiple of SIREN's rate at its size ([`rate_factor`][sirenkit.NetworkFamily.rate_factor]),
+    and its frequency is what [`fit_image`][sirenkit.fit_image] would use: a SIREN's chosen from
+    the image unless `network_settings` give `first_omega`; the others' their authors' values. This
+    is `sirenkit compare`.
+
+    Args:
+        source: The image: a file, a bundled image name or an [`ImageSignal`][sirenkit.ImageSignal].
+        models: The families to compare (see [`model_names`][sirenkit.model_names]).
+        size: Scale the image's longer side to this many pixels.
+        train: SIREN's recipe; `None` is the image recipe.
+        network_settings: Settings changed in SIREN's default network, such as `hidden_features`.
+        out: The folder for the comparison: one run folder per family, `comparison.png` (rows =
+            models; columns = image, gradient, Laplacian) and `comparison.json`; `None` writes
+            nothing.
+        overwrite: Replace the runs of an earlier comparison in `out`.
+        progress: Show a progress bar.
+
+    Returns:
+        One fitted network per family, in the order of `models`.
+
+    Raises:
+        ValueError: An unknown family in `models`, or none.
+    """
     known = model_names()
     unknown = [m for m in models if m not in known]
     if unknown or not models:

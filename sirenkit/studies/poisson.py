@@ -1,9 +1,9 @@
 """Gradient-domain tasks: reconstruct an image from its gradients or its Laplacian only
 (Poisson's equation), and fuse two images by fitting a composite of their gradients.
 
-The network never sees a pixel value: the constraint is ``∇Φ − g = 0`` or ``ΔΦ − Δf = 0`` on the
+The network never sees a pixel value: the constraint is `∇Φ − g = 0` or `ΔΦ − Δf = 0` on the
 pixel grid, per colour channel. A gradient fixes the image only up to a constant and a Laplacian
-only up to a harmonic function, so results are measured after an alignment (DESIGN.md §5) and
+only up to a harmonic function, so results are measured after an alignment and
 compared with the classical DCT solution of the same discrete problem.
 """
 
@@ -39,10 +39,10 @@ from sirenkit.studies.classical import integrate_gradient, solve_poisson_neumann
 SEGMENT_WEIGHT = 1.0
 BOX_WEIGHT = (0.01, 0.00001)
 """Default weights of the multiscale constraints: line integrals of the gradient (relative to
-``1 / h²``) and box fluxes for the Laplacian (relative to ``1 / h⁴``); a pair ``(start, end)`` is a
-weight that goes from ``start`` to ``end`` over the run, log-linearly (:func:`decaying_weight`).
+`1 / h²`) and box fluxes for the Laplacian (relative to `1 / h⁴`); a pair `(start, end)` is a
+weight that goes from `start` to `end` over the run, log-linearly (`decaying_weight`).
 Chosen by the runs the docs report; 0 turns them off. With line integrals exact for the data
-(:class:`GridSegments`), the weight matters: 0.01 / 0.1 / 1 gave grass 28.6 / 31.8 / 40.7 dB and
+(`GridSegments`), the weight matters: 0.01 / 0.1 / 1 gave grass 28.6 / 31.8 / 40.7 dB and
 camera 34.5 / 37.1 / 40.7 dB (1,500 float32 steps); with the trapezoid rule it made no difference
 (grass 28.3 dB at 0.01 and 0.1). From the Laplacian the box fluxes hold the lowest frequencies,
 which the pointwise term barely constrains, and damp the texture when they weigh much: strong
@@ -51,12 +51,12 @@ float32: 15.7 dB and fine-texture correlation 0.82, against 15.5 dB / 0.53 with 
 (and Adam 3e-5, the recipe before) and 13.8 dB / 0.92 with a constant 0.0001 at Adam 1e-4."""
 
 Weight = float | tuple[float, float] | list[float]
-"""A constant weight, or ``(start, end)``: from ``start`` to ``end`` over the run, log-linearly."""
+"""A constant weight, or `(start, end)`: from `start` to `end` over the run, log-linearly."""
 
 
 def decaying_weight(weight: Weight) -> tuple[float, Callable[[float], float] | None]:
-    """``(weight at the start, the factor on it as a function of the run's progress)`` of a
-    :data:`Weight`; the factor is ``None`` for a constant weight."""
+    """`(weight at the start, the factor on it as a function of the run's progress)` of a
+    `Weight`; the factor is `None` for a constant weight."""
     if isinstance(weight, (tuple, list)):  # a list: the pair as config.json keeps it
         start, end = (float(value) for value in weight)
         if start <= 0 or end <= 0:
@@ -73,13 +73,13 @@ SOURCES = ("gradient", "laplacian")
 # --- alignment: what the derivatives cannot fix -------------------------------------------
 
 def align_constant(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``estimate`` shifted by the mean difference to ``reference``, per channel (``(H, W, C)``):
+    """`estimate` shifted by the mean difference to `reference`, per channel (`(H, W, C)`):
     the freedom a gradient leaves."""
     return estimate + (reference - estimate).mean(axis=(0, 1), keepdims=True)
 
 
 def align_plane(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``estimate`` plus the least-squares plane ``a + b x + c y`` fitted to the difference, per
+    """`estimate` plus the least-squares plane `a + b x + c y` fitted to the difference, per
     channel: the lowest-order harmonic functions a Laplacian leaves free."""
     height, width = reference.shape[:2]
     coords = coordinate_grid((height, width), dtype=torch.float64).numpy()
@@ -98,15 +98,15 @@ ALIGNMENTS = {
 # --- the problems ------------------------------------------------------------------------
 
 def derivative_targets(pixels: np.ndarray, source: Source) -> np.ndarray:
-    """Ground-truth ``(H, W, C, 2)`` gradient or ``(H, W, C)`` Laplacian in coordinate units."""
+    """Ground-truth `(H, W, C, 2)` gradient or `(H, W, C)` Laplacian in coordinate units."""
     spacing = grid_spacing(pixels.shape[:2])
     return image_gradient(pixels, spacing) if source == "gradient" else image_laplacian(pixels, spacing)
 
 
 def exact_line_sums(component: np.ndarray, axis: int, spacing: float) -> np.ndarray:
-    """Running sums ``S`` along the rows (``axis`` 0: x) or columns (1: y) of one gradient
-    component ``(H, W, C)`` by central differences (one-sided at the border, as ``np.gradient``):
-    ``S[0] = 0``, ``S[1] = h g[0]``, ``S[j] = S[j−2] + 2h g[j−1]``, so that ``S[b] − S[a] = f_b − f_a``
+    """Running sums `S` along the rows (`axis` 0: x) or columns (1: y) of one gradient
+    component `(H, W, C)` by central differences (one-sided at the border, as `np.gradient`):
+    `S[0] = 0`, `S[1] = h g[0]`, `S[j] = S[j−2] + 2h g[j−1]`, so that `S[b] − S[a] = f_b − f_a`
     exactly for every pair of pixels on a line."""
     along = np.moveaxis(component.astype(np.float64), 1 - axis, 0)  # the summed direction first
     sums = np.zeros_like(along)
@@ -118,22 +118,21 @@ def exact_line_sums(component: np.ndarray, axis: int, spacing: float) -> np.ndar
 
 
 class GridSegments:
-    """Pairs of pixels on one row or one column, with the line integral of a gradient field
-    between them: ``Φ(end) − Φ(start) = ∫ g · ds``.
+    """Pairs of pixels on one row or one column, with the line integral of a gradient field between them:
+    `Φ(end) − Φ(start) = ∫ g · ds`.
 
-    A constraint on these pairs is a derivative constraint integrated along a segment. Segment
-    lengths are log-uniform from one pixel to the whole side, so every scale is constrained
-    alike: the local gradient loss weighs an error of spatial frequency ``k`` by ``k²`` and
-    leaves the low frequencies to converge slowly; integrated over long segments they weigh
-    fully. The network still sees no pixel value, only differences that the gradient implies.
+    A constraint on these pairs is a derivative constraint integrated along a segment. Segment lengths are
+    log-uniform from one pixel to the whole side, so every scale is constrained alike: the local gradient loss
+    weighs an error of spatial frequency `k` by `k²` and leaves the low frequencies to converge slowly;
+    integrated over long segments they weigh fully. The network still sees no pixel value, only differences that
+    the gradient implies.
 
-    The integrals use the quadrature that is exact for the data (:func:`exact_line_sums`): a
-    gradient by central differences, ``g_j = (f_{j+1} − f_{j−1}) / 2h``, sums over every other
-    pixel to ``f_b − f_a = Σ 2h g_j`` (``j = a+1, a+3, …, b−1``), and the one-sided difference at
-    the border links the two halves. The trapezoid rule over every pixel would give the
-    differences of the ``[1, 2, 1]/4``-smoothed image instead, which damps the finest texture (by
-    ``cos²(kh/2)``, zero at the Nyquist frequency): grass 256² from its gradient lost 3 dB to it
-    (docs, "Reconstruction from derivatives").
+    The integrals use the quadrature that is exact for the data (`exact_line_sums`): a gradient by central
+    differences, `g_j = (f_{j+1} − f_{j−1}) / 2h`, sums over every other pixel to `f_b − f_a = Σ 2h g_j`
+    (`j = a+1, a+3, …, b−1`), and the one-sided difference at the border links the two halves. The trapezoid
+    rule over every pixel would give the differences of the `[1, 2, 1]/4`-smoothed image instead, which damps
+    the finest texture (by `cos²(kh/2)`, zero at the Nyquist frequency): grass 256² from its gradient lost 3 dB
+    to it (docs, "Reconstruction from derivatives").
     """
 
     def __init__(self, coords: torch.Tensor, gradient: np.ndarray, *, batch_size: int) -> None:
@@ -163,7 +162,7 @@ class GridSegments:
         return moved
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``(2B, 2)`` points, starts then ends, and ``difference: (B, C)`` integrals."""
+        """`(2B, 2)` points, starts then ends, and `difference: (B, C)` integrals."""
         height, width = self.shape
         starts, ends, differences = [], [], []
         for axis, count in ((0, self.batch_size // 2), (1, self.batch_size - self.batch_size // 2)):
@@ -184,19 +183,19 @@ class GridSegments:
 
 
 def segment_residual(fields) -> torch.Tensor:
-    """``Φ(end) − Φ(start)`` against the integrated gradient, in network units."""
+    """`Φ(end) − Φ(start)` against the integrated gradient, in network units."""
     half = fields.value.shape[0] // 2
     return fields.value[half:] - fields.value[:half] - INTENSITY_SCALE * fields.data["difference"]
 
 
 class GridBoxes:
-    """Boxes of whole pixels with the integral of a Laplacian over each. By the divergence
-    theorem the network's outward flux through a box boundary, ``∮ ∇Φ · n ds``, must equal
-    ``∫∫ ΔΦ dA``: a constraint on the network's gradient that the Laplacian alone implies.
+    """Boxes of whole pixels with the integral of a Laplacian over each. By the divergence theorem the network's
+    outward flux through a box boundary, `∮ ∇Φ · n ds`, must equal `∫∫ ΔΦ dA`: a constraint on the network's
+    gradient that the Laplacian alone implies.
 
-    Box sides are log-uniform from one pixel to the whole image, so low frequencies, which the
-    pointwise Laplacian loss weighs by ``k⁴``, are constrained as firmly as fine detail. The
-    flux is estimated from ``points_per_side`` stratified random points on each side.
+    Box sides are log-uniform from one pixel to the whole image, so low frequencies, which the pointwise
+    Laplacian loss weighs by `k⁴`, are constrained as firmly as fine detail. The flux is estimated from
+    `points_per_side` stratified random points on each side.
     """
 
     def __init__(self, coords: torch.Tensor, laplacian: np.ndarray, *, boxes: int, points_per_side: int = 4) -> None:
@@ -216,7 +215,7 @@ class GridBoxes:
 
     @property
     def points_per_step(self) -> int:
-        """``points_per_side`` points on each of the four sides of every box."""
+        """`points_per_side` points on each of the four sides of every box."""
         return self.batch_size * 4 * self.points_per_side
 
     def to(self, device: torch.device) -> GridBoxes:
@@ -226,8 +225,8 @@ class GridBoxes:
         return moved
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``(B * 4 * K, 2)`` boundary points (sides: left, right, top, bottom) and, per box,
-        ``integral: (B, C)`` and ``sides: (B, 2)`` (width and height in coordinate units)."""
+        """`(B * 4 * K, 2)` boundary points (sides: left, right, top, bottom) and, per box,
+        `integral: (B, C)` and `sides: (B, 2)` (width and height in coordinate units)."""
         height, width = self.shape
         boxes, per_side, h = self.batch_size, self.points_per_side, self.spacing
 
@@ -257,7 +256,7 @@ class GridBoxes:
 
 
 def flux_residual(fields) -> torch.Tensor:
-    """Outward flux of ``∇Φ`` through each box against ``∫∫ Δf dA``, in network units."""
+    """Outward flux of `∇Φ` through each box against `∫∫ Δf dA`, in network units."""
     sides = fields.data["sides"]  # (B, 2): width, height
     boxes = sides.shape[0]
     jacobian = fields.jacobian.reshape(boxes, 4, -1, fields.jacobian.shape[1], 2)  # (B, side, K, C, 2)
@@ -276,15 +275,14 @@ def derivative_problem(
     segment_weight: float = 0.0,
     box_weight: Weight = 0.0,
 ) -> Problem:
-    """Fit ``∇Φ = target`` (``(H, W, C, 2)``) or ``ΔΦ = target`` (``(H, W, C)``) on the pixel grid.
+    """Fit `∇Φ = target` (`(H, W, C, 2)`) or `ΔΦ = target` (`(H, W, C)`) on the pixel grid.
 
-    Targets are in intensity units; the network works in ``y = 2 I − 1``, so they are doubled.
-    With a ``reference`` image the evaluation reports PSNR after the alignment of ``source``;
-    without one, it reports the residual only. The multiscale constraints: ``segment_weight > 0``
-    adds line integrals of a gradient (:class:`GridSegments`, weight ``segment_weight / h²``),
-    ``box_weight > 0`` fluxes through boxes for a Laplacian (:class:`GridBoxes`, weight
-    ``box_weight / h⁴``; a pair ``(start, end)`` decays over the run, :func:`decaying_weight`);
-    each applies to its source only.
+    Targets are in intensity units; the network works in `y = 2 I − 1`, so they are doubled. With a `reference`
+    image the evaluation reports PSNR after the alignment of `source`; without one, it reports the residual
+    only. The multiscale constraints: `segment_weight > 0` adds line integrals of a gradient (`GridSegments`,
+    weight `segment_weight / h²`), `box_weight > 0` fluxes through boxes for a Laplacian (`GridBoxes`, weight
+    `box_weight / h⁴`; a pair `(start, end)` decays over the run, `decaying_weight`); each applies to its source
+    only.
     """
     check_multiscale_weights(source, segment_weight, box_weight)
     height, width, channels = target.shape[:3]
@@ -332,20 +330,20 @@ def check_multiscale_weights(source: Source, segment_weight: float | None, box_w
 # --- results ------------------------------------------------------------------------------
 
 DerivativeFit = Fitted
-"""The result of :func:`fit_poisson` and :func:`~sirenkit.studies.fusion.fuse_images`:
-``products["raw"]`` is the network's image in intensity units (not aligned, not clipped),
-``products["reconstruction"]`` the one shown and saved (aligned or mean-restored, clipped)."""
+"""The result of [`fit_poisson`][sirenkit.fit_poisson] and [`fuse_images`][sirenkit.fuse_images]:
+`products["raw"]` is the network's image in intensity units (not aligned, not clipped),
+`products["reconstruction"]` the one shown and saved (aligned or mean-restored, clipped)."""
 
 
 def restore_means(estimate: np.ndarray, means: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Shift each channel of ``(H, W, C)`` so that its mean is the given value (one value, or
+    """Shift each channel of `(H, W, C)` so that its mean is the given value (one value, or
     one per channel): what integrating derivatives cannot know."""
     means = np.broadcast_to(np.asarray(means, dtype=np.float64), (estimate.shape[2],))
     return estimate - estimate.mean(axis=(0, 1), keepdims=True) + means
 
 
 def checked_means(means: Sequence[float] | None, signal: ImageSignal) -> list[float] | None:
-    """``means`` as one value per channel; a ``ValueError`` before any fitting when their number
+    """`means` as one value per channel; a `ValueError` before any fitting when their number
     fits neither one value nor one per channel."""
     if means is None:
         return None
@@ -372,17 +370,25 @@ def fit_poisson(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
-    """Reconstruct an image from its gradient field or its Laplacian alone.
+    """Reconstruct an image from its gradient field or its Laplacian alone (`sirenkit poisson`).
 
-    The multiscale constraint (defaults :data:`SEGMENT_WEIGHT` and :data:`BOX_WEIGHT`, 0 turns it off): from a
-    gradient, ``segment_weight`` weighs line integrals (:class:`GridSegments`); from a Laplacian,
-    ``box_weight`` weighs fluxes through boxes (:class:`GridBoxes`; by default a weight that decays
-    over the run). Each is refused for the other source.
+    Args:
+        source_image: The image: a file, a bundled image name or an [`ImageSignal`][sirenkit.ImageSignal].
+        source: `"gradient"` or `"laplacian"`: the derivative the network is fitted to.
+        size: Scale the image's longer side to this many pixels; `None` keeps its size.
+        network: The network to fit; `None` builds the task's default of `model`.
+        train: The training recipe; `None` is the task's recipe for `source`.
+        model: The network family, used when `network` is `None`.
+        means: Restore each channel's mean (one value, or one per channel) instead of aligning to the truth.
+        segment_weight: From a gradient only, the line integrals' weight (`GridSegments`; `None`: `SEGMENT_WEIGHT`).
+        box_weight: From a Laplacian only, the box fluxes' weight (`GridBoxes`), a number or `(start, end)`.
+        out: The run folder to write; `None` writes nothing.
+        resume: Continue the run saved in `out` from its checkpoint.
+        overwrite: Replace a run already in `out`.
+        progress: Show a progress bar.
 
-    ``metrics['psnr']`` is measured after the alignment the source leaves free (see
-    ``metrics['alignment']``); ``metrics['classical_psnr']`` is the DCT solution of the same
-    discrete problem, aligned the same way. ``means`` restores each channel's mean in the saved
-    reconstruction instead of aligning it to the ground truth.
+    Returns:
+        The fit; its `psnr` after the alignment the source leaves free, `classical_psnr` the DCT solution's.
     """
     from sirenkit.signals.image.data import load_image
 
@@ -453,7 +459,7 @@ def fit_poisson(
 
 POISSON_FIRST_OMEGA = 60.0
 """ω0 of the first layer from derivatives (the image default is 30): an error of spatial frequency
-``k`` costs ``k²`` in a gradient loss, so the fine texture is where the fit is judged, and a first
+`k` costs `k²` in a gradient loss, so the fine texture is where the fit is judged, and a first
 layer that starts with twice the frequencies reaches it sooner. Gravel 256² (the most textured of
 the set), 2,230 steps of the default recipe in float32: ω0 = 30 gave 29.2 dB, 45 30.0 dB, 60
 30.6 dB. On the ten photos of the docs, 360 s in float32, 60 is better than 30 on every one
@@ -463,8 +469,8 @@ the set), 2,230 steps of the default recipe in float32: ω0 = 30 gave 29.2 dB, 4
 def poisson_network(signal: ImageSignal, model: str = "siren", source: Source = "gradient",
                     **settings: Any) -> NetworkConfig:
     """The image network for reconstruction from derivatives and fusion: the paper's image
-    network, from a gradient with the first ω0 :data:`POISSON_FIRST_OMEGA` (a SIREN's; the
-    baselines have none) unless ``settings`` give one. From the Laplacian the image default."""
+    network, from a gradient with the first ω0 `POISSON_FIRST_OMEGA` (a SIREN's; the
+    baselines have none) unless `settings` give one. From the Laplacian the image default."""
     if model == "siren" and source == "gradient":
         settings.setdefault("first_omega", POISSON_FIRST_OMEGA)
     return ImageKind.describe(signal).network(model, **settings)
@@ -480,15 +486,13 @@ per-step overhead wins."""
 def poisson_train_config(source: Source) -> TrainConfig:
     """Default training for reconstruction from derivatives, within the 10 minutes promised.
 
-    From gradients: Adam at 2e-4 with a cosine decay over the default budget (at most 6,000 steps,
-    which only a GPU reaches first) of 4,096 random pixels and 4,096 line integrals per step; the
-    first ω0 is :data:`POISSON_FIRST_OMEGA`
-    (:func:`poisson_network`). Chosen on seven photos and checked on three others
-    (``benchmarks/derivatives.py``; the docs give the table). From the Laplacian: Adam at 1e-4
-    over the default budget (at most 6,000 steps) of 4,096 pixels and 128 boxes per step, the box
-    weight decaying (:data:`BOX_WEIGHT`); Adam 1e-3, the image default, stalls near 12 dB, and 3e-5
-    (the recipe before) moved the network too little in the budget for the texture to form. The
-    docs list what was tried and what it gave."""
+    From gradients: Adam at 2e-4 with a cosine decay over the default budget (at most 6,000 steps, which only a
+    GPU reaches first) of 4,096 random pixels and 4,096 line integrals per step; the first ω0 is
+    `POISSON_FIRST_OMEGA` (`poisson_network`). Chosen on seven photos and checked on three others
+    (`benchmarks/derivatives.py`; the docs give the table). From the Laplacian: Adam at 1e-4 over the default
+    budget (at most 6,000 steps) of 4,096 pixels and 128 boxes per step, the box weight decaying (`BOX_WEIGHT`);
+    Adam 1e-3, the image default, stalls near 12 dB, and 3e-5 (the recipe before) moved the network too little
+    in the budget for the texture to form. The docs list what was tried and what it gave."""
     if source == "gradient":
         return TrainConfig(steps=6000, learning_rate=2e-4, time_budget=PROMISED_SECONDS["poisson"],
                            batch_size=POISSON_GRADIENT_BATCH)

@@ -1,14 +1,16 @@
 """Fit a problem of the user's own: constraints in, a fitted network and its run folder out, with
 the speed, progress display, checkpoints and figures of the built-in tasks (which are recipes on
-the same :func:`sirenkit.fit`).
+the same [`sirenkit.fit`][sirenkit.fit]):
 
-    problem = Problem([Constraint("pde", residual, Box(...), needs=("laplacian",)), ...])
-    result = solve(problem, NetworkConfig(in_features=2, out_features=1), TrainConfig(steps=2000),
-                   out="runs/mine")
+```python
+problem = Problem([Constraint("pde", residual, Box(...), needs=("laplacian",)), ...])
+result = solve(problem, NetworkConfig(in_features=2, out_features=1), TrainConfig(steps=2000),
+               out="runs/mine")
+```
 
-The run folder holds ``model.safetensors``/``model.json`` (``sirenkit.load`` reads it back),
-``loss.png`` (every named loss term per step), ``history.json``, ``metrics.json`` (the last value
-of every term, the figures of the problem's ``evaluate``, time and size) and ``config.json``.
+The run folder holds `model.safetensors`/`model.json` (`sirenkit.load` reads it back),
+`loss.png` (every named loss term per step), `history.json`, `metrics.json` (the last value
+of every term, the figures of the problem's `evaluate`, time and size) and `config.json`.
 """
 
 from __future__ import annotations
@@ -25,16 +27,54 @@ from sirenkit.problems.constraints import Problem
 from sirenkit.signals.problem import ProblemKind
 
 Solution = Fitted
-"""What :func:`solve` returns: the one result type of every fit."""
+"""Another name of [`Fitted`][sirenkit.Fitted], what [`solve`][sirenkit.solve] returns (one
+result type for every fit).
+"""
 
 
 def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = None, *, name: str = "problem",
           out: str | Path | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
           settings: dict[str, Any] | None = None) -> Fitted:
-    """Fit a fresh network of ``network``'s shape to ``problem`` (checked first: see
-    :meth:`Problem.check`) and, with ``out``, write the run folder described in the module
-    docstring. ``settings`` are recorded in ``config.json`` and ``model.json``. ``train.batch_size``
-    sets the points per step of every domain that has no batch size of its own."""
+    """Fit a fresh network to a problem of your own and, with `out`, write its run folder.
+
+    The problem is checked first ([`Problem.check`][sirenkit.Problem.check]). The run folder holds
+    `model.safetensors` and `model.json` ([`load`][sirenkit.load] reads them back), `loss.png`
+    (every named loss term per step), `history.json`, `metrics.json` (the last value of every term,
+    the figures of the problem's `evaluate`, time and size) and `config.json`.
+
+    Args:
+        problem: The constraints to fit.
+        network: The shape of the network (inputs, outputs, family, width, depth, ...).
+        train: The training recipe; `None` is [`TrainConfig`][sirenkit.TrainConfig]'s defaults.
+            Its `batch_size` sets the points per step of every domain that has no batch size of
+            its own.
+        name: The problem's name, recorded in the run folder.
+        out: The run folder to write; `None` writes nothing.
+        resume: Continue the run saved in `out` from its checkpoint.
+        overwrite: Replace a run already in `out`.
+        progress: Show a progress bar.
+        settings: What to record in `config.json` and `model.json` beside the name (your own
+            parameters, dataclasses included).
+
+    Returns:
+        The fitted network; its kind is a [`ProblemKind`][sirenkit.ProblemKind].
+
+    Raises:
+        ValueError: The problem does not fit the network (see
+            [`Problem.check`][sirenkit.Problem.check]), or `out` holds a run that neither `resume`
+            nor `overwrite` was given for.
+        TrainingDiverged: The loss became NaN or infinite.
+        TrainingInterrupted: Ctrl-C or SIGTERM stopped the fit; with `out`, its checkpoint is there.
+
+    Example:
+        ```python
+        from sirenkit import Box, Constraint, NetworkConfig, Problem, TrainConfig, solve
+
+        problem = Problem([Constraint("pde", residual, Box(...), needs=("laplacian",)), ...])
+        result = solve(problem, NetworkConfig(in_features=2, out_features=1), TrainConfig(steps=2000),
+                       out="runs/mine")
+        ```
+    """
     settings = to_dict_safe(settings)
     kind = ProblemKind(source=name, title=name, terms=tuple(c.name for c in problem.constraints),
                        outputs=network.out_features, settings=settings)
@@ -43,6 +83,6 @@ def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = 
 
 
 def to_dict_safe(settings: dict[str, Any] | None) -> dict[str, Any]:
-    """``settings`` with dataclasses turned into dictionaries (JSON-ready)."""
+    """`settings` with dataclasses turned into dictionaries (JSON-ready)."""
     return {key: to_dict(value) if hasattr(value, "__dataclass_fields__") else value
             for key, value in (settings or {}).items()}

@@ -1,3 +1,3 @@
-"""Sound: the reader (:mod:`.data`), the kind (:mod:`.kind`) and the fit (:mod:`.fit`)."""
+"""Sound: the reader (`.data`), the kind (`.kind`) and the fit (`.fit`)."""
 
 from sirenkit.signals.audio import data, fit, kind  # noqa: F401

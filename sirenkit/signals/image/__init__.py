@@ -1,3 +1,3 @@
-"""Images: the reader (:mod:`.data`), the kind (:mod:`.kind`) and the fit (:mod:`.fit`)."""
+"""Images: the reader (`.data`), the kind (`.kind`) and the fit (`.fit`)."""
 
 from sirenkit.signals.image import data, fit, kind  # noqa: F401

@@ -1,9 +1,9 @@
 """Images as signals: loading, the coordinate convention, and ground-truth derivatives.
 
 Coordinate convention (any size and aspect ratio): pixel centres lie on a grid with the same
-spacing ``h`` along both axes. The longer side spans [-1, 1] (``h = 2 / (L - 1)`` for ``L`` pixels);
-the shorter side of ``S`` pixels spans ``[-(S-1)/(L-1), (S-1)/(L-1)]``. ``coords[..., 0]`` is ``x``
-(columns, left to right) and ``coords[..., 1]`` is ``y`` (rows, top to bottom), so a 500×375 image
+spacing `h` along both axes. The longer side spans [-1, 1] (`h = 2 / (L - 1)` for `L` pixels);
+the shorter side of `S` pixels spans `[-(S-1)/(L-1), (S-1)/(L-1)]`. `coords[..., 0]` is `x`
+(columns, left to right) and `coords[..., 1]` is `y` (rows, top to bottom), so a 500×375 image
 lives on [-1, 1] × [-0.749, 0.749]. Derivatives are in these coordinate units, the same along
 both axes, so gradient and Laplacian maps are isotropic.
 """
@@ -27,25 +27,29 @@ BUNDLED_IMAGES = (
 
 @dataclass
 class ImageSignal:
-    """An image ready to fit: ``pixels`` is ``(H, W, C)`` float32 in [0, 1]."""
+    """An image ready to fit, as [`load_image`][sirenkit.load_image] returns it."""
 
     pixels: np.ndarray
+    """`(H, W, C)` float32 intensities in [0, 1]."""
     name: str
     """File path or bundled image name it came from."""
     mode: str
-    """Channel layout: ``L`` (grey), ``LA``, ``RGB`` or ``RGBA``."""
+    """Channel layout: `L` (grey), `LA`, `RGB` or `RGBA`."""
     bit_depth: int = 8
+    """Bits per channel of the file (8 or 16)."""
     original_shape: tuple[int, int] = (0, 0)
-    """``(H, W)`` before any resampling."""
+    """`(H, W)` before any resampling."""
     extra: dict = field(default_factory=dict)
+    """Anything a reader keeps beside the pixels."""
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(H, W)``"""
+        """`(H, W)`"""
         return self.pixels.shape[0], self.pixels.shape[1]
 
     @property
     def channels(self) -> int:
+        """Number of channels `C`."""
         return self.pixels.shape[2]
 
 
@@ -53,8 +57,8 @@ _MODES_BY_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def _open_unlimited(path: Path):
-    """``Image.open`` without Pillow's decompression-bomb limit: sirenkit checks the size itself,
-    against :data:`MAX_PIXELS` and the memory the machine has, with a message that says what to do."""
+    """`Image.open` without Pillow's decompression-bomb limit: sirenkit checks the size itself,
+    against `MAX_PIXELS` and the memory the machine has, with a message that says what to do."""
     from PIL import Image
 
     limit = Image.MAX_IMAGE_PIXELS
@@ -66,7 +70,7 @@ def _open_unlimited(path: Path):
 
 
 def _from_array(array: np.ndarray, name: str) -> ImageSignal:
-    """Normalise an integer, boolean or float array to ``(H, W, C)`` float32 in [0, 1]."""
+    """Normalise an integer, boolean or float array to `(H, W, C)` float32 in [0, 1]."""
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in _MODES_BY_CHANNELS:
@@ -101,9 +105,9 @@ gigabytes. Below it, the memory the decode needs is checked against what the mac
 
 
 def _read_file(path: Path, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
-    """Decode ``path``: its pixels and its ``(H, W)`` as stored. With ``size``, a large image is
+    """Decode `path`: its pixels and its `(H, W)` as stored. With `size`, a large image is
     reduced while it is decoded (JPEG's DCT scaling) or right after (an integer box reduction to no
-    less than twice ``size``), so that the full-size float pixels never exist. The size is checked
+    less than twice `size`), so that the full-size float pixels never exist. The size is checked
     from the header, before decoding."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -138,8 +142,8 @@ def _read_file(path: Path, size: int | None = None) -> tuple[np.ndarray, tuple[i
 
 
 def _pixels_of(image, reduce_to: int | None = None) -> np.ndarray:
-    """The decoded image as an array of its own type; with ``reduce_to``, first box-reduced by
-    the largest integer factor that keeps the longer side at least twice ``reduce_to``."""
+    """The decoded image as an array of its own type; with `reduce_to`, first box-reduced by
+    the largest integer factor that keeps the longer side at least twice `reduce_to`."""
     if reduce_to is not None and max(image.size) // (2 * reduce_to) >= 2:
         if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
             image = image.convert("L" if image.mode == "1" else "I" if image.mode.startswith("I;16") else
@@ -160,10 +164,21 @@ def _pixels_of(image, reduce_to: int | None = None) -> np.ndarray:
 
 
 def load_image(source: str | Path, *, size: int | None = None) -> ImageSignal:
-    """Load an image file (anything Pillow reads: PNG, JPEG, TIFF, 8 or 16 bit, grey, RGB,
-    RGBA) or a bundled scikit-image sample by name (``camera``, ``astronaut``, ...).
+    """Load an image file or a bundled image.
 
-    ``size`` scales the longer side to that many pixels, keeping the aspect ratio.
+    Args:
+        source: An image file (anything Pillow reads: PNG, JPEG, TIFF, 8 or 16 bit, grey, RGB,
+            RGBA) or a bundled scikit-image sample by name (`camera`, `astronaut`, `coffee`,
+            `chelsea`, `cat`, ...).
+        size: Scale the longer side to this many pixels (at least 2), keeping the aspect ratio;
+            `None` keeps the image's size.
+
+    Returns:
+        The image, its pixels `(H, W, C)` float32 in [0, 1].
+
+    Raises:
+        ValueError: No such file and no such bundled name, an empty or unreadable file, an image
+            too large to open or smaller than 2×2 pixels, or a size below 2.
     """
     if size is not None and size < 2:
         raise ValueError(f"--size must be at least 2 pixels, got {size}")
@@ -194,7 +209,7 @@ def load_image(source: str | Path, *, size: int | None = None) -> ImageSignal:
 
 
 def resize_longer_side(pixels: np.ndarray, size: int) -> np.ndarray:
-    """Resample ``(H, W, C)`` pixels so that the longer side has ``size`` pixels."""
+    """Resample `(H, W, C)` pixels so that the longer side has `size` pixels."""
     from skimage.transform import resize
 
     height, width = pixels.shape[:2]
@@ -212,7 +227,7 @@ def grid_spacing(shape: tuple[int, int]) -> float:
 
 
 def image_extent(shape: tuple[int, int]) -> tuple[float, float]:
-    """Half-widths ``(x_extent, y_extent)`` of the area an ``(H, W)`` image covers."""
+    """Half-widths `(x_extent, y_extent)` of the area an `(H, W)` image covers."""
     height, width = shape
     longer = max(height, width) - 1
     return (width - 1) / longer, (height - 1) / longer
@@ -226,11 +241,20 @@ def coordinate_grid(
     dtype: torch.dtype = torch.float32,
     rows: tuple[int, int] | None = None,
 ) -> torch.Tensor:
-    """``(H*W, 2)`` coordinates ``(x, y)`` of an ``(H, W)`` grid in row-major order.
+    """The coordinates of the pixel centres of an `(H, W)` grid, in row-major order.
 
-    ``extent`` (half-widths along x and y) defaults to the convention of this module; pass an
-    image's extent to sample the same area at another resolution. ``rows = (first, stop)`` gives
-    only those rows of the grid (a band, for rendering in pieces).
+    The longer side spans [-1, 1]; the shorter one keeps the aspect ratio.
+
+    Args:
+        shape: `(H, W)`.
+        extent: Half-widths along x and y; `None` is the convention above. Pass an image's extent
+            to sample the same area at another resolution.
+        device: Where to create the tensor.
+        dtype: Its type.
+        rows: `(first, stop)`: only those rows of the grid (a band, for rendering in pieces).
+
+    Returns:
+        `(H*W, 2)` coordinates `(x, y)`.
     """
     height, width = shape
     x_extent, y_extent = image_extent(shape) if extent is None else extent
@@ -243,8 +267,16 @@ def coordinate_grid(
 
 
 def image_gradient(pixels: np.ndarray, spacing: float) -> np.ndarray:
-    """Per-channel gradient ``(H, W, C, 2)`` (``∂/∂x``, ``∂/∂y``) in coordinate units: central
-    differences inside, one-sided at the border, divided by the grid spacing."""
+    """The ground-truth gradient of an image: central differences inside, one-sided at the border,
+    divided by the grid spacing.
+
+    Args:
+        pixels: `(H, W, C)` or `(H, W)` intensities.
+        spacing: Distance between neighbouring pixel centres in coordinate units.
+
+    Returns:
+        `(H, W, C, 2)`: `∂/∂x`, `∂/∂y` of each channel, in coordinate units.
+    """
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     d_dy, d_dx = np.gradient(pixels.astype(np.float64), spacing, axis=(0, 1))
@@ -252,8 +284,16 @@ def image_gradient(pixels: np.ndarray, spacing: float) -> np.ndarray:
 
 
 def image_laplacian(pixels: np.ndarray, spacing: float) -> np.ndarray:
-    """Per-channel Laplacian ``(H, W, C)`` in coordinate units: the 5-point stencil with
-    mirrored borders, divided by the squared grid spacing. Never mixes channels."""
+    """The ground-truth Laplacian of an image: the 5-point stencil with mirrored borders, divided by
+    the squared grid spacing. Never mixes channels.
+
+    Args:
+        pixels: `(H, W, C)` or `(H, W)` intensities.
+        spacing: Distance between neighbouring pixel centres in coordinate units.
+
+    Returns:
+        `(H, W, C)`: the Laplacian of each channel, in coordinate units.
+    """
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     values = pixels.astype(np.float64)

@@ -1,5 +1,5 @@
-"""Signed distance functions from oriented point clouds and meshes (DESIGN.md §4): load the input,
-fit with the shape kind's recipe (:mod:`sirenkit.signals.shape.kind`), mesh the zero level set, measure
+"""Signed distance functions from oriented point clouds and meshes: load the input,
+fit with the shape kind's recipe (`sirenkit.signals.shape.kind`), mesh the zero level set, measure
 the mesh against the input and write the run folder."""
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 SdfFit = Fitted
-"""The result of :func:`fit_sdf`: ``products["reconstruction"]`` is the mesh ``(vertices, faces,
-pieces dropped)``, vertices in the input's coordinates."""
+"""The result of [`fit_sdf`][sirenkit.fit_sdf]: `products["reconstruction"]` is the mesh `(vertices, faces,
+pieces dropped)`, vertices in the input's coordinates."""
 
 _DEFAULT_KIND = ShapeKind(source="", center=(0.0, 0.0, 0.0), scale=1.0)
 
@@ -50,14 +50,14 @@ def sdf_network(model: str = "siren", **settings: Any) -> NetworkConfig:
 
 
 def sdf_train_config() -> TrainConfig:
-    """The default training of an SDF fit (:meth:`ShapeKind.train_config`)."""
+    """The default training of an SDF fit ([`ShapeKind.train_config`][sirenkit.ShapeKind.train_config])."""
     return _DEFAULT_KIND.train_config()
 
 
 def mesh_in_input_frame(model: nn.Module, cloud: PointCloud | ShapeKind, resolution: int, *,
                         support: np.ndarray | None = None) -> Mesh:
-    """Marching cubes of the zero level set on a ``resolution³`` grid, in the input's coordinates
-    (:meth:`ShapeKind.render`)."""
+    """Marching cubes of the zero level set on a `resolution³` grid, in the input's coordinates
+    ([`ShapeKind.render`][sirenkit.ShapeKind.render])."""
     kind = cloud if isinstance(cloud, ShapeKind) else ShapeKind.describe(cloud)
     return kind.render(model, resolution=resolution, support=support)
 
@@ -75,8 +75,8 @@ def plan_sdf(
     overwrite: bool = False,
     progress: bool = True,
 ) -> FitPlan:
-    """The fit of :func:`fit_sdf`, planned (:class:`~sirenkit.engine.runs.FitPlan`): the input read and
-    checked, nothing trained or written yet; ``plan.run()`` is :func:`fit_sdf`."""
+    """The fit of [`fit_sdf`][sirenkit.fit_sdf], planned ([`FitPlan`][sirenkit.FitPlan]): the input read and
+    checked, nothing trained or written yet; `plan.run()` is [`fit_sdf`][sirenkit.fit_sdf]."""
     config = config or SdfConfig()
     cloud = source if isinstance(source, PointCloud) else load_point_cloud(source, samples=config.samples,
                                                                           margin=config.margin)
@@ -106,10 +106,37 @@ def fit_sdf(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Fitted:
-    """Fit an SDF to an oriented point cloud or a mesh and, with ``out``, write the run folder:
-    model, ``mesh.ply`` (input coordinates), ``mesh.png``, ``slices.png``, ``loss.png``,
-    ``metrics.json`` (Chamfer, F-score, normal consistency against the input), ``history.json``,
-    ``config.json``."""
+    """Fit a signed distance function to an oriented point cloud or a mesh and, with `out`, write
+    the run folder.
+
+    The run folder holds the model, `mesh.ply` (in the input's coordinates), `mesh.png`,
+    `slices.png`, `loss.png`, `metrics.json` (Chamfer distance, F-score and normal consistency
+    against the input), `history.json` and `config.json`. This is `sirenkit fit sdf`.
+
+    Args:
+        source: A point cloud (`.xyz`, with or without normals, or a point-cloud `.ply`), a mesh
+            (`.ply`, `.obj`, `.off`, `.stl`), or a point cloud already loaded
+            ([`load_point_cloud`][sirenkit.load_point_cloud]).
+        network: The network to fit; `None` builds the shape default of `model`.
+        train: The training recipe; `None` is sirenkit's shape recipe.
+        config: Sampling, loss weights and meshing; `None` is [`SdfConfig`][sirenkit.SdfConfig]'s
+            defaults.
+        model: The network family, used when `network` is `None`.
+        out: The run folder to write; `None` writes nothing.
+        resume: Continue the run saved in `out` from its checkpoint.
+        overwrite: Replace a run already in `out`.
+        progress: Show a progress bar.
+
+    Returns:
+        The fitted network with its kind and metrics; `products["reconstruction"]` is the mesh
+        `(vertices, faces, pieces dropped)`.
+
+    Raises:
+        ValueError: The input cannot be read, an option is out of range, or `out` holds a run that
+            neither `resume` nor `overwrite` was given for.
+        TrainingDiverged: The loss became NaN or infinite.
+        TrainingInterrupted: Ctrl-C or SIGTERM stopped the fit; with `out`, its checkpoint is there.
+    """
     return plan_sdf(source, network=network, train=train, config=config, model=model, out=out, resume=resume,
                     overwrite=overwrite, progress=progress).run()
 
@@ -118,10 +145,25 @@ def fit_sdf(
 
 def extract_mesh(source: str | Path | Fitted, out: str | Path, *, resolution: int = 256,
                  keep_unsupported: bool = False, device: str = "auto") -> str:
-    """Load a fitted SDF (a run folder or its model files, or a :class:`~sirenkit.engine.kinds.Fitted`),
-    extract its zero level set on a ``resolution³`` grid in the input's coordinates and write it to
-    ``out`` (.ply, .obj, .stl or .off). Pieces no input point supports are dropped where the run
-    folder holds ``support.npy``, unless ``keep_unsupported``. Returns a one-line summary."""
+    """Extract the surface of a fitted signed distance function and write it as a mesh.
+
+    The zero level set is found on a `resolution³` grid in the input's coordinates. Pieces that no
+    input point supports are dropped where the run folder holds `support.npy`, unless
+    `keep_unsupported`. This is `sirenkit mesh`.
+
+    Args:
+        source: A run folder, its model files, or a [`Fitted`][sirenkit.Fitted] shape.
+        out: The mesh file to write: `.ply`, `.obj`, `.stl` or `.off`.
+        resolution: Grid points along each axis (at least 8).
+        keep_unsupported: Keep the pieces no input point supports.
+        device: Where to evaluate the network: `auto`, `cpu` or `cuda`.
+
+    Returns:
+        A one-line summary: vertices, faces and pieces dropped.
+
+    Raises:
+        ValueError: A resolution below 8, or a model that is not a signed distance function.
+    """
     from sirenkit.engine.models import load
     from sirenkit.engine.policy import resolve_device
     from sirenkit.signals.shape.kind import SUPPORT_FILE, ShapeKind

@@ -1,7 +1,7 @@
 """Meshes out of signed distance networks: the grid evaluated in slabs, marching cubes,
 export, and a shaded picture.
 
-The grid is evaluated slab by slab under ``no_grad`` and meshed slab by slab (2048³ values would
+The grid is evaluated slab by slab under `no_grad` and meshed slab by slab (2048³ values would
 be 34 GB of float32, the network's activations for all of them far more), and the vertices
 marching cubes returns in grid units are mapped to [-1, 1]³ and then to the input's own
 coordinates.
@@ -22,7 +22,7 @@ MESH_FORMATS = (".ply", ".obj", ".stl", ".off")
 
 
 def evaluate_grid_points(model: nn.Module, axis: torch.Tensor, index: np.ndarray, chunk: int) -> np.ndarray:
-    """``Φ`` at the grid points ``axis[index]`` (``index (P, 3)`` integer), in chunks, float32."""
+    """`Φ` at the grid points `axis[index]` (`index (P, 3)` integer), in chunks, float32."""
     out = np.empty(len(index), dtype=np.float32)
     for start in range(0, len(index), chunk):
         part = torch.from_numpy(index[start : start + chunk]).to(axis.device)
@@ -31,14 +31,14 @@ def evaluate_grid_points(model: nn.Module, axis: torch.Tensor, index: np.ndarray
 
 
 def evaluate_planes(model: nn.Module, axis: torch.Tensor, first: int, stop: int, chunk: int) -> np.ndarray:
-    """``Φ`` on the x-planes ``first:stop`` of the grid ``axis³``: ``(stop − first, n, n)``."""
+    """`Φ` on the x-planes `first:stop` of the grid `axis³`: `(stop − first, n, n)`."""
     count, size = stop - first, len(axis)
     index = np.indices((count, size, size)).reshape(3, -1).T + [first, 0, 0]
     return evaluate_grid_points(model, axis, index, chunk).reshape(count, size, size)
 
 
 GRID_BYTES_PER_POINT = 4 * 5
-"""A whole grid in float32 (:func:`sdf_grid`), with room for marching cubes' working arrays."""
+"""A whole grid in float32 (`sdf_grid`), with room for marching cubes' working arrays."""
 
 
 SLAB_BYTES_PER_POINT = 4 * 8
@@ -54,8 +54,8 @@ MESH_BYTES_PER_FACE = 72
 
 
 def check_grid_memory(resolution: int) -> None:
-    """A ``ValueError`` naming the largest resolution this machine's memory holds, before a
-    whole ``resolution³`` grid is allocated (:func:`sdf_grid`)."""
+    """A `ValueError` naming the largest resolution this machine's memory holds, before a
+    whole `resolution³` grid is allocated (`sdf_grid`)."""
     from sirenkit.resources import available_memory, check_memory
 
     available = available_memory()
@@ -67,8 +67,8 @@ def check_grid_memory(resolution: int) -> None:
 
 
 def slab_planes(resolution: int) -> int:
-    """Grid planes per slab: as many as :data:`SLAB_BYTES` (or a quarter of the available
-    memory) holds, at least 2; a ``ValueError`` where not even that fits."""
+    """Grid planes per slab: as many as `SLAB_BYTES` (or a quarter of the available
+    memory) holds, at least 2; a `ValueError` where not even that fits."""
     from sirenkit.resources import available_memory, check_memory
 
     available = available_memory()
@@ -83,20 +83,20 @@ def slab_planes(resolution: int) -> int:
 def sdf_slabs(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
               block: int | None = 8, band: float = 0.5, planes: int | None = None,
               on_coarse: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """``Φ`` on a ``resolution³`` grid over ``[-bound, bound]³`` (indexed ``[x, y, z]``, float32),
-    slab by slab along x: yields ``(first x index, values (n, R, R))``, ``planes`` planes at a time
-    (default: :func:`slab_planes`). Consecutive slabs share their boundary plane, with the same
+    """`Φ` on a `resolution³` grid over `[-bound, bound]³` (indexed `[x, y, z]`, float32),
+    slab by slab along x: yields `(first x index, values (n, R, R))`, `planes` planes at a time
+    (default: `slab_planes`). Consecutive slabs share their boundary plane, with the same
     values, so that marching cubes of each slab meet exactly. Memory holds one slab and the
     coarse grid, at any resolution.
 
-    Coarse to fine: ``Φ`` is first evaluated on a grid ``block`` times coarser; only the coarse
-    cells where it changes sign or comes within ``band`` cell diagonals of zero, and their
+    Coarse to fine: `Φ` is first evaluated on a grid `block` times coarser; only the coarse
+    cells where it changes sign or comes within `band` cell diagonals of zero, and their
     neighbours, are evaluated at full resolution. Every point of a cell lies within half a diagonal
     of a corner, and an SDF changes by at most the distance travelled, so a surface through a cell
     leaves a corner within half a diagonal of zero (0.5, the default). Elsewhere the values are
     the coarse grid's trilinear interpolation: right in sign, which is all marching cubes needs
     away from the surface. On the fitted bunny it evaluates 42 % of the points at 256³ and 17 % at
-    512³ (docs, "Shapes"). ``block=None`` evaluates every point. ``on_coarse``, where given, is called with
+    512³ (docs, "Shapes"). `block=None` evaluates every point. `on_coarse`, where given, is called with
     the number of coarse cells the level set crosses and the cells per side, before any slab is
     evaluated (to size the mesh); small grids, evaluated whole, have no coarse grid and no call.
     """
@@ -143,8 +143,8 @@ def sdf_slabs(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: i
 
 
 def _linear_weights(fine: int, coarse: int) -> torch.Tensor:
-    """``(fine, coarse)`` weights of linear interpolation between grids spanning the same
-    interval, end points aligned (``align_corners``)."""
+    """`(fine, coarse)` weights of linear interpolation between grids spanning the same
+    interval, end points aligned (`align_corners`)."""
     position = torch.arange(fine, dtype=torch.float64) * (coarse - 1) / (fine - 1)
     low = position.floor().long().clamp(max=coarse - 2)
     step = (position - low).float()
@@ -155,7 +155,7 @@ def _linear_weights(fine: int, coarse: int) -> torch.Tensor:
 
 
 def _interpolated_slab(coarse: torch.Tensor, weights: torch.Tensor, first: int, stop: int) -> np.ndarray:
-    """Trilinear interpolation of the coarse grid at the fine planes ``first:stop`` (x)."""
+    """Trilinear interpolation of the coarse grid at the fine planes `first:stop` (x)."""
     rows = weights[first:stop]
     used = torch.nonzero(rows.any(dim=0)).reshape(-1)
     low, high = int(used.min()), int(used.max()) + 1
@@ -166,8 +166,8 @@ def _interpolated_slab(coarse: torch.Tensor, weights: torch.Tensor, first: int, 
 
 def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: int = 262_144,
              block: int | None = 8, band: float = 0.5) -> np.ndarray:
-    """``Φ`` on a whole ``resolution³`` grid (:func:`sdf_slabs` joined), indexed ``[x, y, z]``,
-    float32; its memory is checked first. :func:`extract_surface` meshes without holding it."""
+    """`Φ` on a whole `resolution³` grid (`sdf_slabs` joined), indexed `[x, y, z]`,
+    float32; its memory is checked first. `extract_surface` meshes without holding it."""
     check_grid_memory(resolution)
     values = np.empty((resolution,) * 3, dtype=np.float32)
     for first, slab in sdf_slabs(model, resolution, bound=bound, chunk=chunk, block=block, band=band):
@@ -176,7 +176,7 @@ def sdf_grid(model: nn.Module, resolution: int, *, bound: float = 1.0, chunk: in
 
 
 def _near_cells(coarse: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:
-    """Coarse cells with a corner within ``distance`` of zero or a sign change, and their
+    """Coarse cells with a corner within `distance` of zero or a sign change, and their
     neighbours; and the cells with a sign change alone."""
     from scipy.ndimage import binary_dilation
 
@@ -190,7 +190,7 @@ def _near_cells(coarse: np.ndarray, distance: float) -> tuple[np.ndarray, np.nda
 
 
 def _check_level(low: float, high: float, level: float) -> None:
-    """A ``ValueError`` where ``level`` is not strictly inside the grid's range, instead of an
+    """A `ValueError` where `level` is not strictly inside the grid's range, instead of an
     empty mesh."""
     if not (low < level < high):
         side = "positive" if low >= level else "negative"
@@ -202,10 +202,10 @@ def _check_level(low: float, high: float, level: float) -> None:
 
 def marching_cubes(values: np.ndarray, *, bound: float = 1.0,
                    level: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(vertices (V, 3) in [-bound, bound]³, faces (F, 3), vertex normals (V, 3))`` of the
-    ``level`` set of a grid from :func:`sdf_grid`; outward normals point towards positive Φ.
+    """`(vertices (V, 3) in [-bound, bound]³, faces (F, 3), vertex normals (V, 3))` of the
+    `level` set of a grid from `sdf_grid`; outward normals point towards positive Φ.
 
-    Raises ``ValueError`` where the level set is empty (Φ of one sign everywhere), instead of
+    Raises `ValueError` where the level set is empty (Φ of one sign everywhere), instead of
     writing an empty mesh.
     """
     _check_level(float(values.min()), float(values.max()), level)
@@ -227,8 +227,8 @@ def _cubes(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, np
 def extract_surface(model: nn.Module, resolution: int, *, bound: float = 1.0, level: float = 0.0,
                     chunk: int = 262_144, block: int | None = 8,
                     planes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``level`` set of an SDF network as :func:`marching_cubes` of :func:`sdf_grid` gives
-    it, without the whole grid in memory: marching cubes runs on each slab of :func:`sdf_slabs`,
+    """The `level` set of an SDF network as `marching_cubes` of `sdf_grid` gives
+    it, without the whole grid in memory: marching cubes runs on each slab of `sdf_slabs`,
     and the vertices that two slabs find on their shared plane (the same values give the same
     vertex) are merged, so the mesh is watertight across slabs. The mesh's own size is estimated
     from the coarse grid and checked against memory before any slab is evaluated."""
@@ -287,12 +287,12 @@ def supported_components(vertices: np.ndarray, faces: np.ndarray, support: np.nd
                          min_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, int]:
     """Drop the connected pieces of a mesh that the data does not support.
 
-    ``vertices (V, 3)``, ``faces (F, 3)``; ``support (P, 3)``: the input's surface points, in
-    the same frame. A piece is kept when at least ``min_fraction`` of its area lies within
-    ``distance`` of a support point (default: the larger of 1 % of the support's bounding-box
+    `vertices (V, 3)`, `faces (F, 3)`; `support (P, 3)`: the input's surface points, in
+    the same frame. A piece is kept when at least `min_fraction` of its area lies within
+    `distance` of a support point (default: the larger of 1 % of the support's bounding-box
     diagonal and three times its median point spacing). What an SDF fit makes beyond its data,
     a closed void inside the solid or a blob in free space, has no support; a hole the fit
-    closes is part of a supported piece and stays. Returns ``(vertices, faces, pieces dropped)``;
+    closes is part of a supported piece and stays. Returns `(vertices, faces, pieces dropped)`;
     where no piece is supported the mesh is returned whole.
     """
     from scipy.sparse import coo_matrix
@@ -327,7 +327,7 @@ def supported_components(vertices: np.ndarray, faces: np.ndarray, support: np.nd
 
 
 def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> Path:
-    """Write ``.ply``, ``.obj``, ``.stl`` or ``.off`` atomically (trimesh's writers)."""
+    """Write `.ply`, `.obj`, `.stl` or `.off` atomically (trimesh's writers)."""
     import trimesh
 
     path = Path(path)
@@ -340,8 +340,8 @@ def save_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> Path
 
 def render_mesh(vertices: np.ndarray, faces: np.ndarray, *, size: int = 640, elevation: float = 20.0,
                 azimuth: float = 35.0, up: int = 1) -> np.ndarray:
-    """A shaded picture ``(size, size, 3)`` uint8 of a mesh, seen from ``azimuth``/``elevation``
-    degrees around the axis ``up`` (0, 1, 2 = x, y, z), orthographic, with a headlight and flat
+    """A shaded picture `(size, size, 3)` uint8 of a mesh, seen from `azimuth`/`elevation`
+    degrees around the axis `up` (0, 1, 2 = x, y, z), orthographic, with a headlight and flat
     shading; faces are drawn back to front (painter's algorithm)."""
     from PIL import Image, ImageDraw
 

@@ -1,3 +1,3 @@
-"""Video: the reader (:mod:`.data`), the kind (:mod:`.kind`) and the fit (:mod:`.fit`)."""
+"""Video: the reader (`.data`), the kind (`.kind`) and the fit (`.fit`)."""
 
 from sirenkit.signals.video import data, fit, kind  # noqa: F401

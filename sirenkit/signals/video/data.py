@@ -2,7 +2,7 @@
 (MP4, GIF), the (t, y, x) coordinates, per-frame PSNR and the figures.
 
 Frames are intensities in [0, 1]; a clip whose frames are grey in every pixel is kept as one
-channel. Coordinates are ``(t, y, x)``, each from -1 (first frame, top row, left column) to 1
+channel. Coordinates are `(t, y, x)`, each from -1 (first frame, top row, left column) to 1
 (last frame, bottom row, right column).
 """
 
@@ -26,7 +26,7 @@ BUNDLED_VIDEO = "no_time_for_that_tiny.gif"
 
 @dataclass(frozen=True)
 class VideoSignal:
-    """A clip: ``frames (T, H, W, C)`` float32 in [0, 1] at ``fps`` frames per second."""
+    """A clip: `frames (T, H, W, C)` float32 in [0, 1] at `fps` frames per second."""
 
     frames: np.ndarray
     fps: float
@@ -49,10 +49,10 @@ def bundled_video_path() -> Path:
 
 def load_video(source: str | Path | None = None, *, size: int | None = None, frames: int | None = None) -> VideoSignal:
     """Read a GIF, an MP4 (or another format ffmpeg reads) or a folder of numbered frames; the
-    bundled clip when ``source`` is None or its name. ``size`` resamples every frame so that its
-    longer side has ``size`` pixels, frame by frame as they are decoded (the full-size clip never
-    sits in memory); ``frames`` keeps only the first ones. The memory the clip needs is checked
-    before it is read. Raises ``ValueError`` naming the file for anything that is not a usable clip."""
+    bundled clip when `source` is None or its name. `size` resamples every frame so that its
+    longer side has `size` pixels, frame by frame as they are decoded (the full-size clip never
+    sits in memory); `frames` keeps only the first ones. The memory the clip needs is checked
+    before it is read. Raises `ValueError` naming the file for anything that is not a usable clip."""
     path = bundled_video_path() if source in (None, BUNDLED_VIDEO) else Path(source)
     count: int | None
     if path.is_dir():
@@ -71,7 +71,7 @@ def load_video(source: str | Path | None = None, *, size: int | None = None, fra
 
 
 def _collect_frames(stream: Any, path: Path, *, size: int | None, limit: int | None, count: int | None) -> np.ndarray:
-    """Frames ``(label, array)`` from ``stream`` as ``(T, H, W, C)`` float32 in [0, 1], alpha
+    """Frames `(label, array)` from `stream` as `(T, H, W, C)` float32 in [0, 1], alpha
     dropped, each resampled as it arrives; the memory of the whole clip is checked at the first."""
     from sirenkit.resources import check_memory
 
@@ -106,7 +106,7 @@ def _collect_frames(stream: Any, path: Path, *, size: int | None, limit: int | N
 
 
 def _video_file_frames(path: Path) -> tuple[Any, float, int | None]:
-    """A lazy stream of ``(label, frame)``, the frame rate and the number of frames where the
+    """A lazy stream of `(label, frame)`, the frame rate and the number of frames where the
     file says it."""
     import imageio.v3 as iio
 
@@ -144,8 +144,8 @@ def _last_line(error: Exception) -> str:
 
 
 def frame_files(path: Path) -> list[Path]:
-    """The frames of a folder in the order of the numbers in their names (``2.png`` before
-    ``10.png``); duplicate numbers (``1.png`` and ``01.png``) are an error, gaps are reported."""
+    """The frames of a folder in the order of the numbers in their names (`2.png` before
+    `10.png`); duplicate numbers (`1.png` and `01.png`) are an error, gaps are reported."""
     import logging
     import re
 
@@ -203,7 +203,7 @@ def _longer_side(shape: tuple[int, int], size: int) -> tuple[int, int]:
 
 
 def resample_frames(frames: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``(T, H, W, C)`` frames resampled to ``shape = (H', W')`` (anti-aliased when shrinking)."""
+    """`(T, H, W, C)` frames resampled to `shape = (H', W')` (anti-aliased when shrinking)."""
     from skimage.transform import resize
 
     if tuple(frames.shape[1:3]) == tuple(shape):
@@ -212,12 +212,12 @@ def resample_frames(frames: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def axis_coordinates(count: int) -> torch.Tensor:
-    """``(count,)`` positions from -1 to 1 (0 for a single position)."""
+    """`(count,)` positions from -1 to 1 (0 for a single position)."""
     return torch.linspace(-1.0, 1.0, count) if count > 1 else torch.zeros(1)
 
 
 def frame_coordinates(time: float, shape: tuple[int, int], *, device: torch.device | str | None = None) -> torch.Tensor:
-    """``(H*W, 3)`` coordinates ``(t, y, x)`` of one frame at time ``t`` in [-1, 1], row-major."""
+    """`(H*W, 3)` coordinates `(t, y, x)` of one frame at time `t` in [-1, 1], row-major."""
     height, width = shape
     ys, xs = torch.meshgrid(axis_coordinates(height), axis_coordinates(width), indexing="ij")  # (H, W) each
     ts = torch.full_like(ys, float(time))
@@ -225,8 +225,8 @@ def frame_coordinates(time: float, shape: tuple[int, int], *, device: torch.devi
 
 
 def frame_times(count: int, *, fps: float | None = None, original: tuple[int, float] | None = None) -> torch.Tensor:
-    """Times in [-1, 1] of ``count`` frames spanning the clip; with ``original = (frames, fps)`` and
-    ``fps``, frame ``j`` is at ``j / fps`` seconds, the original's frame ``i`` at ``i / its fps``."""
+    """Times in [-1, 1] of `count` frames spanning the clip; with `original = (frames, fps)` and
+    `fps`, frame `j` is at `j / fps` seconds, the original's frame `i` at `i / its fps`."""
     if original is None or fps is None:
         return axis_coordinates(count)
     frames, original_fps = original
@@ -235,7 +235,7 @@ def frame_times(count: int, *, fps: float | None = None, original: tuple[int, fl
 
 
 def frame_psnrs(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``(T,)`` PSNR in dB of each frame, intensities in [0, 1], estimate clipped."""
+    """`(T,)` PSNR in dB of each frame, intensities in [0, 1], estimate clipped."""
     error = (np.clip(estimate, 0, 1).astype(np.float64) - reference) ** 2
     mse = error.reshape(len(error), -1).mean(axis=1)
     with np.errstate(divide="ignore"):
@@ -247,7 +247,7 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
 
 
 def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: float) -> Path:
-    """Write frames in [0, 1] (``(T, H, W, C)``, or any iterable of ``(H, W, C)`` frames) as MP4
+    """Write frames in [0, 1] (`(T, H, W, C)`, or any iterable of `(H, W, C)` frames) as MP4
     (H.264, through imageio's ffmpeg) or GIF, atomically. An MP4 is written frame by frame as the
     frames come, so an iterable of rendered frames never has to be held whole; a GIF's 8-bit
     frames are collected first. H.264 needs even sides: an odd last row or column is repeated."""
@@ -286,7 +286,7 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
 
 def frame_strip_figure(reference: np.ndarray, estimate: np.ndarray, path: str | Path, *, count: int = 6,
                        title: str | None = None) -> None:
-    """Ground truth (top row) over fit (bottom row) at ``count`` evenly spaced frames, each
+    """Ground truth (top row) over fit (bottom row) at `count` evenly spaced frames, each
     labelled with its frame number and PSNR."""
     from sirenkit.figures import _show_image, new_figure, save_figure
 

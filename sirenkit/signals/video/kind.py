@@ -1,7 +1,7 @@
-"""The video kind: a network ``(t, y, x) → C`` intensities.
+"""The video kind: a network `(t, y, x) → C` intensities.
 
-Coordinates follow :mod:`sirenkit.signals.video.data` (each axis from -1 to 1); the network fits ``2 v − 1``.
-Fitting is one constraint ``Φ(t, y, x) − v(t, y, x) = 0`` on random voxels of the clip; a
+Coordinates follow `sirenkit.signals.video.data` (each axis from -1 to 1); the network fits `2 v − 1`.
+Fitting is one constraint `Φ(t, y, x) − v(t, y, x) = 0` on random voxels of the clip; a
 rendering can be at any frame rate and size, since the network is continuous in time and space.
 """
 
@@ -43,7 +43,9 @@ VIDEO_BATCH = 16384
 @register_kind
 @dataclass(frozen=True, kw_only=True)
 class VideoKind(SignalKind):
-    """A clip of ``shape = (T, H, W)`` with ``channels`` channels at ``fps`` frames per second."""
+    """A clip of `shape = (T, H, W)` with `channels` channels at `fps` frames per second: what a fitted
+    clip's `kind` is.
+    """
 
     name: ClassVar[str] = "video"
     in_features: ClassVar[int] = 3
@@ -53,9 +55,13 @@ class VideoKind(SignalKind):
     metrics: ClassVar[tuple[Metric, ...]] = (Metric("psnr", higher_is_better=True, unit="dB"),)
 
     shape: tuple[int, int, int]
+    """`(T, H, W)`: frames, height and width."""
     channels: int
+    """Number of channels."""
     fps: float
+    """Frames per second of the input."""
     output_scale: float = INTENSITY_SCALE
+    """With `output_offset`: the network fits `output_scale · I + output_offset`."""
     output_offset: float = INTENSITY_OFFSET
 
     @classmethod
@@ -68,8 +74,8 @@ class VideoKind(SignalKind):
         return self.channels
 
     def network(self, model: str = "siren", **settings: Any) -> NetworkConfig:
-        """3 → 256 × 4 → C with ω0 = 30 (the paper's clip used 1024 wide; see :meth:`train_config`),
-        or a baseline of that size."""
+        """3 → 256 × 4 → C with ω0 = 30 (the paper's clip used 1024 wide; see
+        [`train_config`][sirenkit.VideoKind.train_config]), or a baseline of that size."""
         settings.setdefault("pe_sidelength", max(self.shape))
         return super().network(model, **settings)
 
@@ -79,7 +85,7 @@ class VideoKind(SignalKind):
 
         The paper fitted its clip with a 1024-wide network for 100,000 steps on a GPU; on a 24-frame
         80×64 colour clip (benchmarks/media.py) a 256-wide one reached 40 dB in 1,000 such steps (83 s
-        on the 2-core CPU), a 512-wide one 54 dB in 207 s: ``--width 512`` for more, at 2.5× the time."""
+        on the 2-core CPU), a 512-wide one 54 dB in 207 s: `--width 512` for more, at 2.5× the time."""
         batch = None if int(np.prod(self.shape)) <= VIDEO_BATCH else VIDEO_BATCH
         return TrainConfig(steps=3000, learning_rate=1e-3, batch_size=batch, precision="auto", log_every=100,
                            time_budget=PROMISED_SECONDS["video"])
@@ -93,10 +99,22 @@ class VideoKind(SignalKind):
 
     def render(self, model: nn.Module, *, fps: float | None = None, size: tuple[int, int] | None = None,
                frames: int | None = None) -> tuple[np.ndarray, float]:
-        """``((T', H', W', C) frames in [0, 1], fps)``: the clip at ``fps`` frames per second over
-        the same span of time (or ``frames`` frames evenly spanning it, or the original frames'
-        times when ``frames`` is a list of frame numbers), at ``size = (W', H')``; one frame
-        evaluated at a time."""
+        """Render the clip over the same span of time, one frame evaluated at a time.
+
+        Args:
+            model: The fitted network.
+            fps: Frames per second; `None` is the original rate.
+            size: `(W', H')`; `None` is the original size.
+            frames: This many frames evenly spanning the clip (or, given a list of frame numbers, the
+                original frames' times).
+
+        Returns:
+            `(frames, fps)`: `(T', H', W', C)` frames in [0, 1] and their rate.
+
+        Raises:
+            ValueError: A rate or size out of range, or a clip that would not fit in memory
+                (`sirenkit render` streams an MP4 instead).
+        """
         times, fps, shape = self._sampling(fps, size, frames, bytes_per_frame_pixel=9 * self.channels,
                                            advice="choose a lower --fps or a smaller --size, or write the clip "
                                                   "to an MP4 with sirenkit render, which streams it")
@@ -104,8 +122,8 @@ class VideoKind(SignalKind):
 
     def _sampling(self, fps: float | None, size: tuple[int, int] | None, frames: int | None, *,
                   bytes_per_frame_pixel: int, advice: str) -> tuple[list[float], float, tuple[int, int]]:
-        """``(times, fps, (H, W))`` of a rendering (see :meth:`render`), its memory checked:
-        ``bytes_per_frame_pixel`` per pixel of every frame held, each frame's time, and one frame
+        """`(times, fps, (H, W))` of a rendering (see [`render`][sirenkit.VideoKind.render]), its memory checked:
+        `bytes_per_frame_pixel` per pixel of every frame held, each frame's time, and one frame
         being evaluated."""
         count, height, width = self.shape
         if fps is not None and fps <= 0:
@@ -130,7 +148,7 @@ class VideoKind(SignalKind):
     def render_file(self, model: nn.Module, path: Path, *, fps: float | None = None,
                     size: tuple[int, int] | None = None, frames: int | None = None, **sampling: Any) -> str:
         """Render frame by frame into the file: an MP4 holds one frame in memory at a time, a GIF
-        its 8-bit frames (:func:`~sirenkit.signals.video.data.write_video`)."""
+        its 8-bit frames (`write_video`)."""
         held = 0 if path.suffix.lower() == ".mp4" else self.channels
         times, fps, shape = self._sampling(fps, size, frames, bytes_per_frame_pixel=held,
                                            advice="choose a lower --fps or a smaller --size"
@@ -196,8 +214,8 @@ class VideoKind(SignalKind):
         return {"psnr_convention": "mean over frames of each frame's PSNR in dB on intensities in [0, 1], clipped"}
 
     def write_run(self, fitted: Fitted, signal: VideoSignal, out: Path) -> None:
-        """``reconstruction.mp4``/``.gif``, ``frames.png`` (ground truth over fit),
-        ``psnr.png`` (per frame), metrics and history."""
+        """`reconstruction.mp4`/`.gif`, `frames.png` (ground truth over fit),
+        `psnr.png` (per frame), metrics and history."""
         from sirenkit.figures import curve_figure
         from sirenkit.io import write_json
 
