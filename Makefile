@@ -36,6 +36,14 @@ test: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
+# The Examples pages: every script of examples/gallery/ at full size (figures into docs/gallery/, times
+# into docs/gallery/gallery.json, the page docs/examples.md), then the quickstart notebook with its outputs
+# (docs/notebook.ipynb). The pages quote the times: run it on an otherwise idle machine.
+.PHONY: gallery
+gallery: $(STAMP)
+	$(BIN)/python examples/gallery/build.py
+	$(BIN)/python examples/notebook.py
+
 clean:
 	rm -rf runs .pytest_cache
 
@@ -49,6 +57,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick
+
+# The Benchmarks pages (docs/benchmarks/*.md) written from benchmarks/results/*.json; run it after a benchmark.
+bench-pages: $(STAMP)
+	$(BIN)/python benchmarks/tables.py
 
 # Reconstruction from gradients on six tuning photos and three held-out ones, under the budget of a
 # float32-only machine (360 s here stands for 540 s there; about an hour on a 2-core CPU).

@@ -117,3 +117,23 @@ def test_the_notebook_runs_with_tiny_sizes(tmp_path, monkeypatch):
         assert (work / "runs" / run / "metrics.json").is_file(), run
     assert sorted(path.name for path in work.iterdir()) == ["runs"]
     assert not (ROOT / "docs" / "runs").exists()
+
+
+def test_the_site_shows_the_same_notebook_with_the_outputs_of_a_full_run():
+    """docs/notebook.ipynb is what examples/notebook.py wrote from this notebook at its own sizes:
+    the same code, every figure drawn, no error, the machine and the time recorded."""
+    _needs("nbformat")
+    import nbformat
+
+    source = nbformat.read(NOTEBOOK, as_version=4)
+    shown = nbformat.read(ROOT / "docs" / "notebook.ipynb", as_version=4)
+    code = [cell.source for cell in source.cells if cell.cell_type == "code"]
+    assert [cell.source for cell in shown.cells if cell.cell_type == "code"] == code, \
+        "docs/notebook.ipynb is older than docs/quickstart.ipynb: run examples/notebook.py"
+    assert parameters_cell(shown).source == parameters_cell(source).source, "not run at the notebook's own sizes"
+    for number, cell in enumerate(shown.cells):
+        if cell.cell_type == "code":
+            assert not [o for o in cell.outputs if o.output_type == "error"], f"cell {number} failed"
+            if "plt.show()" in cell.source:
+                assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"cell {number} shows no figure"
+    assert shown.metadata.sirenkit.machine and shown.metadata.sirenkit.seconds > 0
