@@ -12,8 +12,15 @@ MEMORY_FRACTION = 0.8
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (`MemAvailable` on Linux, free physical
-    pages elsewhere), or None where the system does not say."""
+    """Bytes a new allocation may really use: the least of the machine's available memory
+    (`MemAvailable` on Linux, free physical pages elsewhere), the room left under the process's
+    address-space limit (`ulimit -v`) and under its control group's memory limit (a container's);
+    None where none of them is known."""
+    known = [room for room in (_machine_memory(), address_space_room(), cgroup_room()) if room is not None]
+    return min(known) if known else None
+
+
+def _machine_memory() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -24,6 +31,59 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def address_space_room() -> int | None:
+    """The address space left under `RLIMIT_AS` (its limit less the process's `VmSize`), or None
+    without a limit."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return max(0, limit - int(line.split()[1]) * 1024)
+        return int(limit)
+    except (ImportError, OSError, ValueError, IndexError):
+        return None
+
+
+_NO_LIMIT = 1 << 60
+"""A control group's limit at or above this (cgroup v1 writes 2^63 rounded to pages) means none."""
+
+
+def cgroup_room(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The memory left under this process's control group limit (cgroup v2 `memory.max` less
+    `memory.current`, or v1 `memory.limit_in_bytes` less `memory.usage_in_bytes`), or None
+    without a limit or where there is no control group."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    candidates: list[tuple[Path, str, str]] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        relative = parts[2].lstrip("/")
+        if parts[0] == "0" and parts[1] == "":  # cgroup v2
+            candidates += [(root / relative, "memory.max", "memory.current"), (root, "memory.max", "memory.current")]
+        elif "memory" in parts[1].split(","):  # cgroup v1
+            base = root / "memory"
+            candidates += [(base / relative, "memory.limit_in_bytes", "memory.usage_in_bytes"),
+                           (base, "memory.limit_in_bytes", "memory.usage_in_bytes")]
+    for folder, limit_name, usage_name in candidates:
+        try:
+            limit_text = (folder / limit_name).read_text().strip()
+            usage = int((folder / usage_name).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit_text == "max" or int(limit_text) >= _NO_LIMIT:
+            continue
+        return max(0, int(limit_text) - usage)
+    return None
 
 
 def readable_bytes(count: float) -> str:

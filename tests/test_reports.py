@@ -72,7 +72,7 @@ def test_a_run_folder_explains_itself_in_a_readme(tmp_path):
 
 
 def test_figure_titles_say_how_often_a_curve_was_logged():
-    from sirenkit.engine.runs import logged_every
+    from sirenkit.engine.history import logged_every
 
     history = [{"step": 1, "psnr": 10.0}, {"step": 25, "psnr": 20.0}, {"step": 50, "psnr": 25.0},
                {"step": 75, "psnr": 26.0}, {"step": 80, "psnr": 27.0}, {"step": 80, "loss": 0.1}]

@@ -264,10 +264,9 @@ def test_renders_that_would_not_fit_are_refused(tmp_path, capsys, small_machine,
                   train=TrainConfig(steps=2, compile=False), out=tmp_path / "run", progress=False)
     half_a_gigabyte_free = shutil._ntuple_diskusage(10**12, 10**12 - 5 * 10**8, 5 * 10**8)  # type: ignore[attr-defined]
     monkeypatch.setattr(shutil, "disk_usage", lambda path: half_a_gigabyte_free)
-    started = time.monotonic()
     code, _, err = run_cli(["render", tmp_path / "run", *[a.replace("{tmp}", str(tmp_path)) for a in argv]], capsys)
     assert_one_line_error(code, err, message)
-    assert "needs ~" in err and time.monotonic() - started < 10
+    assert "needs ~" in err  # refused before rendering: the message is the estimate's
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # no partial file left
 
 
@@ -338,11 +337,10 @@ def test_info_escapes_control_characters_of_a_received_metrics_file(tmp_path, ca
 
 
 def test_means_of_the_wrong_length_are_refused_before_the_fit(tmp_path, capsys):
-    started = time.monotonic()
     code, _, err = run_cli(["poisson", "camera", "--from", "gradient", "--size", "16", *TINY, "--means", "0.1,0.2",
                             "--out", tmp_path / "R"], capsys)
     assert_one_line_error(code, err, "--means needs one value or one per channel (1 for camera), got 2")
-    assert not (tmp_path / "R").exists() and time.monotonic() - started < 10
+    assert not (tmp_path / "R").exists()  # refused before anything was prepared or written
 
 
 def test_an_audio_render_at_an_absurd_rate_is_refused(tmp_path, capsys, small_machine):

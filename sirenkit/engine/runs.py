@@ -30,7 +30,9 @@ from sirenkit.engine.checkpoint import (
     load_checkpoint_file,
 )
 from sirenkit.engine.config import TrainConfig, at_family_rate
+from sirenkit.engine.history import history_series, logged_every  # noqa: F401  (their former home)
 from sirenkit.engine.kinds import Fitted, SignalKind
+from sirenkit.engine.lock import hold_run_folder, refuse_if_written, release_run_folder
 from sirenkit.engine.loop import FitResult
 from sirenkit.engine.models import MODEL_INFO, MODEL_WEIGHTS, save_model
 from sirenkit.engine.parallel import active
@@ -75,29 +77,6 @@ def write_config(out: Path, identity: dict[str, Any], device: torch.device) -> N
     write_json(out / "config.json", {"task": task, task: identity["settings"], "inputs": identity["inputs"],
                                      "network": identity["network"], "train": identity["train"],
                                      "environment": environment(device)})
-
-
-def history_series(history: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
-    """`(steps, values)` of one logged quantity."""
-    rows = [row for row in history if key in row]
-    return [row["step"] for row in rows], [row[key] for row in rows]
-
-
-def logged_every(history: list[dict[str, float]], key: str) -> str:
-    """How often `key` was logged, for a figure's title: "every 25 steps" (the most common
-    interval between the first and the last log, which fall at the fit's first and last steps),
-    or the steps themselves when there are three or fewer: "at steps 1, 25 and 30"."""
-    steps = sorted({int(row["step"]) for row in history if key in row})
-    if not steps:
-        return "never logged"
-    if len(steps) <= 3:
-        listed = [f"{step:,}" for step in steps]
-        return f"at step{'s' if len(steps) > 1 else ''} " + (
-            f"{', '.join(listed[:-1])} and {listed[-1]}" if len(listed) > 1 else listed[0])
-    inner = steps[1:-1]
-    gaps = [later - earlier for earlier, later in zip(inner, inner[1:])] or [inner[0] - steps[0]]
-    gap = max(set(gaps), key=lambda value: (gaps.count(value), value))
-    return "every step" if gap == 1 else f"every {gap:,} steps"
 
 
 def stop_reason(result: FitResult, train: TrainConfig) -> str:
@@ -232,6 +211,8 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
     is written, so a refused run leaves the folder as it was."""
     out_path = Path(out) if out is not None else None
     refuse_run_folder(out_path, resume, overwrite)
+    if out_path is not None and out_path.is_dir():
+        hold_run_folder(out_path)  # before anything is read or removed: one writer per folder
     if resume:
         assert out_path is not None
         checkpoint = out_path / CHECKPOINT_NAME
@@ -245,6 +226,7 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
         if out_path.exists() and not out_path.is_dir():
             raise ValueError(f"{out_path}: is a file, not a run folder")
         out_path.mkdir(parents=True, exist_ok=True)
+        hold_run_folder(out_path)
     return out_path
 
 
@@ -254,6 +236,8 @@ def refuse_run_folder(out: Path | None, resume: bool, overwrite: bool) -> None:
     neither resumed nor replaced. Cheap, so a fit can make them before any costly preparation."""
     if resume and overwrite:
         raise ValueError("--resume continues a run and --overwrite replaces it: pass one of them")
+    if out is not None and out.is_dir():
+        refuse_if_written(out)
     if resume:
         if out is None:
             raise ValueError("no run folder: no checkpoint to resume from")
@@ -304,7 +288,11 @@ class FitPlan:
     def run(self) -> Fitted:
         """Prepare, train and finish the fit: the fitted network, its run folder written (with `out`)."""
         prepared = prepare(self)
-        return finish_fit(prepared, train_prepared(prepared))
+        try:
+            return finish_fit(prepared, train_prepared(prepared))
+        finally:  # ended, failed or interrupted: the folder is free for the next writer
+            if prepared.out is not None and prepared.writes:
+                release_run_folder(prepared.out)
 
 
 def fit_signal(
@@ -481,6 +469,7 @@ def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
         (prepared.write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)
         write_run_readme(fitted, __version__, written_files(out_path, prepared.begun))
         record_written_files(out_path, prepared.begun)
+        release_run_folder(out_path)
     return fitted
 
 

@@ -71,7 +71,7 @@ class ProblemKind(SignalKind):
 
     def write_run(self, fitted: Fitted, signal: Any, out: Path) -> None:
         """`loss.png` (every named term per step), metrics and history."""
-        from sirenkit.engine.runs import history_series, logged_every
+        from sirenkit.engine.history import history_series, logged_every
         from sirenkit.figures import curve_figure
         from sirenkit.io import write_json
 

@@ -176,7 +176,7 @@ class AudioKind(SignalKind):
     def write_run(self, fitted: Fitted, signal: AudioSignal, out: Path) -> None:
         """`reconstruction.wav`, `audio.png` (waveforms and spectrograms of ground truth,
         fit and error), `snr.png`, metrics and history."""
-        from sirenkit.engine.runs import history_series, logged_every
+        from sirenkit.engine.history import history_series, logged_every
         from sirenkit.figures import curve_figure
         from sirenkit.io import write_json
 

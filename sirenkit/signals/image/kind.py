@@ -307,7 +307,7 @@ class ImageKind(SignalKind):
                   curve_title: str = "PSNR of the whole image") -> None:
         """`reconstruction.png`, `figure.png` (the reference rows, ground truth by default,
         over the network's image and exact derivative maps), `psnr.png`, metrics and history."""
-        from sirenkit.engine.runs import history_series, logged_every
+        from sirenkit.engine.history import history_series, logged_every
         from sirenkit.figures import curve_figure, image_rows_figure
         from sirenkit.io import write_json
 

@@ -304,7 +304,7 @@ class ShapeKind(SignalKind):
     def write_run(self, fitted: Fitted, signal: PointCloud, out: Path) -> None:
         """`mesh.ply`, `support.npy`, `mesh.png`, `slices.png`, `loss.png`, metrics
         and history."""
-        from sirenkit.engine.runs import history_series, logged_every
+        from sirenkit.engine.history import history_series, logged_every
         from sirenkit.figures import curve_figure
         from sirenkit.io import atomic_write_path, write_json
 

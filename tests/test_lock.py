@@ -1,0 +1,66 @@
+"""One writer per run folder: a fit into a folder that another live process is writing is refused
+in one line before anything is touched; a lock left by a dead process is taken over; a finished,
+failed or interrupted fit leaves no lock behind."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from sirenkit.engine.lock import LOCK_NAME, hold_run_folder, release_run_folder
+
+from conftest import assert_one_line_error, run_cli
+
+TINY = ["--size", "8", "--steps", "2", "--width", "8", "--layers", "1", "--compile", "off", "--device", "cpu", "-q"]
+
+
+@pytest.fixture
+def other_process():
+    """A live process that is not this one (it sleeps until the test ends)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_second_writer_is_refused_and_the_first_ones_files_are_left(tmp_path, capsys, other_process):
+    out = tmp_path / "run"
+    assert run_cli(["fit", "image", "camera", *TINY, "--out", out], capsys)[0] == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    (out / LOCK_NAME).write_text(f"{other_process.pid} {socket.gethostname()}\n")  # as a running fit leaves it
+    for extra in (["--overwrite"], ["--resume", "--steps", "4"]):
+        code, _, err = run_cli(["fit", "image", "camera", *TINY, *extra, "--out", out], capsys)
+        assert_one_line_error(code, err, f"another sirenkit process (pid {other_process.pid} on")
+        assert {path.name: path.read_bytes() for path in out.iterdir() if path.name != LOCK_NAME} == before
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over_and_released(tmp_path, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / LOCK_NAME).write_text(f"{int(dead.stdout)} {socket.gethostname()}\n")
+    code, _, err = run_cli(["fit", "image", "camera", *TINY, "--out", out], capsys)
+    assert code == 0, err
+    assert not (out / LOCK_NAME).exists() and (out / "metrics.json").is_file()
+    (out / LOCK_NAME).write_text("not a lock")  # unreadable: taken over too
+    assert run_cli(["fit", "image", "camera", *TINY, "--overwrite", "--out", out], capsys)[0] == 0
+    assert not (out / LOCK_NAME).exists()
+
+
+def test_a_failed_fit_releases_its_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run_cli(["fit", "image", "camera", *TINY, "--lr", "1e9", "--out", out], capsys)
+    assert code != 0  # diverged
+    assert not (out / LOCK_NAME).exists()
+
+
+def test_the_same_process_may_take_its_own_lock_again(tmp_path):
+    hold_run_folder(tmp_path)
+    hold_run_folder(tmp_path)
+    assert (tmp_path / LOCK_NAME).read_text().split() == [str(os.getpid()), socket.gethostname()]
+    release_run_folder(tmp_path)
+    assert not (tmp_path / LOCK_NAME).exists()
