@@ -22,8 +22,8 @@ venv: $(STAMP)
 # bfloat16 (float32 steps) is held to the budget, with the schedule annealed over it.
 demo: $(STAMP)
 	$(BIN)/sirenkit fit image camera --size 256 --steps 1500 --time 85 --out runs/demo --overwrite
-	$(BIN)/sirenkit render runs/demo --size 1024 --out runs/demo/render-1024.png
-	$(BIN)/sirenkit render runs/demo --size 1024 --what laplacian --out runs/demo/laplacian-1024.png
+	$(BIN)/sirenkit render runs/demo --size 1024 --out runs/demo/render-1024.png --overwrite
+	$(BIN)/sirenkit render runs/demo --size 1024 --what laplacian --out runs/demo/laplacian-1024.png --overwrite
 	@echo "results: runs/demo (figure.png, psnr.png, reconstruction.png, metrics.json)"
 
 # The linter and the type checker keep the shape of the code as it is (configured in pyproject.toml).

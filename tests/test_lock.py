@@ -64,3 +64,22 @@ def test_the_same_process_may_take_its_own_lock_again(tmp_path):
     assert (tmp_path / LOCK_NAME).read_text().split() == [str(os.getpid()), socket.gethostname()]
     release_run_folder(tmp_path)
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_an_output_file_is_replaced_only_with_overwrite(tmp_path, capsys):
+    """render, decompress and mesh, as compress: a typo in --out must not cost a file."""
+    out = tmp_path / "run"
+    assert run_cli(["fit", "image", "camera", *TINY, "--out", out], capsys)[0] == 0
+    picture = tmp_path / "mine.png"
+    picture.write_bytes(b"a user's file")
+    code, _, err = run_cli(["render", out, "--size", "8", "--out", picture], capsys)
+    assert_one_line_error(code, err, f"{picture}: exists (--overwrite replaces it)")
+    assert picture.read_bytes() == b"a user's file"
+    assert run_cli(["render", out, "--size", "8", "--out", picture, "--overwrite"], capsys)[0] == 0
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    code, _, err = run_cli(["decompress", tmp_path / "missing.sirk", "--out", picture], capsys)
+    assert_one_line_error(code, err, f"{picture}: exists (--overwrite replaces it)")
+    mesh = tmp_path / "mesh.ply"
+    mesh.write_text("mine")
+    code, _, err = run_cli(["mesh", out, "--out", mesh], capsys)
+    assert_one_line_error(code, err, f"{mesh}: exists (--overwrite replaces it)")

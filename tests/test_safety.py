@@ -353,3 +353,31 @@ def test_an_audio_render_at_an_absurd_rate_is_refused(tmp_path, capsys, small_ma
               train=TrainConfig(steps=2, compile=False), out=tmp_path / "run", progress=False)
     code, _, err = run_cli(["render", tmp_path / "run", "--rate", "2000000000", "--out", tmp_path / "x.wav"], capsys)
     assert_one_line_error(code, err, "choose a lower --rate")
+
+
+@pytest.mark.parametrize("failure, message", [
+    (MemoryError(), "out of memory: ask for a smaller size"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory: you tried to "
+                  "allocate 17179869184 bytes"), "out of memory ([enforce fail"),
+    (type("PanicException", (BaseException,), {})("assertion failed: scale > 0"), "the range coder refused its data"),
+])
+def test_allocation_failures_and_coder_panics_end_in_one_line(tmp_path, capsys, monkeypatch, failure, message):
+    import importlib
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(importlib.import_module("sirenkit.render"), "render", fail)
+    code, _, err = run_cli(["render", tmp_path / "run", "--out", tmp_path / "x.png"], capsys)
+    assert_one_line_error(code, err, message)
+
+
+def test_a_bug_is_not_disguised_as_a_users_mistake(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(importlib.import_module("sirenkit.render"), "render", fail)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        run_cli(["render", tmp_path / "run", "--out", tmp_path / "x.png"], capsys)

@@ -122,7 +122,28 @@ def _run_app(argv: list[str] | None, terminated: list[int]) -> int:
     except (ValueError, OSError) as error:
         click.echo(f"sirenkit: error: {one_line(error)}", err=True)
         return 2
+    except MemoryError:
+        click.echo("sirenkit: error: out of memory: ask for a smaller size, resolution, rate or network", err=True)
+        return 2
+    except RuntimeError as error:
+        if not _out_of_memory(error):
+            raise
+        click.echo(f"sirenkit: error: out of memory ({one_line(error)[:160]}): ask for a smaller size, "
+                   f"resolution, rate or network", err=True)
+        return 2
+    except BaseException as error:
+        if type(error).__name__ != "PanicException":  # the range coder's (Rust) panic on a damaged stream
+            raise
+        click.echo(f"sirenkit: error: the range coder refused its data ({one_line(error)[:160]}): the file is "
+                   f"damaged or was not written by sirenkit", err=True)
+        return 2
     return 0
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether PyTorch's allocator (CPU or CUDA) failed, as opposed to a bug."""
+    text = str(error)
+    return "out of memory" in text or "can't allocate memory" in text or "not enough memory" in text
 
 
 def run() -> None:

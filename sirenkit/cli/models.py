@@ -17,6 +17,12 @@ from sirenkit.metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
 from sirenkit.signals.shape.kind import SdfConfig
 
 
+def refuse_existing(out: Path, overwrite: bool) -> None:
+    """An output file is replaced only with `--overwrite`: a typo in `--out` must not cost a file."""
+    if out.exists() and not overwrite:
+        raise ValueError(f"{out}: exists (--overwrite replaces it)")
+
+
 @click.command("render")
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True,
@@ -29,8 +35,9 @@ from sirenkit.signals.shape.kind import SdfConfig
 @click.option("--fps", type=POSITIVE, default=None,
               help="Video: frames per second over the same span of time [default: the original].")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at --out.")
 def render_command(run: Path, out: Path, size: str | None, what: str | None, rate: int | None, fps: float | None,
-                   device: str) -> None:
+                   device: str, overwrite: bool) -> None:
     """Evaluate a fitted image, sound or clip at any resolution, sampling rate or frame rate, in
     chunks, and write it.
 
@@ -38,6 +45,7 @@ def render_command(run: Path, out: Path, size: str | None, what: str | None, rat
     """
     from sirenkit.render import render
 
+    refuse_existing(out, overwrite)
     dimensions = parse_size(size) if size else None
     summary = render(run, out, device=device, size=dimensions, what=what, rate=rate, fps=fps)
     click.echo(f"{out}: {summary}")
@@ -74,8 +82,7 @@ def compress_command(source: str, out: Path, bpp: float | None, params: int | No
 
     if out.suffix != codec.SUFFIX:
         raise ValueError(f"{out}: the output's name must end in {codec.SUFFIX}")
-    if out.exists() and not overwrite:
-        raise ValueError(f"{out}: exists (--overwrite replaces it)")
+    refuse_existing(out, overwrite)
     if steps is not None and seconds is not None:
         raise ValueError("give --steps or --time, not both")
     result = codec.compress(source, out, bpp=bpp, params=params,
@@ -91,12 +98,14 @@ def compress_command(source: str, out: Path, bpp: float | None, params: int | No
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="The PNG to write.")
 @click.option("--size", default=None, help="WxH, or N for N×N [default: the original size].")
-def decompress_command(file: Path, out: Path, size: str | None) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at --out.")
+def decompress_command(file: Path, out: Path, size: str | None, overwrite: bool) -> None:
     """Decode a .sirk file to a PNG, at its own size or any other."""
     from sirenkit.codec.weights import decompress
 
     if out.suffix.lower() != ".png":
         raise ValueError(f"{out}: decompress writes PNG; give a name ending in .png")
+    refuse_existing(out, overwrite)
     decompress(file, out, size=parse_size(size) if size else None)
     click.echo(str(out))
 
@@ -180,10 +189,12 @@ def info_lines(run: Path, loaded: Fitted, parameters: int, metrics: dict[str, An
 @click.option("--keep-unsupported", is_flag=True,
               help="Keep mesh pieces no input point supports (a void inside the solid, a blob in free space); "
                    "by default they are dropped where the run folder holds support.npy.")
-def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupported: bool) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at --out.")
+def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupported: bool, overwrite: bool) -> None:
     """Extract the zero level set of a fitted SDF as a mesh, in the input's coordinates."""
     from sirenkit.signals.shape.fit import extract_mesh
 
+    refuse_existing(out, overwrite)
     summary = extract_mesh(run, out, resolution=resolution, keep_unsupported=keep_unsupported, device=device)
     click.echo(f"{out}: {summary}")
 

@@ -213,15 +213,20 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
     refuse_run_folder(out_path, resume, overwrite)
     if out_path is not None and out_path.is_dir():
         hold_run_folder(out_path)  # before anything is read or removed: one writer per folder
-    if resume:
-        assert out_path is not None
-        checkpoint = out_path / CHECKPOINT_NAME
-        state = load_checkpoint_file(checkpoint)  # a corrupt file is named first
-        if identity is not None:
-            check_same_run(out_path, identity)
-        check_state_fits(state, checkpoint, network)
-    elif out_path is not None and holds_a_run(out_path):
-        clear_run(out_path)
+    try:
+        if resume:
+            assert out_path is not None
+            checkpoint = out_path / CHECKPOINT_NAME
+            state = load_checkpoint_file(checkpoint)  # a corrupt file is named first
+            if identity is not None:
+                check_same_run(out_path, identity)
+            check_state_fits(state, checkpoint, network)
+        elif out_path is not None and holds_a_run(out_path):
+            clear_run(out_path)
+    except BaseException:  # refused: the folder as it was, its lock included
+        if out_path is not None:
+            release_run_folder(out_path)
+        raise
     if out_path is not None:
         if out_path.exists() and not out_path.is_dir():
             raise ValueError(f"{out_path}: is a file, not a run folder")
