@@ -236,3 +236,13 @@ def test_the_bundled_mesh_goes_by_its_name_where_no_file_has_it(tmp_path, monkey
     trimesh.creation.icosphere(subdivisions=1).export(tmp_path / "spot", file_type="ply")
     code, _, err = run_cli(["fit", "sdf", "spot", "-q"], capsys)
     assert_one_line_error(code, err, "spot: unsupported file type")  # the file was read, not the bundled mesh
+
+
+def test_a_shapes_folder_lists_only_the_files_the_reader_reads(tmp_path):
+    from pathlib import Path
+
+    from sirenkit.engine.folders import expand_sources
+
+    for name in ("a.obj", "b.npy", "c.glb", "d.xyz", "e.txt"):
+        (tmp_path / name).write_text("")
+    assert [Path(p).name for p in expand_sources([tmp_path], "sdf")] == ["a.obj", "d.xyz"]

@@ -31,7 +31,7 @@ from sirenkit.networks.config import NetworkConfig
 from sirenkit.pictures import save_png
 from sirenkit.problems.constraints import Constraint, Problem
 from sirenkit.problems.domains import PointSet
-from sirenkit.signals.shape.data import PointCloud
+from sirenkit.signals.shape.data import SUFFIXES, PointCloud
 from sirenkit.signals.shape.mesh import extract_surface, render_mesh, save_mesh, supported_components
 
 LOSS_TERMS = ("surface", "normal", "eikonal-surface", "off-surface", "eikonal-free")
@@ -168,7 +168,7 @@ class ShapeKind(SignalKind):
         Metric("iou", higher_is_better=True),
     )
     render_hint: ClassVar[str] = "for an SDF: sirenkit mesh, or sirenkit.extract_mesh"
-    input_suffixes: ClassVar[tuple[str, ...]] = (".obj", ".ply", ".stl", ".off", ".glb", ".xyz", ".npy")
+    input_suffixes: ClassVar[tuple[str, ...]] = SUFFIXES  # what the reader reads: no .glb, no .npy
     score_names: ClassVar[tuple[str, ...]] = ("chamfer_l1", "fscore", "normal_consistency")
     contact_title: ClassVar[str] = "each fitted mesh (Chamfer-L1 against its input)"
 
