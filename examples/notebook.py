@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -27,21 +26,14 @@ PAGE_LINK = re.compile(r"\]\(([\w-]+)\.md(#[\w-]*)?\)")
 
 
 def machine() -> str:
-    """The CPU model, its cores and PyTorch's CPU capability, or the GPU's name."""
-    import torch
+    """The machine as the gallery records it (examples/gallery/build.py's `machine`)."""
+    import importlib.util
 
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores, {torch.backends.cpu.get_cpu_capability()}"
+    spec = importlib.util.spec_from_file_location("gallery_build", ROOT / "examples" / "gallery" / "build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build.machine()
 
 
 def run_notebook(source: Path, target: Path, *, timeout: int = 3600) -> float:

@@ -131,3 +131,52 @@ def step_clock(monkeypatch, seconds_per_step: float) -> StepClock:
 
     monkeypatch.setattr(torch.optim.Adam, "step", step)
     return clock
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def page_html(site: Path, page: Path) -> Path:
+    """Where mkdocs writes a page of docs/ (any folder), with its default directory URLs."""
+    relative = page.relative_to(REPOSITORY / "docs").with_suffix("")
+    folder = site / relative.parent if relative.name == "index" else site / relative
+    return folder / "index.html"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The documentation site, built once with `mkdocs build --strict` (any warning fails it)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings_handlers") is None:
+        message = "mkdocs or mkdocstrings is not installed: pip install -e '.[docs]'"
+        if running_in_ci():
+            pytest.fail(f"{message} (CI is set: the docs must build)", pytrace=False)
+        pytest.skip(message)
+    out = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out), "-f", str(REPOSITORY / "mkdocs.yml")],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING" not in result.stderr, result.stderr
+    return out
+
+
+def copy_of_the_repository(destination: Path) -> Path:
+    """The repository's files as a fresh clone has them (tracked ones, and new ones git does not
+    ignore) copied into `destination`, with nothing of the checkout beside them; skips the test
+    outside a git checkout."""
+    import shutil
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPOSITORY, capture_output=True, check=False)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: no list of the repository's files")
+    for name in listed.stdout.decode().split("\0"):
+        if name and (REPOSITORY / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPOSITORY / name, destination / name)
+    return destination

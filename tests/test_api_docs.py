@@ -5,17 +5,13 @@ annotations of its signature, and every name `sirenkit` exports is documented so
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import running_in_ci
+from conftest import page_html
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "docs" / "api"
@@ -34,32 +30,10 @@ function's name, and the documentation tools read the name as the module."""
 REST_ROLES = re.compile(r":(func|class|meth|data|mod|attr|exc|obj):`")
 
 
-def api_html(site: Path, page: Path) -> Path:
-    """Where mkdocs writes an API page, with its default directory URLs."""
-    folder = site / "api"
-    return folder / "index.html" if page.stem == "index" else folder / page.stem / "index.html"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings_handlers") is None:
-        message = "mkdocs or mkdocstrings is not installed: pip install -e '.[docs]'"
-        if running_in_ci():
-            pytest.fail(f"{message} (CI is set: the docs must build)", pytrace=False)
-        pytest.skip(message)
-    out = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out), "-f", str(ROOT / "mkdocs.yml")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "WARNING" not in result.stderr, result.stderr
-    return out
-
-
 @pytest.fixture(scope="module")
 def pages(site) -> dict[str, str]:
     """Each API page's HTML, by the name of its Markdown file."""
-    return {page.name: api_html(site, page).read_text() for page in API_PAGES}
+    return {page.name: page_html(site, page).read_text() for page in API_PAGES}
 
 
 def object_section(html: str, anchor: str) -> str:

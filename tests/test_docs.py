@@ -6,7 +6,6 @@ short front page that links to every page."""
 from __future__ import annotations
 
 import html as html_lib
-import importlib.util
 import os
 import re
 import subprocess
@@ -15,34 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import running_in_ci
+from conftest import copy_of_the_repository, page_html
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 README = ROOT / "README.md"
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
-
-
-def page_html(site: Path, page: Path) -> Path:
-    """Where mkdocs writes a page, with its default directory URLs."""
-    return site / "index.html" if page.stem == "index" else site / page.stem / "index.html"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings_handlers") is None:
-        message = "mkdocs or mkdocstrings is not installed: pip install -e '.[docs]'"
-        if running_in_ci():
-            pytest.fail(f"{message} (CI is set: the docs must build)", pytrace=False)
-        pytest.skip(message)
-    out = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out), "-f", str(ROOT / "mkdocs.yml")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "WARNING" not in result.stderr, result.stderr
-    return out
 
 
 def test_the_pages_are_there():
@@ -191,20 +169,7 @@ def tiny(arguments: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    """The repository's files as a fresh clone has them (tracked ones, and new ones git does not ignore)
-    in a folder with nothing beside it."""
-    import shutil
-
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=False)
-    if listed.returncode != 0:
-        pytest.skip("not a git checkout: no list of the tracked files")
-    copy = tmp_path_factory.mktemp("clone") / "sirenkit"
-    for name in listed.stdout.decode().split("\0"):
-        if name and (ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    return copy
+    return copy_of_the_repository(tmp_path_factory.mktemp("clone") / "sirenkit")
 
 
 @pytest.mark.parametrize("page", [page.name for page in nav_pages("How-to")])

@@ -7,13 +7,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from conftest import copy_of_the_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY = ROOT / "examples" / "gallery"
@@ -38,15 +39,7 @@ def tiny_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, 
     """Each script run with --tiny from a copy of the repository's files (tracked, and new ones not
     ignored: what a clone has once they are committed), the copy's sirenkit imported, nothing else of
     the checkout reachable; two at a time, one thread each (tiny steps gain nothing from two)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=False)
-    if listed.returncode != 0:
-        pytest.skip("not a git checkout: no list of the repository's files")
-    clone = tmp_path_factory.mktemp("gallery") / "sirenkit"
-    for name in listed.stdout.decode().split("\0"):
-        if name and (ROOT / name).is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, clone / name)
+    clone = copy_of_the_repository(tmp_path_factory.mktemp("gallery") / "sirenkit")
     environment = {**os.environ, "PYTHONPATH": str(clone), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     imported = subprocess.run([sys.executable, "-c", "import sirenkit; print(sirenkit.__file__)"], cwd=clone,
                               env=environment, capture_output=True, text=True, check=True).stdout.strip()

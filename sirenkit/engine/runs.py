@@ -211,7 +211,10 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
     is written, so a refused run leaves the folder as it was."""
     out_path = Path(out) if out is not None else None
     refuse_run_folder(out_path, resume, overwrite)
-    if out_path is not None and out_path.is_dir():
+    if out_path is not None:
+        if out_path.exists() and not out_path.is_dir():
+            raise ValueError(f"{out_path}: is a file, not a run folder")
+        out_path.mkdir(parents=True, exist_ok=True)
         hold_run_folder(out_path)  # before anything is read or removed: one writer per folder
     try:
         if resume:
@@ -227,11 +230,6 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
         if out_path is not None:
             release_run_folder(out_path)
         raise
-    if out_path is not None:
-        if out_path.exists() and not out_path.is_dir():
-            raise ValueError(f"{out_path}: is a file, not a run folder")
-        out_path.mkdir(parents=True, exist_ok=True)
-        hold_run_folder(out_path)
     return out_path
 
 
