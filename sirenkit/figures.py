@@ -2,7 +2,10 @@
 
 Figures are `matplotlib.figure.Figure` objects drawn by the Agg renderer when they are saved;
 pyplot is never imported, so sirenkit neither switches matplotlib's backend nor keeps figures
-open: a notebook's inline figures stay as they are.
+open: a notebook's inline figures stay as they are. The texts a caller gives (titles, labels) are
+drawn as written (`sirenkit.text.figure_text`), never as mathtext: a title that holds a file's name
+is drawn whatever the name (bytes that are not UTF-8 and control characters escaped, `$` signs as
+they are), instead of failing the figure.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from sirenkit.io import atomic_write_path
+from sirenkit.text import figure_text
 
 PREVIEW_SIDE = 256
 """The longest side of a picture in a contact sheet or a progress figure, and half the points of a
@@ -91,14 +95,14 @@ def image_rows_figure(
                 figure.colorbar(mappable, cax=bar).ax.tick_params(labelsize=7)
             else:
                 bar.axis("off")
-        axes[row, 0].set_ylabel(label, fontsize=10)
+        axes[row, 0].set_ylabel(figure_text(label), fontsize=10)
         for column, heading in enumerate(("image", "gradient magnitude |∇f|", "Laplacian Δf")):
             axes[row, column].set_xticks([])
             axes[row, column].set_yticks([])
             if row == 0:
                 axes[row, column].set_title(heading, fontsize=10)
     if title:
-        figure.suptitle(title, fontsize=11)
+        figure.suptitle(figure_text(title), fontsize=11)
     # the title keeps its own 0.4 inch: tight_layout alone lets a tall figure's column headings run into it
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / figure.get_figheight()) if title else None)
     save_figure(figure, path)
@@ -116,15 +120,15 @@ def curve_figure(
     """Line plot of named `(x, y)` series (a PSNR-per-step curve, loss terms, ...)."""
     figure, axis = new_figure(figsize=(6, 3.6))
     for label, (xs, ys) in series.items():
-        axis.plot(xs, ys, label=label, marker="." if len(xs) < 40 else None)
-    axis.set_xlabel(xlabel)
-    axis.set_ylabel(ylabel)
+        axis.plot(xs, ys, label=figure_text(label), marker="." if len(xs) < 40 else None)
+    axis.set_xlabel(figure_text(xlabel))
+    axis.set_ylabel(figure_text(ylabel))
     if log_y:
         axis.set_yscale("log")
     axis.grid(True, alpha=0.3)
     if len(series) > 1:
         axis.legend()
     if title:
-        axis.set_title(title, fontsize=11)
+        axis.set_title(figure_text(title), fontsize=11)
     figure.tight_layout()
     save_figure(figure, path)

@@ -11,6 +11,11 @@ MEMORY_FRACTION = 0.8
 """Share of the available memory one allocation may plan to use."""
 
 
+MAX_OUTPUT_PIXELS = 16384 * 16384
+"""The most pixels an image (or one frame) may be asked to have, whatever the memory: `--size`,
+a `.sirk` file's header, a saved model's description."""
+
+
 def available_memory() -> int | None:
     """Bytes a new allocation may really use: the least of the machine's available memory
     (`MemAvailable` on Linux, free physical pages elsewhere), the room left under the process's
@@ -100,6 +105,30 @@ def check_memory(needed: float, what: str, advice: str, *, available: int | None
     if available is not None and needed > MEMORY_FRACTION * available:
         raise ValueError(f"{what} needs ~{readable_bytes(needed)}; this machine has {readable_bytes(available)} "
                          f"available; {advice}")
+
+
+def check_declared(source: str | Path, field: str, value: Any, needed: float, *, most: float | None = None,
+                   advice: str = "") -> None:
+    """The one check of a size read from a file or an option before anything is built from it.
+
+    Args:
+        source: The file (or option) the size comes from, named first in the message.
+        field: What the size is (`"hidden width"`, `"declared samples"`).
+        value: The size as the file states it, shown as it is.
+        needed: Bytes that building what it describes would take.
+        most: A bound whatever the memory (`MAX_OUTPUT_PIXELS`), compared with `value`.
+        advice: What to do instead, appended to the message.
+
+    Raises:
+        ValueError: `"<source>: <field> <value> is more than <most>"`, or `"<source>: <field>
+            <value> needs ~X GB; this machine has Y GB available"` where `needed` is over
+            `MEMORY_FRACTION` of [`available_memory`][sirenkit.resources.available_memory].
+    """
+    tail = f"; {advice}" if advice else ""
+    if most is not None and value > most:
+        raise ValueError(f"{source}: {field} {value:,} is more than {most:,}{tail}")
+    check_memory(needed, f"{source}: {field} {value:,}" if isinstance(value, int) else f"{source}: {field} {value}",
+                 advice or "it cannot be built here")
 
 
 def release_free_memory() -> None:

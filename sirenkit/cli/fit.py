@@ -13,6 +13,7 @@ from sirenkit.cli.options import (
     FiniteFloat,
     default_out,
     documented,
+    echo,
     fit_several,
     given,
     group_option,
@@ -92,7 +93,7 @@ def fit_audio_command(sources: tuple[str, ...], seconds: float | None, group: in
     out = options["out"] or default_out("audio", str(sources[0]))
     fitted = plan_one(sources[0], out, options["resume"]).run()
     print_metrics(fitted, ("snr", "psnr", "steps", "seconds", "parameters"), out)
-    click.echo(str(out / "reconstruction.wav"))
+    echo(out / "reconstruction.wav")
 
 
 @fit_group.command("video")
@@ -117,7 +118,7 @@ def fit_video_command(source: str | None, size: int | None, **options: Any) -> N
                        resume=options["resume"], overwrite=options["overwrite"],
                        progress=not options["quiet"])
     print_metrics(fitted, ("psnr", "steps", "seconds", "parameters"), out)
-    click.echo(str(out / "reconstruction.mp4"))
+    echo(out / "reconstruction.mp4")
 
 
 @fit_group.command("sdf")
@@ -168,7 +169,7 @@ def fit_sdf_command(sources: tuple[str, ...], group: int | None, surface_points:
     out = options["out"] or default_out("sdf", str(sources[0]))
     fitted = plan_one(sources[0], out, options["resume"]).run()
     print_metrics(fitted, ("chamfer_l1", "fscore", "normal_consistency", "steps", "seconds"), out)
-    click.echo(str(out / "mesh.ply"))
+    echo(out / "mesh.ply")
 
 
 add_kind_commands(fit_group)  # after the built-in kinds' own commands: a registered kind without one gets fit KIND

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from sirenkit.cli.options import POSITIVE, documented, parse_size
+from sirenkit.cli.options import POSITIVE, documented, echo, parse_size
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.kinds import Fitted
 from sirenkit.metrics import FSCORE_THRESHOLD, METRIC_SAMPLES
@@ -48,7 +48,7 @@ def render_command(run: Path, out: Path, size: str | None, what: str | None, rat
     refuse_existing(out, overwrite)
     dimensions = parse_size(size) if size else None
     summary = render(run, out, device=device, size=dimensions, what=what, rate=rate, fps=fps)
-    click.echo(f"{out}: {summary}")
+    echo(f"{out}: {summary}")
 
 
 @click.command("compress")
@@ -90,8 +90,8 @@ def compress_command(source: str, out: Path, bpp: float | None, params: int | No
                             hidden_layers=codec.HIDDEN_LAYERS if layers is None else layers,
                             precision=precision, device=device, seed=seed, progress=not quiet)
     stages = ", ".join(f"{name} {value:.2f}" for name, value in result.stages.items())
-    click.echo(f"{out}: {len(result.data):,} bytes, {result.bpp:.4f} bpp, PSNR {result.psnr:.2f} dB "
-               f"({result.parameters:,} parameters; PSNR after each step: {stages}; {result.seconds:.0f} s)")
+    echo(f"{out}: {len(result.data):,} bytes, {result.bpp:.4f} bpp, PSNR {result.psnr:.2f} dB "
+         f"({result.parameters:,} parameters; PSNR after each step: {stages}; {result.seconds:.0f} s)")
 
 
 @click.command("decompress")
@@ -107,7 +107,7 @@ def decompress_command(file: Path, out: Path, size: str | None, overwrite: bool)
         raise ValueError(f"{out}: decompress writes PNG; give a name ending in .png")
     refuse_existing(out, overwrite)
     decompress(file, out, size=parse_size(size) if size else None)
-    click.echo(str(out))
+    echo(out)
 
 
 def _starts_with(path: Path, magic: bytes) -> bool:
@@ -129,8 +129,8 @@ def info_command(run: Path, as_json: bool) -> None:
     if run.is_file() and (run.suffix == ".sirk" or _starts_with(run, MAGIC)):
         header = file_header(run)
         bpp = 8 * run.stat().st_size / (header.width * header.height)
-        click.echo(json.dumps({"file": str(run), "bytes": run.stat().st_size, "bpp": bpp, **header.describe()},
-                              indent=2))
+        echo(json.dumps({"file": str(run), "bytes": run.stat().st_size, "bpp": bpp, **header.describe()},
+                        indent=2, ensure_ascii=True), lines=True)
         return
 
     loaded = load(run)
@@ -143,14 +143,13 @@ def info_command(run: Path, as_json: bool) -> None:
             raise ValueError(f"{path}: not valid JSON ({type(error).__name__})") from None
     parameters = count_parameters(loaded.model)
     if as_json:  # re-encoded: a received file's control characters (terminal escapes) come out escaped
-        click.echo(json.dumps({"network": network_to_dict(loaded.network), "signal": loaded.kind.to_json(),
-                               "parameters": parameters}, indent=2, ensure_ascii=True))
+        echo(json.dumps({"network": network_to_dict(loaded.network), "signal": loaded.kind.to_json(),
+                         "parameters": parameters}, indent=2, ensure_ascii=True), lines=True)
         if metrics:
-            click.echo(json.dumps(metrics, indent=2, ensure_ascii=True))
+            echo(json.dumps(metrics, indent=2, ensure_ascii=True), lines=True)
         return
     for line in info_lines(run, loaded, parameters, metrics):
-        # a received file's control characters (terminal escapes) come out escaped
-        click.echo("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in line))
+        echo(line)  # a received file's control characters (terminal escapes) and names come out escaped
 
 
 def info_lines(run: Path, loaded: Fitted, parameters: int, metrics: dict[str, Any]) -> list[str]:
@@ -196,7 +195,7 @@ def mesh_command(run: Path, resolution: int, out: Path, device: str, keep_unsupp
 
     refuse_existing(out, overwrite)
     summary = extract_mesh(run, out, resolution=resolution, keep_unsupported=keep_unsupported, device=device)
-    click.echo(f"{out}: {summary}")
+    echo(f"{out}: {summary}")
 
 
 @click.command("eval-mesh")
@@ -219,8 +218,8 @@ def eval_mesh_command(reconstruction: Path, reference: Path, samples: int, thres
     for key in ("chamfer_l1", "chamfer_squared", "fscore", "fscore_precision", "fscore_recall",
                 "normal_consistency", "iou"):
         if key in result:
-            click.echo(f"{key:<19} {result[key]:.6g}")
-    click.echo(f"(distances / reference bounding-box diagonal {result['diagonal']:.4g}; F-score at "
-               f"{threshold:g} of it; {samples:,} samples per surface)")
+            echo(f"{key:<19} {result[key]:.6g}")
+    echo(f"(distances / reference bounding-box diagonal {result['diagonal']:.4g}; F-score at "
+         f"{threshold:g} of it; {samples:,} samples per surface)")
     if json_out is not None:
         write_json(json_out, {**result, "conventions": SURFACE_METRIC_CONVENTIONS})

@@ -4,6 +4,7 @@ are handed to the library (`sirenkit.engine.options`), which decides what they m
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,15 @@ from sirenkit.engine.kinds import Fitted
 from sirenkit.engine.runs import FitPlan
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.registry import FAMILIES, model_names
+from sirenkit.resources import MAX_OUTPUT_PIXELS
+from sirenkit.text import printable
+
+
+def echo(text: object, *, err: bool = False, lines: bool = False) -> None:
+    """Print a line of the command's output (stderr with `err`): every line goes through here, so
+    that a file's name that is not valid UTF-8 or a terminal control character read from a file
+    is printed escaped (`sirenkit.text.printable`); with `lines`, the text's newlines are kept."""
+    click.echo(printable(text, lines=lines), err=err)
 
 
 class FiniteFloat(click.FloatRange):
@@ -257,21 +267,22 @@ def parse_size(text: str) -> tuple[int, int]:
         values *= 2
     if len(values) != 2 or min(values) < 1:
         raise ValueError(f"--size must look like 512 or 640x480 with positive numbers, got {text!r}")
-    if values[0] * values[1] > 16384 * 16384:
+    if values[0] * values[1] > MAX_OUTPUT_PIXELS:
         raise ValueError(f"--size {text} is too large (more than 16384×16384 pixels)")
     return values[0], values[1]
 
 
 def default_out(task: str, source: str) -> Path:
-    """`runs/<task>-<name>`: for a file or folder, its name and a short hash of its full path, so
-    that `a/cat.png` and `b/cat.jpg` never share a folder."""
+    """`runs/<task>-<name>`: for a file or folder, its name and a short hash of its full path (its
+    bytes), so that `a/cat.png` and `b/cat.jpg` never share a folder. The name is taken as
+    `sirenkit.text.printable` shows it (`caf\\xe9` for a name that is not valid UTF-8)."""
     path = Path(source)
     if path.exists():
         import hashlib
 
-        tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:6]
-        return Path("runs") / f"{task}-{path.stem}-{tag}"
-    return Path("runs") / f"{task}-{path.stem}"
+        tag = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:6]
+        return Path("runs") / f"{task}-{printable(path.stem)}-{tag}"
+    return Path("runs") / f"{task}-{printable(path.stem)}"
 
 
 def print_metrics(fitted: Fitted, keys: tuple[str, ...], out: Path | None = None) -> None:
@@ -287,7 +298,7 @@ def print_metrics(fitted: Fitted, keys: tuple[str, ...], out: Path | None = None
 
     figures = ", ".join(shown(key) for key in keys if metrics.get(key) is not None)
     reason = f"; {metrics['stop_reason']}" if metrics.get("stop_reason") else ""
-    click.echo(f"{out or fitted.out}: {figures}{reason}")
+    echo(f"{out or fitted.out}: {figures}{reason}")
 
 
 def with_options(plan: FitPlan, options: dict[str, Any], recipe: TrainConfig, *, auto_omega: bool = False) -> FitPlan:
@@ -325,10 +336,10 @@ def fit_several(kind: str, sources: tuple[str, ...], group: int | None, options:
             value = row.get(headline.name)
             score = f", {headline.name} {format(value, shown) if isinstance(value, float) else '—'}"
         detail = f": {row['error']}" if "error" in row else ""
-        click.echo(f"{row['signal']}: {row['status']}{score}{detail}")
-    click.echo(str(Path(out) / "summary.csv"))
+        echo(f"{row['signal']}: {row['status']}{score}{detail}")
+    echo(Path(out) / "summary.csv")
     if result.failed:
-        click.echo(f"sirenkit: {len(result.failed)} of {len(result.rows)} signals failed (see summary.csv); "
-                   f"the others are done", err=True)
+        echo(f"sirenkit: {len(result.failed)} of {len(result.rows)} signals failed (see summary.csv); "
+             f"the others are done", err=True)
         raise click.exceptions.Exit(1)
     return True

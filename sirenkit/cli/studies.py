@@ -11,6 +11,7 @@ import click
 from sirenkit.cli.options import (
     NON_NEGATIVE,
     default_out,
+    echo,
     given,
     network_settings,
     parse_floats,
@@ -129,12 +130,12 @@ def compare_command(source: str, size: int | None, models: str, **options: Any) 
         network_settings=network_settings(options, "siren"), out=out, overwrite=options["overwrite"],
         progress=not options["quiet"],
     )
-    click.echo(f"{'model':<9} {'size':>22} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
+    echo(f"{'model':<9} {'size':>22} {'params':>8} {'PSNR dB':>8} {'SSIM':>6} {'seconds':>8}")
     for row in map(comparison_row, fits):
         ssim_text = f"{row['ssim']:.3f}" if row["ssim"] is not None else "-"
-        click.echo(f"{row['model']:<9} {row['size']:>22} {row['parameters']:>8} "
-                   f"{row['psnr']:>8.2f} {ssim_text:>6} {row['seconds']:>8.1f}")
-    click.echo(str(out / "comparison.png"))
+        echo(f"{row['model']:<9} {row['size']:>22} {row['parameters']:>8} "
+             f"{row['psnr']:>8.2f} {ssim_text:>6} {row['seconds']:>8.1f}")
+    echo(out / "comparison.png")
 
 
 @click.command("example")
@@ -152,8 +153,8 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
 
     if name is None:
         for key, module in EXAMPLES.items():
-            click.echo(f"{key:<12} {module.SUMMARY}\n{'':<12} {module.STEPS:,} steps, {module.RUNTIME}; "
-                       f"--tiny: seconds")
+            echo(f"{key:<12} {module.SUMMARY}\n{'':<12} {module.STEPS:,} steps, {module.RUNTIME}; --tiny: seconds",
+                 lines=True)
         return
     out = out or Path("runs") / f"example-{name}"
     metrics = run_example(name, out, tiny=tiny, steps=steps, device=device, progress=not quiet, overwrite=overwrite)
@@ -162,5 +163,5 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
     lists = {key: value for key, value in metrics.items() if isinstance(value, list) and key != "shape"}
     parts = [f"{key} {value:.4g}" for key, value in shown.items()]
     parts += [f"{key} {', '.join(f'{v:.3g}' for v in value)}" for key, value in lists.items()]
-    click.echo(f"{out}: " + ", ".join(parts))
-    click.echo(str(out / "figure.png"))
+    echo(f"{out}: " + ", ".join(parts))
+    echo(out / "figure.png")

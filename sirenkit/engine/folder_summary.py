@@ -22,6 +22,7 @@ import numpy as np
 from sirenkit.engine.kinds import SignalKind
 from sirenkit.figures import new_figure, save_figure
 from sirenkit.io import atomic_write, write_json
+from sirenkit.text import figure_text, printable
 
 logger = logging.getLogger("sirenkit")
 
@@ -86,9 +87,14 @@ def _leave(dist: Any) -> None:
 
 
 def write_summary(out: Path, rows: Sequence[dict[str, Any]], score_names: Sequence[str]) -> None:
-    """`summary.json` and `summary.csv` in the runs' folder `out`, each written whole or not at all."""
-    failed = sum(row["status"] == "failed" for row in rows)
-    write_json(out / "summary.json", {"signals": len(rows), "failed": failed, "rows": list(rows)})
+    """`summary.json` and `summary.csv` in the runs' folder `out`, each written whole or not at all.
+    They are for people and other programs to read: their texts (names, paths, errors) are written as
+    `sirenkit.text.printable` shows them (a file name that is not valid UTF-8 as `caf\\xe9.png`,
+    not as a lone surrogate that strict JSON readers refuse)."""
+    rows = [{key: printable(value) if isinstance(value, str) else value for key, value in row.items()}
+            for row in rows]
+    failed = sum(row.get("status") == "failed" for row in rows)
+    write_json(out / "summary.json", {"signals": len(rows), "failed": failed, "rows": rows})
     present = [c for c in columns(score_names) if any(c in row for row in rows)]
     text = _io.StringIO()
     writer = csv.DictWriter(text, fieldnames=present, extrasaction="ignore", lineterminator="\n")
@@ -113,11 +119,11 @@ def contact_sheet(rows: Sequence[dict[str, Any]], kind: type[SignalKind], path: 
     `mesh.png` with its Chamfer-L1). Nothing for a kind without pictures."""
     pairs: list[tuple[dict[str, Any], np.ndarray, np.ndarray]] = []
     for row in rows:
-        if row["status"] in ("fitted", "resumed", "done earlier") and len(pairs) < limit:
+        if row.get("status") in ("fitted", "resumed", "done earlier") and len(pairs) < limit:
             try:
                 pictures = kind.contact_pictures(Path(row["run"]), row["source"])
             except (OSError, ValueError, KeyError) as error:  # a run folder changed since: left out, said
-                logger.warning("contact sheet: %s left out (%s)", row["signal"], one_line(error))
+                logger.warning("contact sheet: %s left out (%s)", printable(row["signal"]), one_line(error))
                 continue
             if pictures is None:
                 return
@@ -133,7 +139,8 @@ def contact_sheet(rows: Sequence[dict[str, Any]], kind: type[SignalKind], path: 
         ax.axis("off")
     for place, (row, truth, fitted) in enumerate(pairs):
         block, column = divmod(place, across)
-        kind.draw_contact(list(axes[block * rows_per:(block + 1) * rows_per, column]), row, truth, fitted)
+        shown = {**row, "signal": figure_text(row["signal"])}  # the kind titles its pictures with the name
+        kind.draw_contact(list(axes[block * rows_per:(block + 1) * rows_per, column]), shown, truth, fitted)
     figure.suptitle(f"{len(pairs)} of {len(rows)} signals: {kind.contact_title}", fontsize=9)
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / figure.get_figheight()))  # the title's 0.3 inch kept clear
     save_figure(figure, path)

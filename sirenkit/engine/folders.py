@@ -46,6 +46,7 @@ from sirenkit.networks.config import network_to_dict
 from sirenkit.problems.constraints import Problem
 from sirenkit.problems.domains import points_per_step
 from sirenkit.resources import MEMORY_FRACTION, available_memory
+from sirenkit.text import printable
 
 logger = logging.getLogger("sirenkit")
 
@@ -103,9 +104,12 @@ def expand_sources(sources: Sequence[str | Path], kind: str) -> list[str]:
 
 def run_names(sources: Sequence[str]) -> list[str]:
     """A run folder name per source: its stem; where two collide, its folder's name and its stem
-    (`a/cat.png`, `b/cat.png`), then its file name (`cat.png`, `cat.jpg`), then its position."""
-    names = [Path(source).stem or f"signal-{i}" for i, source in enumerate(sources)]
-    for rename in (lambda path: f"{path.parent.name}-{path.stem}", lambda path: path.name.replace(".", "_")):
+    (`a/cat.png`, `b/cat.png`), then its file name (`cat.png`, `cat.jpg`), then its position. A
+    name is taken as `sirenkit.text.printable` shows it (`caf\\xe9` for a file name that is not
+    valid UTF-8): the run folder is named as the summary names the signal, and any tool opens it."""
+    names = [printable(Path(source).stem) or f"signal-{i}" for i, source in enumerate(sources)]
+    for rename in (lambda path: printable(f"{path.parent.name}-{path.stem}"),
+                   lambda path: printable(path.name.replace(".", "_"))):
         names = [name if names.count(name) == 1 else rename(Path(source)) for name, source in zip(names, sources)]
     return [name if names.count(name) == 1 else f"{name}-{i}" for i, name in enumerate(names)]
 
@@ -202,12 +206,15 @@ def _fit_all(sources: Sequence[str], plan_one: PlanOne, *, out: str | Path, kind
             except (ValueError, OSError, RuntimeError) as error:
                 row.update(status="failed", error=one_line(error))
         batches.finish()
-    except TrainingInterrupted:
+    except BaseException as error:  # interrupted, or failed unforeseen: the summary still says where each signal is
         for index, row in rows.items():
-            if "status" not in row:
+            if "status" not in row and isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
                 row.update(status="interrupted",
                            error="stopped with a checkpoint in its run folder; rerun with --resume"
                            if index in batches.training else "not started; rerun with --resume")
+            elif "status" not in row:
+                row.update(status="failed", error=f"the folder's fit stopped ({type(error).__name__}: "
+                                                  f"{one_line(error)}); rerun with --resume")
         raise
     finally:
         out.mkdir(parents=True, exist_ok=True)
@@ -263,7 +270,7 @@ class _Batches:
             chosen = [self.ready[i] for i in members]
             if not batching_pays([p.model for p in chosen], [p.problem for p in chosen], chosen[0].train):
                 logger.info("%s: one after another (measured faster than batched here)",
-                            ", ".join(self.names[i] for i in members))
+                            printable(", ".join(self.names[i] for i in members)))
                 size = self.sizes[key] = 1
         for start in range(0, len(members), size):
             chunk = members[start:start + size]

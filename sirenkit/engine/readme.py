@@ -5,12 +5,12 @@ later, or receives it."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sirenkit.engine.kinds import Fitted
 from sirenkit.io import atomic_write
 from sirenkit.networks.build import count_parameters
 from sirenkit.networks.registry import get_family
+from sirenkit.text import printable
 
 README_NAME = "README.md"
 
@@ -28,9 +28,10 @@ FILE_ROLES = {
 
 def run_readme(fitted: Fitted, version: str, files: list[str]) -> str:
     """The text of a run folder's `README.md` (see the module docstring); `files`: what the fit
-    wrote there."""
+    wrote there. Names and texts from outside (the source's name, the folder's) are written as
+    `sirenkit.text.printable` shows them: a name that is not valid UTF-8 as `caf\\xe9.png`."""
     kind, network, metrics = fitted.kind, fitted.network, fitted.metrics
-    folder = fitted.out if fitted.out is not None else Path(".")
+    folder = printable(fitted.out if fitted.out is not None else Path("."))
     units = {metric.name: metric.unit for metric in kind.metrics}
     figures = [f"{metric.name} {metrics[metric.name]:.4g}{' ' + units[metric.name] if units[metric.name] else ''}"
                for metric in kind.metrics if isinstance(metrics.get(metric.name), (int, float))]
@@ -41,17 +42,17 @@ def run_readme(fitted: Fitted, version: str, files: list[str]) -> str:
         ran += f" in {seconds:.1f} s"
     reason = metrics.get("stop_reason")
     lines = [
-        f"# {kind.name}: {_plain(kind.source)}",
+        f"# {kind.name}: {printable(kind.source)}",
         "",
         f"A {network.model} network ({get_family(network.model).size_of(network)}, "
-        f"{count_parameters(fitted.model):,} parameters) fitted to {_plain(kind.source)} by sirenkit {version}.",
+        f"{count_parameters(fitted.model):,} parameters) fitted to {printable(kind.source)} by sirenkit {version}.",
         "",
         f"**Result**: {', '.join(figures) or 'see metrics.json'} after {ran}"
-        + (f"; {_plain(reason)}." if isinstance(reason, str) else "."),
+        + (f"; {printable(reason)}." if isinstance(reason, str) else "."),
         "",
         "## Files",
         "",
-        *[f"- `{name}`: {_role(name)}" for name in sorted(set(files) - {README_NAME})],
+        *[f"- `{printable(name)}`: {_role(name)}" for name in sorted(set(files) - {README_NAME})],
         "",
         "## Using it",
         "",
@@ -87,11 +88,6 @@ def _role(name: str) -> str:
     if name.endswith(".png"):
         return "a figure of the fit"
     return "written by the fit"
-
-
-def _plain(text: Any) -> str:
-    """`text` without control characters (a source name comes from outside)."""
-    return "".join(c for c in str(text) if c.isprintable())
 
 
 __all__ = ["README_NAME", "run_readme", "write_run_readme"]

@@ -289,6 +289,7 @@ def frame_strip_figure(reference: np.ndarray, estimate: np.ndarray, path: str | 
     """Ground truth (top row) over fit (bottom row) at `count` evenly spaced frames, each
     labelled with its frame number and PSNR."""
     from sirenkit.figures import _show_image, new_figure, save_figure
+    from sirenkit.text import figure_text
 
     index = np.unique(np.linspace(0, len(reference) - 1, min(count, len(reference))).round().astype(int))
     psnrs = frame_psnrs(estimate[index], reference[index])
@@ -307,6 +308,6 @@ def frame_strip_figure(reference: np.ndarray, estimate: np.ndarray, path: str | 
     axes[0, 0].set_ylabel("ground truth")
     axes[1, 0].set_ylabel("fit")
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(figure_text(title), fontsize=10)
     figure.tight_layout()
     save_figure(figure, path)
