@@ -1,6 +1,10 @@
 """Files written whole or not at all: atomic writes (a temporary file renamed into place) and
 strict JSON (NaN written as null). Saved models are `sirenkit.engine.models`'s, checkpoints
 `sirenkit.engine.checkpoint`'s.
+
+A folder may be *recorded*: then every file this module writes into it is noted by name, as it is
+written, in the folder's journal (`WRITTEN_NAME`), so that a run knows its own files by name
+rather than by time: `--overwrite` removes those and nothing a user put beside them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,36 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+WRITTEN_NAME = ".sirenkit.written"
+"""A recorded folder's journal: one name per line of the files written into it."""
+
+_recorded: set[str] = set()
+
+
+def record_writes(folder: str | Path, on: bool = True) -> None:
+    """Start (or, with `on` false, stop) noting in `folder`'s journal every file written into it."""
+    key = os.path.abspath(folder)
+    if on:
+        _recorded.add(key)
+    else:
+        _recorded.discard(key)
+
+
+def recorded_names(folder: str | Path) -> list[str]:
+    """The names a folder's journal holds, each once, in the order first written; empty without one."""
+    try:
+        lines = (Path(folder) / WRITTEN_NAME).read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except OSError:
+        return []
+    return list(dict.fromkeys(line for line in lines if line))
+
+
+def _note_written(path: Path) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder in _recorded and not path.name.startswith("."):
+        with open(os.path.join(folder, WRITTEN_NAME), "a", encoding="utf-8", errors="surrogateescape") as journal:
+            journal.write(path.name + "\n")
 
 
 def _usual_permissions(path: str) -> None:
@@ -37,6 +71,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
+        _note_written(path)  # before the file: a crash between the two leaves a name with no file, never the reverse
         _usual_permissions(temporary)
         os.replace(temporary, path)
         _sync_folder(path.parent)
@@ -80,6 +115,7 @@ def atomic_write_path(path: str | Path, write: Callable[[Path], Any]) -> None:
     try:
         write(Path(temporary))
         _sync_file(temporary)
+        _note_written(path)  # before the file: a crash between the two leaves a name with no file, never the reverse
         _usual_permissions(temporary)
         os.replace(temporary, path)
         _sync_folder(path.parent)

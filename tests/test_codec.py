@@ -105,6 +105,14 @@ def with_checksum(body: bytes) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
+def _with_scale(data: bytes, scale: float) -> bytes:
+    """The file's bytes less its checksum, with the first tensor's entropy-model scale replaced
+    (the test file's first tensor is coded under a Gaussian or a Laplacian)."""
+    header, tensor = 25, struct.Struct("<fBhhee")
+    assert tensor.unpack_from(data, header)[1] in (1, 2)
+    return data[:header + 11] + struct.pack("<e", scale) + data[header + 13:-4]
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda d: d[:-7], "checksum"),
     (lambda d: d[:9], "truncated"),
@@ -113,8 +121,17 @@ def with_checksum(body: bytes) -> bytes:
     (lambda d: with_checksum(d[:4] + bytes([2]) + d[5:-4]), "version 2"),
     (lambda d: with_checksum(d[:21] + struct.pack("<I", 7) + d[25:-4]), "initialisation 7"),
     (lambda d: with_checksum(d[:-8]), "corrupt"),
+    (lambda d: with_checksum(d[:10] + struct.pack("<H", 65535) + d[12:-4]),
+     "parameters 4,295,163,901 needs ~137.4 GB; this machine has 4.0 GB"),
+    (lambda d: with_checksum(d[:10] + struct.pack("<HB", 4096, 255) + d[13:-4]), "255 layers of width 4096"),
+    (lambda d: with_checksum(d[:6] + struct.pack("<HH", 65535, 65535) + d[10:-4]), "65535×65535: pixels"),
+    (lambda d: with_checksum(_with_scale(d, 0.0)), "scale 0.0"),
+    (lambda d: with_checksum(_with_scale(d, float("nan"))), "scale nan"),
 ])
-def test_damaged_files_are_refused(damage, message):
+def test_damaged_files_are_refused(damage, message, monkeypatch):
+    from sirenkit import resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 4 * 10**9)  # what the message says
     # a file made from fixed symbols (a fitted one differs from run to run: its fit has a time budget)
     generator = np.random.default_rng(0)
     shapes = [(16, 2), (16,), (16, 16), (16,), (1, 16), (1,)]  # 2 → 16 × 2 → 1

@@ -83,3 +83,30 @@ def test_an_output_file_is_replaced_only_with_overwrite(tmp_path, capsys):
     mesh.write_text("mine")
     code, _, err = run_cli(["mesh", out, "--out", mesh], capsys)
     assert_one_line_error(code, err, f"{mesh}: exists (--overwrite replaces it)")
+
+
+def test_overwrite_removes_the_runs_own_files_by_name_and_not_a_users(tmp_path, capsys, monkeypatch):
+    """A file a user saves into the run folder while the fit runs is not the run's: a later
+    `--overwrite` leaves it (files are recorded by name as they are written, not by time)."""
+    from sirenkit.io import WRITTEN_NAME
+    from sirenkit.signals.image import kind as image_kind
+
+    out = tmp_path / "run"
+    write_run = image_kind.ImageKind.write_run
+
+    def write_run_while_a_user_saves(self, fitted, signal, folder):
+        (folder / "notes.txt").write_text("mine")  # the user's, in the middle of the run's writing
+        write_run(self, fitted, signal, folder)
+
+    monkeypatch.setattr(image_kind.ImageKind, "write_run", write_run_while_a_user_saves)
+    assert run_cli(["fit", "image", "camera", *TINY, "--out", out], capsys)[0] == 0
+    monkeypatch.undo()
+    import json
+
+    listed = json.loads((out / "metrics.json").read_text())["files"]
+    assert "notes.txt" not in listed and "reconstruction.png" in listed and "model.safetensors" in listed
+    assert (out / WRITTEN_NAME).is_file()
+    (out / "reconstruction.png").rename(out / "stale.png")  # a file of the run's name gone: nothing to remove
+    assert run_cli(["fit", "image", "camera", *TINY, "--overwrite", "--out", out], capsys)[0] == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "stale.png").is_file()
+    assert (out / "reconstruction.png").is_file() and not (out / LOCK_NAME).exists()

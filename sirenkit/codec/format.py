@@ -22,7 +22,7 @@ offset  bytes  field
     17      4  hidden ω0 (float32)
     21      4  initialisation id: 0, the weights as they are; n > 0, the weights less the
                initialisation set n holds for this architecture (sirenkit.codec.meta)
-    25  15 × T per tensor, in the network's parameter order: step Δ (float32), entropy model
+    25  13 × T per tensor, in the network's parameter order: step Δ (float32), entropy model
                (uint8: 0 uniform, 1 Gaussian, 2 Laplacian), lowest and highest symbol (int16
                each), the model's location and scale (float16 each)
      …  4 × n  the range coder's words (uint32)
@@ -165,6 +165,7 @@ def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
         raise CodecError(f"{name}: corrupt or truncated (its checksum does not match)")
     if mode >= len(MODES) or width < 1 or height < 1 or hidden_features < 1 or hidden_layers < 1:
         raise CodecError(f"{name}: corrupt header (mode {mode}, {width}×{height}, {hidden_layers}×{hidden_features})")
+    _check_sizes(name, width, height, hidden_features, hidden_layers, len(MODES[mode]))
     if initialisation and not meta.available(initialisation):  # 0: no shared initialisation
         raise CodecError(f"{name}: made from shared initialisation {initialisation}, which this sirenkit does not "
                          "have")
@@ -179,10 +180,38 @@ def read_header(data: bytes, name: str = "the file") -> tuple[Header, bytes]:
         step, model, low, high, location, scale = _TENSOR.unpack_from(data, start + index * _TENSOR.size)
         if model >= len(ENTROPY_MODELS) or low > high or not (math.isfinite(step) and step > 0):
             raise CodecError(f"{name}: corrupt tensor code {index}")
+        if model and low < high and not (math.isfinite(location) and math.isfinite(scale) and scale > 0):
+            raise CodecError(f"{name}: corrupt tensor code {index} (a {ENTROPY_MODELS[model]} of location "
+                             f"{location} and scale {scale})")  # the coder would abort the process
         tensors.append(TensorCode(step, ENTROPY_MODELS[model], low, high, float(location), float(scale)))
     header = Header(version, MODES[mode], width, height, hidden_features, hidden_layers, first_omega, hidden_omega,
                     initialisation, tuple(tensors))
     return header, data[end:len(data) - _CHECKSUM.size]
+
+
+DECODE_BYTES_PER_PARAMETER = 32
+"""Memory that decoding one weight takes at its peak (its symbol, its float, the coder's copies)."""
+
+
+def parameter_count(hidden_features: int, hidden_layers: int, channels: int, in_features: int = 2) -> int:
+    """Weights and biases of the SIREN a header describes."""
+    width = hidden_features
+    return (in_features + 1) * width + (hidden_layers - 1) * (width + 1) * width + (width + 1) * channels
+
+
+def _check_sizes(name: str, width: int, height: int, hidden_features: int, hidden_layers: int, channels: int) -> None:
+    """Sizes a header states, bounded before anything is built from them: the image at most
+    `MAX_OUTPUT_PIXELS`, the network in the memory this process may use."""
+    from sirenkit.resources import MAX_OUTPUT_PIXELS, check_declared
+
+    count = parameter_count(hidden_features, hidden_layers, channels)
+    try:
+        check_declared(name, f"image of {width}×{height}: pixels", width * height, 0, most=MAX_OUTPUT_PIXELS)
+        check_declared(name, f"network of {hidden_layers} layers of width {hidden_features}: parameters", count,
+                       count * DECODE_BYTES_PER_PARAMETER, advice="the file is damaged or was made elsewhere "
+                       "for a larger machine")
+    except ValueError as error:
+        raise CodecError(str(error)) from None
 
 
 def decode_symbols(header: Header, words: bytes, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sirenkit.config import check_field_types
 from sirenkit.engine.config import TrainConfig
 from sirenkit.metrics import Metric
 from sirenkit.networks.config import NetworkConfig
@@ -351,6 +352,7 @@ class SignalKind:
             if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
         if unknown or missing:
             raise ValueError(f"{cls.name} description with unknown fields {unknown} or missing fields {missing}")
+        check_field_types(cls, values, f"{cls.name} description")  # sizes are the kind's own checks
         fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
                                   for key, value in values.items()}
         return cls(**fields)

@@ -4,6 +4,7 @@ A second fit into a folder another live process is writing is refused with one l
 touches anything. The lock is released when the fit ends, and at the latest when the process exits;
 a lock left by a process that died (killed, power lost) is recognised as stale and taken over.
 The same process may take its own lock again (a library user fitting into one folder twice).
+While the lock is held, the files written into the folder are recorded by name (`sirenkit.io`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import atexit
 import os
 import socket
 from pathlib import Path
+
+from sirenkit.io import record_writes
 
 LOCK_NAME = ".sirenkit.lock"
 """The lock file in a run folder: `PID HOST` of the process writing it (hidden, never a run's file)."""
@@ -70,6 +73,7 @@ def hold_run_folder(folder: Path) -> None:
         except FileExistsError:
             if _owner(lock) == me:
                 _held.add(lock)
+                record_writes(folder)
                 return
             refuse_if_written(folder)
             lock.unlink(missing_ok=True)  # stale: its process is gone (or the file is not a lock)
@@ -77,6 +81,7 @@ def hold_run_folder(folder: Path) -> None:
         with os.fdopen(descriptor, "w") as file:
             file.write(f"{me[0]} {me[1]}\n")
         _held.add(lock)
+        record_writes(folder)
         return
     raise ValueError(f"{folder}: could not take the run folder's lock {lock}")
 
@@ -86,6 +91,7 @@ def release_run_folder(folder: Path) -> None:
     lock = folder / LOCK_NAME
     if lock in _held:
         _held.discard(lock)
+        record_writes(folder, on=False)
         if _owner(lock) == (os.getpid(), socket.gethostname()):
             lock.unlink(missing_ok=True)
 

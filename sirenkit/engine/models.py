@@ -3,21 +3,22 @@ signal kind), strict on read: every error names the file."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from sirenkit.engine.checkpoint import first_mismatch, read_safetensors, write_safetensors
 from sirenkit.networks.build import build_network
 from sirenkit.networks.config import NetworkConfig, network_config_from_dict
+from sirenkit.networks.registry import get_family
 
 if TYPE_CHECKING:
     from sirenkit.engine.kinds import Fitted, SignalKind
-from sirenkit.io import atomic_write_path, write_json
+from sirenkit.io import write_json
 from sirenkit.networks.config import network_to_dict
 
 MODEL_WEIGHTS = "model.safetensors"
@@ -47,8 +48,7 @@ def save_model(folder: str | Path, model: nn.Module, network: NetworkConfig, kin
     info = {"format": FORMAT, "version": FORMAT_VERSION, "network": network_to_dict(network), "signal": kind.to_json()}
     # the description travels inside the weights file too: the pair can never be mixed up (two runs
     # writing one folder, a copy of one file only); model.json is its readable twin
-    atomic_write_path(folder / MODEL_WEIGHTS, lambda temporary: save_file(
-        weights, str(temporary), metadata={"format": FORMAT, "info": json.dumps(info)}))
+    write_safetensors(folder / MODEL_WEIGHTS, weights, {"format": FORMAT, "info": json.dumps(info)})
     write_json(folder / MODEL_INFO, info)
 
 
@@ -94,7 +94,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Fitted:
     weights_path, info_path = _model_files(path)
     if not weights_path.exists():
         raise ValueError(f"{weights_path}: missing; a saved model needs {MODEL_WEIGHTS} (and {MODEL_INFO})")
-    embedded = _embedded_info(weights_path)
+    weights, metadata = read_safetensors(weights_path)
+    embedded = _embedded_info(metadata, weights_path)
     described = None
     if embedded is None or info_path.exists():
         if not info_path.exists():
@@ -108,11 +109,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Fitted:
     if embedded is not None and described is not None and described != _model_description(embedded, weights_path):
         raise ValueError(f"{info_path}: does not describe {weights_path.name} beside it (they come from different "
                          f"runs); the weights file holds its own description: remove {info_path.name}")
+    check_weights_match(network, weights, weights_path)  # before building: a file may ask for 10⁹ layers
     try:
-        weights = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ValueError(f"{weights_path}: not a readable safetensors file ({error})") from None
-    _check_plausible(network, weights, weights_path)  # before building: a received file may ask for 10⁹ layers
+        kind.check_network(network)
+    except ValueError as error:
+        raise ValueError(f"{info_path if described else weights_path}: {error}") from None
     model = build_network(network, seed=0)  # every weight is replaced below
     try:
         model.load_state_dict(weights)
@@ -125,12 +126,44 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Fitted:
     return Fitted(model.to(device), network, kind, extras["metrics"] or {}, extras["history"] or [], path)
 
 
+def check_weights_match(network: NetworkConfig, weights: dict[str, torch.Tensor], path: Path) -> None:
+    """A `ValueError` naming `path` and the first tensor that differs when `weights` are not, name
+    for name, of the shapes and types that `network` has. The network is built on the `meta` device
+    (shapes only, no memory), so that a description asking for 10⁹ layers or a grid of 10¹⁵ cells
+    is refused before anything is allocated.
+
+    Args:
+        network: The configuration the weights are said to be for.
+        weights: The tensors read from the file, by name.
+        path: The file, for the message.
+    """
+    _check_plausible(network, weights, path)  # a module per layer: 10⁹ of them would fill the memory even on meta
+    try:
+        with torch.device("meta"):
+            expected = build_network(network, seed=0).state_dict()
+    except (NotImplementedError, RuntimeError):  # a plugin family that cannot be built without memory
+        return
+    mismatch = first_mismatch(expected, weights)
+    if mismatch:
+        raise ValueError(f"{path}: weights do not match the configuration ({mismatch})")
+
+
 def _check_plausible(network: NetworkConfig, weights: dict[str, torch.Tensor], path: Path) -> None:
-    """A `ValueError` when the configuration asks for more layers or a wider layer than the
-    weights file holds, so that a hostile description cannot make [`build_network`][sirenkit.build_network] allocate
-    without bound; the exact match is `load_state_dict`'s."""
+    """A `ValueError` when the configuration asks for more layers (or grid levels) or a wider layer
+    than the weights file holds: what must be refused before even a `meta` network is built."""
     widest = max((max(t.shape) for t in weights.values() if t.dim() > 0), default=0)
     matrices = sum(1 for t in weights.values() if t.dim() >= 2)
+    declared = get_family(network.model).config_fields or ()  # a family that does not say: its shapes decide
+    if "grid_levels" in declared and network.grid_levels > len(weights):
+        raise ValueError(f"{path}: weights do not match the configuration ({len(weights)} tensors; the description "
+                         f"asks for {network.grid_levels} grid levels)")
+    values = sum(t.numel() for t in weights.values())
+    counts = {f.name for f in dataclasses.fields(NetworkConfig) if f.type in ("int", int)}
+    for name in declared:  # a count of features, levels, cells: no more than the values held
+        count = getattr(network, name)
+        if name in counts and not name.endswith("_seed") and count > values:
+            raise ValueError(f"{path}: weights do not match the configuration (they hold {values:,} values; the "
+                             f"description asks for {name} {count:,})")
     if network.hidden_features > widest or network.hidden_layers > matrices:
         raise ValueError(f"{path}: weights do not match the configuration ({matrices} weight matrices, at most "
                          f"{widest} wide; the description asks for {network.hidden_layers} layers of "
@@ -156,13 +189,11 @@ def _model_description(info: Any, source: Path) -> tuple[NetworkConfig, SignalKi
     return network, kind
 
 
-def _embedded_info(weights_path: Path) -> Any:
+def _embedded_info(metadata: dict[str, str], weights_path: Path) -> Any:
     """The model description saved inside the weights file, or None (files from before 0.2)."""
     try:
-        with safe_open(str(weights_path), framework="pt", device="cpu") as stream:
-            metadata = stream.metadata() or {}
         return json.loads(metadata["info"]) if metadata.get("format") == FORMAT else None
-    except (SafetensorError, OSError, ValueError, KeyError) as error:
+    except (ValueError, KeyError) as error:
         raise ValueError(f"{weights_path}: not a readable safetensors file ({error})") from None
 
 

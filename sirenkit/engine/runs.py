@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from sirenkit.config import to_dict
 from sirenkit.engine.checkpoint import (
     CHECKPOINT_NAME,
     OLD_CHECKPOINT_NAME,
+    check_checkpoint,
     check_checkpoint_exists,
     check_state_fits,
     load_checkpoint_file,
@@ -40,7 +42,7 @@ from sirenkit.engine.policy import resolve_device
 from sirenkit.engine.readme import write_run_readme
 from sirenkit.engine.single import fit
 from sirenkit.engine.watch import Watcher, watchers
-from sirenkit.io import strict_json, write_json
+from sirenkit.io import WRITTEN_NAME, recorded_names, strict_json, write_json
 from sirenkit.networks.build import build_network, count_parameters
 from sirenkit.networks.config import NetworkConfig, network_config_from_dict, network_to_dict
 from sirenkit.problems.constraints import Problem
@@ -124,7 +126,7 @@ def file_digest(path: Path) -> str:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
         if file is not path:
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
+            digest.update(os.fsencode(file.relative_to(path)) + b"\0")  # its bytes: any name hashes
         with open(file, "rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
@@ -224,6 +226,8 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
             if identity is not None:
                 check_same_run(out_path, identity)
             check_state_fits(state, checkpoint, network)
+            with torch.device("meta"):  # shapes only: the checks before anything is written
+                check_checkpoint(state, checkpoint, build_network(network, seed=0))
         elif out_path is not None and holds_a_run(out_path):
             clear_run(out_path)
     except BaseException:  # refused: the folder as it was, its lock included
@@ -251,16 +255,18 @@ def refuse_run_folder(out: Path | None, resume: bool, overwrite: bool) -> None:
 
 
 def clear_run(folder: Path) -> None:
-    """Remove a previous run from `folder`: its state files and the files it listed as written
-    (`metrics.json`'s `files`); nothing else the folder holds is touched."""
-    listed: list[str] = []
+    """Remove a previous run from `folder`: its state files and the files it wrote, by name (its
+    journal, or `metrics.json`'s `files` for runs of earlier versions); nothing else the folder
+    holds is touched."""
+    listed: list[str] = recorded_names(folder)
     try:
-        listed = list(json.loads((folder / "metrics.json").read_text()).get("files", []))
+        listed += list(json.loads((folder / "metrics.json").read_text()).get("files", []))
     except (OSError, ValueError, AttributeError):
         pass
     for name in (*RUN_STATE_FILES, *listed):
         if isinstance(name, str) and name == Path(name).name and not name.startswith("."):
             (folder / name).unlink(missing_ok=True)
+    (folder / WRITTEN_NAME).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -360,7 +366,6 @@ def prepare(plan: FitPlan) -> PreparedFit:
     auto`), the problem on its device, the run folder up to `config.json`, the watchers."""
     kind, signal, out, resume = plan.kind, plan.signal, plan.out, plan.resume
     measure, evaluate = plan.measure, plan.evaluate
-    begun = time.time() - 1.0  # file times can be coarser than a second
     network = plan.network or kind.network(plan.model)
     kind.check_network(network)
     recipe = plan.train or at_family_rate(kind.train_config(), network.model, network.hidden_features)
@@ -407,7 +412,7 @@ def prepare(plan: FitPlan) -> PreparedFit:
         parallel.barrier()
     watching = watchers(kind, signal, train, out_path, resume=resume) if writes else []
     return PreparedFit(kind, signal, network, train, net, built, out_path, sampling, measure, plan.products,
-                       plan.write, report, begun, time.perf_counter(), watching, resume=resume, progress=plan.progress,
+                       plan.write, report, time.perf_counter(), watching, resume=resume, progress=plan.progress,
                        writes=writes)
 
 
@@ -441,7 +446,6 @@ class PreparedFit:
     products: Callable[[Any], dict[str, Any]] | None
     write: Callable[[Fitted, Path], None] | None
     report: dict[str, Any]
-    begun: float
     started: float
     """When training began (`perf_counter`): `metrics.json`'s `wall_seconds` count from it (in a
     batch, the whole batch's training, which the signal shared)."""
@@ -470,22 +474,21 @@ def finish_fit(prepared: PreparedFit, result: FitResult) -> Fitted:
     fitted = Fitted(net, network, kind, metrics, result.history, out_path, made)
     if out_path is not None:
         (prepared.write or (lambda done, folder: kind.write_run(done, signal, folder)))(fitted, out_path)
-        write_run_readme(fitted, __version__, written_files(out_path, prepared.begun))
-        record_written_files(out_path, prepared.begun)
+        write_run_readme(fitted, __version__, written_files(out_path))
+        record_written_files(out_path)
         release_run_folder(out_path)
     return fitted
 
 
-def record_written_files(folder: Path, since: float) -> None:
+def record_written_files(folder: Path) -> None:
     """List in `metrics.json` (`files`) what this run wrote into `folder`, so that
     `--overwrite` removes exactly that and nothing a user put beside it."""
     path = folder / "metrics.json"
     metrics = json.loads(path.read_text()) if path.exists() else {}
-    metrics["files"] = written_files(folder, since)
+    metrics["files"] = written_files(folder)
     write_json(path, metrics)
 
 
-def written_files(folder: Path, since: float) -> list[str]:
-    """The files of `folder` written since `since` (`time.time()`), by name."""
-    return sorted(entry.name for entry in folder.iterdir()
-                  if entry.is_file() and not entry.name.startswith(".") and entry.stat().st_mtime >= since)
+def written_files(folder: Path) -> list[str]:
+    """The files the run in `folder` wrote (its journal), by name, those still there."""
+    return sorted(name for name in recorded_names(folder) if (folder / name).is_file())

@@ -22,6 +22,7 @@ from sirenkit.engine.checkpoint import (
     check_checkpoint_exists,
     check_state_fits,
     load_checkpoint_file,
+    restore_checkpoint,
     save_checkpoint_file,
 )
 from sirenkit.engine.config import TrainConfig
@@ -149,13 +150,9 @@ class OneSignal(Steps):
         check_checkpoint_exists(self.checkpoint)
         state = load_checkpoint_file(self.checkpoint)
         check_state_fits(state, self.checkpoint, self.network_config)
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.start_step, self.start_seconds = state["step"], state["seconds"]
-        track.history = state["history"]
-        track.first_loss = track.history[0]["loss"] if track.history else None
-        track.stalled_at = state.get("stalled_at")
+        self.start_step, self.start_seconds, track.history, track.stalled_at = restore_checkpoint(
+            state, self.checkpoint, self.net, self.optimizer, self.generator)
+        track.first_loss = track.history[0].get("loss") if track.history else None
         if self.parallel is not None and not self.primary:  # the checkpoint holds rank 0's random stream
             self.generator.manual_seed(self.parallel.seed(self.config.seed, self.start_step))
 

@@ -17,6 +17,10 @@ from sirenkit.networks.family import closest_size
 from sirenkit.networks.mlp import MLP, FourierFeatures, PositionalEncoding, nyquist_frequencies
 from sirenkit.networks.registry import get_family
 from sirenkit.networks.siren import Siren, first_layer
+from sirenkit.resources import check_declared
+
+TRAINING_BYTES_PER_PARAMETER = 16
+"""Memory one float32 parameter takes in training: itself, its gradient and Adam's two moments."""
 
 
 def build_network(config: NetworkConfig, *, seed: int | None = None) -> nn.Module:
@@ -31,9 +35,14 @@ def build_network(config: NetworkConfig, *, seed: int | None = None) -> nn.Modul
         The network (an `nn.Module` whose `config` attribute is `config`), on the CPU.
 
     Raises:
-        ValueError: An unknown family.
+        ValueError: An unknown family, or a network whose training (its weights, their gradients
+            and Adam's two moments) would need more memory than the process may use.
     """
     family = get_family(config.model)
+    if torch.get_default_device().type == "cpu":  # not on `meta`, where building costs no memory
+        count = family.count_parameters(config)
+        check_declared(f"the network ({config.hidden_layers} layers of width {config.hidden_features})", "parameters",
+                       count, TRAINING_BYTES_PER_PARAMETER * count, advice="use a smaller --width or --layers")
     if seed is None:
         return family.build(config)
     with torch.random.fork_rng(devices=[]):

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sirenkit.config import check_positive
+from sirenkit.config import check_field_types, check_positive
 
 ModelName = str
 """The name of a registered network family (`sirenkit.networks.family`)."""
@@ -187,4 +187,5 @@ def network_config_from_dict(values: dict[str, Any]) -> NetworkConfig:
     if unknown:
         raise ValueError(f"unknown network settings: {', '.join(unknown)}")
     own = set(SHARED_FIELDS) | set(family_fields(model)) if isinstance(model, str) and model else known
+    check_field_types(NetworkConfig, values, "network")
     return NetworkConfig(**{key: value for key, value in values.items() if key in own})

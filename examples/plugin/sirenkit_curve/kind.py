@@ -27,6 +27,7 @@ from torch import nn
 
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.kinds import Fitted, SignalKind, register_kind
+from sirenkit.io import atomic_write_path
 from sirenkit.metrics import Metric
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.evaluate import evaluate_points
@@ -189,10 +190,13 @@ class CurveKind(SignalKind):
         if path.suffix.lower() == ".png":
             plot_curve(rendered, path, x_name=self.x_name, y_name=self.y_name, title=self.source)
             return f"a plot of {len(rendered):,} samples"
-        with path.open("w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow([self.x_name, self.y_name])
-            writer.writerows((repr(float(x)), repr(float(y))) for x, y in rendered)
+        def write(temporary: Path) -> None:
+            with temporary.open("w", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow([self.x_name, self.y_name])
+                writer.writerows((repr(float(x)), repr(float(y))) for x, y in rendered)
+
+        atomic_write_path(path, write)  # whole or not at all, and recorded as the run's file by name
         return f"{len(rendered):,} samples of x in [{self.x_min:g}, {self.x_max:g}]"
 
 
@@ -220,7 +224,7 @@ def plot_curve(rendered: np.ndarray, path: Path, *, samples: np.ndarray | None =
     if title:
         ax.set_title(title, fontsize=9)
     figure.tight_layout()
-    figure.savefig(path)
+    atomic_write_path(path, figure.savefig)
     plt.close(figure)
 
 

@@ -4,18 +4,26 @@ waveform metrics and the figure of waveforms and spectrograms.
 Samples are scaled by their largest magnitude into [-1, 1] (the scale is stored, so that files
 come back at their own level), one network output per channel. The time coordinate runs from -1
 (first sample) to 1 (last): `t_i = -1 + 2 i / (N - 1)`.
+
+What a header declares is checked before anything is read: the memory that the declared length
+needs (a FLAC header may claim 2^36 samples in a few bytes), and, for WAV files, that the `data`
+chunk holds the bytes its header states (libsndfile reads a cut WAV as the samples it still holds).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from sirenkit.io import atomic_write_path
+from sirenkit.text import figure_text
 
 AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 
@@ -83,13 +91,102 @@ def load_audio(path: str | Path, *, seconds: float | None = None) -> AudioSignal
     if not path.is_file():
         hint = "" if path.suffix else f", and not a bundled sound name ({', '.join(BUNDLED_SOUNDS)})"
         raise ValueError(f"{path}: no such file{hint}")
+    check_wav_length(path)
     try:
-        frames = None if seconds is None else max(1, int(round(seconds * soundfile.info(str(path)).samplerate)))
-        data, rate = soundfile.read(str(path), frames=-1 if frames is None else frames, dtype="float32",
-                                    always_2d=True)
+        info = soundfile.info(os.fsencode(path))  # bytes: any name, UTF-8 or not
+        frames = None if seconds is None else max(1, int(round(seconds * info.samplerate)))
+        data = _read_samples(path, info, frames)
     except (RuntimeError, soundfile.LibsndfileError) as error:  # LibsndfileError is a RuntimeError
         raise ValueError(f"{path}: not an audio file soundfile can read ({' '.join(str(error).split())})") from None
-    return _normalised(data, int(rate), str(path))
+    return _normalised(data, int(info.samplerate), str(path))
+
+
+UNKNOWN_LENGTH = 2**63 - 1
+"""libsndfile's frame count for a stream whose header does not state its length (a FLAC file
+encoded from a pipe: total samples 0). soundfile cannot read one: it seeks after every read, and
+libsndfile fails that seek."""
+
+
+def decoding_bytes(frames: int, channels: int) -> int:
+    """Memory that reading and fitting `frames` frames of `channels` channels needs: float32
+    samples as read, their magnitudes and the scaled copy (12 bytes a sample), and the time
+    coordinates and fitted values of each frame (16 bytes, as `AudioKind.render` counts)."""
+    return frames * (12 * channels + 16)
+
+
+def _read_samples(path: Path, info: Any, frames: int | None) -> np.ndarray:
+    """`(N, C)` float32 samples of `path` (the first `frames`, or all), after checking that the
+    length its header declares fits in memory."""
+    import soundfile
+
+    from sirenkit.resources import check_memory
+
+    if info.frames >= UNKNOWN_LENGTH:
+        raise ValueError(f"{path}: the header does not state the length of the sound (a stream written "
+                         "without it, such as a FLAC file encoded from a pipe), which soundfile cannot read; "
+                         "re-encode the file")
+    count = info.frames if frames is None else min(frames, info.frames)
+    check_memory(decoding_bytes(count, info.channels),
+                 f"{path} ({_length(count, info.channels, info.samplerate)}, as its header declares)",
+                 "pass --seconds to fit only its beginning")
+    data, _ = soundfile.read(os.fsencode(path), frames=count, dtype="float32", always_2d=True)
+    return data
+
+
+def _length(frames: int, channels: int, rate: int) -> str:
+    """`"68,719,476,735 frames × 1 channel, 99.4 days at 8,000 Hz"`."""
+    seconds = frames / max(rate, 1)
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            duration = f"{seconds / size:,.1f} {unit}"
+            break
+    else:
+        duration = f"{seconds:.3g} s"
+    return f"{frames:,} frames × {channels} channel{'s' if channels != 1 else ''}, {duration} at {rate:,} Hz"
+
+
+RIFF_KINDS = {b"RIFF": "<", b"RF64": "<", b"BW64": "<", b"RIFX": ">"}
+"""The RIFF containers of WAV files and the byte order of their sizes."""
+
+
+def check_wav_length(path: Path) -> None:
+    """A `ValueError` naming `path` where a RIFF WAV file is cut short: its `data` chunk (or a
+    chunk before it) declares more bytes than the file holds. libsndfile reads such a file as the
+    samples it still holds and reports their count as the file's length, so this reads the chunk
+    list itself: `RIFF <size> WAVE`, then chunks of a 4-byte id and a 4-byte size, each padded to
+    an even length. In RF64 files (and BW64) the sizes of 4 GB and more are in the `ds64` chunk.
+    Files of other kinds (or too short to tell) are left to soundfile."""
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(12)
+        if len(head) < 12 or head[:4] not in RIFF_KINDS or head[8:12] != b"WAVE":
+            return
+        order, position, long_data = RIFF_KINDS[head[:4]], 12, None
+        while True:
+            file.seek(position)
+            chunk = file.read(8)
+            if len(chunk) < 8:
+                if chunk:
+                    raise ValueError(f"{path}: the WAV file is cut short: it ends inside a chunk header "
+                                     f"at byte {position:,}, before its data")
+                return  # no data chunk: soundfile names what is missing
+            name, declared = chunk[:4], struct.unpack(order + "I", chunk[4:])[0]
+            if name == b"ds64" and declared >= 16:
+                long_data = struct.unpack(order + "Q", file.read(16)[8:16].ljust(8, b"\0"))[0]
+            if name == b"data":
+                if declared == 0xFFFFFFFF and long_data is not None:
+                    declared = long_data
+                # A stream written without its final size (0, or all ones) is accepted as it is:
+                # libsndfile reads it to the end of the file.
+                held = size - position - 8
+                if declared not in (0, 0xFFFFFFFF, 2**64 - 1) and declared > held:
+                    raise ValueError(f"{path}: the WAV file is cut short: its data chunk declares {declared:,} "
+                                     f"bytes, the file holds {held:,}")
+                return
+            if position + 8 + declared > size:
+                raise ValueError(f"{path}: the WAV file is cut short: its {name.decode('latin-1')!r} chunk "
+                                 f"declares {declared:,} bytes, the file holds {size - position - 8:,}")
+            position += 8 + declared + (declared & 1)
 
 
 def _normalised(data: np.ndarray, rate: int, name: str) -> AudioSignal:
@@ -130,7 +227,8 @@ def write_audio(path: str | Path, samples: np.ndarray, rate: int) -> Path:
         raise ValueError(f"sample rate must be positive, got {rate}")
     kind, subtype = AUDIO_FORMATS[path.suffix.lower()]
     data = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
-    atomic_write_path(path, lambda temporary: soundfile.write(str(temporary), data, rate, format=kind, subtype=subtype))
+    atomic_write_path(path, lambda temporary: soundfile.write(os.fsencode(temporary), data, rate, format=kind,
+                                                              subtype=subtype))
     return path
 
 
@@ -165,7 +263,7 @@ def audio_figure(reference: np.ndarray, estimate: np.ndarray, rate: int, path: s
     for column, (name, values) in enumerate((("ground truth", reference), ("fit", estimate), ("error", error))):
         axes[0, column].plot(times, values, linewidth=0.4, color="C3" if name == "error" else "C0")
         axes[0, column].set_ylim(-1.05, 1.05)
-        axes[0, column].set_title(name)
+        axes[0, column].set_title(figure_text(name))
         axes[0, column].set_ylabel("amplitude")
         frequencies, frames, power = spectrogram(values.astype(np.float64), fs=rate, nperseg=window)
         decibels = 10 * np.log10(power + 1e-20)
@@ -175,6 +273,6 @@ def audio_figure(reference: np.ndarray, estimate: np.ndarray, rate: int, path: s
         axes[1, column].set_ylabel("frequency (Hz)")
         axes[1, column].set_xlabel("time (s)")
     if title:
-        figure.suptitle(title, fontsize=11)
+        figure.suptitle(figure_text(title), fontsize=11)
     figure.tight_layout()
     save_figure(figure, path, dpi=90)

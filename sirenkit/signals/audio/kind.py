@@ -37,6 +37,7 @@ from sirenkit.signals.audio.data import (
     waveform_psnr,
     write_audio,
 )
+from sirenkit.text import figure_text
 
 AUDIO_BATCH = 16384
 """Random samples per step of the default audio recipe."""
@@ -68,6 +69,12 @@ class AudioKind(SignalKind):
     """Number of channels."""
     scale: float
     """Largest magnitude of the file's samples: `file = network output · scale`."""
+
+    def __post_init__(self) -> None:
+        """A description (a received `model.json`'s) of a sound no reader could have made is refused."""
+        if min(self.rate, self.samples, self.channels) < 1 or self.scale <= 0:
+            raise ValueError(f"a sound of {self.samples} samples of {self.channels} channels at {self.rate} Hz, "
+                             f"scale {self.scale} (each above 0)")
 
     @classmethod
     def describe(cls, signal: AudioSignal) -> AudioKind:
@@ -212,7 +219,7 @@ class AudioKind(SignalKind):
         ax.plot(fitted, lw=0.4, color="tab:red", alpha=0.7)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{row['signal']}: {row.get('snr', float('nan')):.1f} dB", fontsize=8)
+        ax.set_title(figure_text(f"{row['signal']}: {row.get('snr', float('nan')):.1f} dB"), fontsize=8)
 
     def write_rendering(self, rendered: np.ndarray, path: Path, *, rate: int | None = None, **sampling: Any) -> str:
         rate = rate or self.rate

@@ -36,6 +36,7 @@ from sirenkit.problems.constraints import Constraint, Problem
 from sirenkit.problems.domains import PointSet
 from sirenkit.resources import check_memory
 from sirenkit.signals.image.data import (
+    MAX_PIXELS,
     ImageSignal,
     coordinate_grid,
     grid_spacing,
@@ -110,6 +111,16 @@ class ImageKind(SignalKind):
     """The network fits `output_scale · I + output_offset`."""
     bit_depth: int = 8
     """Bits per channel of the input, and of the PNG written (8 or 16)."""
+
+    def __post_init__(self) -> None:
+        """A description (a received `model.json`'s) of an image no reader could have made is refused."""
+        height, width = self.shape
+        if min(self.shape) < 1 or height * width > MAX_PIXELS:
+            raise ValueError(f"an image of {width}×{height} pixels (between 1 and {MAX_PIXELS:,} pixels are read)")
+        if self.mode not in ("L", "LA", "RGB", "RGBA") or self.channels != len(self.mode):
+            raise ValueError(f"an image of mode {self.mode!r} with {self.channels} channels (L, LA, RGB or RGBA)")
+        if self.bit_depth not in (8, 16):
+            raise ValueError(f"an image of {self.bit_depth} bits per channel (8 or 16)")
 
     @classmethod
     def describe(cls, signal: ImageSignal) -> ImageKind:

@@ -114,11 +114,102 @@ def load_mesh(path: str | Path):
 
     path = shape_path(path)
     _check_file(path, MESH_SUFFIXES)
+    check_off_counts(path)
     try:
         loaded = trimesh.load(path, force="mesh", process=False)
     except Exception as error:  # trimesh raises many kinds on malformed files
         raise ValueError(f"{path}: not a readable {path.suffix[1:].upper()} mesh ({error})") from None
+    check_ply_counts(path, loaded)
     return _checked_mesh(path, loaded)
+
+
+def check_off_counts(path: Path) -> None:
+    """A `ValueError` naming `path` where an OFF file is cut short: fewer vertex and face lines
+    than its header declares, or a last face line without every vertex index it announces.
+    trimesh reads the lines there are, so a cut OFF file would load as a smaller mesh. (A cut
+    inside the last index of the last face leaves a shorter number, which nothing can tell.)
+
+    The header: comment lines (`#`), the keyword (`OFF`, `COFF`, ...), then `V F E`, on the
+    keyword's line or the next one; then a line per vertex and a line per face (`n i1 ... in`)."""
+    if path.suffix.lower() != ".off":
+        return
+    lines = [line.split("#", 1)[0].strip() for line in path.read_bytes().decode("latin-1").splitlines()]
+    lines = [line for line in lines if line]
+    keyword = lines[0].split() if lines else []
+    if not keyword or not keyword[0].upper().endswith("OFF"):
+        return  # not an OFF header: trimesh names what is wrong
+    if len(keyword) > 1:  # the counts on the keyword's line
+        counts, body = keyword[1:], lines[1:]
+    else:
+        counts, body = (lines[1].split() if len(lines) > 1 else []), lines[2:]
+    try:
+        vertices, faces = int(counts[0]), int(counts[1])
+    except (IndexError, ValueError):
+        return  # a malformed count line: trimesh refuses it
+    if len(body) < vertices + faces:
+        held = max(0, len(body) - vertices)
+        raise ValueError(f"{path}: the OFF file is cut short: its header declares {vertices:,} vertices and "
+                         f"{faces:,} faces, the file holds {min(len(body), vertices):,} vertex and {held:,} face lines")
+    last = body[vertices + faces - 1].split() if faces > 0 else []
+    if last and last[0].isdigit() and len(last) < 1 + int(last[0]):
+        raise ValueError(f"{path}: the OFF file is cut short: its last face lists {len(last) - 1} of its "
+                         f"{int(last[0])} vertex indices")
+
+
+def check_ply_counts(path: Path, loaded: Any) -> None:
+    """A `ValueError` naming `path` where a PLY file holds fewer elements (vertices, faces) than its
+    header declares. trimesh reads the rows an ASCII PLY still holds, and drops an element of a
+    binary PLY whose data is missing altogether (cut right after its vertices, a mesh loads as a
+    point cloud); a binary file of any other length it refuses itself. (As in OFF, a cut inside
+    the last number of an ASCII file leaves a shorter number, which nothing can tell.)"""
+    if path.suffix.lower() != ".ply":
+        return
+    with path.open("rb") as file:
+        head = file.read(1 << 20)
+    end = head.find(b"end_header")
+    elements: list[tuple[str, int, list[bool]]] = []  # name, count, which properties are lists
+    for line in head[:max(end, 0)].decode("latin-1").splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "element" and words[2].isdigit():
+            elements.append((words[1], int(words[2]), []))
+        elif len(words) >= 3 and words[0] == "property" and elements:
+            elements[-1][2].append(words[1] == "list")
+    elements = [element for element in elements if element[1] > 0]
+    if end < 0 or not elements:
+        return  # trimesh names what is wrong with the header
+    declared = f"{', '.join(f'{count:,} {name}' for name, count, _ in elements)} elements"
+    if b"format ascii" in head[:end]:
+        body = path.read_bytes()[end:].split(b"\n", 1)[-1]  # after the end_header line
+        rows = [line for line in body.decode("latin-1").splitlines() if line.strip()]
+        total = sum(count for _, count, _ in elements)
+        if len(rows) < total:
+            raise ValueError(f"{path}: the PLY file is cut short: its header declares {declared}, a line each; "
+                             f"the file holds {len(rows):,} lines")
+        last, properties = rows[total - 1].split(), elements[-1][2]
+        if len(last) < _values_in_row(last, properties):
+            raise ValueError(f"{path}: the PLY file is cut short: its last {elements[-1][0]} element lists "
+                             f"{len(last)} of its {_values_in_row(last, properties)} values")
+        return
+    raw = getattr(loaded, "metadata", {}).get("_ply_raw")
+    if raw is None:
+        return  # not read element by element (a point cloud asked for as a mesh has lost it)
+    for name, _, _ in elements:
+        if raw.get(name, {}).get("data") is None:
+            raise ValueError(f"{path}: the PLY file is cut short: its header declares {declared}, "
+                             f"and it holds no {name} elements")
+
+
+def _values_in_row(row: list[str], properties: list[bool]) -> int:
+    """How many values an ASCII PLY row of `properties` (True: a list) holds, from its list counts."""
+    needed = 0
+    for is_list in properties:
+        if is_list and needed < len(row):
+            try:
+                needed += int(float(row[needed]))
+            except (ValueError, OverflowError):
+                return needed  # not a count: trimesh refuses the row
+        needed += 1
+    return needed
 
 
 def _checked_mesh(path: Path, loaded):
@@ -207,10 +298,12 @@ def _read_mesh_or_cloud(path: Path, samples: int, seed: int):
     import trimesh
 
     loaded: Any
+    check_off_counts(path)
     try:
         loaded = trimesh.load(path, process=False)
     except Exception as error:
         raise ValueError(f"{path}: not a readable {path.suffix[1:].upper()} file ({error})") from None
+    check_ply_counts(path, loaded)
     if isinstance(loaded, trimesh.Scene):
         loaded = loaded.to_mesh() if loaded.geometry else None
     if isinstance(loaded, trimesh.PointCloud) and path.suffix.lower() == ".ply":

@@ -24,7 +24,7 @@ from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.evaluate import evaluate_points
 from sirenkit.problems.constraints import Constraint, Problem
 from sirenkit.problems.domains import GridSamples
-from sirenkit.resources import check_memory
+from sirenkit.resources import MAX_OUTPUT_PIXELS, check_memory
 from sirenkit.signals.image.kind import INTENSITY_OFFSET, INTENSITY_SCALE
 from sirenkit.signals.video.data import (
     VIDEO_OUT_FORMATS,
@@ -63,6 +63,14 @@ class VideoKind(SignalKind):
     output_scale: float = INTENSITY_SCALE
     """With `output_offset`: the network fits `output_scale · I + output_offset`."""
     output_offset: float = INTENSITY_OFFSET
+
+    def __post_init__(self) -> None:
+        """A description (a received `model.json`'s) of a clip no reader could have made is refused."""
+        count, height, width = self.shape
+        if min(self.shape) < 1 or height * width > MAX_OUTPUT_PIXELS or not 1 <= self.channels <= 4 or self.fps <= 0:
+            raise ValueError(f"a clip of {count} frames of {width}×{height} with {self.channels} channels at "
+                             f"{self.fps} frames per second (frames of at most {MAX_OUTPUT_PIXELS:,} pixels, "
+                             "1 to 4 channels)")
 
     @classmethod
     def describe(cls, signal: VideoSignal) -> VideoKind:
