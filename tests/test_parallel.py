@@ -1,11 +1,16 @@
 """One signal on several processes (sirenkit.engine.parallel): each rank's share of the points, the
 gradients averaged over ranks; two ranks under torchrun end where one rank does with both halves
-of every step's points (an image, and a Poisson fit through the derivative engine)."""
+of every step's points (an image, and a Poisson fit through the derivative engine). A command
+that is not distributed runs on rank 0 only; a rank that dies ends the others in one line each,
+its run folder's checkpoint whole."""
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import imageio.v3 as iio
 import numpy as np
@@ -13,7 +18,9 @@ import pytest
 import torch
 
 import sirenkit as sk
+from sirenkit.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint_file
 from sirenkit.engine.models import load
+from sirenkit.engine.parallel import RankLost
 from sirenkit.problems.domains import GridSamples, PointSet
 
 from conftest import run_cli as run
@@ -59,6 +66,23 @@ def test_data_parallel_in_one_process_is_an_ordinary_fit():
         together = sk.fit_image(image, network=network, train=train, frequency=None, progress=False)
     for a, b in zip(alone.model.parameters(), together.model.parameters()):
         assert torch.equal(a, b)
+
+
+def test_a_failed_collective_call_is_a_rank_lost_that_names_the_reason_in_one_sentence():
+    class Broken:  # what gloo raises on the survivor when its peer is killed
+        ReduceOp = torch.distributed.ReduceOp
+
+        def all_reduce(self, tensor, op=None):
+            raise RuntimeError("[/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error "
+                               "[127.0.0.1]:5004: Connection reset by peer. This is typically caused by a remote "
+                               "worker hanging or bugs in the application. GLHF!")
+
+    group = sk.DataParallel()
+    group.rank, group.world, group._dist = 1, 2, Broken()
+    with pytest.raises(RankLost, match=r"^rank 1 of 2 stopped: another rank ended or stopped answering \(Read error "
+                                       r"\[127\.0\.0\.1\]:5004: Connection reset by peer\); any checkpoint") as lost:
+        group.agree([1.0, 0.1], False, torch.device("cpu"))
+    assert isinstance(lost.value.__cause__, RuntimeError)
 
 
 def torchrun(args, env=None):
@@ -114,3 +138,89 @@ def test_ranks_agree_on_the_time_budget_and_stop_at_the_same_step(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert metrics["stopped_by"] == "time" and metrics["steps"] > 1
+
+
+def photo(folder):
+    y, x = np.mgrid[0:1:16j, 0:1:16j]
+    iio.imwrite(folder / "photo.png", ((0.5 + 0.4 * np.sin(5 * x) * np.cos(3 * y)) * 255).astype(np.uint8))
+    return folder / "photo.png"
+
+
+SMALL = ["--width", "8", "--layers", "1", "--compile", "off", "--precision", "float32", "--omega", "30", "-q"]
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_command_that_is_not_distributed_runs_on_rank_0_alone_without_a_process_group(tmp_path, capsys,
+                                                                                         monkeypatch, rank):
+    """As torchrun starts rank 0 and rank 1 (its environment, no process group to join: joining
+    would fail here): rank 1 ends at once, rank 0 renders alone and says so."""
+    assert run(["fit", "image", photo(tmp_path), "--steps", "3", *SMALL, "--out", tmp_path / "run"], capsys)[0] == 0
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", str(rank))
+    code, out, err = run(["render", tmp_path / "run", "--out", tmp_path / "x.png"], capsys)
+    assert code == 0, err
+    assert not torch.distributed.is_initialized()
+    if rank == 1:
+        assert (out, err) == ("", "")
+        assert not (tmp_path / "x.png").exists()
+    else:
+        assert err == "sirenkit: render is not distributed: it runs on rank 0 only (the other ranks exit)\n"
+        assert out.count("x.png") == 1 and (tmp_path / "x.png").exists()
+
+
+def test_render_under_torchrun_writes_its_file_once_on_rank_0(tmp_path, capsys):
+    assert run(["fit", "image", photo(tmp_path), "--steps", "3", *SMALL, "--out", tmp_path / "run"], capsys)[0] == 0
+    done = torchrun(["render", tmp_path / "run", "--out", tmp_path / "x.png"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("render is not distributed: it runs on rank 0 only") == 1, done.stderr[-3000:]
+    assert done.stdout.count("x.png") == 1
+    assert iio.imread(tmp_path / "x.png").shape == (16, 16)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("victim", [0, 1])
+def test_a_rank_that_dies_ends_the_other_in_one_line_and_its_checkpoint_resumes(tmp_path, capsys, victim):
+    """Two ranks of a data-parallel fit, started with torchrun's environment but without its agent
+    (which would end the survivor itself, hiding its exit code): once rank 0 has written a
+    checkpoint, one rank is killed; the other ends in one line and exit code 4, and the fit
+    resumes from the checkpoint in the folder."""
+    out, source = tmp_path / "run", photo(tmp_path)
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
+                   "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
+    command = [sys.executable, "-m", "sirenkit", "fit", "image", source, "--time", "600", *SMALL, "--out", out]
+    logs = [tmp_path / f"rank-{rank}.err" for rank in range(2)]
+    processes = []
+    for rank, log in enumerate(logs):
+        with log.open("w") as stderr:
+            processes.append(subprocess.Popen(command, env={**environment, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                                              stdout=subprocess.DEVNULL, stderr=stderr))
+    survivor = processes[1 - victim]
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / CHECKPOINT_NAME).exists():  # written whole (renamed into place) or not at all
+            assert time.monotonic() < deadline and all(p.poll() is None for p in processes), \
+                [log.read_text()[-2000:] for log in logs]
+            time.sleep(0.05)
+        processes[victim].send_signal(signal.SIGKILL)
+        survivor.wait(timeout=300)
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    err = logs[1 - victim].read_text()
+    assert survivor.returncode == 4, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith(f"sirenkit: error: rank {1 - victim} of 2 stopped: another "
+                                                     f"rank ended"), err
+    assert "--resume" in errors[0]
+    step = load_checkpoint_file(out / CHECKPOINT_NAME)["step"]
+    assert step > 0
+    code, _, err = run(["fit", "image", source, "--steps", str(step + 5), *SMALL, "--out", out, "--resume"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["steps"] == step + 5

@@ -27,12 +27,20 @@ boundary), logged losses are the ranks' averages, and the metrics that decide
 checkpoints; resuming reads rank 0's checkpoint on every rank (the other ranks' random streams
 restart from a seed of the step, so a resumed multi-process run does not repeat the uninterrupted
 one point for point, as a single process's does).
+
+When a rank ends in the middle of a fit (killed, crashed, stopped by its scheduler), the
+collective call each other rank waits in fails at once (its connections close): the others stop
+with `RankLost`, and the run folder keeps the last checkpoint
+rank 0 wrote, which `--resume` continues from. A rank that hangs instead is given up after
+`GROUP_TIMEOUT`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -45,6 +53,48 @@ from sirenkit.problems.constraints import Problem
 RANK_SEED_STRIDE = 1_000_003
 """Rank r > 0 draws its random points from seed `seed + r × RANK_SEED_STRIDE` (rank 0 keeps the
 run's seed, so that one rank is exactly an ordinary fit)."""
+
+
+GROUP_TIMEOUT = datetime.timedelta(minutes=30)
+"""How long a collective call waits for the other ranks before it fails: far longer than a rank
+waits for the others in a fit (rank 0 evaluating the metrics, writing a checkpoint or a run folder,
+a rank compiling its step), so that only a rank that hangs (stopped, on a machine that went away)
+runs it out. A rank that dies is noticed at once, whatever this is: its connections close."""
+
+
+class RankLost(RuntimeError):
+    """Another rank of a data-parallel fit ended (killed, crashed, stopped) or stopped answering
+    for `GROUP_TIMEOUT`: the collective call this rank
+    waited in failed, and the fit cannot go on with a rank fewer. Rank 0 writes checkpoints whole or
+    not at all, so the run folder keeps the last one, and `--resume` continues from it.
+
+    Attributes:
+        rank: This rank.
+        world: The ranks the fit began with.
+        reason: The communication library's reason, on one line.
+    """
+
+    def __init__(self, rank: int, world: int, reason: str) -> None:
+        super().__init__(f"rank {rank} of {world} stopped: another rank ended or stopped answering ({reason}); "
+                         f"any checkpoint written stays in the run folder, and --resume continues from it")
+        self.rank, self.world, self.reason = rank, world, reason
+
+
+_FAILED_CALLS: list[BaseException] = []
+"""The errors of failed collective calls, kept (with their tracebacks, whose frames hold the calls'
+tensors) for as long as the process lives. A gloo worker thread lets go of a failed call's tensors
+a moment after the call returns; if Python had let go first, the worker frees them, which takes
+the GIL, and if the interpreter is shutting down by then the process aborts ("terminate called
+without an active exception") instead of exiting with its code. Held here, the last reference is
+always Python's."""
+
+
+def _reason(error: BaseException) -> str:
+    """`error`'s first sentence on one line, without the source location gloo starts it with
+    (`[.../tcp/pair.cc:537] Read error [127.0.0.1]:5004: Connection reset by peer. This is
+    typically caused by ...` gives `Read error [127.0.0.1]:5004: Connection reset by peer`)."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(error).split()))
+    return text.split(". ")[0][:200] or type(error).__name__
 
 
 def distributed_world() -> tuple[int, int]:
@@ -61,7 +111,7 @@ def distributed_world() -> tuple[int, int]:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
+        dist.init_process_group(backend, timeout=GROUP_TIMEOUT)
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -98,6 +148,16 @@ class DataParallel:
         """Rank 0: the one that writes."""
         return self.rank == 0
 
+    @contextlib.contextmanager
+    def _together(self) -> Iterator[None]:
+        """Around a collective call: a failure of the call (gloo's are `RuntimeError`s, NCCL's
+        `DistBackendError`s) means another rank ended or hung, and is a `RankLost`."""
+        try:
+            yield
+        except RuntimeError as error:
+            _FAILED_CALLS.append(error)
+            raise RankLost(self.rank, self.world, _reason(error)) from error
+
     def seed(self, seed: int, step: int = 0) -> int:
         """This rank's seed for its random stream (the run's own on rank 0; on the others, at
         `step` > 0, a fresh one for a resumed run)."""
@@ -118,7 +178,7 @@ class DataParallel:
         """Rank 0's weights on every rank (they start equal by their seed; this makes sure)."""
         if self.world == 1:
             return
-        with torch.no_grad():
+        with torch.no_grad(), self._together():
             for tensor in [*model.parameters(), *model.buffers()]:
                 self._dist.broadcast(tensor.data, src=0)
 
@@ -131,7 +191,8 @@ class DataParallel:
         if self.world == 1:
             return scalars.tolist()
         flat = torch.cat([*(g.reshape(-1).float() for g in grads), scalars])
-        self._dist.all_reduce(flat)
+        with self._together():
+            self._dist.all_reduce(flat)
         flat /= self.world
         offset = 0
         for grad in grads:
@@ -147,7 +208,8 @@ class DataParallel:
         if self.world == 1:
             return clock, stop
         state = torch.tensor([*clock, float(stop)], dtype=torch.float64, device=device)
-        self._dist.all_reduce(state, op=self._dist.ReduceOp.MAX)
+        with self._together():
+            self._dist.all_reduce(state, op=self._dist.ReduceOp.MAX)
         values = state.tolist()
         return values[:-1], values[-1] > 0
 
@@ -160,7 +222,8 @@ class DataParallel:
             total = sum(float(p.double().sum()) + float(p.double().abs().sum()) for p in model.parameters())
         device = next(model.parameters()).device
         state = torch.tensor([total, -total], dtype=torch.float64, device=device)
-        self._dist.all_reduce(state, op=self._dist.ReduceOp.MAX)
+        with self._together():
+            self._dist.all_reduce(state, op=self._dist.ReduceOp.MAX)
         largest, smallest = float(state[0]), -float(state[1])
         if abs(largest - smallest) > 1e-9 * max(abs(largest), 1.0):
             raise RuntimeError(f"the processes' networks drifted apart during data-parallel training (weight sums "
@@ -171,7 +234,8 @@ class DataParallel:
         if self.world == 1:
             return flag
         state = torch.tensor([float(flag)], dtype=torch.float64, device=device)
-        self._dist.broadcast(state, src=0)
+        with self._together():
+            self._dist.broadcast(state, src=0)
         return bool(state[0] > 0)
 
     def share(self, value: Any) -> Any:
@@ -179,12 +243,14 @@ class DataParallel:
         if self.world == 1:
             return value
         box = [value]
-        self._dist.broadcast_object_list(box, src=0)
+        with self._together():
+            self._dist.broadcast_object_list(box, src=0)
         return box[0]
 
     def barrier(self) -> None:
         if self.world > 1:
-            self._dist.barrier()
+            with self._together():
+                self._dist.barrier()
 
 
 _ACTIVE: ContextVar[DataParallel | None] = ContextVar("sirenkit_data_parallel", default=None)
