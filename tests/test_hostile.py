@@ -197,6 +197,18 @@ def _with_field(data: bytes, offset: int, layout: str, *values) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
+OPTION_CASES = {"width": ["--width", "100000"], "layers": ["--layers", "100000", "--width", "256"],
+                "size": ["--size", "100000"]}
+"""Options whose sizes no machine here could hold: refused before anything is allocated."""
+
+
+@pytest.mark.parametrize("name", OPTION_CASES)
+def test_an_option_asking_for_more_than_the_memory_is_one_line_under_a_cap(capped, name):
+    results, commands, folder = capped
+    assert_refused_in_one_line(results["option", name])
+    assert not (folder / name / "model.safetensors").exists()
+
+
 SIRK_CHANGES = [
     ("hidden width 65535", 10, "<H", (65535,)),
     ("4096 wide, 255 layers", 10, "<HB", (4096, 255)),
@@ -236,6 +248,9 @@ def capped(sirk, run, families, tmp_path_factory):
         shutil.copytree(families[model], target)
         _described_as(target, model, key, value)
         commands[("model", key)] = ["info", str(target)]
+    for name, options in OPTION_CASES.items():
+        commands[("option", name)] = ["fit", "image", "camera", "--size", "8", "--steps", "2", "--compile", "off",
+                                      "-q", *options, "--out", str(folder / name)]
     commands[("intact", "sirk")] = ["decompress", str(sirk), "--out", str(folder / "intact.png")]
     commands[("intact", "run")] = ["info", str(run)]
     results = run_capped(list(commands.values()))
