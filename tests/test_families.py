@@ -365,3 +365,17 @@ def test_compare_gives_each_family_its_multiple_of_sirens_rate(tmp_path):
     rates = {model: json.loads((out / model / "config.json").read_text())["train"]["learning_rate"]
              for model in ("siren", "grid")}
     assert rates == pytest.approx({"siren": 2e-3, "grid": 2e-3 * 81})
+
+
+@pytest.mark.parametrize("model", [name for name in sk.model_names() if get_family(name).parameter_count])
+def test_a_closed_form_parameter_count_is_the_built_networks(model):
+    """A family that counts its parameters in closed form (so that a size no machine holds is refused
+    at once) counts what it builds, on drawn sizes."""
+    generator = np.random.default_rng(0)
+    for _ in range(5):
+        inputs, outputs, width, layers = (int(v) for v in generator.integers(1, [4, 4, 24, 6], endpoint=True))
+        config = sk.NetworkConfig(in_features=inputs, out_features=outputs, model=model, hidden_features=width,
+                                  hidden_layers=layers)
+        with torch.device("meta"):
+            built = get_family(model).build(config)
+        assert parameter_count(config) == sum(p.numel() for p in built.parameters() if p.requires_grad)

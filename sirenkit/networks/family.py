@@ -211,6 +211,14 @@ class NetworkFamily:
         return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def mlp_parameter_count(config: NetworkConfig) -> int:
+    """Parameters of a plain MLP of `config`'s sizes (`in → width × layers → out`, each layer with
+    its bias): a family built of `Linears` counts in closed form, even for sizes no machine holds."""
+    width = config.hidden_features
+    return ((config.in_features + 1) * width + (config.hidden_layers - 1) * (width + 1) * width
+            + (width + 1) * config.out_features)
+
+
 def family_of(model: nn.Module) -> NetworkFamily | None:
     """Find the family of a network.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from sirenkit.networks.family import NetworkFamily
+from sirenkit.networks.family import NetworkFamily, mlp_parameter_count
 from sirenkit.networks.registry import register_family
 from sirenkit.networks.siren import Activation, Siren, adjoint_derivatives, closed_form_derivatives
 
@@ -75,7 +75,7 @@ register_family(NetworkFamily(
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False,
     frequency="first_omega", settings=("first_bias_scale",),
     config_fields=("first_omega", "hidden_omega", "first_bias_scale"), learning_rate_factor=FINER_RATE_FACTOR,
-    learning_rate_rule=finer_rate_factor,
+    learning_rate_rule=finer_rate_factor, parameter_count=mlp_parameter_count,
     # Its first-layer biases (U(−20, 20)) already raise that layer's frequencies up to 41-fold: on 3 s of
     # music (12.7k parameters, 60 s) ω0 = 100 fitted 25.5 dB against 9.7 at a SIREN's 3,000 (a sweep on
     # another piece: 100 and 300 alike, 1,000 7 dB lower); benchmarks/results/zoo-audio-finer-*.json.

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from sirenkit.networks.config import NetworkConfig
-from sirenkit.networks.family import Linears, NetworkFamily
+from sirenkit.networks.family import Linears, NetworkFamily, mlp_parameter_count
 from sirenkit.networks.registry import register_family
 from sirenkit.networks.siren import Activation, adjoint_derivatives, closed_form_derivatives
 
@@ -64,5 +64,5 @@ register_family(NetworkFamily(
     # On shapes the image bandwidth finds no surface: at s = 10√2 the 198k network's SDF fits of the bunny
     # and Spot stayed at normal consistency ~0.48 (random) in 60 s at every rate tried; at s = 6 the bunny
     # came out in 200 steps (Chamfer-L1 0.0018, F-score 0.996; SIREN 0.0013, 0.996) (docs, "Which network?").
-    kind_defaults={"sdf": {"gauss_scale": 6.0}},
+    kind_defaults={"sdf": {"gauss_scale": 6.0}}, parameter_count=mlp_parameter_count,
 ))

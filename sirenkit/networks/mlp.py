@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from sirenkit.networks.config import NetworkConfig
-from sirenkit.networks.family import Linears, NetworkFamily
+from sirenkit.networks.family import Linears, NetworkFamily, mlp_parameter_count
 from sirenkit.networks.registry import register_family
 from sirenkit.networks.siren import first_layer
 
@@ -159,4 +159,5 @@ for _name, _summary, _frequency, _settings in (
                                   why_no_second_derivatives=PIECEWISE_LINEAR, frequency=_frequency,
                                   settings=_settings,
                                   config_fields=_settings if _frequency is None else (_frequency, *_settings)))
-register_family(NetworkFamily("tanh", build=MLP, summary="tanh MLP (the paper's baseline)", config_fields=()))
+register_family(NetworkFamily("tanh", build=MLP, summary="tanh MLP (the paper's baseline)", config_fields=(),
+                              parameter_count=mlp_parameter_count))

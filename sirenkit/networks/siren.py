@@ -43,7 +43,7 @@ from torch import nn
 
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.networks.derivatives import Derivatives
-from sirenkit.networks.family import Linears, NetworkFamily
+from sirenkit.networks.family import Linears, NetworkFamily, mlp_parameter_count
 from sirenkit.networks.registry import register_family
 
 
@@ -310,5 +310,5 @@ def closed_form_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian:
 SIREN = register_family(NetworkFamily(
     "siren", build=Siren, summary="sine activations sin(ω0 (W x + b)) with SIREN's initialisation",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), frequency="first_omega",
-    config_fields=("first_omega", "hidden_omega"),
+    config_fields=("first_omega", "hidden_omega"), parameter_count=mlp_parameter_count,
 ))
