@@ -568,7 +568,7 @@ def problem_with_baseline(signal, baseline):
 
 
 @pytest.mark.parametrize("baseline, stalls", [(1e9, False), (1e-9, True), (None, False)])
-def test_the_stall_check_lowers_the_rate_only_for_a_fit_still_near_its_baseline(baseline, stalls):
+def test_the_stall_check_lowers_the_rate_only_for_a_fit_still_near_its_baseline(baseline, stalls, caplog):
     """At ``stall_check`` a fit whose recent loss is within 2 dB of the best constant's goes on at
     0.3 of the schedule (a baseline of 1e-9 is always out of reach, 1e9 always beaten); a problem
     without a baseline is never checked."""
@@ -579,6 +579,9 @@ def test_the_stall_check_lowers_the_rate_only_for_a_fit_still_near_its_baseline(
     problem = problem_with_baseline(signal, baseline) if baseline is not None else tiny_problem(signal)
     result = fit(build_network(small_network(signal), seed=0), problem, config, progress=False)
     assert result.stalled_at == (20 if stalls else None)
+    said = [record.getMessage() for record in caplog.records if "still within" in record.getMessage()]
+    assert said == (["step 20: the loss is still within 2 dB of the best constant's; going on at 0.3 of the "
+                     "learning rate"] if stalls else [])
     for row in result.history:  # a row's lr is the rate its step ran at (step - 1, 0-based)
         scale = STALL_LR_FACTOR if stalls and row["step"] > 20 else 1.0
         assert row["lr"] == pytest.approx(scale * learning_rate(row["step"] - 1, config))

@@ -302,9 +302,10 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                     track.recent.append(loss)
                     if (step == config.stall_check and track.baseline and track.stalled_at is None
                             and _stalled(track.recent, track.baseline)):
-                        track.stalled_at = step
-                        logger.warning("step %d: the loss is still within %.0f dB of the best constant's; going on "
-                                       "at %.2g of the learning rate", step, STALL_GAIN_DB, STALL_LR_FACTOR)
+                        track.stalled_at = step  # every rank decides alike (their losses are averaged); one says so
+                        if primary:
+                            logger.warning("step %d: the loss is still within %.0f dB of the best constant's; going "
+                                           "on at %.2g of the learning rate", step, STALL_GAIN_DB, STALL_LR_FACTOR)
                 step_seconds = _now() - tick
                 elapsed += step_seconds
                 if step > start_step + 1:
