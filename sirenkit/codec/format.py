@@ -193,18 +193,14 @@ DECODE_BYTES_PER_PARAMETER = 32
 """Memory that decoding one weight takes at its peak (its symbol, its float, the coder's copies)."""
 
 
-def parameter_count(hidden_features: int, hidden_layers: int, channels: int, in_features: int = 2) -> int:
-    """Weights and biases of the SIREN a header describes."""
-    width = hidden_features
-    return (in_features + 1) * width + (hidden_layers - 1) * (width + 1) * width + (width + 1) * channels
-
-
 def _check_sizes(name: str, width: int, height: int, hidden_features: int, hidden_layers: int, channels: int) -> None:
     """Sizes a header states, bounded before anything is built from them: the image at most
     `MAX_OUTPUT_PIXELS`, the network in the memory this process may use."""
+    from sirenkit.networks.build import parameter_count
     from sirenkit.resources import MAX_OUTPUT_PIXELS, check_declared
 
-    count = parameter_count(hidden_features, hidden_layers, channels)
+    count = parameter_count(NetworkConfig(in_features=2, out_features=channels, model="siren",
+                                          hidden_features=hidden_features, hidden_layers=hidden_layers))
     try:
         check_declared(name, f"image of {width}×{height}: pixels", width * height, 0, most=MAX_OUTPUT_PIXELS)
         check_declared(name, f"network of {hidden_layers} layers of width {hidden_features}: parameters", count,
