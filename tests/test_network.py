@@ -88,6 +88,29 @@ def test_siren_initialisation_bounds_follow_the_reference_code():
         assert torch.allclose(torch.sin(30.0 * first(x))[0], expected)
 
 
+@pytest.mark.parametrize("model", ["siren", "finer"])
+def test_weight_scaling_multiplies_the_hidden_weights_only(model):
+    """Weight scaling (Yeom et al. 2025): from the same seed, the hidden layers' weights are α times
+    the paper's; the first layer (ω0's part), every bias and the output layer are the paper's; the
+    hidden pre-activations ω0 W h are N(0, α²)."""
+    paper = build_network(NetworkConfig(2, 1, model=model, hidden_features=512, hidden_layers=4), seed=3)
+    scaled = build_network(NetworkConfig(2, 1, model=model, hidden_features=512, hidden_layers=4,
+                                         weight_scale=2.5), seed=3)
+    assert torch.equal(scaled.layers[0].weight, paper.layers[0].weight)
+    for ours, theirs in zip(scaled.layers[1:], paper.layers[1:]):
+        assert torch.allclose(ours.weight, 2.5 * theirs.weight)
+        assert torch.equal(ours.bias, theirs.bias)
+    assert torch.equal(scaled.output.weight, paper.output.weight)
+    if model == "siren":
+        torch.manual_seed(0)
+        weighted = layer_statistics(scaled)[2][0]
+        assert abs(float(weighted.std()) / 2.5 - 1.0) < 0.1
+    with pytest.raises(ValueError, match="weight_scale"):
+        NetworkConfig(2, 1, weight_scale=0.0)
+    with pytest.raises(ValueError, match="weight_scale is not a setting of a tanh network"):
+        NetworkConfig(2, 1, model="tanh", weight_scale=2.0)
+
+
 @pytest.mark.parametrize("model", ["siren", "relu", "relu-pe", "rff", "tanh"])
 def test_every_model_maps_coordinates_to_outputs(model):
     config = NetworkConfig(in_features=2, out_features=3, model=model, hidden_features=32, hidden_layers=3)

@@ -85,6 +85,17 @@ class StepList(click.ParamType):
         return steps
 
 
+class ThreadsType(click.IntRange):
+    """`auto` or a whole number of at least 1."""
+
+    name = "auto|integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return super().convert(value, param, ctx)
+
+
 OMEGA = OmegaType(min=0, min_open=True)
 """`--omega`: a frequency, or `auto` (chosen from the signal, `sirenkit.engine.frequency`)."""
 
@@ -144,6 +155,8 @@ def training_options(default_steps: int | None = None) -> Callable:
                           "signal's spectrum before training (FreSh; fit image and fit audio). [default: auto for "
                           "a SIREN in fit image and fit audio; else the task's: 30 for shapes and video (the "
                           "paper's value for images), 60 from gradients and for fusion]"),
+        click.option("--weight-scale", type=POSITIVE, default=None,
+                     help=documented(NetworkConfig, "weight_scale", "[default: the task's]")),
         click.option("--bias-scale", type=POSITIVE, default=None,
                      help=documented(NetworkConfig, "first_bias_scale",
                                      f"[default: {NetworkConfig.first_bias_scale:g}]")),
@@ -159,6 +172,8 @@ def training_options(default_steps: int | None = None) -> Callable:
         click.option("--compile", "compile_mode", type=click.Choice(["auto", "on", "off"]),
                      default="auto" if TrainConfig.compile == "auto" else "on" if TrainConfig.compile else "off",
                      help=documented(TrainConfig, "compile")),
+        click.option("--threads", type=ThreadsType(min=1), default=None,
+                     help=documented(TrainConfig, "threads", f"[default: {TrainConfig.threads}]")),
         click.option("--snapshots", type=StepList(), default=None,
                      help=documented(TrainConfig, "snapshots", "Steps, e.g. 5,50,300.")),
         click.option("--log", "log_to", type=click.Choice(["none", "tensorboard"]), default=None,
@@ -211,11 +226,12 @@ def train_config(options: dict[str, Any], *, defaults: TrainConfig | None = None
         precision=options["precision"], seed=options["seed"], snapshots=options.get("snapshots"),
         image_every=options.get("log_images"),
         tensorboard=None if options.get("log_to") is None else options["log_to"] == "tensorboard",
-        device=options["device"], compile=COMPILE[options["compile_mode"]],
+        device=options["device"], compile=COMPILE[options["compile_mode"]], threads=options.get("threads"),
     )
 
 
-FLAGS = {"frequency": "--omega", "first_bias_scale": "--bias-scale", "wire_scale": "--wire-scale",
+FLAGS = {"frequency": "--omega", "weight_scale": "--weight-scale", "first_bias_scale": "--bias-scale",
+         "wire_scale": "--wire-scale",
          "grid_table_size": "--table-size", "grid_resolution": "--grid-nodes"}
 """The option that sets each network setting, named in the library's messages."""
 
@@ -230,7 +246,8 @@ def network_settings(options: dict[str, Any], model: str | None = None, *, auto_
         raise ValueError("--omega auto is for fit image and fit audio; give this command a number")
     return run_options.network_settings(
         model, hidden_features=options["width"], hidden_layers=options["layers"], frequency=options["omega"],
-        first_bias_scale=options.get("bias_scale"), wire_scale=options.get("wire_scale"),
+        weight_scale=options.get("weight_scale"), first_bias_scale=options.get("bias_scale"),
+        wire_scale=options.get("wire_scale"),
         grid_table_size=options.get("table_size"), grid_resolution=options.get("grid_nodes"), labels=FLAGS,
     )
 

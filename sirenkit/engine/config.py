@@ -49,6 +49,11 @@ class TrainConfig:
     own). Lower is better for the loss, its terms and distances, higher for the others."""
     learning_rate: float = 1e-3
     """Peak learning rate of Adam."""
+    plateau_patience: int = 0
+    """With a target (`until`): evaluations in a row without a gain of 0.5 dB in the target's
+    figure after which the learning rate is halved, down to a quarter
+    (`sirenkit.engine.schedule.Plateau`); 0: never. A schedule over a budget lowers the rate when
+    the budget says; a fit aiming at a quality needs it lowered when it stops gaining."""
     schedule: Literal["cosine", "constant"] = "cosine"
     """Learning-rate schedule after warm-up: cosine decay to `final_lr_fraction` of the
     peak, or constant."""
@@ -67,6 +72,11 @@ class TrainConfig:
     """Compile the loss computation with `torch.compile`: `auto` compiles where a compiler is
     available and the run is long enough to repay the compilation time (200 steps or more of enough
     points, and no time budget under a minute); eager otherwise."""
+    threads: int | Literal["auto"] = "auto"
+    """CPU compute threads: `auto` measures the step with each candidate count (the usable cores,
+    then halves) and keeps the fastest, measuring again when the machine's load changes
+    (`sirenkit.engine.threads`); a number fixes it (the same weights from the same seed on the
+    same machine). A GPU's steps are left alone."""
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
     """Arithmetic of the training step: `bfloat16` runs the hidden layers' matrix products under
     autocast, native on CPUs with AVX-512 BF16 or AMX and on GPUs from Ampere on (matrix products ran
@@ -119,6 +129,8 @@ class TrainConfig:
             raise ValueError(f"divergence_factor must be a finite number above 1, got {self.divergence_factor}")
         if not 0 <= self.final_lr_fraction <= 1:
             raise ValueError(f"final_lr_fraction must be between 0 and 1, got {self.final_lr_fraction}")
+        if self.plateau_patience < 0:
+            raise ValueError(f"plateau_patience must be 0 or more, got {self.plateau_patience}")
         if self.stall_check < 0:
             raise ValueError(f"stall_check must be 0 or more, got {self.stall_check}")
         if self.warmup_steps < 0:
@@ -134,6 +146,9 @@ class TrainConfig:
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
         check_positive("checkpoint_seconds", self.checkpoint_seconds)
+        if self.threads != "auto" and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                       or self.threads < 1):
+            raise ValueError(f"threads must be auto or a whole number of at least 1, got {self.threads!r}")
 
 
 def at_family_rate(train: TrainConfig, model: str, width: int | None = None) -> TrainConfig:

@@ -31,7 +31,8 @@ from torch import nn
 from tqdm import tqdm
 
 from sirenkit.engine.config import UNLIMITED_STEPS, TrainConfig
-from sirenkit.engine.schedule import learning_rate, run_progress
+from sirenkit.engine.schedule import Plateau, learning_rate, run_progress
+from sirenkit.engine.threads import ThreadChooser
 from sirenkit.engine.watch import Watcher
 from sirenkit.metrics import Metric
 from sirenkit.problems.constraints import Problem
@@ -128,6 +129,9 @@ class FitResult:
     stalled_at: int | None = None
     """The step at which the stall check found the fit stalled and lowered its learning rate by
     `STALL_LR_FACTOR`, if it did (`TrainConfig.stall_check`)."""
+    threads: dict[str, Any] = field(default_factory=dict)
+    """The CPU compute threads the steps ended with, and each count chosen on the way
+    (`sirenkit.engine.threads`); empty on a GPU."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -154,10 +158,13 @@ class Track:
     """What ended it otherwise ([`TrainingDiverged`][sirenkit.TrainingDiverged])."""
     last: tuple[float, dict[str, torch.Tensor], float] = (math.nan, {}, math.nan)
     """The last step's loss, loss terms and learning rate."""
+    plateau: Plateau | None = None
+    """The plateau rule of a run with a target (`TrainConfig.plateau_patience`)."""
 
     @property
     def lr_scale(self) -> float:
-        return 1.0 if self.stalled_at is None else STALL_LR_FACTOR
+        stall = 1.0 if self.stalled_at is None else STALL_LR_FACTOR
+        return stall * (1.0 if self.plateau is None else self.plateau.scale)
 
 
 class Steps:
@@ -170,6 +177,7 @@ class Steps:
     """Whether this process writes (checkpoints, logs): rank 0 of a data-parallel fit."""
     compiled: bool = False
     precision: str = "float32"
+    device: torch.device = torch.device("cpu")
     checkpoint: Path | None = None
     """Where an interrupted single fit's checkpoint is (named in
     [`TrainingInterrupted`][sirenkit.TrainingInterrupted])."""
@@ -219,6 +227,7 @@ class Ending:
     step: int
     seconds: float
     stopped_by: str
+    threads: dict[str, Any] = field(default_factory=dict)
 
 
 def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed: float = 0.0, progress: bool = True,
@@ -258,6 +267,13 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                disable=not progress or not primary, dynamic_ncols=True, mininterval=0.5, leave=True, desc=description)
     stops = _StopRequests()
     rate = learning_rate(start_step, config)
+    if target is not None and config.plateau_patience:
+        for track in tracks:  # a resumed run replays its history, to go on at the same rate
+            track.plateau = Plateau(config.plateau_patience, target.higher_is_better)
+            for entry in track.history:
+                if target.name in entry:
+                    track.plateau.observe(entry[target.name])
+    threads = ThreadChooser(config.threads, active=strategy.device.type == "cpu")
     try:
         with stops:
             while tracks and step < config.steps:
@@ -308,6 +324,7 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                                            "on at %.2g of the learning rate", step, STALL_GAIN_DB, STALL_LR_FACTOR)
                 step_seconds = _now() - tick
                 elapsed += step_seconds
+                threads.after_step(step_seconds)
                 if step > start_step + 1:
                     timed_seconds, timed_steps = timed_seconds + step_seconds, timed_steps + 1
                 bar.update(1)
@@ -327,6 +344,8 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                         scalars = {"loss": loss, "lr": track_rate, **values}
                         for watcher in watchers:
                             watcher.after_step(step, strategy.model(row), scalars, logged)
+                    if logged is not None and track.plateau is not None and target is not None:
+                        track.plateau.observe(logged.get(target.name, math.nan))
                     if logged is not None and target is not None and strategy.decide(
                             primary and _reached(logged, config, target)):
                         reached.append(row)
@@ -352,6 +371,7 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
         raise TrainingInterrupted(int(saved["step"]), checkpoint) from None
     finally:
         bar.close()
+        threads.close()
     if stopped_by == "time" and primary and step < config.steps < UNLIMITED_STEPS:  # said below the closed bar
         logger.info("the time budget of %g s ended the fit at step %d of %d (the schedule annealed over the steps "
                     "it allowed)", config.time_budget, step, config.steps)
@@ -359,7 +379,7 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
     save(range(len(tracks)))
     if stops.received is not None:  # stopped at a step boundary: consistent checkpoints
         raise TrainingInterrupted(step, strategy.checkpoint, stops.received)
-    return Ending(step, elapsed, stopped_by)
+    return Ending(step, elapsed, stopped_by, threads.summary() if strategy.device.type == "cpu" else {})
 
 
 def _stalled(recent: deque[float], baseline: float) -> bool:

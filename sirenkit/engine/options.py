@@ -19,7 +19,7 @@ from sirenkit.engine.config import UNLIMITED_STEPS, TrainConfig, at_family_rate
 from sirenkit.engine.frequency import Frequency, default_frequency
 from sirenkit.networks.registry import FAMILIES, get_family
 
-FAMILY_SETTINGS = ("first_bias_scale", "wire_scale", "grid_table_size", "grid_resolution")
+FAMILY_SETTINGS = ("weight_scale", "first_bias_scale", "wire_scale", "grid_table_size", "grid_resolution")
 """The [`NetworkConfig`][sirenkit.NetworkConfig] settings that belong to some families only
 ([`settings`][sirenkit.NetworkFamily.settings]) and `network_settings` takes."""
 
@@ -54,6 +54,7 @@ def train_config(
     tensorboard: bool | None = None,
     device: str | None = None,
     compile: bool | Literal["auto"] | None = None,
+    threads: int | Literal["auto"] | None = None,
 ) -> TrainConfig:
     """The training of a run: a task's `recipe` (a [`TrainConfig`][sirenkit.TrainConfig] made for a SIREN; None:
     the defaults) with the options given changed, and only those (None leaves a field as the recipe
@@ -82,7 +83,8 @@ def train_config(
         train = replace(train, time_budget=None)
     chosen = {"steps": steps, "learning_rate": learning_rate, "batch_size": batch_size, "precision": precision,
               "time_budget": time_budget, "until": until, "seed": seed, "snapshots": snapshots,
-              "image_every": image_every, "tensorboard": tensorboard, "device": device, "compile": compile}
+              "image_every": image_every, "tensorboard": tensorboard, "device": device, "compile": compile,
+              "threads": threads}
     return replace(train, **{key: value for key, value in chosen.items() if value is not None})
 
 
@@ -92,6 +94,7 @@ def network_settings(
     hidden_features: int | None = None,
     hidden_layers: int | None = None,
     frequency: float | Literal["auto"] | None = None,
+    weight_scale: float | None = None,
     first_bias_scale: float | None = None,
     wire_scale: float | None = None,
     grid_table_size: int | None = None,
@@ -119,8 +122,8 @@ def network_settings(
                              "it has no frequency to set")
         if frequency != "auto":
             given[family.frequency] = frequency
-    own = {"first_bias_scale": first_bias_scale, "wire_scale": wire_scale, "grid_table_size": grid_table_size,
-           "grid_resolution": grid_resolution}
+    own = {"weight_scale": weight_scale, "first_bias_scale": first_bias_scale, "wire_scale": wire_scale,
+           "grid_table_size": grid_table_size, "grid_resolution": grid_resolution}
     for setting, value in own.items():
         if value is not None:
             if setting not in family.settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import shutil
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -63,6 +64,27 @@ def resolve_precision(config: TrainConfig, device: torch.device, model: nn.Modul
     return config.precision
 
 
+GPU_MEMORY_SHARE = 0.5
+"""The most of a GPU's free memory a default recipe's batch may take for its activations."""
+
+
+def gpu_points(points: int, bytes_per_point: int, device: torch.device, *,
+               free_bytes: int | None = None) -> int | None:
+    """Points per step of a default recipe on a GPU: every point (`None`) when their activations
+    (`bytes_per_point` each) fit in `GPU_MEMORY_SHARE` of the free memory, else the largest
+    power of two that does. A GPU runs a step of a few thousand points in about the time of one of
+    a few hundred thousand, so the CPU's batch would leave it mostly idle. `None` too on a CPU,
+    where the recipe's own batch holds (the caller keeps it)."""
+    if device.type != "cuda":
+        return None
+    if free_bytes is None:
+        free_bytes = torch.cuda.mem_get_info(device)[0]
+    fitting = int(GPU_MEMORY_SHARE * free_bytes) // max(bytes_per_point, 1)
+    if points <= fitting:
+        return None
+    return 1 << max(fitting, 1).bit_length() - 1
+
+
 COMPILE_POINTS = 8192
 """Points per step from which `compile="auto"` compiles a run of values only (half as many with
 derivatives)."""
@@ -72,6 +94,14 @@ COMPILE_SECONDS = 60.0
 """A time budget below this is not compiled by `compile="auto"`: compiling takes 10 to 40 s of it
 on a CPU, more than a step 1.8 to 3.4 times faster repays in a short run (under pytest a 2.25 s
 image fit ran 5 steps compiled)."""
+
+
+def compiled(function: Callable, device: torch.device) -> Callable:
+    """`torch.compile(function)`; on a CPU, its loops read the thread count when they run rather
+    than when they were compiled, so that `sirenkit.engine.threads` can change it during a fit."""
+    if device.type == "cpu":
+        return torch.compile(function, options={"cpp.dynamic_threads": True})
+    return torch.compile(function)
 
 
 def compiler_available(device: torch.device) -> bool:

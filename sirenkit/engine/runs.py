@@ -107,6 +107,7 @@ def fit_summary(result: FitResult, wall: float, network: NetworkConfig, train: T
         "stopped_by": result.stopped_by,
         "stop_reason": stop_reason(result, train),
         **({"stalled_at": result.stalled_at} if result.stalled_at is not None else {}),
+        **result.threads,
     }
 
 
@@ -115,7 +116,8 @@ RUN_STATE_FILES = ("config.json", CHECKPOINT_NAME, OLD_CHECKPOINT_NAME, MODEL_WE
 """The files that make a folder a run folder: a new run never starts over them silently."""
 
 RESUMABLE_CHANGES = frozenset({"steps", "time_budget", "until", "until_metric", "log_every", "checkpoint_every",
-                               "checkpoint_seconds", "device", "compile", "snapshots", "tensorboard", "image_every"})
+                               "checkpoint_seconds", "device", "compile", "snapshots", "tensorboard", "image_every",
+                               "threads"})
 """Training settings a resumed run may change (when and how it stops, logs, saves, where it runs);
 every other one changes the result and must match the run being continued."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from sirenkit.engine.config import TrainConfig
 
@@ -46,3 +47,55 @@ def _schedule_steps(step: int, config: TrainConfig, total_steps: float | None) -
     """The steps a schedule runs over at `step`: `config.steps`, or the fewer a budget is
     expected to allow (never fewer than the steps already taken)."""
     return config.steps if total_steps is None else min(config.steps, max(total_steps, step + 1.0))
+
+
+PLATEAU_GAIN_DB = 0.5
+"""A logged figure that has not gained this much (dB, or a loss's ratio in dB) on its best is on a
+plateau."""
+PLATEAU_FACTOR = 0.5
+"""What the learning rate is multiplied by at each plateau of a run with a target."""
+
+
+@dataclass
+class Plateau:
+    """The rule of a run with a target (`TrainConfig.until`): after `patience` evaluations in a row
+    without a gain of `PLATEAU_GAIN_DB` in the target's figure, the learning rate is multiplied by
+    `PLATEAU_FACTOR`, down to `floor`; the cosine schedule goes on beneath it.
+
+    A schedule over a time budget lowers the rate when the budget says, not when the fit needs it:
+    a fit aiming at a quality can sit for hundreds of steps on a noisy plateau that a lower rate
+    leaves at once (camera at 256², ω0 = 90: 40 dB after 525 steps under the 85 s schedule, 350
+    with this rule). A pure function of the logged figures, so that a resumed run replays its
+    history and goes on at the same rate.
+    """
+
+    patience: int
+    higher_is_better: bool = True
+    floor: float = 0.25
+    scale: float = 1.0
+    best: float | None = None
+    since: int = 0
+
+    def observe(self, value: float) -> None:
+        """One logged value of the target's figure."""
+        if not math.isfinite(value):
+            return
+        if self.best is None or self._gain(value) >= PLATEAU_GAIN_DB:
+            self.best, self.since = value, 0
+            return
+        self.since += 1
+        if self.since >= self.patience:  # no gain of PLATEAU_GAIN_DB over `patience` evaluations
+            self.scale = max(self.scale * PLATEAU_FACTOR, self.floor)
+            self.best, self.since = self._better(value), 0
+
+    def _better(self, value: float) -> float:
+        assert self.best is not None
+        return max(self.best, value) if self.higher_is_better else min(self.best, value)
+
+    def _gain(self, value: float) -> float:
+        assert self.best is not None
+        if self.higher_is_better:
+            return value - self.best
+        if value > 0 and self.best > 0:  # an error: its ratio in dB
+            return 10 * math.log10(self.best / value)
+        return self.best - value

@@ -28,7 +28,7 @@ from sirenkit.engine.checkpoint import (
 from sirenkit.engine.config import TrainConfig
 from sirenkit.engine.loop import FitResult, Steps, Track, _loss_terms_in, train
 from sirenkit.engine.parallel import DataParallel, active
-from sirenkit.engine.policy import _use_compile, resolve_precision, warn_if_emulated
+from sirenkit.engine.policy import _use_compile, compiled, resolve_precision, warn_if_emulated
 from sirenkit.engine.watch import Watcher
 from sirenkit.networks.config import NetworkConfig, network_to_dict
 from sirenkit.networks.family import family_of
@@ -98,7 +98,7 @@ def fit(
         raise track.error
     return FitResult(model=model, steps=ending.step, seconds=ending.seconds, history=track.history,
                      compiled=strategy.compiled, precision=strategy.precision, stopped_by=ending.stopped_by,
-                     stalled_at=track.stalled_at)
+                     stalled_at=track.stalled_at, threads=ending.threads)
 
 
 class OneSignal(Steps):
@@ -141,7 +141,7 @@ class OneSignal(Steps):
         if self.primary:
             warn_if_emulated(self.precision, self.device)
         self.eager_terms = _loss_terms_in(problem, self.device, self.precision)
-        self.loss_terms = torch.compile(self.eager_terms) if self.compiled else self.eager_terms
+        self.loss_terms = compiled(self.eager_terms, self.device) if self.compiled else self.eager_terms
         self.first_step = True
 
     def _resume(self, track: Track) -> None:

@@ -44,7 +44,7 @@ from sirenkit.engine.loop import (
     _loss_terms_in,
     train,
 )
-from sirenkit.engine.policy import _use_compile, resolve_precision, warn_if_emulated
+from sirenkit.engine.policy import _use_compile, compiled, resolve_precision, warn_if_emulated
 from sirenkit.networks.config import NetworkConfig, network_to_dict
 from sirenkit.problems.constraints import Problem
 
@@ -211,7 +211,7 @@ def fit_batched(
         steps, stopped_by = (track.reached_at or 0, "until") if reached else (ending.step, ending.stopped_by)
         results.append(FitResult(model=model, steps=steps, seconds=ending.seconds, history=track.history,
                                  compiled=strategy.compiled, precision=strategy.precision, stopped_by=stopped_by,
-                                 stalled_at=track.stalled_at))
+                                 stalled_at=track.stalled_at, threads=ending.threads))
     return results
 
 
@@ -243,7 +243,7 @@ class Stacked(Steps):
         with_derivatives = any(c.needs for c in self.problem.constraints)
         self.compiled = _use_compile(config, device, len(models) * self.problem.points_per_step,
                                      derivatives=with_derivatives)
-        self.batched_terms = torch.compile(self.eager_terms) if self.compiled else self.eager_terms
+        self.batched_terms = compiled(self.eager_terms, self.device) if self.compiled else self.eager_terms
         self.optimizer = _Adam(self.params)
         folders = list(checkpoint_dirs) if checkpoint_dirs is not None else [None] * len(models)
         networks = list(network_configs) if network_configs is not None else [None] * len(models)

@@ -63,6 +63,14 @@ class NetworkConfig:
     images on [-1, 1]; the paper's audio recipe is equivalent to 3000."""
     hidden_omega: float = 30.0
     """SIREN and FINER: ω0 of the hidden layers. Keep 30, the paper's value for every task."""
+    weight_scale: float = 1.0
+    """SIREN and FINER: the hidden layers' weights are multiplied by this at initialisation
+    (weight scaling, Yeom, Lee and Lee, ICLR 2025; the first layer is left to ω0, the output layer
+    as the paper draws it). 1: the paper's initialisation. A factor above 1 widens each hidden
+    pre-activation to N(0, α²), whose sines carry more of their input's harmonics: the untrained
+    network already holds higher frequencies, and a fit gets to them sooner. Too large a factor
+    leaves a fit stuck near the signal's mean. Each kind of signal sets its measured factor (the
+    family's `kind_defaults`)."""
     pe_frequencies: int = 0
     """`relu-pe` only: number of octaves `k` of `sin(2^k π x), cos(2^k π x)`.
     0 picks the Nyquist rule of the paper's code from `pe_sidelength`."""
@@ -123,8 +131,8 @@ class NetworkConfig:
         for name in ("in_features", "out_features", "hidden_features", "hidden_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("first_omega", "hidden_omega", "rff_scale", "first_bias_scale", "gauss_scale", "wire_omega",
-                     "wire_scale", "first_scale"):
+        for name in ("first_omega", "hidden_omega", "weight_scale", "rff_scale", "first_bias_scale", "gauss_scale",
+                     "wire_omega", "wire_scale", "first_scale"):
             check_positive(name, getattr(self, name))
         for name in ("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution"):
             if getattr(self, name) < 1:

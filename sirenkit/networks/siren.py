@@ -72,7 +72,9 @@ class Siren(nn.Module):
 
     - first layer weights `U(-1/d, 1/d)`;
     - every other weight, the output layer included, `U(-sqrt(6/n)/ω0, sqrt(6/n)/ω0)`;
-    - biases as PyTorch's default for `nn.Linear`.
+    - biases as PyTorch's default for `nn.Linear`;
+    - then the hidden layers' weights (not the first's, not the output's) times
+      [`weight_scale`][sirenkit.NetworkConfig.weight_scale] (Yeom et al. 2025; 1 by default).
 
     ω0 multiplies the bias too: `sin(ω0 (W x + b))`.
 
@@ -108,6 +110,8 @@ class Siren(nn.Module):
             self.reset_first_biases()
             self.output.reset_parameters()
             self.output.weight.uniform_(-hidden_bound, hidden_bound)
+            for layer in self.layers[1:]:  # weight scaling: the hidden layers' weights
+                layer.weight.mul_(self.config.weight_scale)
 
     def reset_first_biases(self) -> None:
         """Where a family draws the first layer's biases its own way (after the hidden weights,
@@ -310,5 +314,6 @@ def closed_form_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian:
 SIREN = register_family(NetworkFamily(
     "siren", build=Siren, summary="sine activations sin(ω0 (W x + b)) with SIREN's initialisation",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), frequency="first_omega",
-    config_fields=("first_omega", "hidden_omega"), parameter_count=mlp_parameter_count,
+    settings=("weight_scale",), config_fields=("first_omega", "hidden_omega", "weight_scale"),
+    parameter_count=mlp_parameter_count,
 ))

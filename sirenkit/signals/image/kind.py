@@ -58,6 +58,17 @@ as much, and twice the steps of half the pixels reach more in the same time (53 
 float32 on the 2-core Xeon: camera 42.5 against 37.1 dB, astronaut 39.1 against 36.3, coffee 36.9
 against 36.2)."""
 
+IMAGE_BYTES_PER_POINT = 6 * 4 * 256 * 4
+"""Activation memory of one pixel in a training step of the default network (256 wide, 4 layers):
+about six float32 values per unit kept for the backward pass; the GPU recipe's batch follows it
+(`sirenkit.engine.policy.gpu_points`)."""
+
+IMAGE_PLATEAU_PATIENCE = 2
+"""Evaluations without a gain of 0.5 dB after which a fit aiming at a PSNR (`--until`) halves its
+rate (`TrainConfig.plateau_patience`). At ω0 = 90 (256², 25 steps between evaluations), 40 dB came
+at step 325 on camera instead of 525 (a cosine over 400 steps, the best schedule tried: 250), 350
+with a patience of 3; on astronaut 450 instead of 650 with a patience of 3."""
+
 IMAGE_STALL_CHECK = 100
 """The step of the image recipe's stall check (`TrainConfig.stall_check`): by then a photo that
 will fit at Adam 1e-3 stands 2.8 dB (brick) to 15 dB (the terrier) above the best constant, and a
@@ -142,21 +153,28 @@ class ImageKind(SignalKind):
         when the image has fewer), 1,500 steps, Adam at 1e-3 with a cosine decay, bfloat16 matrix
         products where the hardware has them. It reached 40 dB soonest on all four images. Where
         the steps run in float32 (`precision` and `device` resolved as the fit will), 4,096
-        pixels per step (`IMAGE_BATCH_FLOAT32`). The PSNR is logged every 25 steps, less often
-        on large images (`evaluation_interval`).
+        pixels per step (`IMAGE_BATCH_FLOAT32`). On a GPU, every pixel per step, or as many as half
+        its free memory holds (`sirenkit.engine.policy.gpu_points`): a GPU steps through a whole
+        photo in about the time of a few thousand of its pixels. The PSNR is logged every 25 steps,
+        less often on large images (`evaluation_interval`). A fit aiming at a PSNR (`until`)
+        halves its rate when the PSNR stops gaining (`IMAGE_PLATEAU_PATIENCE`).
 
         Against the paper's recipe (every pixel, Adam at 1e-4) it reaches 40 dB on camera 256² in a
         fraction of the time: many cheap, noisy steps make the early progress, and the decaying rate
         then averages the noise away. A peak rate of 2e-3 was faster on some images and broke the fit
         of others; 4,096 pixels per step ended higher on three images but reached 40 dB later.
         """
-        from sirenkit.engine.policy import resolve_device, resolve_precision
+        from sirenkit.engine.policy import gpu_points, resolve_device, resolve_precision
 
         chosen = TrainConfig(steps=1500, learning_rate=1e-3, precision=precision, device=device,  # type: ignore[arg-type]
-                             time_budget=PROMISED_SECONDS["image"], stall_check=IMAGE_STALL_CHECK)
-        native = resolve_precision(chosen, resolve_device(device)) == "bfloat16"
+                             time_budget=PROMISED_SECONDS["image"], stall_check=IMAGE_STALL_CHECK,
+                             plateau_patience=IMAGE_PLATEAU_PATIENCE)
+        where = resolve_device(device)
+        native = resolve_precision(chosen, where) == "bfloat16"
         batch = IMAGE_BATCH if native else IMAGE_BATCH_FLOAT32
         pixels = self.shape[0] * self.shape[1]
+        if where.type == "cuda":  # whole images per step where they fit
+            batch = gpu_points(pixels, IMAGE_BYTES_PER_POINT, where) or pixels
         return dataclasses.replace(chosen, batch_size=None if pixels <= batch else batch,
                                    log_every=evaluation_interval(pixels, min(pixels, batch), every=chosen.log_every))
 
