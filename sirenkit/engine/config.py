@@ -51,7 +51,7 @@ class TrainConfig:
     """Peak learning rate of Adam."""
     plateau_patience: int = 0
     """With a target (`until`): evaluations in a row without a gain of 0.5 dB in the target's
-    figure after which the learning rate is halved, down to a quarter
+    figure after which the learning rate is halved, once
     (`sirenkit.engine.schedule.Plateau`); 0: never. A schedule over a budget lowers the rate when
     the budget says; a fit aiming at a quality needs it lowered when it stops gaining."""
     schedule: Literal["cosine", "constant"] = "cosine"
