@@ -56,6 +56,7 @@ COMMANDS = {
                                "--settings 1:auto,2:auto --json benchmarks/results/init-scale-256-cpu.json",
     "until-256-cpu.json": f"python benchmarks/init_scale.py --until --photos '' --held-out chelsea,rocket,{TERRIER} "
                           "--json benchmarks/results/until-256-cpu.json",
+    "busy-cpu.json": "python benchmarks/busy.py --steps 300 --from 100 --json benchmarks/results/busy-cpu.json",
     "omega-256-57s-cpu.json": "python benchmarks/omega.py --photos camera,chelsea "
                               "--json benchmarks/results/omega-256-57s-cpu.json",
     "omega-256-57s-more-cpu.json": f"python benchmarks/omega.py --photos rocket,astronaut,{TERRIER} "
@@ -631,6 +632,30 @@ def until_targets() -> str:
         table(("set", "photo", "schedule", "to 30 dB", "to 40 dB"), cells))
 
 
+def busy_machine() -> str:
+    name = "busy-cpu.json"
+    data = load(name)
+    def used(run: dict) -> str:
+        return f"{1000 * run['seconds_per_step']:.1f} ms ({run['threads_used']} thread" + (
+            "s)" if run["threads_used"] != 1 else ")")
+
+    cells = [(f"`--threads {r['threads']}`", used(r["quiet"]), used(r["busy"]), f"{r['ratio']:.2f}×")
+             for r in data["rows"]]
+    auto = next(r for r in data["rows"] if r["threads"] == "auto")
+    fixed = next(r for r in data["rows"] if r["threads"] != "auto")
+    return block(
+        "## A busy machine",
+        f"Seconds per step of the demo's fit (camera 256², the default recipe at ω0 = 30, compile "
+        f"`{data['compile']}`, steps {data['from']} to {data['steps']}) on the quiet machine and beside one "
+        "single-threaded CPU-bound program, with the thread count chosen from measured steps (`--threads auto`, "
+        f"the default) and with one thread per core ({data['cores']}, PyTorch's own count). A fair share of "
+        f"{data['cores']} cores would make a busy step {data['cores'] / (data['cores'] - 1):.0f}× its quiet time.",
+        source(name),
+        f"Beside another program a step took {fixed['ratio']:.2f}× its quiet time with one thread per core and "
+        f"{auto['ratio']:.2f}× with the chosen count.",
+        table(("threads", "quiet step", "busy step", "busy / quiet"), cells))
+
+
 def progress_figure() -> str:
     return block(
         "## A fit as it grows",
@@ -647,7 +672,7 @@ def images_page() -> str:
         "the default image recipe and `--omega auto`. Why the recipe is what it is: "
         "[Design notes](../design-notes.md).",
         time_to_quality(), training_steps(), sweep(), omega_images(), weight_scaling(), until_targets(),
-        progress_figure())
+        busy_machine(), progress_figure())
 
 
 # --- networks ------------------------------------------------------------------------------------
