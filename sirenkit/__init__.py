@@ -50,8 +50,19 @@ from sirenkit.networks.evaluate import evaluate_points
 from sirenkit.networks.family import NetworkFamily, family_of
 from sirenkit.networks.registry import FAMILIES, get_family, model_names, register_family
 from sirenkit.networks.siren import adjoint_derivatives, forward_derivatives
+from sirenkit.problems.conditions import (
+    FacingPairs,
+    dirichlet,
+    initial_value,
+    initial_velocity,
+    neumann,
+    periodic,
+    robin,
+)
 from sirenkit.problems.constraints import Constraint, Fields, Problem
 from sirenkit.problems.domains import Box, BoxBoundary, GridSamples, PointSet, Sampler
+from sirenkit.problems.geometry import Difference, Disk, Geometry, Intersection, Interval, Polygon, Rectangle, Union
+from sirenkit.problems.spacetime import Boundary, Final, Initial, Interior, SpaceTime
 from sirenkit.render import render
 from sirenkit.signals.audio.fit import fit_audio
 from sirenkit.signals.audio.kind import AudioKind
@@ -80,17 +91,18 @@ that old code runs.
 """
 
 __all__ = [
-    "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Box", "BoxBoundary", "CodecError",
-    "Compressed", "Constraint", "DataParallel", "Derivatives", "Fields", "FitPlan", "FitResult", "Fitted",
-    "FourierFeatures", "GridSamples", "ImageFit", "ImageKind", "ImageSignal", "LoadedModel", "ManyResult", "Metric",
-    "NetworkConfig", "NetworkFamily", "PointSet", "PositionalEncoding", "Problem", "ProblemKind", "Sampler",
-    "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "TrainConfig", "TrainingDiverged",
-    "TrainingInterrupted", "VideoKind", "adjoint_derivatives", "autograd_derivatives", "build_network",
-    "compare_meshes", "compare_models", "compress", "coordinate_grid", "count_parameters", "data_parallel",
-    "decompress", "derivatives", "evaluate_points", "extract_mesh", "family_of", "fit", "fit_audio", "fit_batched",
-    "fit_image", "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video", "forward_derivatives",
-    "fuse_images", "get_family", "image_gradient", "image_laplacian", "image_train_config", "learning_rate", "load",
-    "load_image", "load_mesh", "load_point_cloud", "model_names", "ms_ssim", "parameter_count", "psnr",
-    "register_family", "register_kind", "render", "render_image", "run_example", "save_model", "solve", "ssim",
-    "texture_correlation",
+    "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Boundary", "Box", "BoxBoundary",
+    "CodecError", "Compressed", "Constraint", "DataParallel", "Derivatives", "Difference", "Disk", "FacingPairs",
+    "Fields", "Final", "FitPlan", "FitResult", "Fitted", "FourierFeatures", "Geometry", "GridSamples", "ImageFit",
+    "ImageKind", "ImageSignal", "Initial", "Interior", "Intersection", "Interval", "LoadedModel", "ManyResult",
+    "Metric", "NetworkConfig", "NetworkFamily", "PointSet", "Polygon", "PositionalEncoding", "Problem", "ProblemKind",
+    "Rectangle", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "SpaceTime", "TrainConfig",
+    "TrainingDiverged", "TrainingInterrupted", "Union", "VideoKind", "adjoint_derivatives", "autograd_derivatives",
+    "build_network", "compare_meshes", "compare_models", "compress", "coordinate_grid", "count_parameters",
+    "data_parallel", "decompress", "derivatives", "dirichlet", "evaluate_points", "extract_mesh", "family_of", "fit",
+    "fit_audio", "fit_batched", "fit_image", "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video",
+    "forward_derivatives", "fuse_images", "get_family", "image_gradient", "image_laplacian", "image_train_config",
+    "initial_value", "initial_velocity", "learning_rate", "load", "load_image", "load_mesh", "load_point_cloud",
+    "model_names", "ms_ssim", "neumann", "parameter_count", "periodic", "psnr", "register_family", "register_kind",
+    "render", "render_image", "robin", "run_example", "save_model", "solve", "ssim", "texture_correlation",
 ]

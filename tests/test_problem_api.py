@@ -136,6 +136,17 @@ def test_the_docs_tutorial_solves_its_equation(tmp_path, monkeypatch, capsys):
     assert isinstance(sk.load(run).kind, sk.ProblemKind)
 
 
+def test_the_docs_geometry_block_solves_laplace_in_a_ring(tmp_path, monkeypatch, capsys):
+    match = re.search(r"<!-- geometry -->\s*```python\n(.*?)```", TUTORIAL_PAGE.read_text(), re.S)
+    assert match, "the geometry block of docs/your-own-problem.md is missing"
+    monkeypatch.chdir(tmp_path)
+    exec(compile(match.group(1), "docs/your-own-problem.md geometry", "exec"), {})
+    error = float(capsys.readouterr().out.strip().splitlines()[-1])
+    assert error < 0.01, error  # against ln(r / 0.25) / ln 4
+    metrics = json.loads((tmp_path / "runs" / "ring" / "metrics.json").read_text())
+    assert set(metrics["terms"]) == {"laplace", "inner", "outer"}
+
+
 @pytest.mark.parametrize("name", ["inpainting", "wave", "helmholtz"])
 def test_examples_run_at_a_tiny_size(name, tmp_path, capsys):
     out = tmp_path / name

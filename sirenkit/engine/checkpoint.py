@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +181,8 @@ def first_mismatch(expected: dict[str, torch.Tensor], found: Any) -> str | None:
     return None
 
 
-def check_checkpoint(state: dict[str, Any], path: Path, net: nn.Module) -> None:
+def check_checkpoint(state: dict[str, Any], path: Path, net: nn.Module,
+                     unknowns: Mapping[str, torch.Tensor] | None = None) -> None:
     """Check a checkpoint field by field against the network it is to resume (which may be built on
     the `meta` device: only shapes and types are read), so that one that parses but was damaged or
     made by hand ends in one `ValueError` naming `path` and the field, before anything is written or
@@ -213,7 +216,15 @@ def check_checkpoint(state: dict[str, Any], path: Path, net: nn.Module) -> None:
     if not isinstance(moments, dict) or not isinstance(groups, list) or not all(
             isinstance(group, dict) and isinstance(group.get("params"), list) for group in groups):
         raise refuse("its optimiser state is not an optimiser's")
-    shapes = [parameter.shape for parameter in net.parameters()]
+    unknowns = unknowns or {}
+    saved = state.get("unknowns") or {}
+    if not isinstance(saved, dict) or set(saved) != set(unknowns) or not all(
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            for value in saved.values()):
+        raise refuse(f"its unknowns {sorted(saved) if isinstance(saved, dict) else saved!r} are not the "
+                     f"problem's ({sorted(unknowns) or 'none'}) as finite numbers")
+    # the optimiser's parameters: the network's, then the unknowns' (scalars)
+    shapes = [parameter.shape for parameter in net.parameters()] + [value.shape for value in unknowns.values()]
     for index, values in moments.items():
         if not isinstance(index, int) or not 0 <= index < len(shapes) or not isinstance(values, dict):
             raise refuse(f"optimiser state for parameter {index!r} of {len(shapes)}")
@@ -228,16 +239,21 @@ def check_checkpoint(state: dict[str, Any], path: Path, net: nn.Module) -> None:
 
 
 def restore_checkpoint(state: dict[str, Any], path: Path, net: nn.Module, optimizer: torch.optim.Optimizer,
-                       generator: torch.Generator) -> tuple[int, float, list[dict[str, Any]], int | None]:
-    """Put a checkpoint's weights, optimiser state and random state into a run, checked first
+                       generator: torch.Generator, unknowns: Mapping[str, torch.Tensor] | None = None
+                       ) -> tuple[int, float, list[dict[str, Any]], int | None]:
+    """Put a checkpoint's weights, optimiser state, random state and unknown coefficients (a
+    problem's `coefficients`, in the optimiser after the network's weights) into a run, checked first
     (`check_checkpoint`); what the checks cannot see (a random state of another device's size)
     is refused in the same one line.
 
     Returns:
         `(step, seconds, history, stalled_at)` of the checkpoint.
     """
-    check_checkpoint(state, path, net)
+    check_checkpoint(state, path, net, unknowns)
     net.load_state_dict(state["model"])
+    with torch.no_grad():
+        for name, value in (state.get("unknowns") or {}).items():
+            (unknowns or {})[name].fill_(float(value))
     try:
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])

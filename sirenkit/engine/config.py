@@ -84,6 +84,13 @@ class TrainConfig:
     layer, weights, optimiser and evaluation stay float32. `auto` chooses bfloat16 where the hardware
     has it natively, float32 elsewhere.
     """
+    lbfgs_steps: int = 0
+    """Steps of L-BFGS after the Adam steps (however those ended, unless a target was met): the
+    refinement physics-informed fits end with. Each is five iterations of `torch.optim.LBFGS` with
+    a strong-Wolfe line search and a memory of 50, in float64, on one fixed draw of every domain's
+    points (the quasi-Newton memory needs the same loss at every iteration), with no tolerance that
+    stops it early. Not counted in `steps` or the time budget; a resumed phase starts its memory
+    afresh on the same points. One network in one process only."""
     log_every: int = 25
     """Steps between evaluations (PSNR etc.) written to the history."""
     checkpoint_every: int = 100
@@ -131,6 +138,8 @@ class TrainConfig:
             raise ValueError(f"final_lr_fraction must be between 0 and 1, got {self.final_lr_fraction}")
         if self.plateau_patience < 0:
             raise ValueError(f"plateau_patience must be 0 or more, got {self.plateau_patience}")
+        if self.lbfgs_steps < 0:
+            raise ValueError(f"lbfgs_steps must be 0 or more, got {self.lbfgs_steps}")
         if self.stall_check < 0:
             raise ValueError(f"stall_check must be 0 or more, got {self.stall_check}")
         if self.warmup_steps < 0:

@@ -10,7 +10,8 @@ holds what resuming needs (weights, optimiser state, step, configuration, random
 is taken at a step boundary and written atomically (safetensors + JSON: loading one runs no code);
 Ctrl-C or SIGTERM lets the step in progress finish, writes one and stops cleanly (a second Ctrl-C
 stops at once, keeping the last checkpoint); a loss that becomes NaN or explodes stops the run
-with a message instead of writing a useless model.
+with a message instead of writing a useless model. After the Adam steps, a fit may take
+L-BFGS iterations on fixed points (`TrainConfig.lbfgs_steps`), logged and checkpointed alike.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ on images (docs, "The default image recipe"): at Adam 1e-3, 100 steps in, a text
 photo (grass, gravel) stood 0 to 0.9 dB above the constant and went on stalling; a photo that
 went on to 36 to 52 dB stood 2.8 dB (brick) to 15 dB above it."""
 
+LBFGS_FROM, LBFGS_RATE = "lbfgs_from", 1.0
+"""The L-BFGS phase (`TrainConfig.lbfgs_steps`): the key of its first history row, the step it
+began at (what a resumed run goes on from), and the rate its rows log (L-BFGS's own, its line
+search choosing the step length)."""
 
 logger = logging.getLogger("sirenkit")
 
@@ -200,6 +205,11 @@ class Steps:
         """The optimiser's step, at each track's learning rate."""
         raise NotImplementedError
 
+    def refine(self, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
+        """One iteration of the L-BFGS phase (`TrainConfig.lbfgs_steps`), gradients and update
+        together; each track's loss and the terms before it, as `forward_backward` returns them."""
+        raise NotImplementedError
+
     def evaluate(self, row: int) -> dict[str, float]:
         """The problem's metrics of track `row`'s network, under `no_grad`."""
         raise NotImplementedError
@@ -263,8 +273,9 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
             on_log(track.index, entry)
         return entry
 
-    bar = tqdm(total=config.steps if config.steps < 10**7 else None, initial=start_step, unit="step",
-               disable=not progress or not primary, dynamic_ncols=True, mininterval=0.5, leave=True, desc=description)
+    bar = tqdm(total=config.steps + config.lbfgs_steps if config.steps < 10**7 else None, initial=start_step,
+               unit="step", disable=not progress or not primary, dynamic_ncols=True, mininterval=0.5, leave=True,
+               desc=description)
     stops = _StopRequests()
     rate = learning_rate(start_step, config)
     if target is not None and config.plateau_patience:
@@ -274,9 +285,12 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                 if target.name in entry:
                     track.plateau.observe(entry[target.name])
     threads = ThreadChooser(config.threads, active=strategy.device.type == "cpu")
+    # a resumed run that was in its L-BFGS phase goes on there: the phase's first row says where it began
+    phase_from = next((int(entry[LBFGS_FROM]) for track in tracks for entry in track.history if LBFGS_FROM in entry),
+                      None)
     try:
         with stops:
-            while tracks and step < config.steps:
+            while tracks and step < config.steps and phase_from is None:
                 clock, stop = strategy.agree([elapsed, step_seconds, timed_seconds], stops.received is not None)
                 elapsed, step_seconds, timed_seconds = clock
                 if stop and stops.received is None:
@@ -361,6 +375,31 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                     _now() - saved["at"] >= config.checkpoint_seconds)
                 if due and step < config.steps:
                     save(range(len(tracks)))
+            if config.lbfgs_steps and tracks and stops.received is None and stopped_by != "until":
+                phase_from = step if phase_from is None else phase_from
+                factors = template.schedule_factors(1.0)
+                while tracks and step < phase_from + config.lbfgs_steps and stops.received is None:
+                    tick = _now()
+                    losses, terms = strategy.refine(factors)
+                    loss = losses[0]
+                    if not math.isfinite(loss) or loss > config.divergence_factor * max(tracks[0].first_loss or loss,
+                                                                                        1e-12):
+                        tracks[0].error = TrainingDiverged(f"the L-BFGS phase diverged at step {step + 1}: loss "
+                                                           f"{loss:.4g}; try fewer lbfgs_steps")
+                        strategy.drop([0])
+                        break
+                    step += 1
+                    elapsed += _now() - tick
+                    bar.update(1)
+                    tracks[0].last = (loss, {name: value[0] for name, value in terms.items()}, LBFGS_RATE)
+                    if step % config.log_every == 0 or step in (phase_from + 1, phase_from + config.lbfgs_steps):
+                        entry = log(0, loss, _term_values(tracks[0].last[1]), LBFGS_RATE)
+                        if step == phase_from + 1:
+                            entry[LBFGS_FROM] = phase_from
+                        bar.set_postfix(_postfix(loss, entry), refresh=False)
+                    if _now() - saved["at"] >= config.checkpoint_seconds or (
+                            config.checkpoint_every and step % config.checkpoint_every == 0):
+                        save([0])
             if stopped_by == "time" and step > start_step:
                 for row, track in enumerate(tracks):
                     if track.history and track.history[-1]["step"] != step:  # the state the budget ended on

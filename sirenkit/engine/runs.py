@@ -208,11 +208,13 @@ def check_same_run(folder: Path, identity: dict[str, Any]) -> None:
 
 
 def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkConfig,
-                       identity: dict[str, Any] | None = None, *, overwrite: bool = False) -> Path | None:
+                       identity: dict[str, Any] | None = None, *, overwrite: bool = False,
+                       unknowns: dict[str, torch.Tensor] | None = None) -> Path | None:
     """The run folder, created. A folder that holds a run is continued only with `resume` (its
     checkpoint must exist, and `identity` must match the saved run) and replaced only with
     `overwrite`; otherwise a `ValueError` says which to pass. Every check comes before anything
-    is written, so a refused run leaves the folder as it was."""
+    is written, so a refused run leaves the folder as it was. `unknowns`: the problem's unknown
+    coefficients, which the checkpoint must hold."""
     out_path = Path(out) if out is not None else None
     refuse_run_folder(out_path, resume, overwrite)
     if out_path is not None:
@@ -229,7 +231,7 @@ def prepare_run_folder(out: str | Path | None, resume: bool, network: NetworkCon
                 check_same_run(out_path, identity)
             check_state_fits(state, checkpoint, network)
             with torch.device("meta"):  # shapes only: the checks before anything is written
-                check_checkpoint(state, checkpoint, build_network(network, seed=0))
+                check_checkpoint(state, checkpoint, build_network(network, seed=0), unknowns)
         elif out_path is not None and holds_a_run(out_path):
             clear_run(out_path)
     except BaseException:  # refused: the folder as it was, its lock included
@@ -399,13 +401,14 @@ def prepare(plan: FitPlan) -> PreparedFit:
             values = measure(kind.render(model, **sampling), final=False)
             return {key: value for key, value in values.items() if isinstance(value, (int, float))}
     if built.evaluate is None and signal is not None:
-        built = Problem(built.constraints, evaluate, built.metadata)
-    built = dataclasses.replace(built, metrics=(*built.metrics, *kind.metrics))
+        built = built.replaced(evaluate=evaluate, metrics=())
+    built = built.replaced(metrics=(*built.metrics, *kind.metrics))
     settings = plan.settings if plan.settings is not None else {"source": kind.source}
     identity = {"task": plan.task or kind.name, "settings": settings, "network": network_to_dict(network),
                 "train": to_dict(train), "inputs": input_fingerprints(kind, settings) if out is not None else {}}
     if writes:
-        out_path = prepare_run_folder(out, resume, network, identity, overwrite=plan.overwrite)
+        out_path = prepare_run_folder(out, resume, network, identity, overwrite=plan.overwrite,
+                                      unknowns=dict(built.coefficients))
         if out_path is not None:
             write_config(out_path, identity, device)
     else:  # another rank of a data-parallel fit: rank 0 writes the run folder; a resumed run is read from it

@@ -1,6 +1,7 @@
 """One signal's step, for the loop of `sirenkit.engine.loop`: Adam on one network, its loss
-compiled where that repays itself, and, inside [`sirenkit.data_parallel`][sirenkit.data_parallel],
-its points shared out between ranks whose gradients are averaged at every step.
+compiled where that repays itself (then, where asked, L-BFGS iterations in float64), and, inside
+[`sirenkit.data_parallel`][sirenkit.data_parallel], its points shared out between ranks whose
+gradients are averaged at every step.
 
 Resuming reads the run's checkpoint (weights, optimiser state, step, seconds, history, random
 state) after checking that it was made for this network; a data-parallel rank other than 0 draws
@@ -9,6 +10,7 @@ from a fresh stream of its own (the checkpoint holds rank 0's).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +37,13 @@ from sirenkit.networks.family import family_of
 from sirenkit.problems.constraints import Problem
 
 logger = logging.getLogger("sirenkit")
+
+LBFGS_SEED = 7919
+"""Added to the run's seed for the stream that draws the L-BFGS phase's fixed points."""
+LBFGS_ITERATIONS = 5
+"""L-BFGS iterations per step of the phase (`max_iter` of each `LBFGS.step` call). One per call
+made no progress after two calls on a Poisson problem (PyTorch 2.13: the strong-Wolfe search
+returned a zero step every call after), where two to twenty per call went on to the same loss."""
 
 
 def fit(
@@ -122,7 +131,11 @@ class OneSignal(Steps):
         problem.check(model)
         self.problem = problem
         self.checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        self.unknowns = problem.coefficients  # an inverse problem's coefficients, fitted with the network
+        with torch.no_grad():  # every fit starts them where the problem says (a resumed one: where it stopped)
+            for name, value in self.unknowns.items():
+                value.fill_(float(problem.unknowns[name]))
+        self.optimizer = torch.optim.Adam([*model.parameters(), *self.unknowns.values()], lr=config.learning_rate)
         seed = config.seed if self.parallel is None else self.parallel.seed(config.seed)
         self.generator = torch.Generator().manual_seed(seed)
         track = Track(baseline=problem.metadata.get("baseline_loss") if config.stall_check else None)
@@ -143,6 +156,8 @@ class OneSignal(Steps):
         self.eager_terms = _loss_terms_in(problem, self.device, self.precision)
         self.loss_terms = compiled(self.eager_terms, self.device) if self.compiled else self.eager_terms
         self.first_step = True
+        self.lbfgs: torch.optim.LBFGS | None = None
+        self.fixed: list = []
 
     def _resume(self, track: Track) -> None:
         if self.checkpoint is None:
@@ -151,7 +166,7 @@ class OneSignal(Steps):
         state = load_checkpoint_file(self.checkpoint)
         check_state_fits(state, self.checkpoint, self.network_config)
         self.start_step, self.start_seconds, track.history, track.stalled_at = restore_checkpoint(
-            state, self.checkpoint, self.net, self.optimizer, self.generator)
+            state, self.checkpoint, self.net, self.optimizer, self.generator, dict(self.unknowns))
         track.first_loss = track.history[0].get("loss") if track.history else None
         if self.parallel is not None and not self.primary:  # the checkpoint holds rank 0's random stream
             self.generator.manual_seed(self.parallel.seed(self.config.seed, self.start_step))
@@ -197,19 +212,64 @@ class OneSignal(Steps):
             group["lr"] = rates[0]
         self.optimizer.step()
 
+    # --- the L-BFGS phase ---------------------------------------------------------------------------
+
+    def refine(self, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
+        """One step of the L-BFGS phase (`TrainConfig.lbfgs_steps`), `LBFGS_ITERATIONS` iterations,
+        in float64 on the phase's fixed points,
+        drawn at its start from a stream of their own (`seed + LBFGS_SEED`), so that a resumed
+        phase has the same ones; returns the loss and terms before the iteration."""
+        if self.lbfgs is None:
+            self.net.double()
+            self.unknowns.double()
+            stream = torch.Generator().manual_seed(self.config.seed + LBFGS_SEED)
+            self.fixed = [(points.double(), {name: values.double() if values.is_floating_point() else values
+                                             for name, values in data.items()})
+                          for points, data in self.problem.sample(stream)]
+            self.lbfgs = torch.optim.LBFGS([*self.net.parameters(), *self.unknowns.values()], lr=1.0,
+                                           max_iter=LBFGS_ITERATIONS, history_size=50, line_search_fn="strong_wolfe",
+                                           tolerance_grad=0.0, tolerance_change=0.0)
+        first: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            assert self.lbfgs is not None
+            self.lbfgs.zero_grad(set_to_none=True)
+            terms = {name: value * factors.get(name, 1.0)
+                     for name, value in self.problem.loss_terms(self.net, self.fixed).items()}
+            loss = sum(terms.values())
+            assert isinstance(loss, torch.Tensor)
+            loss.backward()
+            if not first:
+                first.update({name: value.detach() for name, value in terms.items()})
+            return loss
+
+        loss = self.lbfgs.step(closure)
+        return [float(loss.detach())], {name: value.float().reshape(1) for name, value in first.items()}
+
+    def finish(self) -> None:
+        if self.lbfgs is not None:  # the weights go back to the precision they are kept in
+            self.net.float()
+            self.unknowns.float()
+
+    def _in_float32(self) -> nn.Module:
+        """The network as every caller knows it: during the L-BFGS phase, a float32 copy."""
+        return self.net if self.lbfgs is None else copy.deepcopy(self.net).float()
+
     # --- what the loop asks of the network -------------------------------------------------------
 
     def evaluate(self, row: int) -> dict[str, float]:
+        found = {name: float(value.detach()) for name, value in self.unknowns.items()}
         if self.problem.evaluate is None:
-            return {}
-        self.net.eval()
+            return found
+        network = self._in_float32()
+        network.eval()
         with torch.no_grad():
-            values = self.problem.evaluate(self.net)
-        self.net.train()
-        return values
+            values = self.problem.evaluate(network)
+        network.train()
+        return {**values, **found}
 
     def model(self, row: int) -> nn.Module:
-        return self.net
+        return self._in_float32()
 
     def save(self, rows: Sequence[int], step: int, elapsed: float, config: TrainConfig) -> None:
         if self.checkpoint is None or not self.tracks:
@@ -218,13 +278,14 @@ class OneSignal(Steps):
         save_checkpoint_file(self.checkpoint, {
             "format": "sirenkit-checkpoint",
             "version": 1,
-            "model": self.net.state_dict(),
+            "model": {name: value.float() for name, value in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "step": step,
             "seconds": elapsed,
             "history": track.history,
             "generator": self.generator.get_state(),
             "stalled_at": track.stalled_at,
+            "unknowns": {name: float(value.detach()) for name, value in self.unknowns.items()},
             "train_config": to_dict(config),
             "network_config": (network_to_dict(self.network_config) if self.network_config is not None
                                else None),
@@ -245,6 +306,9 @@ class RankShare(OneSignal):
     def __init__(self, model: nn.Module, problem: Problem, config: TrainConfig, parallel: DataParallel, *,
                  network_config: NetworkConfig | None = None, checkpoint_dir: str | Path | None = None,
                  resume: bool = False) -> None:
+        if config.lbfgs_steps or problem.unknowns:
+            raise ValueError("the L-BFGS phase (lbfgs_steps) and unknown coefficients take one network in one "
+                             "process, not a data-parallel fit")
         self.parallel = self.ranks = parallel
         super().__init__(model, problem, config, network_config=network_config, checkpoint_dir=checkpoint_dir,
                          resume=resume)

@@ -221,6 +221,10 @@ class Stacked(Steps):
     def __init__(self, models: Sequence[nn.Module], problems: Sequence[Problem], config: TrainConfig, *,
                  checkpoint_dirs: Sequence[str | Path | None] | None = None,
                  network_configs: Sequence[NetworkConfig | None] | None = None) -> None:
+        if config.lbfgs_steps:
+            raise ValueError("the L-BFGS phase (lbfgs_steps) takes one network at a time, not a batched fit")
+        if any(problem.unknowns for problem in problems):
+            raise ValueError("unknown coefficients (Problem.unknowns) take one network at a time, not a batched fit")
         if not models or len(models) != len(problems):
             raise ValueError(f"fit_batched needs one problem per model, got {len(models)} models and "
                              f"{len(problems)} problems")

@@ -1,7 +1,22 @@
-"""Problems: constraints on a network and its derivatives, and the domains where they hold.
-A problem knows no file and no kind of signal."""
+"""Problems: constraints on a network and its derivatives, the domains where they hold, the
+geometry of those domains and the conditions on their boundaries. A problem knows no file and no
+kind of signal."""
 
+from sirenkit.problems.conditions import (
+    FacingPairs,
+    dirichlet,
+    initial_value,
+    initial_velocity,
+    neumann,
+    periodic,
+    robin,
+)
 from sirenkit.problems.constraints import Constraint, Fields, Problem
 from sirenkit.problems.domains import Box, BoxBoundary, GridSamples, PointSet, Sampler
+from sirenkit.problems.geometry import Difference, Disk, Geometry, Intersection, Interval, Polygon, Rectangle, Union
+from sirenkit.problems.spacetime import Boundary, Final, Initial, Interior, SpaceTime
 
-__all__ = ["Box", "BoxBoundary", "Constraint", "Fields", "GridSamples", "PointSet", "Problem", "Sampler"]
+__all__ = ["Boundary", "Box", "BoxBoundary", "Constraint", "Difference", "Disk", "FacingPairs", "Fields", "Final",
+           "Geometry", "GridSamples", "Initial", "Interior", "Intersection", "Interval", "PointSet", "Polygon",
+           "Problem", "Rectangle", "Sampler", "SpaceTime", "Union", "dirichlet", "initial_value", "initial_velocity",
+           "neumann", "periodic", "robin"]

@@ -8,7 +8,9 @@ the training loop in `sirenkit.engine.loop` is shared by all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+import math
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -19,6 +21,29 @@ from sirenkit.networks.derivatives import Derivatives, derivatives
 from sirenkit.problems.domains import Domain, points_per_step
 
 DERIVATIVES = ("jacobian", "laplacian", "hessian")
+RESERVED_NAMES = ("step", "seconds", "lr", "loss")
+"""Names of a history row's own entries, which an unknown cannot take."""
+
+
+class _Reads(Mapping[str, torch.Tensor]):
+    """The unknowns as a residual sees them while `Problem.check` runs: it notes which are read,
+    and which names asked for do not exist."""
+
+    def __init__(self, values: Mapping[str, torch.Tensor]) -> None:
+        self.known, self.read, self.missing = values, set[str](), set[str]()
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name not in self.known:
+            self.missing.add(name)
+            raise KeyError(name)
+        self.read.add(name)
+        return self.known[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.known)
+
+    def __len__(self) -> int:
+        return len(self.known)
 
 
 @dataclass
@@ -36,6 +61,9 @@ class Fields:
     """Per-point data of the domain (targets, normals, ...), each with `N` rows."""
     network: Derivatives
     """The network's value `(N, m)` and requested derivatives."""
+    unknowns: Mapping[str, torch.Tensor] = field(default_factory=dict)
+    """The problem's unknown coefficients ([`Problem.unknowns`][sirenkit.Problem.unknowns]), each
+    a trainable scalar, by name."""
 
     @property
     def value(self) -> torch.Tensor:
@@ -196,6 +224,10 @@ class Problem:
     metrics: tuple[Metric, ...] = ()
     """The figures `evaluate` reports, each with the direction in which it is better (the loss
     and each constraint's term are lower-is-better without being listed)."""
+    unknowns: Mapping[str, float] = field(default_factory=dict)
+    """Coefficients of the equation to find (an inverse problem), by name, with their starting
+    values: each becomes a trainable scalar (in `coefficients`) fitted with the network, which
+    residuals read as `f.unknowns[name]`; its value is logged with the metrics under its name."""
 
     def __post_init__(self) -> None:
         if not self.constraints:
@@ -203,6 +235,15 @@ class Problem:
         names = [c.name for c in self.constraints]
         if len(set(names)) != len(names):
             raise ValueError(f"constraint names must be unique, got {names}")
+        for name, start in self.unknowns.items():
+            if not isinstance(name, str) or not name or name in (*names, *RESERVED_NAMES):
+                raise ValueError(f"unknown {name!r}: needs a name that is no constraint's and none of "
+                                 f"{', '.join(RESERVED_NAMES)}")
+            if not isinstance(start, (int, float)) or isinstance(start, bool) or not math.isfinite(start):
+                raise ValueError(f"unknown {name!r}: its starting value must be a finite number, got {start!r}")
+        self.coefficients = nn.ParameterDict({name: nn.Parameter(torch.tensor(float(start)))
+                                              for name, start in self.unknowns.items()})
+        """The unknowns as trainable scalars, shared by the copies `to` and `with_batch_size` make."""
         # constraints on the same domain object share its batch and one evaluation of the network:
         # each points to the first constraint of its (domain, Laplacian axes), which asks for
         # every derivative any of them needs
@@ -249,10 +290,24 @@ class Problem:
                                    if domain.batch_size is None and hasattr(domain, "with_batch_size") else domain
                                    for key, domain in self.domains.items()})
 
+    def replaced(self, **changes) -> Problem:
+        """A copy with some fields changed (`dataclasses.replace`) that shares this problem's
+        unknown coefficients, so that what a fit finds is found for this problem too.
+
+        Args:
+            **changes: New values of fields (`evaluate`, `metrics`, ...).
+
+        Returns:
+            The copy.
+        """
+        copy = dataclasses.replace(self, **changes)
+        copy.coefficients = self.coefficients
+        return copy
+
     def _with_domains(self, replaced: dict[int, Domain]) -> Problem:
         """A copy whose domains are `replaced[id(old domain)]`: shared domains stay shared."""
-        return Problem([Constraint(**{**c.__dict__, "domain": replaced[id(c.domain)]}) for c in self.constraints],
-                       self.evaluate, self.metadata, self.metrics)
+        return self.replaced(constraints=[Constraint(**{**c.__dict__, "domain": replaced[id(c.domain)]})
+                                          for c in self.constraints])
 
     def to(self, device: torch.device) -> Problem:
         """A copy whose domains' tensors are on `device`.
@@ -263,6 +318,7 @@ class Problem:
         Returns:
             The copy.
         """
+        self.coefficients.to(device)
         return self._with_domains({key: domain.to(device) for key, domain in self.domains.items()})
 
     def sample(self, generator: torch.Generator) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
@@ -297,6 +353,7 @@ class Problem:
         family = family_of(model)
         generator = torch.Generator().manual_seed(0)  # not the training generator: nothing changes
         config = getattr(model, "config", None)
+        unknowns = _Reads(dict(self.coefficients))
         for constraint in self.constraints:
             label = f"constraint {constraint.name!r}"
             if constraint.domain.size == 0:
@@ -326,8 +383,11 @@ class Problem:
                 fields = derivatives(model, batch, jacobian="jacobian" in constraint.needs,
                                      laplacian="laplacian" in constraint.needs, hessian="hessian" in constraint.needs,
                                      laplacian_axes=constraint.laplacian_axes)
-                residual = constraint.residual(Fields(batch, data, fields))
+                residual = constraint.residual(Fields(batch, data, fields, unknowns))
             except KeyError as error:
+                if error.args and error.args[0] in unknowns.missing:
+                    raise ValueError(f"{label}: the residual reads the unknown {error.args[0]!r}, which the problem "
+                                     f"does not have (it has: {', '.join(self.coefficients) or 'none'})") from error
                 raise ValueError(f"{label}: the residual reads data {error} that its domain does not have "
                                  f"(it has: {', '.join(data) or 'none'})") from error
             except (ValueError, RuntimeError, IndexError, TypeError) as error:
@@ -337,6 +397,10 @@ class Problem:
                 expected = " or ".join(f"({n},) or ({n}, k)" for n in sorted(rows))
                 raise ValueError(f"{label}: the residual has shape {shape} for {batch.shape[0]} points; expected "
                                  f"{expected}, one row per point" + ("" if pointwise else " or per group"))
+        unused = [name for name in self.coefficients if name not in unknowns.read]
+        if unused:
+            raise ValueError(f"unknown {unused[0]!r}: no constraint's residual reads it "
+                             f"(as f.unknowns[{unused[0]!r}]), so nothing could find its value")
 
     def loss_terms(
         self, model: nn.Module, batches: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -363,6 +427,6 @@ class Problem:
                     hessian="hessian" in needs,
                     laplacian_axes=constraint.laplacian_axes,
                 )
-            residual = constraint.residual(Fields(points, data, evaluated[leader]))
+            residual = constraint.residual(Fields(points, data, evaluated[leader], dict(self.coefficients)))
             terms[constraint.name] = constraint.weight * apply_norm(constraint.norm, residual)
         return terms
