@@ -99,3 +99,51 @@ def test_a_solved_run_folder_with_an_unknown_resumes_and_reports_it(tmp_path):
     assert abs(longer.metrics["k"] - 1.0) > abs(first.metrics["k"] - 1.0)  # it went on from where it was
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["k"] == pytest.approx(longer.metrics["k"])
+
+
+PROBLEM_FILE = '''
+import torch
+import sirenkit as sk
+
+disk = sk.Disk([0.0, 0.0], 1.0)
+seen = disk.sample_interior(200, torch.Generator().manual_seed(3))
+problem = sk.Problem([
+    sk.Constraint("equation", lambda f: f.laplacian + f.unknowns["k"], sk.Interior(disk, 256), needs=("laplacian",)),
+    sk.dirichlet(sk.Boundary(disk, 128), 0.0, name="circle", weight=10.0),
+    sk.Constraint("observed", lambda f: f.value - f.data["u"],
+                  sk.PointSet(seen, {"u": 2.0 * (1 - seen.square().sum(dim=1, keepdim=True)) / 4}), weight=10.0),
+], unknowns={"k": 1.0})
+network = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=16, hidden_layers=2, first_omega=3.0)
+train = sk.TrainConfig(steps=500, compile=False, threads=1, log_every=5)
+'''
+
+
+def test_sirenkit_solve_runs_the_problem_a_file_defines(tmp_path, capsys):
+    from conftest import run_cli
+
+    (tmp_path / "source.py").write_text(PROBLEM_FILE)
+    code, out, err = run_cli(["solve", tmp_path / "source.py", "--steps", "10", "--lbfgs-steps", "4", "--out",
+                              tmp_path / "run", "-q"], capsys)
+    assert code == 0, err
+    assert out.startswith(f"{tmp_path / 'run'}: loss ") and " k " in out and "circle" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["steps"] == 14 and set(metrics["terms"]) == {"equation", "circle", "observed"}
+    assert sk.load(tmp_path / "run").network.hidden_features == 16
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "no such file"),
+    ("x = 1", "defines no `problem` (a sirenkit.Problem)"),
+    ("import sirenkit as sk\nproblem = 3", "defines `problem` as a int, not a sirenkit.Problem"),
+    ("raise RuntimeError('no data here')", "running it failed: RuntimeError: no data here"),
+    ("def broken(:", "running it failed: SyntaxError"),
+    (PROBLEM_FILE.replace("network = ", "net = "), "defines no `network`"),
+])
+def test_sirenkit_solve_names_what_is_wrong_with_the_file(tmp_path, capsys, text, message):
+    from conftest import assert_one_line_error, run_cli
+
+    if text is not None:
+        (tmp_path / "source.py").write_text(text)
+    code, _, err = run_cli(["solve", tmp_path / "source.py", "--out", tmp_path / "run", "-q"], capsys)
+    assert_one_line_error(code, err, message)
+    assert not (tmp_path / "run").exists()

@@ -168,3 +168,17 @@ def test_example_listing_and_an_unknown_name(capsys):
         assert re.fullmatch(r"about \d+ (s|min) on a 2-core CPU.*", module.RUNTIME), module.RUNTIME
     code, _, err = run_cli(["example", "schrodinger"], capsys)
     assert_one_line_error(code, err, "unknown example 'schrodinger'")
+
+
+def test_the_docs_solve_command_runs_its_problem_file(tmp_path, capsys):
+    from conftest import run_cli
+
+    text = TUTORIAL_PAGE.read_text()
+    command = re.search(r"^sirenkit solve (\S+)", text, re.M)
+    assert command, "the sirenkit solve command of docs/your-own-problem.md is missing"
+    source = TUTORIAL_PAGE.parents[1] / command.group(1)
+    assert source.is_file(), source
+    code, out, err = run_cli(["solve", source, "--steps", "3", "--lbfgs-steps", "1", "--out", tmp_path / "ring",
+                              "-q"], capsys)
+    assert code == 0, err
+    assert "laplace" in out and "inner" in out and (tmp_path / "ring" / "model.safetensors").is_file()

@@ -8,7 +8,7 @@ Under torchrun, the commands in `DISTRIBUTED` share their work among the ranks; 
 on rank 0 only, and says so (see `_runs_here`).
 
 The commands live beside this module: `sirenkit.cli.fit` (`sirenkit fit ...`),
-`sirenkit.cli.studies` (poisson, fuse, compare, example), `sirenkit.cli.models` (render,
+`sirenkit.cli.studies` (poisson, fuse, compare, example, solve), `sirenkit.cli.models` (render,
 mesh, eval-mesh, info, compress, decompress); the options they share in `sirenkit.cli.options`.
 """
 
@@ -34,7 +34,7 @@ from sirenkit.cli.models import (
     render_command,
 )
 from sirenkit.cli.options import echo
-from sirenkit.cli.studies import compare_command, example_command, fuse_command, poisson_command
+from sirenkit.cli.studies import compare_command, example_command, fuse_command, poisson_command, solve_command
 from sirenkit.engine.parallel import RankLost, data_parallel, launched_rank, launched_world
 
 
@@ -48,8 +48,8 @@ DISTRIBUTED = (fit_group, poisson_command, fuse_command, compare_command)
 """The commands that share their work among torchrun's ranks: one signal fitted by all of them
 (data parallel), or a folder's signals shared out. Any other command runs on rank 0 only."""
 
-for command in (*DISTRIBUTED, example_command, render_command, mesh_command, eval_mesh_command, info_command,
-                compress_command, decompress_command):
+for command in (*DISTRIBUTED, example_command, solve_command, render_command, mesh_command, eval_mesh_command,
+                info_command, compress_command, decompress_command):
     app.add_command(command)
 
 

@@ -1,5 +1,5 @@
 """The commands that run a study: Poisson reconstruction, gradient-domain fusion, the comparison
-of network families, and the worked examples of the constraint API."""
+of network families, the worked examples of the constraint API, and a problem of your own."""
 
 from __future__ import annotations
 
@@ -165,3 +165,35 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
     parts += [f"{key} {', '.join(f'{v:.3g}' for v in value)}" for key, value in lists.items()]
     echo(f"{out}: " + ", ".join(parts))
     echo(out / "figure.png")
+
+
+@click.command("solve")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run folder [default: runs/solve-STEM].")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Adam steps [default: the file's train, "
+              "else 2,000].")
+@click.option("--time", "time_budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds of Adam steps [default: the file's train].")
+@click.option("--lbfgs-steps", type=click.IntRange(min=0), default=None,
+              help="L-BFGS steps after Adam [default: the file's train].")
+@click.option("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N [default: the file's].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run in --out.")
+def solve_command(file: Path, out: Path | None, steps: int | None, time_budget: float | None,
+                  lbfgs_steps: int | None, device: str | None, quiet: bool, resume: bool, overwrite: bool) -> None:
+    """Solve the problem a Python file defines: its `problem` (sirenkit.Problem), `network`
+    (sirenkit.NetworkConfig) and, optionally, `train` (sirenkit.TrainConfig)."""
+    from sirenkit.studies.solve import load_problem_file, solve
+
+    problem, network, train = load_problem_file(file)
+    changes = {"steps": steps, "time_budget": time_budget, "lbfgs_steps": lbfgs_steps, "device": device}
+    train = replace(train, **{key: value for key, value in changes.items() if value is not None})
+    out = out or Path("runs") / f"solve-{file.stem}"
+    solved = solve(problem, network, train, name=file.stem, out=out, resume=resume, overwrite=overwrite,
+                   progress=not quiet)
+    metrics = solved.metrics
+    parts = [f"loss {metrics['loss']:.4g}"] + [f"{name} {value:.4g}" for name, value in metrics["terms"].items()
+                                                if value is not None]
+    parts += [f"{name} {metrics[name]:.6g}" for name in problem.unknowns]
+    echo(f"{out}: " + ", ".join(parts))

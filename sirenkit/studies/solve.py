@@ -15,6 +15,7 @@ of every term, the figures of the problem's `evaluate`, time and size) and `conf
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,41 @@ def to_dict_safe(settings: dict[str, Any] | None) -> dict[str, Any]:
     """`settings` with dataclasses turned into dictionaries (JSON-ready)."""
     return {key: to_dict(value) if hasattr(value, "__dataclass_fields__") else value
             for key, value in (settings or {}).items()}
+
+
+def load_problem_file(path: str | Path) -> tuple[Problem, NetworkConfig, TrainConfig]:
+    """The problem a Python file defines, for `sirenkit solve FILE`: it runs the file and reads its
+    `problem` (a [`Problem`][sirenkit.Problem]), `network` (a [`NetworkConfig`][sirenkit.NetworkConfig])
+    and, if it has one, `train` (a [`TrainConfig`][sirenkit.TrainConfig]; 2,000 steps otherwise).
+
+    Args:
+        path: The file.
+
+    Returns:
+        `(problem, network, train)`.
+
+    Raises:
+        ValueError: No such file, not a `.py` file, an error while running it (named with its
+            type), or a name missing or of the wrong type.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    if path.suffix != ".py":
+        raise ValueError(f"{path}: expected a Python file (.py) that defines problem and network")
+    try:
+        names = runpy.run_path(str(path), run_name="__sirenkit_problem__")
+    except (Exception, SystemExit) as error:  # the user's code: its error, in one line
+        raise ValueError(f"{path}: running it failed: {type(error).__name__}: {error}") from error
+    problem, network = _defined(names, path, "problem", Problem), _defined(names, path, "network", NetworkConfig)
+    train = _defined(names, path, "train", TrainConfig) if "train" in names else TrainConfig(steps=2000)
+    return problem, network, train
+
+
+def _defined(names: dict[str, Any], path: Path, name: str, kind: type[Any]) -> Any:
+    """`names[name]`, which must be a `kind`."""
+    if name not in names:
+        raise ValueError(f"{path}: defines no `{name}` (a sirenkit.{kind.__name__})")
+    if not isinstance(names[name], kind):
+        raise ValueError(f"{path}: defines `{name}` as a {type(names[name]).__name__}, not a sirenkit.{kind.__name__}")
+    return names[name]
