@@ -50,6 +50,7 @@ from sirenkit.networks.evaluate import evaluate_points
 from sirenkit.networks.family import NetworkFamily, family_of
 from sirenkit.networks.registry import FAMILIES, get_family, model_names, register_family
 from sirenkit.networks.siren import adjoint_derivatives, forward_derivatives
+from sirenkit.problems.adaptive import Adaptive
 from sirenkit.problems.conditions import (
     FacingPairs,
     dirichlet,
@@ -91,7 +92,7 @@ that old code runs.
 """
 
 __all__ = [
-    "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "AudioKind", "Boundary", "Box", "BoxBoundary",
+    "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "Adaptive", "AudioKind", "Boundary", "Box", "BoxBoundary",
     "CodecError", "Compressed", "Constraint", "DataParallel", "Derivatives", "Difference", "Disk", "FacingPairs",
     "Fields", "Final", "FitPlan", "FitResult", "Fitted", "FourierFeatures", "Geometry", "GridSamples", "ImageFit",
     "ImageKind", "ImageSignal", "Initial", "Interior", "Intersection", "Interval", "LoadedModel", "ManyResult",

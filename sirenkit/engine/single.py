@@ -156,6 +156,7 @@ class OneSignal(Steps):
         self.eager_terms = _loss_terms_in(problem, self.device, self.precision)
         self.loss_terms = compiled(self.eager_terms, self.device) if self.compiled else self.eager_terms
         self.first_step = True
+        self.adaptive = problem.adaptive
         self.lbfgs: torch.optim.LBFGS | None = None
         self.fixed: list = []
 
@@ -174,6 +175,8 @@ class OneSignal(Steps):
     # --- the step ---------------------------------------------------------------------------------
 
     def forward_backward(self, step: int, factors: dict[str, float]) -> tuple[list[float], dict[str, torch.Tensor]]:
+        if self.adaptive:
+            self.problem.adapt(self.net, step, self.generator)
         batches = self.problem.sample(self.generator)
         self.optimizer.zero_grad(set_to_none=True)
         if self.compiled and self.first_step:

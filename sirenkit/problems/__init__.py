@@ -2,6 +2,7 @@
 geometry of those domains and the conditions on their boundaries. A problem knows no file and no
 kind of signal."""
 
+from sirenkit.problems.adaptive import Adaptive
 from sirenkit.problems.conditions import (
     FacingPairs,
     dirichlet,
@@ -16,7 +17,7 @@ from sirenkit.problems.domains import Box, BoxBoundary, GridSamples, PointSet, S
 from sirenkit.problems.geometry import Difference, Disk, Geometry, Intersection, Interval, Polygon, Rectangle, Union
 from sirenkit.problems.spacetime import Boundary, Final, Initial, Interior, SpaceTime
 
-__all__ = ["Boundary", "Box", "BoxBoundary", "Constraint", "Difference", "Disk", "FacingPairs", "Fields", "Final",
-           "Geometry", "GridSamples", "Initial", "Interior", "Intersection", "Interval", "PointSet", "Polygon",
+__all__ = ["Adaptive", "Boundary", "Box", "BoxBoundary", "Constraint", "Difference", "Disk", "FacingPairs", "Fields",
+           "Final", "Geometry", "GridSamples", "Initial", "Interior", "Intersection", "Interval", "PointSet", "Polygon",
            "Problem", "Rectangle", "Sampler", "SpaceTime", "Union", "dirichlet", "initial_value", "initial_velocity",
            "neumann", "periodic", "robin"]

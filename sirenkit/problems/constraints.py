@@ -9,6 +9,7 @@ the training loop in `sirenkit.engine.loop` is shared by all of them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from torch import nn
 
 from sirenkit.metrics import Metric
 from sirenkit.networks.derivatives import Derivatives, derivatives
+from sirenkit.problems.adaptive import Adaptive
 from sirenkit.problems.domains import Domain, points_per_step
 
 DERIVATIVES = ("jacobian", "laplacian", "hessian")
@@ -264,6 +266,43 @@ class Problem:
     def points_per_step(self) -> int:
         """Points drawn in one step, each shared domain counted once."""
         return sum(points_per_step(domain) for domain in self.domains.values())
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether any domain draws by residual ([`Adaptive`][sirenkit.Adaptive])."""
+        return any(isinstance(domain, Adaptive) for domain in self.domains.values())
+
+    def adapt(self, model: nn.Module, step: int, generator: torch.Generator) -> None:
+        """Before step `step` (from 0): refresh each [`Adaptive`][sirenkit.Adaptive] domain whose
+        period has come, weighing its candidates by the mean absolute residual of the constraints
+        on it, each times its weight (on a pointwise domain: one residual row per point).
+
+        Args:
+            model: The network being fitted.
+            step: The step about to be taken.
+            generator: The random stream the fit draws from.
+        """
+        for domain in self.domains.values():
+            if not isinstance(domain, Adaptive) or step == 0 or step % domain.every:
+                continue
+            on_it = [c for c in self.constraints if c.domain is domain]
+            domain.refresh(functools.partial(self._residual_magnitude, model, on_it, domain.batch_size), generator)
+
+    def _residual_magnitude(self, model: nn.Module, on_it: list[Constraint], chunk: int, points: torch.Tensor,
+                            data: dict[str, torch.Tensor]) -> torch.Tensor:
+        """`(P,)`: at each point, the mean absolute residual of the constraints `on_it`, times their weights."""
+        needs = set().union(*(c.needs for c in on_it))
+        rows = []
+        for start in range(0, points.shape[0], chunk):
+            part = points[start:start + chunk]
+            with torch.enable_grad():
+                network = derivatives(model, part, jacobian="jacobian" in needs, laplacian="laplacian" in needs,
+                                      hessian="hessian" in needs, laplacian_axes=on_it[0].laplacian_axes)
+                fields = Fields(part, {name: values[start:start + chunk] for name, values in data.items()}, network,
+                                dict(self.coefficients))
+                rows.append(torch.stack([c.weight * c.residual(fields).detach().abs().reshape(part.shape[0], -1)
+                                         .mean(dim=1) for c in on_it]).sum(dim=0))
+        return torch.cat(rows)
 
     def schedule_factors(self, progress: float) -> dict[str, float]:
         """The factor on each scheduled term's weight at a point of the run.
