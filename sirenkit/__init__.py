@@ -51,6 +51,7 @@ from sirenkit.networks.family import NetworkFamily, family_of
 from sirenkit.networks.registry import FAMILIES, get_family, model_names, register_family
 from sirenkit.networks.siren import adjoint_derivatives, forward_derivatives
 from sirenkit.problems.adaptive import Adaptive
+from sirenkit.problems.causal import causal
 from sirenkit.problems.conditions import (
     FacingPairs,
     dirichlet,
@@ -99,7 +100,7 @@ __all__ = [
     "Metric", "NetworkConfig", "NetworkFamily", "PointSet", "Polygon", "PositionalEncoding", "Problem", "ProblemKind",
     "Rectangle", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "SpaceTime", "TrainConfig",
     "TrainingDiverged", "TrainingInterrupted", "Union", "VideoKind", "adjoint_derivatives", "autograd_derivatives",
-    "build_network", "compare_meshes", "compare_models", "compress", "coordinate_grid", "count_parameters",
+    "build_network", "causal", "compare_meshes", "compare_models", "compress", "coordinate_grid", "count_parameters",
     "data_parallel", "decompress", "derivatives", "dirichlet", "evaluate_points", "extract_mesh", "family_of", "fit",
     "fit_audio", "fit_batched", "fit_image", "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video",
     "forward_derivatives", "fuse_images", "get_family", "image_gradient", "image_laplacian", "image_train_config",

@@ -3,6 +3,7 @@ geometry of those domains and the conditions on their boundaries. A problem know
 kind of signal."""
 
 from sirenkit.problems.adaptive import Adaptive
+from sirenkit.problems.causal import causal
 from sirenkit.problems.conditions import (
     FacingPairs,
     dirichlet,
@@ -19,5 +20,5 @@ from sirenkit.problems.spacetime import Boundary, Final, Initial, Interior, Spac
 
 __all__ = ["Adaptive", "Boundary", "Box", "BoxBoundary", "Constraint", "Difference", "Disk", "FacingPairs", "Fields",
            "Final", "Geometry", "GridSamples", "Initial", "Interior", "Intersection", "Interval", "PointSet", "Polygon",
-           "Problem", "Rectangle", "Sampler", "SpaceTime", "Union", "dirichlet", "initial_value", "initial_velocity",
-           "neumann", "periodic", "robin"]
+           "Problem", "Rectangle", "Sampler", "SpaceTime", "Union", "causal", "dirichlet", "initial_value",
+           "initial_velocity", "neumann", "periodic", "robin"]
