@@ -379,3 +379,15 @@ def test_a_closed_form_parameter_count_is_the_built_networks(model):
         with torch.device("meta"):
             built = get_family(model).build(config)
         assert parameter_count(config) == sum(p.numel() for p in built.parameters() if p.requires_grad)
+
+
+def test_wire_takes_its_authors_image_network_on_images_and_keeps_the_old_one_on_sound():
+    """Three Gabor layers of 181 at s0 = 20 for a photo (four of 256 at s0 = 10 stalled near a flat grey);
+    sound keeps four of 256 at s0 = 10 (the image network reached 0.5 dB SNR on speech, the old 5)."""
+    image = sk.ImageKind.describe(sk.load_image("camera", size=16)).network("wire")
+    assert (image.hidden_layers, image.hidden_features, image.wire_scale) == (3, 181, 20.0)
+    assert sk.ImageKind.describe(sk.load_image("camera", size=16)).network("wire", wire_scale=7.0).wire_scale == 7.0
+    from sirenkit.signals.audio.data import load_audio
+
+    sound = sk.AudioKind.describe(load_audio("chirp")).network("wire")
+    assert (sound.hidden_layers, sound.hidden_features, sound.wire_scale) == (4, 256, 10.0)

@@ -161,7 +161,9 @@ def training_options(default_steps: int | None = None) -> Callable:
                      help=documented(NetworkConfig, "first_bias_scale",
                                      f"[default: {NetworkConfig.first_bias_scale:g}]")),
         click.option("--wire-scale", type=POSITIVE, default=None,
-                     help=documented(NetworkConfig, "wire_scale", f"[default: {NetworkConfig.wire_scale:g}]")),
+                     help=documented(NetworkConfig, "wire_scale",
+                                     f"[default: {NetworkConfig.wire_scale:g}; images "
+                                     f"{FAMILIES['wire'].kind_defaults['image']['wire_scale']:g}]")),
         click.option("--table-size", type=click.IntRange(min=1), default=None,
                      help=documented(NetworkConfig, "grid_table_size", f"[default: {NetworkConfig.grid_table_size}]")),
         click.option("--grid-nodes", type=click.IntRange(min=2), default=None,

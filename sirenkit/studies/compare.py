@@ -77,7 +77,8 @@ def compare_models(
     out_path = Path(out) if out is not None else None
     fits = []
     for name in models:
-        network = replace(reference, model=name, **get_family(name).defaults)
+        family = get_family(name)
+        network = replace(reference, model=name, **{**family.defaults, **family.kind_defaults.get(kind.name, {})})
         if name != "siren":
             network = network_for_budget(network, budget)
         logger.info("fitting %s (%d parameters)", name, parameter_count(network))
