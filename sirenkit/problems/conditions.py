@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from sirenkit.problems.constraints import Constraint, Fields
+from sirenkit.problems.domains import Domain
 from sirenkit.problems.geometry import Rectangle
 from sirenkit.problems.spacetime import Initial, SpaceTime
 
@@ -55,7 +56,7 @@ def _normal_derivative(fields: Fields, columns: slice | list[int], name: str) ->
     return (fields.jacobian[:, columns, :] * fields.data["normal"][:, None, :]).sum(dim=-1)
 
 
-def dirichlet(domain, value: Value = 0.0, *, name: str = "dirichlet", output: Outputs = None,
+def dirichlet(domain: Domain, value: Value = 0.0, *, name: str = "dirichlet", output: Outputs = None,
               weight: float = 1.0) -> Constraint:
     """`u = g` on a domain: the solution's value prescribed on (part of) a boundary.
 
@@ -86,7 +87,7 @@ def dirichlet(domain, value: Value = 0.0, *, name: str = "dirichlet", output: Ou
     return Constraint(name, residual, domain, weight=weight)
 
 
-def neumann(domain, flux: Value = 0.0, *, name: str = "neumann", output: Outputs = None,
+def neumann(domain: Domain, flux: Value = 0.0, *, name: str = "neumann", output: Outputs = None,
             weight: float = 1.0) -> Constraint:
     """`∂u/∂n = g` on a boundary: the flux through it prescribed (`0`: insulated, a mirror).
 
@@ -110,7 +111,7 @@ def neumann(domain, flux: Value = 0.0, *, name: str = "neumann", output: Outputs
     return Constraint(name, residual, domain, needs=("jacobian",), weight=weight)
 
 
-def robin(domain, a: float, b: float, value: Value = 0.0, *, name: str = "robin", output: Outputs = None,
+def robin(domain: Domain, a: float, b: float, value: Value = 0.0, *, name: str = "robin", output: Outputs = None,
           weight: float = 1.0) -> Constraint:
     """`a u + b ∂u/∂n = g` on a boundary: exchange with the outside (Newton's cooling, an impedance).
 
@@ -141,7 +142,7 @@ def robin(domain, a: float, b: float, value: Value = 0.0, *, name: str = "robin"
     return Constraint(name, residual, domain, needs=("jacobian",), weight=weight)
 
 
-def _initial(domain, name: str) -> None:
+def _initial(domain: Domain, name: str) -> None:
     if not isinstance(domain, Initial):
         raise ValueError(f"condition {name!r}: an initial condition holds on an Initial domain of a SpaceTime "
                          f"(time as the first coordinate), got {type(domain).__name__}")

@@ -13,6 +13,7 @@ import functools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -329,7 +330,7 @@ class Problem:
                                    if domain.batch_size is None and hasattr(domain, "with_batch_size") else domain
                                    for key, domain in self.domains.items()})
 
-    def replaced(self, **changes) -> Problem:
+    def replaced(self, **changes: Any) -> Problem:
         """A copy with some fields changed (`dataclasses.replace`) that shares this problem's
         unknown coefficients, so that what a fit finds is found for this problem too.
 
