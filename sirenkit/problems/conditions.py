@@ -23,7 +23,7 @@ import torch
 from sirenkit.problems.constraints import Constraint, Fields
 from sirenkit.problems.domains import Domain
 from sirenkit.problems.geometry import Rectangle
-from sirenkit.problems.spacetime import Initial, SpaceTime
+from sirenkit.problems.spacetime import Initial, SpaceTime, _GeometryDomain
 
 Value = float | Callable[[torch.Tensor], torch.Tensor]
 """A condition's right-hand side: a number, or `g(points) -> (N,)` or `(N, k)` for `(N, d)` points."""
@@ -196,7 +196,7 @@ def initial_velocity(domain: Initial, value: Value = 0.0, *, name: str = "initia
     return Constraint(name, residual, domain, needs=("jacobian",), weight=weight)
 
 
-class FacingPairs:
+class FacingPairs(_GeometryDomain):
     """`batch_size` pairs of points facing each other across a box along one axis, fresh each
     step: points uniform on the face `x_axis = low`, then the same points moved to `x_axis = high`.
 
@@ -219,24 +219,12 @@ class FacingPairs:
             raise ValueError(f"periodic pairs need a Rectangle or a SpaceTime over one, got {type(box).__name__}")
         if not 0 <= axis < geometry.dims or (isinstance(geometry, SpaceTime) and axis == 0):
             raise ValueError(f"axis must be a spatial axis of the {geometry.dims}-dimensional geometry, got {axis}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.geometry, self.axis, self.batch_size = geometry, axis, batch_size
-        self.device = torch.device("cpu")
-
-    @property
-    def size(self) -> int:
-        return self.batch_size
+        super().__init__(geometry, batch_size)
+        self.axis = axis
 
     @property
     def points_per_step(self) -> int:
         return 2 * self.batch_size
-
-    def to(self, device: torch.device) -> FacingPairs:
-        """A copy that puts its points on `device`."""
-        moved = FacingPairs(self.geometry, self.axis, self.batch_size)
-        moved.device = torch.device(device)
-        return moved
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Draw one step's pairs.
