@@ -176,18 +176,23 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
               help="Seconds of Adam steps [default: the file's train].")
 @click.option("--lbfgs-steps", type=click.IntRange(min=0), default=None,
               help="L-BFGS steps after Adam [default: the file's train].")
+@click.option("--balance", type=click.Choice(["off", "gradients"]), default=None,
+              help="Weights of the loss terms: the constraints' own, or balanced by their gradients "
+                   "[default: the file's train].")
 @click.option("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N [default: the file's].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier run in --out.")
 def solve_command(file: Path, out: Path | None, steps: int | None, time_budget: float | None,
-                  lbfgs_steps: int | None, device: str | None, quiet: bool, resume: bool, overwrite: bool) -> None:
+                  lbfgs_steps: int | None, balance: str | None, device: str | None, quiet: bool, resume: bool,
+                  overwrite: bool) -> None:
     """Solve the problem a Python file defines: its `problem` (sirenkit.Problem), `network`
     (sirenkit.NetworkConfig) and, optionally, `train` (sirenkit.TrainConfig)."""
     from sirenkit.studies.solve import load_problem_file, solve
 
     problem, network, train = load_problem_file(file)
-    changes = {"steps": steps, "time_budget": time_budget, "lbfgs_steps": lbfgs_steps, "device": device}
+    changes = {"steps": steps, "time_budget": time_budget, "lbfgs_steps": lbfgs_steps, "balance": balance,
+               "device": device}
     train = replace(train, **{key: value for key, value in changes.items() if value is not None})
     out = out or Path("runs") / f"solve-{file.stem}"
     solved = solve(problem, network, train, name=file.stem, out=out, resume=resume, overwrite=overwrite,

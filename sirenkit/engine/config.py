@@ -91,6 +91,13 @@ class TrainConfig:
     points (the quasi-Newton memory needs the same loss at every iteration), with no tolerance that
     stops it early. Not counted in `steps` or the time budget; a resumed phase starts its memory
     afresh on the same points. One network in one process only."""
+    balance: Literal["off", "gradients"] = "off"
+    """Weights of the loss terms: `off` keeps the constraints' own; `gradients` balances them every
+    `balance_every` steps so that each term's gradient has the mean norm (times the term's stated
+    weight; a running average, `sirenkit.engine.balance`), the weighting physics-informed fits use
+    when the terms' scales differ. One network in one process only."""
+    balance_every: int = 100
+    """Steps between the gradient measurements of `balance = "gradients"`."""
     log_every: int = 25
     """Steps between evaluations (PSNR etc.) written to the history."""
     checkpoint_every: int = 100
@@ -140,6 +147,10 @@ class TrainConfig:
             raise ValueError(f"plateau_patience must be 0 or more, got {self.plateau_patience}")
         if self.lbfgs_steps < 0:
             raise ValueError(f"lbfgs_steps must be 0 or more, got {self.lbfgs_steps}")
+        if self.balance not in ("off", "gradients"):
+            raise ValueError(f"unknown balance {self.balance!r}; expected off or gradients")
+        if self.balance_every < 1:
+            raise ValueError(f"balance_every must be at least 1, got {self.balance_every}")
         if self.stall_check < 0:
             raise ValueError(f"stall_check must be 0 or more, got {self.stall_check}")
         if self.warmup_steps < 0:

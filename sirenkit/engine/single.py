@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from sirenkit.config import to_dict
+from sirenkit.engine.balance import Balance
 from sirenkit.engine.checkpoint import (
     CHECKPOINT_NAME,
     check_checkpoint_exists,
@@ -141,6 +142,8 @@ class OneSignal(Steps):
         track = Track(baseline=problem.metadata.get("baseline_loss") if config.stall_check else None)
         self.tracks = [track]
         self.start_step, self.start_seconds = 0, 0.0
+        self.balance = (Balance({c.name: c.weight for c in problem.constraints}, config.balance_every)
+                        if config.balance == "gradients" else None)
         if resume:
             self._resume(track)
         if self.parallel is not None:
@@ -168,6 +171,8 @@ class OneSignal(Steps):
         check_state_fits(state, self.checkpoint, self.network_config)
         self.start_step, self.start_seconds, track.history, track.stalled_at = restore_checkpoint(
             state, self.checkpoint, self.net, self.optimizer, self.generator, dict(self.unknowns))
+        if self.balance is not None and state.get("balance") is not None:
+            self.balance.load(state["balance"], self.checkpoint)
         track.first_loss = track.history[0].get("loss") if track.history else None
         if self.parallel is not None and not self.primary:  # the checkpoint holds rank 0's random stream
             self.generator.manual_seed(self.parallel.seed(self.config.seed, self.start_step))
@@ -179,10 +184,17 @@ class OneSignal(Steps):
             self.problem.adapt(self.net, step, self.generator)
         batches = self.problem.sample(self.generator)
         self.optimizer.zero_grad(set_to_none=True)
+        if self.balance is not None and self.balance.due(step):
+            self._balance(batches, factors)
+        if self.balance is not None:
+            factors = self.balance.times(factors)
         if self.compiled and self.first_step:
             terms, loss = self._first_compiled_step(batches, factors)
         else:
             terms, loss = _forward_backward(self.loss_terms, self.net, batches, factors)
+        if self.balance is not None:  # reported as the constraints weight them, comparable from step to step
+            terms = {name: value.detach() / self.balance.factors[name] for name, value in terms.items()}
+            loss = torch.stack(list(terms.values())).sum()
         self.first_step = False
         terms, loss = self.combined(terms, loss)
         if self.config.clip_grad_norm is not None:
@@ -210,6 +222,14 @@ class OneSignal(Steps):
             self.compiled, self.loss_terms = False, self.eager_terms
             return terms, loss
 
+    def _balance(self, batches: list, factors: dict[str, float]) -> None:
+        """Measure each term's gradient for the balance (eagerly: a compiled graph is not kept for a
+        second backward pass)."""
+        assert self.balance is not None
+        terms = {name: value.float() * factors.get(name, 1.0)
+                 for name, value in self.eager_terms(self.net, batches).items()}
+        self.balance.measure(terms, self.net.parameters())
+
     def update(self, rates: list[float]) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = rates[0]
@@ -233,6 +253,8 @@ class OneSignal(Steps):
                                            max_iter=LBFGS_ITERATIONS, history_size=50, line_search_fn="strong_wolfe",
                                            tolerance_grad=0.0, tolerance_change=0.0)
         first: dict[str, torch.Tensor] = {}
+        if self.balance is not None:  # the balance as the Adam steps left it
+            factors = self.balance.times(factors)
 
         def closure() -> torch.Tensor:
             assert self.lbfgs is not None
@@ -289,6 +311,7 @@ class OneSignal(Steps):
             "generator": self.generator.get_state(),
             "stalled_at": track.stalled_at,
             "unknowns": {name: float(value.detach()) for name, value in self.unknowns.items()},
+            "balance": None if self.balance is None else self.balance.state(),
             "train_config": to_dict(config),
             "network_config": (network_to_dict(self.network_config) if self.network_config is not None
                                else None),
@@ -309,9 +332,9 @@ class RankShare(OneSignal):
     def __init__(self, model: nn.Module, problem: Problem, config: TrainConfig, parallel: DataParallel, *,
                  network_config: NetworkConfig | None = None, checkpoint_dir: str | Path | None = None,
                  resume: bool = False) -> None:
-        if config.lbfgs_steps or problem.unknowns:
-            raise ValueError("the L-BFGS phase (lbfgs_steps) and unknown coefficients take one network in one "
-                             "process, not a data-parallel fit")
+        if config.lbfgs_steps or problem.unknowns or config.balance != "off":
+            raise ValueError("the L-BFGS phase (lbfgs_steps), unknown coefficients and balanced terms (balance) "
+                             "take one network in one process, not a data-parallel fit")
         self.parallel = self.ranks = parallel
         super().__init__(model, problem, config, network_config=network_config, checkpoint_dir=checkpoint_dir,
                          resume=resume)

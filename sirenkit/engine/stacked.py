@@ -223,6 +223,8 @@ class Stacked(Steps):
                  network_configs: Sequence[NetworkConfig | None] | None = None) -> None:
         if config.lbfgs_steps:
             raise ValueError("the L-BFGS phase (lbfgs_steps) takes one network at a time, not a batched fit")
+        if config.balance != "off":
+            raise ValueError("balancing the loss terms (balance) takes one network at a time, not a batched fit")
         if any(problem.adaptive for problem in problems):
             raise ValueError("adaptive sampling (Adaptive domains) takes one network at a time, not a batched fit")
         if any(problem.unknowns for problem in problems):
