@@ -74,3 +74,12 @@ def test_the_phase_is_refused_where_it_cannot_run():
     with pytest.raises(ValueError, match="one network at a time, not a batched fit"):
         sk.fit_batched([sk.build_network(NETWORK, seed=k) for k in range(2)], [poisson(), poisson()],
                        train(steps=2, lbfgs_steps=2), progress=False)
+
+
+def test_the_phase_ends_at_its_time_and_logs_where_it_ended():
+    fitted = sk.fit(sk.build_network(NETWORK, seed=0), poisson(), train(steps=20, lbfgs_steps=10 ** 6, lbfgs_time=1.0,
+                                                                      log_every=10 ** 6), progress=False)
+    assert 20 < fitted.steps < 10 ** 6
+    assert fitted.history[-1]["step"] == fitted.steps and fitted.history[-1]["lr"] == 1.0
+    with pytest.raises(ValueError, match="lbfgs_time must be a finite number above 0"):
+        sk.TrainConfig(lbfgs_time=0.0)

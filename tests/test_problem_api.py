@@ -182,3 +182,25 @@ def test_the_docs_solve_command_runs_its_problem_file(tmp_path, capsys):
                               "-q"], capsys)
     assert code == 0, err
     assert "laplace" in out and "inner" in out and (tmp_path / "ring" / "model.safetensors").is_file()
+
+
+def test_a_fixed_problem_draws_once_and_keeps_its_normals():
+    disk = sk.Disk([0.0, 0.0], 1.0)
+    points = sk.PointSet(torch.zeros(3, 2), {"target": torch.ones(3, 1)})
+    problem = sk.Problem([
+        sk.Constraint("equation", lambda f: f.laplacian + 1.0, sk.Interior(disk, 64), needs=("laplacian",)),
+        sk.neumann(sk.Boundary(disk, 32), 0.0, name="flux"),
+        sk.Constraint("data", lambda f: f.value - f.data["target"], points),
+    ])
+    fixed = problem.fixed(seed=3)
+    first, second = fixed.sample(torch.Generator().manual_seed(0)), fixed.sample(torch.Generator().manual_seed(1))
+    for (a, data_a), (b, data_b) in zip(first, second):
+        assert torch.equal(a, b) and data_a.keys() == data_b.keys()
+    (inside, _), (edge, edge_data), _ = first
+    assert inside.shape == (64, 2) and disk.contains(inside).all()
+    # the normals the boundary drew travel with its points: outward on the unit circle, x / |x|
+    assert torch.allclose(edge_data["normal"], edge / edge.norm(dim=1, keepdim=True), atol=1e-5)
+    assert fixed.domains[id(fixed.constraints[2].domain)] is points  # a point set is kept as it is
+    assert torch.equal(problem.fixed(seed=3).sample(torch.Generator())[0][0], inside)  # the seed decides
+    with pytest.raises(ValueError, match="cannot be fixed"):
+        sk.Problem([sk.Constraint("equation", lambda f: f.value, sk.Adaptive(sk.Interior(disk, 16)))]).fixed()

@@ -91,6 +91,9 @@ class TrainConfig:
     points (the quasi-Newton memory needs the same loss at every iteration), with no tolerance that
     stops it early. Not counted in `steps` or the time budget; a resumed phase starts its memory
     afresh on the same points. One network in one process only."""
+    lbfgs_time: float | None = None
+    """Seconds the L-BFGS phase may take at most (counted from where it starts or resumes); `None`:
+    its steps alone end it."""
     balance: Literal["off", "gradients"] = "off"
     """Weights of the loss terms: `off` keeps the constraints' own; `gradients` balances them every
     `balance_every` steps so that each term's gradient has the mean norm (times the term's stated
@@ -145,6 +148,8 @@ class TrainConfig:
             raise ValueError(f"final_lr_fraction must be between 0 and 1, got {self.final_lr_fraction}")
         if self.plateau_patience < 0:
             raise ValueError(f"plateau_patience must be 0 or more, got {self.plateau_patience}")
+        if self.lbfgs_time is not None:
+            check_positive("lbfgs_time", self.lbfgs_time)
         if self.lbfgs_steps < 0:
             raise ValueError(f"lbfgs_steps must be 0 or more, got {self.lbfgs_steps}")
         if self.balance not in ("off", "gradients"):

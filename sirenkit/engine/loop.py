@@ -378,7 +378,9 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
             if config.lbfgs_steps and tracks and stops.received is None and stopped_by != "until":
                 phase_from = step if phase_from is None else phase_from
                 factors = template.schedule_factors(1.0)
-                while tracks and step < phase_from + config.lbfgs_steps and stops.received is None:
+                phase_start = elapsed
+                while tracks and step < phase_from + config.lbfgs_steps and stops.received is None and (
+                        config.lbfgs_time is None or elapsed - phase_start < config.lbfgs_time):
                     tick = _now()
                     losses, terms = strategy.refine(factors)
                     loss = losses[0]
@@ -400,6 +402,8 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                     if _now() - saved["at"] >= config.checkpoint_seconds or (
                             config.checkpoint_every and step % config.checkpoint_every == 0):
                         save([0])
+                if tracks and tracks[0].history and tracks[0].history[-1]["step"] != step:  # ended by its time
+                    log(0, tracks[0].last[0], _term_values(tracks[0].last[1]), LBFGS_RATE)
             if stopped_by == "time" and step > start_step:
                 for row, track in enumerate(tracks):
                     if track.history and track.history[-1]["step"] != step:  # the state the budget ended on

@@ -21,7 +21,7 @@ from torch import nn
 from sirenkit.metrics import Metric
 from sirenkit.networks.derivatives import Derivatives, derivatives
 from sirenkit.problems.adaptive import Adaptive
-from sirenkit.problems.domains import Domain, points_per_step
+from sirenkit.problems.domains import Domain, GridSamples, PointSet, points_per_step
 
 DERIVATIVES = ("jacobian", "laplacian", "hessian")
 RESERVED_NAMES = ("step", "seconds", "lr", "loss")
@@ -329,6 +329,26 @@ class Problem:
         return self._with_domains({key: domain.with_batch_size(batch_size)
                                    if domain.batch_size is None and hasattr(domain, "with_batch_size") else domain
                                    for key, domain in self.domains.items()})
+
+    def fixed(self, seed: int = 0) -> Problem:
+        """A copy in which every domain that draws its points is one draw of itself, used whole at
+        every step (a [`PointSet`][sirenkit.PointSet] of the points and data it gave): the fixed
+        collocation points of DeepXDE's and PINNacle's protocols. Point sets and grids are kept.
+
+        Args:
+            seed: Seed of the draw.
+
+        Returns:
+            The new problem (shared domains stay shared).
+
+        Raises:
+            ValueError: An [`Adaptive`][sirenkit.Adaptive] domain, whose points are meant to move.
+        """
+        if self.adaptive:
+            raise ValueError("adaptive domains draw where the residual is large; they cannot be fixed")
+        generator = torch.Generator().manual_seed(seed)
+        return self._with_domains({key: domain if isinstance(domain, (PointSet, GridSamples))
+                                   else PointSet(*domain.sample(generator)) for key, domain in self.domains.items()})
 
     def replaced(self, **changes: Any) -> Problem:
         """A copy with some fields changed (`dataclasses.replace`) that shares this problem's
