@@ -18,19 +18,20 @@ Problems (``--problems``; a ``-held`` suffix gives a variant nobody tuned on):
   on the edges; exact. Held out: u = sin(2πx) sin(6πy).
 - ``allen-cahn``: u_t = 10⁻⁴ u_xx + 5 (u − u³) on [−1, 1] (periodic) × [0, 1], u(x, 0) = x² cos(πx)
   (jaxpi's statement); reference: Fourier spectral with ETDRK4
-  (``sirenkit.studies.references.allen_cahn``). Held out: u(x, 0) = x cos(πx)... no: −x² cos(πx)... see
-  ``HELD_OUT``.
+  (``sirenkit.studies.references.allen_cahn``). Held out: u(x, 0) = 0.2 − x sin(πx) cos(πx).
 
 Methods (``--methods``):
 
 - ``vanilla``: PINNacle's PINN: tanh, five hidden layers of 100, Glorot normal weights and zero
   biases, Adam at 10⁻³ (constant), 8,192 points inside, 2,048 on the boundary and 2,048 at t = 0,
   drawn once, every term of weight 1, at most 20,000 steps.
-- ``sirenkit``: the settings of ``SETTINGS`` (a SIREN, points drawn afresh every step, the terms
-  balanced by their gradients, Adam on a cosine schedule, then L-BFGS).
+- ``sirenkit``: the default recipe of ``sirenkit.solve`` (``sirenkit.default_recipe``: a SIREN on
+  the domain scaled to [−1, 1], the terms balanced by their gradients, Adam on a cosine schedule,
+  then L-BFGS) on 2,048 points inside and 512 on the boundary and at the start, drawn afresh every
+  step; ``--omega`` tries other first-layer frequencies.
 
-Each fit gets ``--budget`` seconds of Adam steps; sirenkit's L-BFGS phase runs after them and is
-counted in the seconds reported. Time alone: every fit uses the machine's cores.
+Each fit gets ``--budget`` seconds (sirenkit's L-BFGS phase within them); the seconds reported
+are the whole fit's. Time alone: every fit uses the machine's cores.
 
     python benchmarks/pdes.py [--problems burgers,poisson,...] [--methods vanilla,sirenkit]
         [--budget 900] [--json benchmarks/results/pdes-cpu.json]
@@ -39,6 +40,7 @@ counted in the seconds reported. Time alone: every fit uses the machine's cores.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -71,8 +73,6 @@ class Case:
     """The test points, `(N, dims)` (time first)."""
     reference: np.ndarray
     """The reference solution there, `(N,)`."""
-    omega: float
-    """SIREN's first-layer frequency for this problem (sirenkit's setting)."""
     notes: dict = field(default_factory=dict)
 
 
@@ -99,7 +99,7 @@ def burgers(viscosity: float = 0.01 / PI) -> Case:
         ])
 
     points = grid(np.linspace(0, 1, 101), np.linspace(-1, 1, 201))
-    return Case("burgers", 2, build, points, burgers_exact(points[:, 1], points[:, 0], viscosity), omega=6.0)
+    return Case("burgers", 2, build, points, burgers_exact(points[:, 1], points[:, 0], viscosity))
 
 
 def poisson(holes: tuple[tuple[float, float, float], ...] = ((0.3, 0.3, 0.1), (-0.3, 0.3, 0.1), (0.3, -0.3, 0.1),
@@ -121,7 +121,7 @@ def poisson(holes: tuple[tuple[float, float, float], ...] = ((0.3, 0.3, 0.1), (-
     points = grid(np.linspace(-0.5, 0.5, 101), np.linspace(-0.5, 0.5, 101))
     points = points[plate.contains(torch.from_numpy(points).float()).numpy()]
     reference = laplace_with_holes(points[:, 0], points[:, 1], holes=holes)
-    return Case("poisson", 2, build, points, reference, omega=6.0)
+    return Case("poisson", 2, build, points, reference)
 
 
 def heat(modes: tuple[int, int] = (20, 1)) -> Case:
@@ -144,7 +144,7 @@ def heat(modes: tuple[int, int] = (20, 1)) -> Case:
 
     points = grid(np.linspace(0, 5, 26), np.linspace(0, 1, 101), np.linspace(0, 1, 21))
     exact = np.sin(m * PI * points[:, 1]) * np.sin(k * PI * points[:, 2]) * np.exp(-rate * points[:, 0])
-    return Case("heat", 3, build, points, exact, omega=6.0)
+    return Case("heat", 3, build, points, exact)
 
 
 def wave(second: int = 4) -> Case:
@@ -166,7 +166,7 @@ def wave(second: int = 4) -> Case:
         ])
 
     points = grid(np.linspace(0, 1, 101), np.linspace(0, 1, 101))
-    return Case("wave", 2, build, points, exact(points[:, 0], points[:, 1]), omega=10.0)
+    return Case("wave", 2, build, points, exact(points[:, 0], points[:, 1]))
 
 
 def helmholtz(modes: tuple[int, int] = (4, 4)) -> Case:
@@ -185,7 +185,7 @@ def helmholtz(modes: tuple[int, int] = (4, 4)) -> Case:
         ])
 
     points = grid(np.linspace(0, 1, 101), np.linspace(0, 1, 101))
-    return Case("helmholtz", 2, build, points, exact(points)[:, 0], omega=12.0)
+    return Case("helmholtz", 2, build, points, exact(points)[:, 0])
 
 
 def allen_cahn(start: Callable = lambda x, lib=np: x ** 2 * lib.cos(PI * x)) -> Case:
@@ -208,7 +208,7 @@ def allen_cahn(start: Callable = lambda x, lib=np: x ** 2 * lib.cos(PI * x)) -> 
     t, x = np.linspace(0, 1, 101), np.linspace(-1, 1, 256, endpoint=False)
     points = grid(t, x)
     reference = allen_cahn_reference(x[None, :], t[:, None], initial=lambda s: start(s)).ravel()
-    return Case("allen-cahn", 2, build, points, reference, omega=6.0)
+    return Case("allen-cahn", 2, build, points, reference)
 
 
 CASES: dict[str, Callable[[], Case]] = {
@@ -231,11 +231,6 @@ CASES: dict[str, Callable[[], Case]] = {
 
 VANILLA_POINTS = {"inside": 8192, "boundary": 2048, "initial": 2048}
 SIRENKIT_POINTS = {"inside": 2048, "boundary": 512, "initial": 512}
-SETTINGS = {"width": 64, "depth": 3, "learning_rate": 1e-3, "lbfgs_share": 0.2}
-"""sirenkit's settings: a SIREN of `depth` hidden layers of `width`, the Adam rate, and the share of
-the budget its L-BFGS phase takes."""
-
-
 def vanilla(case: Case, budget: float, seed: int) -> tuple[torch.nn.Module, sk.Problem, sk.TrainConfig]:
     network = sk.NetworkConfig(model="tanh", in_features=case.dims, out_features=1, hidden_features=100,
                                hidden_layers=5)
@@ -248,18 +243,23 @@ def vanilla(case: Case, budget: float, seed: int) -> tuple[torch.nn.Module, sk.P
     return model, case.build(VANILLA_POINTS).fixed(seed), train
 
 
-def sirenkit(case: Case, budget: float, seed: int) -> tuple[torch.nn.Module, sk.Problem, sk.TrainConfig]:
-    network = sk.NetworkConfig(in_features=case.dims, out_features=1, hidden_features=SETTINGS["width"],
-                               hidden_layers=SETTINGS["depth"], first_omega=case.omega)
-    model = sk.build_network(network, seed=seed)
-    share = SETTINGS["lbfgs_share"]
-    train = sk.TrainConfig(steps=10 ** 6, time_budget=budget * (1 - share), learning_rate=SETTINGS["learning_rate"],
-                           balance="gradients", lbfgs_steps=10 ** 6, lbfgs_time=budget * share, seed=seed,
-                           log_every=500, checkpoint_every=0)
-    return model, case.build(SIRENKIT_POINTS), train
+def sirenkit(case: Case, budget: float, seed: int, omega: float | None = None
+             ) -> tuple[torch.nn.Module, sk.Problem, sk.TrainConfig]:
+    problem = case.build(SIRENKIT_POINTS)
+    recipe = sk.default_recipe(problem, time_budget=budget, seed=seed)
+    network = recipe.network if omega is None else dataclasses.replace(recipe.network, first_omega=omega)
+    train = dataclasses.replace(recipe.train, log_every=500, checkpoint_every=0)
+    return sk.build_network(network, seed=seed), problem, train
 
 
 METHODS = {"vanilla": vanilla, "sirenkit": sirenkit}
+
+
+def recipe_settings() -> dict:
+    """The default recipe's settings, as this run used them."""
+    from sirenkit.studies import recipe
+    return {"width": recipe.WIDTH, "depth": recipe.DEPTH, "omega": recipe.OMEGA,
+            "learning_rate": recipe.LEARNING_RATE, "lbfgs_share": recipe.LBFGS_SHARE}
 
 
 def relative_error(model: torch.nn.Module, case: Case) -> float:
@@ -269,15 +269,26 @@ def relative_error(model: torch.nn.Module, case: Case) -> float:
     return float(np.linalg.norm(values - case.reference) / np.linalg.norm(case.reference))
 
 
-def run_one(case: Case, method: str, budget: float, seed: int) -> dict:
-    model, problem, train = METHODS[method](case, budget, seed)
+def run_one(case: Case, method: str, budget: float, seed: int, omega: float | None = None) -> dict:
+    model, problem, train = (sirenkit(case, budget, seed, omega) if method == "sirenkit"
+                             else METHODS[method](case, budget, seed))
     start = time.perf_counter()
     fitted = sk.fit(model, problem, train, progress=False)
     seconds = time.perf_counter() - start
     phase = next((row["lbfgs_from"] for row in fitted.history if "lbfgs_from" in row), None)
     adam = fitted.steps if phase is None else phase
     return {"problem": case.name, "method": method, "error": relative_error(fitted.model, case),
-            "adam_steps": adam, "lbfgs_steps": fitted.steps - adam, "seconds": round(seconds, 1), "seed": seed}
+            "adam_steps": adam, "lbfgs_steps": fitted.steps - adam, "seconds": round(seconds, 1), "seed": seed,
+            "omega": omega}
+
+
+def write(path: Path, budget: float, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results = {"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(), "budget": budget,
+               "date": time.strftime("%Y-%m-%d"), "settings": recipe_settings(), "rows": rows}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=1) + "\n")
+    temporary.replace(path)
 
 
 def main() -> None:
@@ -286,25 +297,41 @@ def main() -> None:
     parser.add_argument("--methods", default="vanilla,sirenkit")
     parser.add_argument("--budget", type=float, default=900.0, help="seconds per fit")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--omega", default=None, help="sirenkit's first-layer frequencies to try, e.g. 3,10,30 "
+                        "[default: each problem's own]")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--resume", action="store_true", help="keep the rows already in --json (same budget and "
+                        "machine) instead of fitting them again")
     args = parser.parse_args()
-    rows = []
-    print(f"{'problem':<16} {'method':<9} {'rel. L2':>9} {'steps':>12} {'seconds':>8}")
+    rows: list[dict] = []
+    previous = []  # a run that stopped keeps its rows: the same budget and machine go on from them
+    if args.json and args.json.is_file() and args.resume:
+        kept = json.loads(args.json.read_text())
+        if kept.get("budget") == args.budget and kept.get("machine") == machine():
+            previous = kept["rows"]
+    print(f"{'problem':<16} {'method':<18} {'rel. L2':>9} {'steps':>12} {'seconds':>8}")
     for name in args.problems.split(","):
         case = CASES[name]()
-        for method in args.methods.split(","):
-            row = run_one(case, method, args.budget, args.seed)
+        runs = [(method, None) for method in args.methods.split(",") if method != "sirenkit" or not args.omega]
+        if "sirenkit" in args.methods.split(",") and args.omega:
+            runs += [("sirenkit", float(omega)) for omega in args.omega.split(",")]
+        for method, omega in runs:
+            done = next((row for row in previous if row["problem"] == name and row["method"] == method
+                         and row.get("omega") == omega), None)
+            row = done or run_one(case, method, args.budget, args.seed, omega)
             row["problem"] = name
             rows.append(row)
+            if args.json:  # after every fit, so that an interrupted run keeps what it measured
+                write(args.json, args.budget, rows)
             steps = f"{row['adam_steps']}+{row['lbfgs_steps']}" if row["lbfgs_steps"] else str(row["adam_steps"])
-            print(f"{name:<16} {method:<9} {row['error']:9.2e} {steps:>12} {row['seconds']:8.1f}", flush=True)
-        errors = {row["method"]: row["error"] for row in rows if row["problem"] == name}
+            label = method if row["omega"] is None else f"{method} ω0={row['omega']:g}"
+            print(f"{name:<16} {label:<18} {row['error']:9.2e} {steps:>12} {row['seconds']:8.1f}", flush=True)
+        errors: dict[str, float] = {}
+        for row in rows:
+            if row["problem"] == name:
+                errors[row["method"]] = min(errors.get(row["method"], math.inf), row["error"])
         if "vanilla" in errors and "sirenkit" in errors:
             print(f"{'':<16} ratio vanilla / sirenkit: {errors['vanilla'] / errors['sirenkit']:.1f}", flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "capability": torch.backends.cpu.get_cpu_capability(),
-                                         "budget": args.budget, "settings": SETTINGS, "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

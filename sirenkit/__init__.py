@@ -84,6 +84,7 @@ from sirenkit.studies.compare import compare_models
 from sirenkit.studies.examples import run_example
 from sirenkit.studies.fusion import fuse_images
 from sirenkit.studies.poisson import fit_poisson
+from sirenkit.studies.recipe import Recipe, default_recipe
 from sirenkit.studies.solve import Solution, solve
 from sirenkit.version import __version__
 
@@ -93,18 +94,19 @@ that old code runs.
 """
 
 __all__ = [
-    "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "Adaptive", "AudioKind", "Boundary", "Box", "BoxBoundary",
-    "CodecError", "Compressed", "Constraint", "DataParallel", "Derivatives", "Difference", "Disk", "FacingPairs",
-    "Fields", "Final", "FitPlan", "FitResult", "Fitted", "FourierFeatures", "Geometry", "GridSamples", "ImageFit",
-    "ImageKind", "ImageSignal", "Initial", "Interior", "Intersection", "Interval", "LoadedModel", "ManyResult",
-    "Metric", "NetworkConfig", "NetworkFamily", "PointSet", "Polygon", "PositionalEncoding", "Problem", "ProblemKind",
-    "Rectangle", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution", "SpaceTime", "TrainConfig",
-    "TrainingDiverged", "TrainingInterrupted", "Union", "VideoKind", "adjoint_derivatives", "autograd_derivatives",
-    "build_network", "causal", "compare_meshes", "compare_models", "compress", "coordinate_grid", "count_parameters",
-    "data_parallel", "decompress", "derivatives", "dirichlet", "evaluate_points", "extract_mesh", "family_of", "fit",
-    "fit_audio", "fit_batched", "fit_image", "fit_many", "fit_poisson", "fit_sdf", "fit_signal", "fit_video",
-    "forward_derivatives", "fuse_images", "get_family", "image_gradient", "image_laplacian", "image_train_config",
-    "initial_value", "initial_velocity", "learning_rate", "load", "load_image", "load_mesh", "load_point_cloud",
-    "model_names", "ms_ssim", "neumann", "parameter_count", "periodic", "psnr", "register_family", "register_kind",
-    "render", "render_image", "robin", "run_example", "save_model", "solve", "ssim", "texture_correlation",
+    "__version__", "FAMILIES", "KINDS", "MLP", "MODEL_NAMES", "Adaptive", "AudioKind", "Boundary", "Box",
+    "BoxBoundary", "CodecError", "Compressed", "Constraint", "DataParallel", "Derivatives", "Difference", "Disk",
+    "FacingPairs", "Fields", "Final", "FitPlan", "FitResult", "Fitted", "FourierFeatures", "Geometry", "GridSamples",
+    "ImageFit", "ImageKind", "ImageSignal", "Initial", "Interior", "Intersection", "Interval", "LoadedModel",
+    "ManyResult", "Metric", "NetworkConfig", "NetworkFamily", "PointSet", "Polygon", "PositionalEncoding", "Problem",
+    "ProblemKind", "Recipe", "Rectangle", "Sampler", "SdfConfig", "ShapeKind", "SignalKind", "Siren", "Solution",
+    "SpaceTime", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "Union", "VideoKind", "adjoint_derivatives",
+    "autograd_derivatives", "build_network", "causal", "compare_meshes", "compare_models", "compress",
+    "coordinate_grid", "count_parameters", "data_parallel", "decompress", "default_recipe", "derivatives", "dirichlet",
+    "evaluate_points", "extract_mesh", "family_of", "fit", "fit_audio", "fit_batched", "fit_image", "fit_many",
+    "fit_poisson", "fit_sdf", "fit_signal", "fit_video", "forward_derivatives", "fuse_images", "get_family",
+    "image_gradient", "image_laplacian", "image_train_config", "initial_value", "initial_velocity", "learning_rate",
+    "load", "load_image", "load_mesh", "load_point_cloud", "model_names", "ms_ssim", "neumann", "parameter_count",
+    "periodic", "psnr", "register_family", "register_kind", "render", "render_image", "robin", "run_example",
+    "save_model", "solve", "ssim", "texture_correlation",
 ]

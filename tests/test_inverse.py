@@ -137,7 +137,8 @@ def test_sirenkit_solve_runs_the_problem_a_file_defines(tmp_path, capsys):
     ("import sirenkit as sk\nproblem = 3", "defines `problem` as a int, not a sirenkit.Problem"),
     ("raise RuntimeError('no data here')", "running it failed: RuntimeError: no data here"),
     ("def broken(:", "running it failed: SyntaxError"),
-    (PROBLEM_FILE.replace("network = ", "net = "), "defines no `network`"),
+    (PROBLEM_FILE + "\nnetwork = 3\n", "defines `network` as a int, not a sirenkit.NetworkConfig"),
+    (PROBLEM_FILE + "\ntrain = 'fast'\n", "defines `train` as a str, not a sirenkit.TrainConfig"),
 ])
 def test_sirenkit_solve_names_what_is_wrong_with_the_file(tmp_path, capsys, text, message):
     from conftest import assert_one_line_error, run_cli

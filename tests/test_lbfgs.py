@@ -4,6 +4,7 @@ weights in float32, resumes where an interruption stopped it, and is refused whe
 
 from __future__ import annotations
 
+import math
 import os
 import signal as signals
 
@@ -83,3 +84,28 @@ def test_the_phase_ends_at_its_time_and_logs_where_it_ended():
     assert fitted.history[-1]["step"] == fitted.steps and fitted.history[-1]["lr"] == 1.0
     with pytest.raises(ValueError, match="lbfgs_time must be a finite number above 0"):
         sk.TrainConfig(lbfgs_time=0.0)
+
+
+def test_a_diverging_phase_ends_and_keeps_the_weights_from_before():
+    calls = {"n": 0}
+
+    def equation(f):
+        calls["n"] += 1
+        residual = f.laplacian + 1.0
+        return residual * float("nan") if calls["n"] > LATE else residual
+
+    problem = sk.Problem([
+        sk.Constraint("equation", equation, sk.Interior(DISK, 256), needs=("laplacian",)),
+        sk.dirichlet(sk.Boundary(DISK, 128), 0.0, name="circle", weight=10.0),
+    ])
+    # 30 Adam steps, then L-BFGS until the residual turns to NaN (a call count past the first steps)
+    adam_only = sk.fit(sk.build_network(NETWORK, seed=0), poisson(), train(steps=30), progress=False)
+    fitted = sk.fit(sk.build_network(NETWORK, seed=0), problem, train(steps=30, lbfgs_steps=50), progress=False)
+    assert 30 <= fitted.steps < 80
+    assert all(torch.isfinite(p).all() for p in fitted.model.parameters())
+    assert all(p.dtype == torch.float32 for p in fitted.model.parameters())
+    assert error(fitted.model) < error(adam_only.model)  # what the phase gained before it went wrong is kept
+    assert math.isfinite(fitted.history[-1]["loss"])
+
+
+LATE = 30 + 3 * 6  # the Adam steps' calls, then a few L-BFGS steps' (each evaluates the loss about five times)

@@ -202,5 +202,7 @@ def test_a_fixed_problem_draws_once_and_keeps_its_normals():
     assert torch.allclose(edge_data["normal"], edge / edge.norm(dim=1, keepdim=True), atol=1e-5)
     assert fixed.domains[id(fixed.constraints[2].domain)] is points  # a point set is kept as it is
     assert torch.equal(problem.fixed(seed=3).sample(torch.Generator())[0][0], inside)  # the seed decides
+    pairs = sk.periodic(sk.Rectangle([0.0, 0.0], [1.0, 1.0]), 0, 8)
+    assert sk.Problem([pairs]).fixed().constraints[0].domain is pairs.domain  # pairs keep drawing
     with pytest.raises(ValueError, match="cannot be fixed"):
         sk.Problem([sk.Constraint("equation", lambda f: f.value, sk.Adaptive(sk.Interior(disk, 16)))]).fixed()

@@ -173,7 +173,8 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Adam steps [default: the file's train, "
               "else 2,000].")
 @click.option("--time", "time_budget", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds of Adam steps [default: the file's train].")
+              help="Seconds of Adam steps [default: the file's train]; without a network in the file, "
+                   "the default recipe's whole budget [default: 300].")
 @click.option("--lbfgs-steps", type=click.IntRange(min=0), default=None,
               help="L-BFGS steps after Adam [default: the file's train].")
 @click.option("--balance", type=click.Choice(["off", "gradients"]), default=None,
@@ -186,17 +187,29 @@ def example_command(name: str | None, out: Path | None, steps: int | None, tiny:
 def solve_command(file: Path, out: Path | None, steps: int | None, time_budget: float | None,
                   lbfgs_steps: int | None, balance: str | None, device: str | None, quiet: bool, resume: bool,
                   overwrite: bool) -> None:
-    """Solve the problem a Python file defines: its `problem` (sirenkit.Problem), `network`
-    (sirenkit.NetworkConfig) and, optionally, `train` (sirenkit.TrainConfig)."""
+    """Solve the problem a Python file defines: its `problem` (sirenkit.Problem) and, optionally,
+    `network` (sirenkit.NetworkConfig), `train` (sirenkit.TrainConfig) and `outputs` (the fields of
+    the default recipe's network). Without a network, the default recipe chooses one and the
+    training, within --time seconds (300 unless given), and says what it chose."""
+    from sirenkit.studies.recipe import default_recipe
     from sirenkit.studies.solve import load_problem_file, solve
 
-    problem, network, train = load_problem_file(file)
+    problem, network, train, outputs = load_problem_file(file)
+    settings = None
+    if network is None:  # the default recipe, within --time
+        recipe = default_recipe(problem, outputs=outputs, time_budget=time_budget)
+        for line in recipe.choices:
+            echo(f"sirenkit: recipe: {line}", err=True)
+        network, settings = recipe.network, {"recipe": list(recipe.choices)}
+        if train is None:
+            train, time_budget = recipe.train, None
+    assert train is not None
     changes = {"steps": steps, "time_budget": time_budget, "lbfgs_steps": lbfgs_steps, "balance": balance,
                "device": device}
     train = replace(train, **{key: value for key, value in changes.items() if value is not None})
     out = out or Path("runs") / f"solve-{file.stem}"
     solved = solve(problem, network, train, name=file.stem, out=out, resume=resume, overwrite=overwrite,
-                   progress=not quiet)
+                   progress=not quiet, settings=settings)
     metrics = solved.metrics
     parts = [f"loss {metrics['loss']:.4g}"] + [f"{name} {value:.4g}" for name, value in metrics["terms"].items()
                                                 if value is not None]

@@ -210,6 +210,11 @@ class Steps:
         together; each track's loss and the terms before it, as `forward_backward` returns them."""
         raise NotImplementedError
 
+    def revert(self) -> None:
+        """Put back the weights from before the `refine` step whose result the last one found
+        diverged."""
+        raise NotImplementedError
+
     def evaluate(self, row: int) -> dict[str, float]:
         """The problem's metrics of track `row`'s network, under `no_grad`."""
         raise NotImplementedError
@@ -386,9 +391,9 @@ def train(strategy: Steps, config: TrainConfig, *, start_step: int = 0, elapsed:
                     loss = losses[0]
                     if not math.isfinite(loss) or loss > config.divergence_factor * max(tracks[0].first_loss or loss,
                                                                                         1e-12):
-                        tracks[0].error = TrainingDiverged(f"the L-BFGS phase diverged at step {step + 1}: loss "
-                                                           f"{loss:.4g}; try fewer lbfgs_steps")
-                        strategy.drop([0])
+                        strategy.revert()  # the phase ends; the fit keeps what it had
+                        logger.warning("the L-BFGS phase diverged at step %d (loss %.4g); keeping the weights of the "
+                                       "step before", step + 1, loss)
                         break
                     step += 1
                     elapsed += _now() - tick

@@ -162,6 +162,8 @@ class OneSignal(Steps):
         self.adaptive = problem.adaptive
         self.lbfgs: torch.optim.LBFGS | None = None
         self.fixed: list = []
+        self.good: list[torch.Tensor] = []  # the weights before the L-BFGS step before the last
+        self.start: list[torch.Tensor] = []  # the weights before the last L-BFGS step
 
     def _resume(self, track: Track) -> None:
         if self.checkpoint is None:
@@ -268,8 +270,19 @@ class OneSignal(Steps):
                 first.update({name: value.detach() for name, value in terms.items()})
             return loss
 
+        # the loss a step returns is that of the weights it starts from, those the step before made: if
+        # the loop finds it diverged, the weights to go back to are those from before that step
+        self.good, self.start = self.start, [parameter.detach().clone() for parameter in self._refined()]
         loss = self.lbfgs.step(closure)
         return [float(loss.detach())], {name: value.float().reshape(1) for name, value in first.items()}
+
+    def _refined(self) -> list[torch.Tensor]:
+        return [*self.net.parameters(), *self.unknowns.values()]
+
+    def revert(self) -> None:
+        with torch.no_grad():  # the first step of the phase has nothing to go back to: Adam's weights stay
+            for parameter, value in zip(self._refined(), self.good):
+                parameter.copy_(value)
 
     def finish(self) -> None:
         if self.lbfgs is not None:  # the weights go back to the precision they are kept in

@@ -71,6 +71,12 @@ class NetworkConfig:
     network already holds higher frequencies. No task sets it: on photos, on top of the ω0 the fit
     chooses, 2 reached 40 dB sooner on some and later on others, and 2.5 or 3 left fits stuck near
     the photo's mean (docs, "Images and speed")."""
+    axis_scales: tuple[float, ...] = ()
+    """SIREN and FINER: the first layer's weights on coordinate `j` are multiplied by
+    `axis_scales[j]` at initialisation, as if that axis had been stretched by it: `2 / extent`
+    puts a domain's every axis on [−1, 1] for ω0 (what the default recipe of
+    [`solve`][sirenkit.solve] does, so that a long time axis does not start as oscillatory as a short
+    space axis). Empty: no scaling (coordinates already on [−1, 1])."""
     pe_frequencies: int = 0
     """`relu-pe` only: number of octaves `k` of `sin(2^k π x), cos(2^k π x)`.
     0 picks the Nyquist rule of the paper's code from `pe_sidelength`."""
@@ -135,6 +141,13 @@ class NetworkConfig:
         for name in ("first_omega", "hidden_omega", "weight_scale", "rff_scale", "first_bias_scale", "gauss_scale",
                      "wire_omega", "wire_scale", "first_scale"):
             check_positive(name, getattr(self, name))
+        object.__setattr__(self, "axis_scales", tuple(float(value) for value in self.axis_scales))
+        if self.axis_scales:
+            if len(self.axis_scales) != self.in_features:
+                raise ValueError(f"axis_scales needs one factor per coordinate ({self.in_features}), "
+                                 f"got {len(self.axis_scales)}")
+            for value in self.axis_scales:
+                check_positive("each of axis_scales", value)
         for name in ("grid_levels", "grid_features", "grid_table_size", "grid_base_resolution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

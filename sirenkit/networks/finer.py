@@ -74,7 +74,7 @@ register_family(NetworkFamily(
     "finer", build=Finer, summary="FINER: variable-periodic sin(ω0 (|z| + 1) z) (Liu et al. 2024)",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), bfloat16=False,
     frequency="first_omega", settings=("first_bias_scale", "weight_scale"),
-    config_fields=("first_omega", "hidden_omega", "weight_scale", "first_bias_scale"),
+    config_fields=("first_omega", "hidden_omega", "weight_scale", "first_bias_scale", "axis_scales"),
     learning_rate_factor=FINER_RATE_FACTOR,
     learning_rate_rule=finer_rate_factor, parameter_count=mlp_parameter_count,
     # Its first-layer biases (U(−20, 20)) already raise that layer's frequencies up to 41-fold: on 3 s of

@@ -112,6 +112,9 @@ class Siren(nn.Module):
             self.output.weight.uniform_(-hidden_bound, hidden_bound)
             for layer in self.layers[1:]:  # weight scaling: the hidden layers' weights
                 layer.weight.mul_(self.config.weight_scale)
+            if self.config.axis_scales:  # each coordinate's weights, as if its axis were stretched
+                first = self.layers[0].weight
+                first.mul_(torch.tensor(self.config.axis_scales, dtype=first.dtype, device=first.device))
 
     def reset_first_biases(self) -> None:
         """Where a family draws the first layer's biases its own way (after the hidden weights,
@@ -314,6 +317,6 @@ def closed_form_derivatives(model: nn.Module, coords: torch.Tensor, *, jacobian:
 SIREN = register_family(NetworkFamily(
     "siren", build=Siren, summary="sine activations sin(ω0 (W x + b)) with SIREN's initialisation",
     derivatives=closed_form_derivatives, methods=("forward", "adjoint"), frequency="first_omega",
-    settings=("weight_scale",), config_fields=("first_omega", "hidden_omega", "weight_scale"),
+    settings=("weight_scale",), config_fields=("first_omega", "hidden_omega", "weight_scale", "axis_scales"),
     parameter_count=mlp_parameter_count,
 ))

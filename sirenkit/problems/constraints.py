@@ -333,7 +333,8 @@ class Problem:
     def fixed(self, seed: int = 0) -> Problem:
         """A copy in which every domain that draws its points is one draw of itself, used whole at
         every step (a [`PointSet`][sirenkit.PointSet] of the points and data it gave): the fixed
-        collocation points of DeepXDE's and PINNacle's protocols. Point sets and grids are kept.
+        collocation points of DeepXDE's and PINNacle's protocols. Point sets and grids are kept, and
+        so are domains whose points come in groups (facing pairs, boxes), which go on drawing.
 
         Args:
             seed: Seed of the draw.
@@ -348,7 +349,8 @@ class Problem:
             raise ValueError("adaptive domains draw where the residual is large; they cannot be fixed")
         generator = torch.Generator().manual_seed(seed)
         return self._with_domains({key: domain if isinstance(domain, (PointSet, GridSamples))
-                                   else PointSet(*domain.sample(generator)) for key, domain in self.domains.items()})
+                                   or hasattr(domain, "points_per_step") else PointSet(*domain.sample(generator))
+                                   for key, domain in self.domains.items()})
 
     def replaced(self, **changes: Any) -> Problem:
         """A copy with some fields changed (`dataclasses.replace`) that shares this problem's

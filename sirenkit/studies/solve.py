@@ -15,6 +15,7 @@ of every term, the figures of the problem's `evaluate`, time and size) and `conf
 
 from __future__ import annotations
 
+import logging
 import runpy
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from sirenkit.engine.runs import fit_signal
 from sirenkit.networks.config import NetworkConfig
 from sirenkit.problems.constraints import Problem
 from sirenkit.signals.problem import ProblemKind
+from sirenkit.studies.recipe import default_recipe
+
+logger = logging.getLogger("sirenkit")
 
 Solution = Fitted
 """Another name of [`Fitted`][sirenkit.Fitted], what [`solve`][sirenkit.solve] returns (one
@@ -33,10 +37,16 @@ result type for every fit).
 """
 
 
-def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = None, *, name: str = "problem",
-          out: str | Path | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
-          settings: dict[str, Any] | None = None) -> Fitted:
+def solve(problem: Problem, network: NetworkConfig | None = None, train: TrainConfig | None = None, *,
+          outputs: int = 1, name: str = "problem", out: str | Path | None = None, resume: bool = False,
+          overwrite: bool = False, progress: bool = True, settings: dict[str, Any] | None = None) -> Fitted:
     """Fit a fresh network to a problem of your own and, with `out`, write its run folder.
+
+    Given no network, the default recipe chooses one and the training
+    ([`default_recipe`][sirenkit.default_recipe]): a SIREN on the domain scaled to [−1, 1], the loss
+    terms balanced by their gradients, Adam then L-BFGS within a time budget (that of `train`
+    where it states one, else five minutes); what it chose is logged and recorded in
+    `config.json` under `recipe`.
 
     The problem is checked first ([`Problem.check`][sirenkit.Problem.check]). The run folder holds
     `model.safetensors` and `model.json` ([`load`][sirenkit.load] reads them back), `loss.png`
@@ -45,10 +55,12 @@ def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = 
 
     Args:
         problem: The constraints to fit.
-        network: The shape of the network (inputs, outputs, family, width, depth, ...).
-        train: The training recipe; `None` is [`TrainConfig`][sirenkit.TrainConfig]'s defaults.
-            Its `batch_size` sets the points per step of every domain that has no batch size of
-            its own.
+        network: The shape of the network (inputs, outputs, family, width, depth, ...); `None`:
+            the default recipe's.
+        train: The training recipe; `None` is the default recipe's without a network, else
+            [`TrainConfig`][sirenkit.TrainConfig]'s defaults. Its `batch_size` sets the points per
+            step of every domain that has no batch size of its own.
+        outputs: Without a network: how many fields the recipe's network gives.
         name: The problem's name, recorded in the run folder.
         out: The run folder to write; `None` writes nothing.
         resume: Continue the run saved in `out` from its checkpoint.
@@ -77,6 +89,13 @@ def solve(problem: Problem, network: NetworkConfig, train: TrainConfig | None = 
         ```
     """
     settings = to_dict_safe(settings)
+    if network is None:
+        recipe = default_recipe(problem, outputs=outputs, time_budget=train.time_budget if train else None)
+        choices = [line for line in recipe.choices if train is None or line.startswith("network:")]
+        for line in choices:
+            logger.info("recipe: %s", line)
+        network, train = recipe.network, train or recipe.train
+        settings["recipe"] = choices
     kind = ProblemKind(source=name, title=name, terms=tuple(c.name for c in problem.constraints),
                        outputs=network.out_features, settings=settings)
     return fit_signal(kind, None, network=network, train=train or TrainConfig(), problem=lambda device: problem,
@@ -89,16 +108,18 @@ def to_dict_safe(settings: dict[str, Any] | None) -> dict[str, Any]:
             for key, value in (settings or {}).items()}
 
 
-def load_problem_file(path: str | Path) -> tuple[Problem, NetworkConfig, TrainConfig]:
+def load_problem_file(path: str | Path) -> tuple[Problem, NetworkConfig | None, TrainConfig | None, int]:
     """The problem a Python file defines, for `sirenkit solve FILE`: it runs the file and reads its
-    `problem` (a [`Problem`][sirenkit.Problem]), `network` (a [`NetworkConfig`][sirenkit.NetworkConfig])
-    and, if it has one, `train` (a [`TrainConfig`][sirenkit.TrainConfig]; 2,000 steps otherwise).
+    `problem` (a [`Problem`][sirenkit.Problem]) and, if it has them, `network` (a
+    [`NetworkConfig`][sirenkit.NetworkConfig]), `train` (a [`TrainConfig`][sirenkit.TrainConfig]) and
+    `outputs` (the fields of the default recipe's network, 1 otherwise). A file with a network and
+    no `train` gets 2,000 steps; one without a network, the default recipe.
 
     Args:
         path: The file.
 
     Returns:
-        `(problem, network, train)`.
+        `(problem, network, train, outputs)`, `None` where the file defines none.
 
     Raises:
         ValueError: No such file, not a `.py` file, an error while running it (named with its
@@ -108,14 +129,20 @@ def load_problem_file(path: str | Path) -> tuple[Problem, NetworkConfig, TrainCo
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     if path.suffix != ".py":
-        raise ValueError(f"{path}: expected a Python file (.py) that defines problem and network")
+        raise ValueError(f"{path}: expected a Python file (.py) that defines a problem")
     try:
         names = runpy.run_path(str(path), run_name="__sirenkit_problem__")
     except (Exception, SystemExit) as error:  # the user's code: its error, in one line
         raise ValueError(f"{path}: running it failed: {type(error).__name__}: {error}") from error
-    problem, network = _defined(names, path, "problem", Problem), _defined(names, path, "network", NetworkConfig)
-    train = _defined(names, path, "train", TrainConfig) if "train" in names else TrainConfig(steps=2000)
-    return problem, network, train
+    problem = _defined(names, path, "problem", Problem)
+    network = _defined(names, path, "network", NetworkConfig) if "network" in names else None
+    train = _defined(names, path, "train", TrainConfig) if "train" in names else None
+    if train is None and network is not None:
+        train = TrainConfig(steps=2000)
+    outputs = names.get("outputs", 1)
+    if not isinstance(outputs, int) or isinstance(outputs, bool) or outputs < 1:
+        raise ValueError(f"{path}: defines `outputs` as {outputs!r}, not a whole number of at least 1")
+    return problem, network, train, outputs
 
 
 def _defined(names: dict[str, Any], path: Path, name: str, kind: type[Any]) -> Any:
