@@ -27,13 +27,15 @@ def test_each_family_writes_its_own_settings_and_reads_them_back(model):
     config = sk.NetworkConfig(2, 3, model=model, hidden_features=32)
     written = network_to_dict(config)
     assert set(written) == {*SHARED_FIELDS, model}
-    assert set(written[model]) == set(family_fields(model))
+    assert set(written[model]) == set(family_fields(model)) - {"axis_scales"}
     assert network_config_from_dict(json.loads(json.dumps(written))) == config
 
 
 def test_a_siren_section_holds_its_two_frequencies_its_weight_scale_and_nothing_of_other_families():
     written = network_to_dict(sk.NetworkConfig(2, 1, first_omega=45.0))
     assert written["siren"] == {"first_omega": 45.0, "hidden_omega": 30.0, "weight_scale": 1.0}
+    scaled = network_to_dict(sk.NetworkConfig(2, 1, axis_scales=(1.0, 0.5)))  # written only when set
+    assert scaled["siren"]["axis_scales"] == (1.0, 0.5)
     assert not {"wire_scale", "grid_levels", "rff_scale", "gauss_scale"} & {*written, *written["siren"]}
 
 

@@ -176,8 +176,13 @@ def network_to_dict(config: NetworkConfig) -> dict[str, Any]:
     the family holding its own settings and no other family's (`{"model": "siren", ...,
     "siren": {"first_omega": 30.0, "hidden_omega": 30.0}}`)."""
     values = {name: getattr(config, name) for name in SHARED_FIELDS}
-    values[config.model] = {name: getattr(config, name) for name in family_fields(config.model)}
+    values[config.model] = {name: getattr(config, name) for name in family_fields(config.model)
+                            if name not in OMITTED_WHEN_EMPTY or getattr(config, name)}
     return values
+
+
+OMITTED_WHEN_EMPTY = ("axis_scales",)
+"""Settings written only when they are set, so that a network without them is described as before."""
 
 
 def network_config_from_dict(values: dict[str, Any]) -> NetworkConfig:
