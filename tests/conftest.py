@@ -5,6 +5,7 @@ inter-op pool), and a step clock that makes a time budget independent of the mac
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,16 @@ def smooth_image(height: int, width: int, channels: int = 1, seed: int = 0) -> n
         fx, fy, phase = rng.uniform(1.0, 3.0), rng.uniform(1.0, 3.0), rng.uniform(0, np.pi)
         layers.append(0.5 + 0.4 * np.sin(2 * np.pi * fx * xs + phase) * np.cos(2 * np.pi * fy * ys))
     return np.stack(layers, axis=-1).astype(np.float32)
+
+
+def interrupt_at(step: int):
+    """An `on_log` callback that sends this process SIGINT when the fit logs `step`: a fit stopped
+    there as Ctrl-C stops it."""
+    def on_log(row: dict) -> None:
+        if row["step"] == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return on_log
 
 
 def run_cli(argv, capsys) -> tuple[int, str, str]:

@@ -7,8 +7,6 @@ where it cannot run."""
 from __future__ import annotations
 
 import math
-import os
-import signal as signals
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,8 @@ import torch
 import sirenkit as sk
 from sirenkit.engine.balance import MOMENTUM, Balance
 from sirenkit.engine.checkpoint import CHECKPOINT_NAME, load_checkpoint_file
+
+from conftest import interrupt_at
 
 LINE = sk.Interval(0.0, 1.0)
 NETWORK = sk.NetworkConfig(in_features=1, out_features=1, hidden_features=32, hidden_layers=2, first_omega=3.0)
@@ -83,13 +83,9 @@ def test_a_badly_scaled_term_is_held_and_reported_as_stated():
 def test_a_resumed_fit_keeps_its_factors(tmp_path: Path):
     config = train(steps=60, balance="gradients", balance_every=20, checkpoint_every=5)
 
-    def interrupt(row):
-        if row["step"] == 30:
-            os.kill(os.getpid(), signals.SIGINT)
-
     with pytest.raises(sk.TrainingInterrupted):
         sk.fit(sk.build_network(NETWORK, seed=0), poisson(), config, network_config=NETWORK,
-               checkpoint_dir=tmp_path, progress=False, on_log=interrupt)
+               checkpoint_dir=tmp_path, progress=False, on_log=interrupt_at(30))
     saved = load_checkpoint_file(tmp_path / CHECKPOINT_NAME)["balance"]
     assert saved["measured"] and saved["factors"]["ends"] > 10 * saved["factors"]["equation"]
     whole = sk.fit(sk.build_network(NETWORK, seed=0), poisson(), config, progress=False)

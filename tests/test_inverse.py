@@ -5,13 +5,13 @@ named before training."""
 from __future__ import annotations
 
 import json
-import os
-import signal as signals
 
 import pytest
 import torch
 
 import sirenkit as sk
+
+from conftest import interrupt_at
 
 DISK = sk.Disk([0.0, 0.0], 1.0)
 NETWORK = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=32, hidden_layers=3, first_omega=3.0)
@@ -50,13 +50,9 @@ def test_an_unknown_source_is_found_from_observations_of_the_solution():
 def test_an_unknown_is_kept_across_a_resume(tmp_path):
     config = train(steps=40, checkpoint_every=10)
 
-    def interrupt(row):
-        if row["step"] == 20:
-            os.kill(os.getpid(), signals.SIGINT)
-
     with pytest.raises(sk.TrainingInterrupted):
         sk.fit(sk.build_network(NETWORK, seed=0), poisson_with_unknown_source(), config, network_config=NETWORK,
-               checkpoint_dir=tmp_path, progress=False, on_log=interrupt)
+               checkpoint_dir=tmp_path, progress=False, on_log=interrupt_at(20))
     straight = sk.fit(sk.build_network(NETWORK, seed=0), poisson_with_unknown_source(), config, progress=False)
     resumed = sk.fit(sk.build_network(NETWORK, seed=1), poisson_with_unknown_source(), config,
                      network_config=NETWORK, checkpoint_dir=tmp_path, resume=True, progress=False)

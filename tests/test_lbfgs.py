@@ -5,13 +5,13 @@ weights in float32, resumes where an interruption stopped it, and is refused whe
 from __future__ import annotations
 
 import math
-import os
-import signal as signals
 
 import pytest
 import torch
 
 import sirenkit as sk
+
+from conftest import interrupt_at
 
 DISK = sk.Disk([0.0, 0.0], 1.0)
 NETWORK = sk.NetworkConfig(in_features=2, out_features=1, hidden_features=32, hidden_layers=3, first_omega=3.0)
@@ -52,13 +52,9 @@ def test_lbfgs_after_adam_beats_as_many_more_adam_steps_and_runs_to_its_end():
 def test_an_interrupted_phase_resumes_on_its_points_without_more_adam_steps(tmp_path):
     config = train(steps=60, lbfgs_steps=30, checkpoint_every=5)
 
-    def interrupt(row):
-        if row["step"] == 70:
-            os.kill(os.getpid(), signals.SIGINT)
-
     with pytest.raises(sk.TrainingInterrupted) as stopped:
         sk.fit(sk.build_network(NETWORK, seed=0), poisson(), config, network_config=NETWORK, checkpoint_dir=tmp_path,
-               progress=False, on_log=interrupt)
+               progress=False, on_log=interrupt_at(70))
     assert stopped.value.step == 70
     resumed = sk.fit(sk.build_network(NETWORK, seed=1), poisson(), config, network_config=NETWORK,
                      checkpoint_dir=tmp_path, resume=True, progress=False)
