@@ -46,7 +46,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,6 @@ class Case:
     """The test points, `(N, dims)` (time first)."""
     reference: np.ndarray
     """The reference solution there, `(N,)`."""
-    notes: dict = field(default_factory=dict)
 
 
 def grid(*axes: np.ndarray) -> np.ndarray:
@@ -231,6 +230,8 @@ CASES: dict[str, Callable[[], Case]] = {
 
 VANILLA_POINTS = {"inside": 8192, "boundary": 2048, "initial": 2048}
 SIRENKIT_POINTS = {"inside": 2048, "boundary": 512, "initial": 512}
+
+
 def vanilla(case: Case, budget: float, seed: int) -> tuple[torch.nn.Module, sk.Problem, sk.TrainConfig]:
     network = sk.NetworkConfig(model="tanh", in_features=case.dims, out_features=1, hidden_features=100,
                                hidden_layers=5)
@@ -252,8 +253,6 @@ def sirenkit(case: Case, budget: float, seed: int, omega: float | None = None
     return sk.build_network(network, seed=seed), problem, train
 
 
-METHODS = {"vanilla": vanilla, "sirenkit": sirenkit}
-
 
 def recipe_settings() -> dict:
     """The default recipe's settings, as this run used them."""
@@ -270,8 +269,7 @@ def relative_error(model: torch.nn.Module, case: Case) -> float:
 
 
 def run_one(case: Case, method: str, budget: float, seed: int, omega: float | None = None) -> dict:
-    model, problem, train = (sirenkit(case, budget, seed, omega) if method == "sirenkit"
-                             else METHODS[method](case, budget, seed))
+    model, problem, train = sirenkit(case, budget, seed, omega) if method == "sirenkit" else vanilla(case, budget, seed)
     start = time.perf_counter()
     fitted = sk.fit(model, problem, train, progress=False)
     seconds = time.perf_counter() - start
@@ -298,11 +296,14 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=900.0, help="seconds per fit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--omega", default=None, help="sirenkit's first-layer frequencies to try, e.g. 3,10,30 "
-                        "[default: each problem's own]")
+                        "[default: the recipe's]")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--resume", action="store_true", help="keep the rows already in --json (same budget and "
                         "machine) instead of fitting them again")
     args = parser.parse_args()
+    unknown = set(args.methods.split(",")) - {"vanilla", "sirenkit"}
+    if unknown:
+        parser.error(f"unknown methods {', '.join(sorted(unknown))}; expected vanilla, sirenkit")
     rows: list[dict] = []
     previous = []  # a run that stopped keeps its rows: the same budget and machine go on from them
     if args.json and args.json.is_file() and args.resume:

@@ -198,9 +198,7 @@ def solve_command(file: Path, out: Path | None, steps: int | None, time_budget: 
     settings = None
     if network is None:  # the default recipe, within --time
         recipe = default_recipe(problem, outputs=outputs, time_budget=time_budget)
-        for line in recipe.choices:
-            echo(f"sirenkit: recipe: {line}", err=True)
-        network, settings = recipe.network, {"recipe": list(recipe.choices)}
+        network, settings = recipe.network, {"recipe": recipe.say()}
         if train is None:
             train, time_budget = recipe.train, None
     assert train is not None

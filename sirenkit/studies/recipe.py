@@ -1,8 +1,7 @@
 """The default recipe for a problem of the user's own: what [`solve`][sirenkit.solve] fits when it is
 given a problem and no network.
 
-The recipe reads the problem (the dimension and extent of its points, whether it evolves in time)
-and chooses:
+The recipe reads the problem (the dimension and extent of its points) and chooses:
 
 - the network: a SIREN of three hidden layers of 64, `ω0 = OMEGA` on coordinates as if each axis of
   the domain spanned [−1, 1] (`NetworkConfig.axis_scales`: the first layer's weights are scaled
@@ -41,8 +40,6 @@ LBFGS_SHARE = 0.2
 """Share of the time budget the L-BFGS phase takes."""
 TIME_BUDGET = 300.0
 """Seconds of fitting when the caller gives none."""
-EXTENT_POINTS = 4096
-"""Points drawn from every domain to measure the problem's extent."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,20 @@ class Recipe:
     """The training."""
     choices: tuple[str, ...]
     """What the recipe chose and why, one line each."""
+
+    def say(self, *, network_only: bool = False) -> list[str]:
+        """Log the choices (the command line prints the library's log), and return them.
+
+        Args:
+            network_only: Only the network's line, for a fit whose training is the caller's.
+
+        Returns:
+            The lines logged.
+        """
+        lines = [line for line in self.choices if not network_only or line.startswith("network:")]
+        for line in lines:
+            logger.info("recipe: %s", line)
+        return lines
 
 
 def extent(problem: Problem) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,12 +113,12 @@ def default_recipe(problem: Problem, *, outputs: int = 1, time_budget: float | N
     network = NetworkConfig(in_features=dims, out_features=outputs, hidden_features=WIDTH, hidden_layers=DEPTH,
                             first_omega=OMEGA, axis_scales=scales)
     span_text = " × ".join(f"[{a:.3g}, {b:.3g}]" for a, b in zip(low.tolist(), high.tolist()))
-    choices = [f"network: SIREN, {DEPTH} hidden layers of {WIDTH}, ω0 = {OMEGA:g} on the domain {span_text} "
-               "scaled to [-1, 1] along each axis",
-               "loss terms: balanced by their gradients every 100 steps"]
     adam = budget * (1 - LBFGS_SHARE)
     train = TrainConfig(steps=10**9, time_budget=adam, learning_rate=LEARNING_RATE, balance="gradients",
                         lbfgs_steps=10**9, lbfgs_time=budget - adam, seed=seed)
-    choices.append(f"training: {budget:g} s, Adam at {LEARNING_RATE:g} on a cosine schedule for {adam:g} s, "
-                   f"then L-BFGS for {budget - adam:g} s")
-    return Recipe(network=network, train=train, choices=tuple(choices))
+    choices = (f"network: SIREN, {DEPTH} hidden layers of {WIDTH}, ω0 = {OMEGA:g} on the domain {span_text} "
+               "scaled to [-1, 1] along each axis",
+               f"loss terms: balanced by their gradients every {train.balance_every} steps",
+               f"training: {budget:g} s, Adam at {LEARNING_RATE:g} on a cosine schedule for {adam:g} s, "
+               f"then L-BFGS for {budget - adam:g} s")
+    return Recipe(network=network, train=train, choices=choices)

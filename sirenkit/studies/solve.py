@@ -15,7 +15,6 @@ of every term, the figures of the problem's `evaluate`, time and size) and `conf
 
 from __future__ import annotations
 
-import logging
 import runpy
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,6 @@ from sirenkit.networks.config import NetworkConfig
 from sirenkit.problems.constraints import Problem
 from sirenkit.signals.problem import ProblemKind
 from sirenkit.studies.recipe import default_recipe
-
-logger = logging.getLogger("sirenkit")
 
 Solution = Fitted
 """Another name of [`Fitted`][sirenkit.Fitted], what [`solve`][sirenkit.solve] returns (one
@@ -91,11 +88,8 @@ def solve(problem: Problem, network: NetworkConfig | None = None, train: TrainCo
     settings = to_dict_safe(settings)
     if network is None:
         recipe = default_recipe(problem, outputs=outputs, time_budget=train.time_budget if train else None)
-        choices = [line for line in recipe.choices if train is None or line.startswith("network:")]
-        for line in choices:
-            logger.info("recipe: %s", line)
+        settings["recipe"] = recipe.say(network_only=train is not None)
         network, train = recipe.network, train or recipe.train
-        settings["recipe"] = choices
     kind = ProblemKind(source=name, title=name, terms=tuple(c.name for c in problem.constraints),
                        outputs=network.out_features, settings=settings)
     return fit_signal(kind, None, network=network, train=train or TrainConfig(), problem=lambda device: problem,
